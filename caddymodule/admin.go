@@ -1,0 +1,299 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+)
+
+func init() {
+	caddy.RegisterModule(adminAPI{})
+}
+
+// adminAPI serves frontdoor's live control on Caddy's admin endpoint:
+// status, overrides and customer trails. Caddy loads every admin.api
+// module with the admin endpoint; it needs no configuration.
+type adminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "admin.api.frontdoor", New: func() caddy.Module { return new(adminAPI) }}
+}
+
+// Routes returns the admin routes.
+func (a adminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{
+		{Pattern: "/frontdoor/status", Handler: caddy.AdminHandlerFunc(a.status)},
+		{Pattern: "/frontdoor/overrides", Handler: caddy.AdminHandlerFunc(a.listOverrides)},
+		{Pattern: "/frontdoor/overrides/", Handler: caddy.AdminHandlerFunc(a.override)},
+		{Pattern: "/frontdoor/trail/", Handler: caddy.AdminHandlerFunc(a.trail)},
+	}
+}
+
+// Bounds of an override's ttl: long enough for a night's vendor outage,
+// short enough that a forgotten override does not become the new normal.
+const (
+	minOverrideTTL = 10 * time.Second
+	maxOverrideTTL = 7 * 24 * time.Hour
+)
+
+func apiError(status int, format string, args ...any) error {
+	return caddy.APIError{HTTPStatus: status, Err: fmt.Errorf(format, args...)}
+}
+
+// onlyGET refuses every method but GET on a read-only route.
+func onlyGET(r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return apiError(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Status is the answer of GET /frontdoor/status.
+type Status struct {
+	Time         time.Time       `json:"time"`
+	Journeys     []JourneyStatus `json:"journeys"`
+	RecentErrors []recentError   `json:"recent_errors"`
+}
+
+// JourneyStatus describes one journey now.
+type JourneyStatus struct {
+	Name     string          `json:"name"`
+	Paths    []string        `json:"paths"`
+	Override *fleet.Override `json:"override,omitempty"`
+	Backends []BackendStatus `json:"backends"`
+}
+
+// BackendStatus describes one backend now.
+type BackendStatus struct {
+	Name      string           `json:"name"`
+	Owner     string           `json:"owner"`
+	Vendor    string           `json:"vendor,omitempty"`
+	OpenNow   bool             `json:"open_now"`
+	Healthy   bool             `json:"healthy"`
+	Requests  uint64           `json:"requests"`
+	Errors    uint64           `json:"errors"`
+	Upstreams []UpstreamStatus `json:"upstreams"`
+}
+
+// UpstreamStatus is Caddy's view of one upstream address.
+type UpstreamStatus struct {
+	Address     string `json:"address"`
+	Healthy     bool   `json:"healthy"`
+	NumRequests int    `json:"num_requests"`
+	Fails       int    `json:"fails"`
+}
+
+func (adminAPI) status(w http.ResponseWriter, r *http.Request) error {
+	if err := onlyGET(r); err != nil {
+		return err
+	}
+	now := time.Now()
+	st := Status{Time: now, Journeys: []JourneyStatus{}, RecentErrors: []recentError{}}
+	handlers := currentHandlers()
+	for _, h := range handlers {
+		for _, j := range h.routes {
+			js := JourneyStatus{Name: j.name, Paths: j.paths}
+			if o, ok := h.board.Get(j.name, now); ok {
+				js.Override = &o
+			}
+			for _, b := range j.backends {
+				bs := BackendStatus{Name: b.name, Owner: string(b.owner), Vendor: b.vendor,
+					OpenNow: b.schedule.Open(h.now()), Healthy: b.healthy(),
+					Requests: b.counts.requests.Load(), Errors: b.counts.errors.Load(), Upstreams: []UpstreamStatus{}}
+				for _, u := range b.proxy.Upstreams {
+					us := UpstreamStatus{Address: u.Dial}
+					if u.Host != nil {
+						us.Healthy, us.NumRequests, us.Fails = u.Healthy(), u.NumRequests(), u.Fails()
+					}
+					bs.Upstreams = append(bs.Upstreams, us)
+				}
+				js.Backends = append(js.Backends, bs)
+			}
+			st.Journeys = append(st.Journeys, js)
+		}
+		st.RecentErrors = append(st.RecentErrors, h.errors.list()...)
+	}
+	return writeJSON(w, http.StatusOK, st)
+}
+
+// currentHandlers returns the handlers of the newest config: during a
+// reload the old config's handlers are still live for a moment, and status
+// must not show every journey twice.
+func currentHandlers() []*Handler {
+	all := liveHandlers.snapshot()
+	if len(all) == 0 {
+		return nil
+	}
+	newest := all[len(all)-1].generation
+	var out []*Handler
+	for _, h := range all {
+		if h.generation == newest {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// overrideRequest is the body of PUT /frontdoor/overrides/{journey}.
+type overrideRequest struct {
+	Backend string `json:"backend"`
+	TTL     string `json:"ttl"`
+	Reason  string `json:"reason"`
+	By      string `json:"by"`
+}
+
+func (adminAPI) listOverrides(w http.ResponseWriter, r *http.Request) error {
+	if err := onlyGET(r); err != nil {
+		return err
+	}
+	out := struct {
+		Overrides []fleet.Override `json:"overrides"`
+		Audit     []map[string]any `json:"audit"`
+	}{Overrides: []fleet.Override{}, Audit: []map[string]any{}}
+	for _, b := range boards(currentHandlers()) {
+		out.Overrides = append(out.Overrides, b.All(time.Now())...)
+		audit, err := b.Audit(r.Context(), 50)
+		if err != nil {
+			return apiError(http.StatusBadGateway, "%v", err)
+		}
+		out.Audit = append(out.Audit, audit...)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (adminAPI) override(w http.ResponseWriter, r *http.Request) error {
+	journey := strings.TrimPrefix(r.URL.Path, "/frontdoor/overrides/")
+	if journey == "" || strings.Contains(journey, "/") {
+		return apiError(http.StatusNotFound, "no journey in the path: use /frontdoor/overrides/{journey}")
+	}
+	handlers := handlersWithJourney(journey)
+	if len(handlers) == 0 {
+		return apiError(http.StatusNotFound, "unknown journey %q", journey)
+	}
+	by := r.RemoteAddr
+	switch r.Method {
+	case http.MethodPut:
+		var req overrideRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return apiError(http.StatusBadRequest, "decoding override: %v; want {\"backend\": NAME, \"ttl\": \"2h\", \"reason\": TEXT}", err)
+		}
+		if !journeyHasBackend(handlers, journey, req.Backend) {
+			return apiError(http.StatusBadRequest, "journey %q has no backend %q", journey, req.Backend)
+		}
+		ttl, err := time.ParseDuration(req.TTL)
+		if err != nil || ttl < minOverrideTTL || ttl > maxOverrideTTL {
+			return apiError(http.StatusBadRequest, "ttl %q: want a duration between %s and %s, e.g. \"2h\"", req.TTL, minOverrideTTL, maxOverrideTTL)
+		}
+		if len(req.Reason) > 500 || len(req.By) > 100 {
+			return apiError(http.StatusBadRequest, "reason (500 bytes) or by (100 bytes) too long")
+		}
+		if req.By != "" {
+			by = req.By + " (" + r.RemoteAddr + ")"
+		}
+		now := time.Now()
+		o := fleet.Override{Journey: journey, Backend: req.Backend, Reason: req.Reason, By: by, SetAt: now, ExpiresAt: now.Add(ttl)}
+		for _, b := range boards(handlers) {
+			if err := b.Set(r.Context(), o); err != nil {
+				return apiError(http.StatusBadGateway, "%v", err)
+			}
+		}
+		return writeJSON(w, http.StatusOK, o)
+	case http.MethodDelete:
+		for _, b := range boards(handlers) {
+			if err := b.Clear(r.Context(), journey, by); err != nil {
+				return apiError(http.StatusBadGateway, "%v", err)
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return apiError(http.StatusMethodNotAllowed, "method %s not allowed: use PUT or DELETE", r.Method)
+}
+
+func (adminAPI) trail(w http.ResponseWriter, r *http.Request) error {
+	if err := onlyGET(r); err != nil {
+		return err
+	}
+	customer := strings.TrimPrefix(r.URL.Path, "/frontdoor/trail/")
+	if customer == "" || strings.ContainsAny(customer, "/ \t\r\n") || len(customer) > 256 {
+		return apiError(http.StatusBadRequest, "want /frontdoor/trail/{customer_id}")
+	}
+	for _, h := range currentHandlers() {
+		if h.redis == nil {
+			continue
+		}
+		entries, err := fleet.Read(r.Context(), h.redis, customer, 100)
+		if err != nil {
+			return apiError(http.StatusBadGateway, "%v", err)
+		}
+		return writeJSON(w, http.StatusOK, struct {
+			Customer string        `json:"customer_id"`
+			Entries  []fleet.Entry `json:"entries"`
+		}{customer, entries})
+	}
+	return apiError(http.StatusNotFound, "%v", errors.New("no session store configured: trails need session { redis ... }"))
+}
+
+func handlersWithJourney(journey string) []*Handler {
+	var out []*Handler
+	for _, h := range currentHandlers() {
+		for _, j := range h.routes {
+			if j.name == journey {
+				out = append(out, h)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func journeyHasBackend(handlers []*Handler, journey, backend string) bool {
+	for _, h := range handlers {
+		for _, j := range h.routes {
+			if j.name != journey {
+				continue
+			}
+			for _, b := range j.backends {
+				if b.name == backend {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// boards returns the distinct override boards of the handlers: handlers
+// sharing one Redis share one board.
+func boards(handlers []*Handler) []*fleet.Board {
+	var out []*fleet.Board
+	seen := map[*fleet.Board]bool{}
+	for _, h := range handlers {
+		if !seen[h.board] {
+			seen[h.board] = true
+			out = append(out, h.board)
+		}
+	}
+	return out
+}
+
+// Interface guard
+var _ caddy.AdminRouter = adminAPI{}

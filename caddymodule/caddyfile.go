@@ -1,0 +1,445 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/frontdoor-dev/frontdoor/config"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("frontdoor", parseCaddyfile)
+	// Before invoke and handle: frontdoor claims its journeys' paths first
+	// and passes everything else on, so users need no order option; after
+	// encode, intercept and templates so those can wrap its responses.
+	httpcaddyfile.RegisterDirectiveOrder("frontdoor", httpcaddyfile.Before, "invoke")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	fd := new(Handler)
+	if err := fd.unmarshal(h.Dispenser, &h); err != nil {
+		return nil, err
+	}
+	return fd, nil
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	frontdoor {
+//		brand <name>
+//		contact {
+//			phone <number>
+//			email <address>
+//			url   <url>
+//		}
+//		session {
+//			redis    <url>
+//			cookie   <name>
+//			key      <template with {id}>
+//			timeout  <duration>
+//			cache    <duration>
+//			on_error open|closed
+//			strip_cookies <name...>
+//		}
+//		assertion {
+//			key <pem file...>
+//			ttl <duration>
+//		}
+//		banner_template <file>
+//		error_template  <file>
+//		journey <name> <path...> {
+//			on_error open|closed
+//			backend <name> {
+//				owner   in-house|outsourced
+//				vendor  <name>
+//				to      <upstream...>
+//				hours   "<days> <HH:MM-HH:MM>" [<zone>]
+//				context <field...>
+//				slo availability <percent>%
+//				slo latency <percent>% <duration>
+//				banner  on|off
+//				<any reverse_proxy subdirective>
+//			}
+//		}
+//	}
+//
+// Used through the frontdoor directive, handle_response blocks inside a
+// backend work as in reverse_proxy.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return h.unmarshal(d, nil)
+}
+
+// parser keeps where each journey and backend was written, so validation
+// errors found after parsing can still name the line.
+type parser struct {
+	helper    *httpcaddyfile.Helper
+	positions map[any]caddyfile.Token
+}
+
+func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper) error {
+	p := &parser{helper: helper, positions: map[any]caddyfile.Token{}}
+	d.Next() // consume directive name
+	directive := d.Token()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "brand":
+			if !d.AllArgs(&h.Brand) {
+				return d.ArgErr()
+			}
+		case "contact":
+			if err := parseContact(d, &h.Contact); err != nil {
+				return err
+			}
+		case "session":
+			s, err := parseSession(d)
+			if err != nil {
+				return err
+			}
+			h.Session = s
+		case "assertion":
+			a, err := parseAssertion(d)
+			if err != nil {
+				return err
+			}
+			h.Assertion = a
+		case "banner_template":
+			if !d.AllArgs(&h.BannerTemplate) {
+				return d.ArgErr()
+			}
+		case "error_template":
+			if !d.AllArgs(&h.ErrorTemplate) {
+				return d.ArgErr()
+			}
+		case "journey":
+			j, err := p.parseJourney(d)
+			if err != nil {
+				return err
+			}
+			h.Journeys = append(h.Journeys, j)
+		default:
+			return d.Errf("unrecognized frontdoor option %q: expected brand, contact, session, journey, assertion, banner_template or error_template", d.Val())
+		}
+	}
+
+	onError := ""
+	if h.Session != nil {
+		onError = h.Session.OnError
+	}
+	if err := config.Validate(h.Brand, h.Contact, onError, h.Journeys); err != nil {
+		tok := directive
+		var ve *config.Error
+		if errors.As(err, &ve) && ve.Elem != nil {
+			if t, ok := p.positions[ve.Elem]; ok {
+				tok = t
+			}
+		}
+		at := caddyfile.NewDispenser([]caddyfile.Token{tok})
+		at.Next()
+		return at.WrapErr(err)
+	}
+	return nil
+}
+
+func parseContact(d *caddyfile.Dispenser, c *config.Contact) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var target *string
+		switch d.Val() {
+		case "phone":
+			target = &c.Phone
+		case "email":
+			target = &c.Email
+		case "url":
+			target = &c.URL
+		default:
+			return d.Errf("unrecognized contact option %q: expected phone, email or url", d.Val())
+		}
+		if !d.AllArgs(target) {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+func parseSession(d *caddyfile.Dispenser) (*SessionConfig, error) {
+	s := new(SessionConfig)
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "redis":
+			if !d.AllArgs(&s.Redis) {
+				return nil, d.ArgErr()
+			}
+		case "cookie":
+			if !d.AllArgs(&s.Cookie) {
+				return nil, d.ArgErr()
+			}
+		case "key":
+			if !d.AllArgs(&s.Key) {
+				return nil, d.ArgErr()
+			}
+			if !strings.Contains(s.Key, "{id}") {
+				return nil, d.Errf("session key %q must contain {id}, the cookie value, e.g. \"session:{id}\"", s.Key)
+			}
+		case "timeout", "cache":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur < 0 {
+				return nil, d.Errf("session %s %q: want a duration such as 50ms or 2s", opt, v)
+			}
+			if opt == "timeout" {
+				if dur == 0 {
+					return nil, d.Errf("session timeout must be above zero")
+				}
+				s.Timeout = caddy.Duration(dur)
+			} else {
+				cache := caddy.Duration(dur)
+				s.Cache = &cache
+			}
+		case "on_error":
+			if !d.AllArgs(&s.OnError) {
+				return nil, d.ArgErr()
+			}
+		case "strip_cookies":
+			s.StripCookies = append(s.StripCookies, d.RemainingArgs()...)
+		default:
+			return nil, d.Errf("unrecognized session option %q: expected redis, cookie, key, timeout, cache, on_error or strip_cookies", opt)
+		}
+	}
+	if s.Cookie == "" {
+		return nil, d.Err("session needs a cookie: the name of the brand's session cookie")
+	}
+	return s, nil
+}
+
+func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
+	a := new(AssertionConfig)
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "key":
+			keys := d.RemainingArgs()
+			if len(keys) == 0 {
+				return nil, d.Err("key needs PEM files: the first signs, all are published")
+			}
+			a.Keys = append(a.Keys, keys...)
+		case "ttl":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			ttl, err := caddy.ParseDuration(v)
+			if err != nil || ttl <= 0 || ttl > 5*time.Minute {
+				return nil, d.Errf("assertion ttl %q: want a duration above 0 and at most 5m", v)
+			}
+			a.TTL = caddy.Duration(ttl)
+		default:
+			return nil, d.Errf("unrecognized assertion option %q: expected key or ttl", d.Val())
+		}
+	}
+	return a, nil
+}
+
+func (p *parser) parseJourney(d *caddyfile.Dispenser) (*config.Journey, error) {
+	j := &config.Journey{}
+	p.positions[j] = d.Token()
+	if !d.NextArg() {
+		return nil, d.Err("journey needs a name and paths, e.g. journey checkout /checkout* /cart*")
+	}
+	j.Name = d.Val()
+	j.Paths = d.RemainingArgs()
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "backend":
+			b, err := p.parseBackend(d)
+			if err != nil {
+				return nil, err
+			}
+			j.Backends = append(j.Backends, b)
+		case "on_error":
+			if !d.AllArgs(&j.OnError) {
+				return nil, d.ArgErr()
+			}
+		default:
+			return nil, d.Errf("unrecognized journey option %q: expected backend or on_error", d.Val())
+		}
+	}
+	return j, nil
+}
+
+func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
+	b := &config.Backend{}
+	start := d.Token()
+	p.positions[b] = start
+	if !d.NextArg() {
+		return nil, d.Err("backend needs a name, e.g. backend care-team { ... }")
+	}
+	b.Name = d.Val()
+	if d.NextArg() {
+		return nil, d.Errf("backend %s: unexpected %q: put upstreams inside the block with to", b.Name, d.Val())
+	}
+
+	var proxyTokens []caddyfile.Token
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "owner":
+			var owner string
+			if !d.AllArgs(&owner) {
+				return nil, d.ArgErr()
+			}
+			b.Owner = config.Owner(owner)
+		case "vendor":
+			if !d.AllArgs(&b.Vendor) {
+				return nil, d.ArgErr()
+			}
+		case "hours":
+			args := d.RemainingArgs()
+			if len(args) >= 2 && strings.Contains(args[1], ":") {
+				return nil, d.Errf(`hours: quote the days and times together, e.g. hours "%s %s" %s`, args[0], args[1], strings.Join(args[2:], " "))
+			}
+			if len(args) < 1 || len(args) > 2 {
+				return nil, d.Err(`hours wants "DAYS HH:MM-HH:MM" and an optional time zone, e.g. hours "Mon-Fri 08:00-20:00" America/New_York`)
+			}
+			hrs := config.Hours{When: args[0]}
+			if len(args) == 2 {
+				hrs.Zone = args[1]
+			}
+			if _, err := config.Compile([]config.Hours{hrs}); err != nil {
+				return nil, d.Errf("backend %s: %v", b.Name, err)
+			}
+			b.Hours = append(b.Hours, hrs)
+		case "context":
+			fields := d.RemainingArgs()
+			if len(fields) == 0 {
+				return nil, d.Err("context needs the session fields this backend may see, e.g. context customer_id tier")
+			}
+			b.Context = append(b.Context, fields...)
+		case "slo":
+			if err := parseSLO(d, b); err != nil {
+				return nil, err
+			}
+		case "banner":
+			var v string
+			if !d.AllArgs(&v) || (v != "on" && v != "off") {
+				return nil, d.Err("banner wants on or off")
+			}
+			on := v == "on"
+			b.Banner = &on
+		default:
+			// Everything else belongs to the backend's reverse proxy.
+			proxyTokens = append(proxyTokens, d.NextSegment()...)
+		}
+	}
+	if len(proxyTokens) == 0 {
+		return b, nil // validation reports the missing upstream at this backend's line
+	}
+	raw, err := p.reverseProxyJSON(start, proxyTokens)
+	if err != nil {
+		return nil, err
+	}
+	b.ProxyRaw = raw
+	return b, nil
+}
+
+// reverseProxyJSON feeds a backend's reverse_proxy subdirectives to Caddy's
+// own reverse_proxy Caddyfile parser, as if they were written in a
+// reverse_proxy block, so every subdirective works and errors keep lines.
+func (p *parser) reverseProxyJSON(at caddyfile.Token, body []caddyfile.Token) (json.RawMessage, error) {
+	last := body[len(body)-1]
+	tokens := make([]caddyfile.Token, 0, len(body)+3)
+	tokens = append(tokens,
+		caddyfile.Token{File: at.File, Line: at.Line, Text: "reverse_proxy"},
+		caddyfile.Token{File: at.File, Line: at.Line, Text: "{"})
+	tokens = append(tokens, body...)
+	tokens = append(tokens, caddyfile.Token{File: last.File, Line: last.Line + 1, Text: "}"})
+
+	rp := new(reverseproxy.Handler)
+	d := caddyfile.NewDispenser(tokens)
+	if err := rp.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	if p.helper != nil {
+		if err := rp.FinalizeUnmarshalCaddyfile(p.helper.WithDispenser(caddyfile.NewDispenser(tokens))); err != nil {
+			return nil, err
+		}
+	}
+	var warnings []caddyconfig.Warning
+	raw := caddyconfig.JSONModuleObject(rp, "handler", "reverse_proxy", &warnings)
+	return raw, nil
+}
+
+func parseSLO(d *caddyfile.Dispenser, b *config.Backend) error {
+	args := d.RemainingArgs()
+	if b.SLO == nil {
+		b.SLO = new(config.SLO)
+	}
+	usage := "slo wants availability P% or latency P% DURATION, e.g. slo availability 99.5% or slo latency 95% 800ms"
+	if len(args) < 2 {
+		return d.Err(usage)
+	}
+	pct, err := parsePercent(args[1])
+	if err != nil {
+		return d.Errf("slo %s: %v", args[0], err)
+	}
+	switch args[0] {
+	case "availability":
+		if len(args) != 2 {
+			return d.Err(usage)
+		}
+		b.SLO.Availability = pct
+	case "latency":
+		if len(args) != 3 {
+			return d.Err(usage)
+		}
+		threshold, err := time.ParseDuration(args[2])
+		if err != nil || threshold <= 0 {
+			return d.Errf("slo latency: %q is not a duration such as 800ms", args[2])
+		}
+		b.SLO.LatencyTarget = pct
+		b.SLO.LatencyThreshold = config.Duration(threshold)
+	default:
+		return d.Errf("unknown slo %q: %s", args[0], usage)
+	}
+	return nil
+}
+
+// parsePercent reads "99.5%" as 0.995.
+func parsePercent(s string) (float64, error) {
+	num, ok := strings.CutSuffix(s, "%")
+	if !ok {
+		return 0, errors.New("percentage " + strconv.Quote(s) + " needs a % sign, e.g. 99.5%")
+	}
+	// Parsing "99.9e-2" rather than dividing 99.9 by 100 gives the float
+	// nearest 0.999, which is what dashboards should show.
+	v, err := strconv.ParseFloat(num+"e-2", 64)
+	if err != nil || strings.ContainsAny(num, "eEnN") || !(v > 0 && v < 1) {
+		return 0, errors.New("percentage " + strconv.Quote(s) + " must be a number between 0% and 100% exclusive")
+	}
+	return v, nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,141 @@
+package caddymodule
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Headers frontdoor sends to backends.
+const (
+	headerBrand   = "X-Frontdoor-Brand"
+	headerContact = "X-Frontdoor-Support-Contact"
+	headerJourney = "X-Frontdoor-Journey"
+	headerBackend = "X-Frontdoor-Backend"
+	headerRequest = "X-Request-Id"
+)
+
+// isReservedHeader reports whether a header name is one frontdoor owns:
+// any X-Frontdoor-* and X-Request-Id, in any letter case and with '_' in
+// place of '-', because servers that map both to one variable (CGI, PHP,
+// nginx with underscores_in_headers) would otherwise be spoofed.
+func isReservedHeader(name string) bool {
+	const prefix = "x-frontdoor-"
+	const requestID = "x-request-id"
+	if len(name) >= len(prefix) && foldEqual(name[:len(prefix)], prefix) {
+		return true
+	}
+	return len(name) == len(requestID) && foldEqual(name, requestID)
+}
+
+// foldEqual compares an ASCII header name with a lower-case pattern,
+// ignoring case and treating '_' as '-'. It does not allocate.
+func foldEqual(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// scrubReserved removes every client-sent header frontdoor owns.
+func scrubReserved(h http.Header) {
+	for name := range h {
+		if isReservedHeader(name) {
+			delete(h, name)
+		}
+	}
+}
+
+// debrand removes a vendor's identity from its response headers before the
+// customer sees them: Server and X-Powered-By go (Caddy's own Server value,
+// captured before proxying, is put back so every journey looks alike),
+// Location pointing at the vendor's address is rewritten to the brand host,
+// and cookies are scoped to the brand host.
+func debrand(h http.Header, r *http.Request, upstreams map[string]bool, ownServer []string) {
+	if ownServer != nil {
+		h["Server"] = ownServer
+	} else {
+		delete(h, "Server")
+	}
+	delete(h, "X-Powered-By")
+	if loc := h.Get("Location"); loc != "" {
+		if rewritten, ok := rewriteLocation(loc, r, upstreams); ok {
+			h.Set("Location", rewritten)
+		}
+	}
+	if cookies := h["Set-Cookie"]; len(cookies) > 0 {
+		for i, c := range cookies {
+			cookies[i] = stripCookieDomain(c)
+		}
+	}
+}
+
+// rewriteLocation points an absolute redirect at one of the backend's own
+// upstream addresses back at the brand host the customer used.
+func rewriteLocation(loc string, r *http.Request, upstreams map[string]bool) (string, bool) {
+	if !strings.Contains(loc, "://") && !strings.HasPrefix(loc, "//") {
+		return "", false // relative redirects already resolve against the brand host
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Host == "" {
+		return "", false
+	}
+	if !pointsAtUpstream(u, upstreams) {
+		return "", false
+	}
+	u.Host = r.Host
+	if u.Scheme != "" { // a scheme-relative Location stays scheme-relative
+		u.Scheme = "http"
+		if r.TLS != nil {
+			u.Scheme = "https"
+		}
+	}
+	return u.String(), true
+}
+
+// pointsAtUpstream reports whether the URL's authority is one of the
+// upstreams, filling in the default port of its scheme (both 80 and 443
+// for a scheme-relative URL, whose scheme the browser supplies).
+func pointsAtUpstream(u *url.URL, upstreams map[string]bool) bool {
+	if u.Port() != "" {
+		return upstreams[u.Host]
+	}
+	host := u.Hostname()
+	switch u.Scheme {
+	case "http":
+		return upstreams[net.JoinHostPort(host, "80")]
+	case "https":
+		return upstreams[net.JoinHostPort(host, "443")]
+	case "":
+		return upstreams[net.JoinHostPort(host, "80")] || upstreams[net.JoinHostPort(host, "443")]
+	}
+	return false
+}
+
+// stripCookieDomain removes the Domain attribute of a Set-Cookie value so
+// the cookie is host-only on the brand host instead of naming the vendor's
+// (or any other) domain.
+func stripCookieDomain(setCookie string) string {
+	if !strings.Contains(strings.ToLower(setCookie), "domain") {
+		return setCookie
+	}
+	parts := strings.Split(setCookie, ";")
+	kept := parts[:1]
+	for _, attr := range parts[1:] {
+		name, _, _ := strings.Cut(strings.TrimSpace(attr), "=")
+		if strings.EqualFold(strings.TrimSpace(name), "domain") {
+			continue
+		}
+		kept = append(kept, attr)
+	}
+	return strings.Join(kept, ";")
+}

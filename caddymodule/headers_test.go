@@ -1,0 +1,200 @@
+package caddymodule
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+)
+
+func TestIsReservedHeader(t *testing.T) {
+	cases := []struct {
+		name     string
+		reserved bool
+	}{
+		// Every X-Frontdoor-* name, however a client spells it.
+		{"X-Frontdoor-Brand", true},
+		{"x-frontdoor-brand", true},
+		{"X-FRONTDOOR-BRAND", true},
+		{"x-FrOnTdOoR-journey", true},
+		{"X-Frontdoor-Context-Customer-Id", true},
+		{"X-Frontdoor-Assertion", true},
+		// '_' in place of '-' anywhere: CGI, PHP and nginx map both to one variable.
+		{"X_Frontdoor_Brand", true},
+		{"x_frontdoor_session", true},
+		{"X-Frontdoor_Backend", true},
+		{"X_Frontdoor-Backend", true},
+		{"X-Frontdoor-", true}, // the prefix alone still claims the namespace
+		{"X-Frontdoor_", true},
+		// X-Request-Id is the customer's reference: clients must not choose it.
+		{"X-Request-Id", true},
+		{"x-request-id", true},
+		{"X-REQUEST-ID", true},
+		{"X_Request_Id", true},
+		{"x_request-ID", true},
+		// Look-alikes that are not frontdoor's.
+		{"X-Frontdoor", false},
+		{"X-Frontdoorish", false},
+		{"X-Frontdoorish-Brand", false},
+		{"X-Front-Door-Brand", false},
+		{"Frontdoor-Brand", false},
+		{"X-Frontdoo-Brand", false},
+		{"XX-Frontdoor-Brand", false},
+		{" X-Frontdoor-Brand", false},
+		{"X-Request-Ids", false},
+		{"X-Request-Id-Echo", false},
+		{"X-Request", false},
+		{"X-Requestid", false},
+		{"X-Correlation-Id", false},
+		{"Cookie", false},
+		{"", false},
+	}
+	for _, c := range cases {
+		if got := isReservedHeader(c.name); got != c.reserved {
+			t.Errorf("isReservedHeader(%q) = %v, want %v", c.name, got, c.reserved)
+		}
+	}
+}
+
+func TestScrubReservedRemovesOnlyFrontdoorHeaders(t *testing.T) {
+	h := http.Header{
+		"X-Frontdoor-Brand":      {"Evil Corp"},
+		"X_frontdoor_session":    {"found"},
+		"X-Frontdoor-Context-Id": {"1", "2"},
+		"X-Request-Id":           {"CHOSEN"},
+		"X_request_id":           {"CHOSEN"},
+		"X-Frontdoorish":         {"keep"},
+		"X-Frontdoor":            {"keep"},
+		"Accept":                 {"text/html"},
+		"Cookie":                 {"a=b"},
+	}
+	scrubReserved(h)
+	want := http.Header{
+		"X-Frontdoorish": {"keep"},
+		"X-Frontdoor":    {"keep"},
+		"Accept":         {"text/html"},
+		"Cookie":         {"a=b"},
+	}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("after scrub:\n got %v\nwant %v", h, want)
+	}
+}
+
+// A client's header reaches the handler through Go's server, which
+// canonicalizes names; the scrub must still see them.
+func TestScrubReservedOnParsedRequest(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/support", nil)
+	r.Header.Add("x-frontdoor-context-customer-id", "victim")
+	r.Header.Add("X_FRONTDOOR_CONTEXT_TIER", "gold")
+	r.Header.Add("x-request-id", "mine")
+	r.Header.Add("X-Trace", "keep")
+	scrubReserved(r.Header)
+	if len(r.Header) != 1 || r.Header.Get("X-Trace") != "keep" {
+		t.Errorf("after scrub: %v, want only X-Trace", r.Header)
+	}
+}
+
+func TestStripCookieDomain(t *testing.T) {
+	cases := []struct {
+		in, want string
+	}{
+		{"sid=1; Path=/; Domain=vendor.example; HttpOnly", "sid=1; Path=/; HttpOnly"},
+		{"sid=1; domain=.vendor.example", "sid=1"},
+		{"sid=1; DOMAIN=vendor.example; Secure", "sid=1; Secure"},
+		{"sid=1;Domain=vendor.example;Secure", "sid=1;Secure"},
+		{"sid=1; Domain = vendor.example ; Path=/", "sid=1; Path=/"},
+		{"sid=1; Domain", "sid=1"},                                         // a bare attribute is still the attribute
+		{"sid=1; Domain=a; Path=/; domain=b", "sid=1; Path=/"},             // every occurrence
+		{"domain=vendor.example; Path=/", "domain=vendor.example; Path=/"}, // a cookie named domain keeps its value
+		{"pref=domain=x; Path=/domain", "pref=domain=x; Path=/domain"},     // "domain" in the value or another attribute
+		{"theme=dark; Path=/", "theme=dark; Path=/"},
+		{"sid=mydomain; Max-Age=60", "sid=mydomain; Max-Age=60"},
+		{"sid=1; X-Domain=vendor.example", "sid=1; X-Domain=vendor.example"},
+		{"", ""},
+	}
+	for _, c := range cases {
+		if got := stripCookieDomain(c.in); got != c.want {
+			t.Errorf("stripCookieDomain(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestRewriteLocation(t *testing.T) {
+	upstreams := map[string]bool{"127.0.0.1:9003": true, "vendor.example:443": true, "plain.example:80": true, "[::1]:9005": true}
+	plain := httptest.NewRequest(http.MethodGet, "http://shop.example.com/support", nil)
+	secure := httptest.NewRequest(http.MethodGet, "https://shop.example.com:8443/support", nil)
+	secure.TLS = &tls.ConnectionState{}
+
+	cases := []struct {
+		name string
+		loc  string
+		r    *http.Request
+		want string // "" means left alone
+	}{
+		{"upstream with port", "http://127.0.0.1:9003/next?a=1#frag", plain, "http://shop.example.com/next?a=1#frag"},
+		{"brand served over TLS", "http://127.0.0.1:9003/next", secure, "https://shop.example.com:8443/next"},
+		{"https default port", "https://vendor.example/login", plain, "http://shop.example.com/login"},
+		{"https explicit default port", "https://vendor.example:443/login", secure, "https://shop.example.com:8443/login"},
+		{"http default port", "http://plain.example/x", plain, "http://shop.example.com/x"},
+		{"ipv6 upstream", "http://[::1]:9005/x", plain, "http://shop.example.com/x"},
+		{"userinfo kept", "http://agent@127.0.0.1:9003/x", plain, "http://agent@shop.example.com/x"},
+		{"escaped path kept", "http://127.0.0.1:9003/a%2Fb/c", plain, "http://shop.example.com/a%2Fb/c"},
+		{"relative path", "/next", plain, ""},
+		{"relative with url in query", "/next?return=http://127.0.0.1:9003/", plain, ""},
+		{"foreign host", "https://elsewhere.example/x", plain, ""},
+		{"upstream host other port", "http://127.0.0.1:9999/x", plain, ""},
+		{"https on an http-only upstream", "https://plain.example/x", plain, ""},
+		{"http on an https-only upstream", "http://vendor.example/x", plain, ""},
+		{"unparsable", "http://127.0.0.1:9003/%zz", plain, ""},
+		{"no host", "mailto://", plain, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := rewriteLocation(c.loc, c.r, upstreams)
+			if ok != (c.want != "") || got != c.want {
+				t.Errorf("rewriteLocation(%q) = %q, %v; want %q", c.loc, got, ok, c.want)
+			}
+		})
+	}
+}
+
+func TestDebrand(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/support", nil)
+	upstreams := map[string]bool{"127.0.0.1:9003": true}
+
+	t.Run("vendor identity removed", func(t *testing.T) {
+		h := http.Header{
+			"Server":       {"NightDesk/2.1"},
+			"X-Powered-By": {"PHP/8"},
+			"Location":     {"http://127.0.0.1:9003/ticket/7"},
+			"Set-Cookie":   {"vsid=1; Domain=nightdesk.example; Path=/", "lang=en"},
+			"Content-Type": {"text/html"},
+		}
+		debrand(h, r, upstreams, nil)
+		want := http.Header{
+			"Location":     {"http://shop.example.com/ticket/7"},
+			"Set-Cookie":   {"vsid=1; Path=/", "lang=en"},
+			"Content-Type": {"text/html"},
+		}
+		if !reflect.DeepEqual(h, want) {
+			t.Errorf("got %v\nwant %v", h, want)
+		}
+	})
+
+	t.Run("Caddy's own Server kept", func(t *testing.T) {
+		h := http.Header{"Server": {"NightDesk/2.1"}}
+		debrand(h, r, upstreams, []string{"Caddy"})
+		if got := h["Server"]; !reflect.DeepEqual(got, []string{"Caddy"}) {
+			t.Errorf("Server = %q, want Caddy's", got)
+		}
+	})
+
+	t.Run("foreign Location left alone", func(t *testing.T) {
+		h := http.Header{"Location": {"https://pay.example/checkout"}}
+		debrand(h, r, upstreams, nil)
+		if got := h.Get("Location"); got != "https://pay.example/checkout" {
+			t.Errorf("Location = %q", got)
+		}
+	})
+}

@@ -1,0 +1,111 @@
+package caddymodule
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// liveHandlers are the frontdoor handlers of the configs running now. The
+// admin API and the SLO collector read them; during a reload the old and
+// the new config's handlers are both briefly here.
+var liveHandlers handlerSet
+
+type handlerSet struct {
+	mu       sync.Mutex
+	handlers []*Handler
+}
+
+func (s *handlerSet) add(h *Handler) {
+	s.mu.Lock()
+	s.handlers = append(s.handlers, h)
+	s.mu.Unlock()
+}
+
+func (s *handlerSet) remove(h *Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.handlers {
+		if x == h {
+			s.handlers = append(s.handlers[:i:i], s.handlers[i+1:]...)
+			return
+		}
+	}
+}
+
+// snapshot returns the handlers, newest config last.
+func (s *handlerSet) snapshot() []*Handler {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Handler(nil), s.handlers...)
+}
+
+// recentErrors keeps the last few failures a handler saw, for the status
+// endpoint. It is written only on the error path.
+type recentErrors struct {
+	mu   sync.Mutex
+	ring [20]recentError
+	next int
+	n    int
+}
+
+type recentError struct {
+	Time      time.Time `json:"time"`
+	Journey   string    `json:"journey"`
+	Backend   string    `json:"backend"`
+	Status    int       `json:"status"`
+	Kind      string    `json:"kind,omitempty"`
+	RequestID string    `json:"request_id"`
+}
+
+func (r *recentErrors) add(e recentError) {
+	r.mu.Lock()
+	r.ring[r.next] = e
+	r.next = (r.next + 1) % len(r.ring)
+	if r.n < len(r.ring) {
+		r.n++
+	}
+	r.mu.Unlock()
+}
+
+// list returns the errors newest first.
+func (r *recentErrors) list() []recentError {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]recentError, 0, r.n)
+	for i := 1; i <= r.n; i++ {
+		out = append(out, r.ring[(r.next-i+len(r.ring))%len(r.ring)])
+	}
+	return out
+}
+
+// backendCounts are a backend's request and error totals since the config
+// loaded, for the status endpoint (the metrics have the long view).
+type backendCounts struct {
+	requests atomic.Uint64
+	errors   atomic.Uint64
+}
+
+var generations = struct {
+	mu    sync.Mutex
+	last  uint64
+	byCtx map[context.Context]uint64
+}{byCtx: map[context.Context]uint64{}}
+
+// configGeneration numbers configs in load order. Handlers provisioned
+// from one caddy.Context (one config load) share a number, found through
+// the context's identity. (A few bytes per config load are kept.)
+func configGeneration(ctx caddy.Context) uint64 {
+	generations.mu.Lock()
+	defer generations.mu.Unlock()
+	key := ctx.Context // each config load has its own root context.Context
+	if g, ok := generations.byCtx[key]; ok {
+		return g
+	}
+	generations.last++
+	generations.byCtx[key] = generations.last
+	return generations.last
+}

@@ -1,0 +1,256 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frontdoor-dev/frontdoor/config"
+)
+
+// metrics are frontdoor's collectors. They are built once per process and
+// registered in the registry of every config Caddy loads, so counters keep
+// counting across reloads and several frontdoor handlers share them.
+type metrics struct {
+	requests         *prometheus.CounterVec
+	duration         *prometheus.HistogramVec
+	upstreamErrors   *prometheus.CounterVec
+	routing          *prometheus.CounterVec
+	contextLookups   *prometheus.CounterVec
+	contextDuration  prometheus.Histogram
+	bannerInjections *prometheus.CounterVec
+	errorPages       *prometheus.CounterVec
+	trailWrites      *prometheus.CounterVec
+	droppedValues    prometheus.CounterFunc
+
+	// lookupResults holds contextLookups resolved for each result, so a
+	// request's lookup does no label hashing.
+	lookupResults map[string]prometheus.Counter
+}
+
+var (
+	buildMetricsOnce sync.Once
+	sharedMetrics    *metrics
+)
+
+func buildMetrics() *metrics {
+	m := newCollectors()
+	m.lookupResults = map[string]prometheus.Counter{}
+	for _, result := range []string{"hit", "miss", "cached", "error", "no_cookie"} {
+		m.lookupResults[result] = m.contextLookups.WithLabelValues(result)
+	}
+	return m
+}
+
+func newCollectors() *metrics {
+	const ns = "frontdoor"
+	backendLabels := []string{"journey", "backend", "owner", "vendor"}
+	return &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "requests_total",
+			Help: "Requests sent to each backend, by the status the customer got.",
+		}, append(backendLabels, "code")),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "request_duration_seconds",
+			Help:                            "Time each backend took to answer, body included.",
+			Buckets:                         config.LatencyBuckets,
+			NativeHistogramBucketFactor:     1.1,
+			NativeHistogramMaxBucketNumber:  160,
+			NativeHistogramMinResetDuration: time.Hour,
+		}, backendLabels),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "upstream_errors_total",
+			Help: "Backend failures: dial (refused or no upstream available), timeout, status_5xx.",
+		}, append(backendLabels, "kind")),
+		routing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "routing_decisions_total",
+			Help: "Why each backend was chosen: first, hours, failover or override.",
+		}, []string{"journey", "backend", "reason"}),
+		contextLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "context_lookups_total",
+			Help: "Customer-context lookups by result: hit, miss, cached, error, no_cookie.",
+		}, []string{"result"}),
+		contextDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "context_lookup_duration_seconds",
+			Help:                            "Time spent looking up customer context, cache included.",
+			Buckets:                         []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
+			NativeHistogramBucketFactor:     1.1,
+			NativeHistogramMaxBucketNumber:  160,
+			NativeHistogramMinResetDuration: time.Hour,
+		}),
+		bannerInjections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "banner_injections_total",
+			Help: "Brand banners on HTML pages: injected before </body>, appended, or skipped.",
+		}, []string{"journey", "backend", "result"}),
+		droppedValues: prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: ns, Name: "context_values_dropped_total",
+			Help: "Customer-context values refused (control characters, invalid UTF-8, over 1 KiB) instead of being forwarded. Resets when a config reload replaces the store.",
+		}, droppedContextValues),
+		trailWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "trail_entries_total",
+			Help: "Backend notes for the customer trail: queued, dropped (queue full) or no_customer (no customer id known).",
+		}, []string{"result"}),
+		errorPages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "error_pages_total",
+			Help: "Brand error pages shown to customers instead of a backend's answer.",
+		}, []string{"journey", "backend", "code"}),
+	}
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
+		m.contextLookups, m.contextDuration, m.bannerInjections, m.errorPages, m.trailWrites, m.droppedValues, sloObjectives}
+}
+
+// registerMetrics registers the shared collectors in the registry of the
+// config being provisioned. A collector already registered there (a second
+// frontdoor handler in the same config) is not an error.
+func registerMetrics(ctx caddy.Context) (*metrics, error) {
+	buildMetricsOnce.Do(func() { sharedMetrics = buildMetrics() })
+	registry := ctx.GetMetricsRegistry()
+	if registry == nil {
+		return sharedMetrics, nil
+	}
+	for _, c := range sharedMetrics.collectors() {
+		if err := registry.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return nil, fmt.Errorf("frontdoor: registering metrics: %w", err)
+			}
+		}
+	}
+	return sharedMetrics, nil
+}
+
+// backendStats holds a backend's series, resolved once at provision so the
+// hot path does no label hashing.
+type backendStats struct {
+	labels   [4]string // journey, backend, owner, vendor
+	requests *prometheus.CounterVec
+	byCode   [600]atomic.Pointer[prometheus.Counter]
+	duration prometheus.Observer
+	dial     prometheus.Counter
+	timeout  prometheus.Counter
+	status5x prometheus.Counter
+	reasons  map[string]prometheus.Counter
+	banners  map[string]prometheus.Counter // by result: injected, appended, skipped
+}
+
+func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
+	s := &backendStats{labels: [4]string{journey, b.Name, string(b.Owner), b.Vendor}, requests: m.requests}
+	l := s.labels[:]
+	s.duration = m.duration.WithLabelValues(l...)
+	s.dial = m.upstreamErrors.WithLabelValues(append(l[:4:4], errDial)...)
+	s.timeout = m.upstreamErrors.WithLabelValues(append(l[:4:4], errTimeout)...)
+	s.status5x = m.upstreamErrors.WithLabelValues(append(l[:4:4], errStatus5xx)...)
+	s.reasons = map[string]prometheus.Counter{}
+	for _, r := range []string{reasonFirst, reasonHours, reasonFailover, reasonOverride} {
+		s.reasons[r] = m.routing.WithLabelValues(journey, b.Name, r)
+	}
+	s.banners = map[string]prometheus.Counter{}
+	for _, r := range []string{"injected", "appended", "skipped"} {
+		s.banners[r] = m.bannerInjections.WithLabelValues(journey, b.Name, r)
+	}
+	return s
+}
+
+func (s *backendStats) observe(status int, elapsed time.Duration) {
+	s.duration.Observe(elapsed.Seconds())
+	s.counterFor(status).Inc()
+}
+
+func (s *backendStats) counterFor(status int) prometheus.Counter {
+	if status < 100 || status >= len(s.byCode) {
+		return s.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], s.labels[3], strconv.Itoa(status))
+	}
+	if c := s.byCode[status].Load(); c != nil {
+		return *c
+	}
+	c := s.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], s.labels[3], strconv.Itoa(status))
+	s.byCode[status].Store(&c)
+	return c
+}
+
+func (s *backendStats) upstreamError(kind string) {
+	switch kind {
+	case errDial:
+		s.dial.Inc()
+	case errTimeout:
+		s.timeout.Inc()
+	case errStatus5xx:
+		s.status5x.Inc()
+	}
+}
+
+// droppedContextValues sums what the live handlers' context stores refused.
+func droppedContextValues() float64 {
+	var total uint64
+	for _, h := range currentHandlers() {
+		if h.store != nil {
+			total += h.store.DroppedValues()
+		}
+	}
+	return float64(total)
+}
+
+func (m *metrics) trailWrite(result string) { m.trailWrites.WithLabelValues(result).Inc() }
+
+func (m *metrics) contextLookup(result string, elapsed time.Duration) {
+	if c, ok := m.lookupResults[result]; ok {
+		c.Inc()
+	} else {
+		m.contextLookups.WithLabelValues(result).Inc()
+	}
+	m.contextDuration.Observe(elapsed.Seconds())
+}
+
+func (m *metrics) routed(b *backendRoute, reason string) {
+	b.stats.reasons[reason].Inc()
+}
+
+// sloCollector exports frontdoor_backend_slo_objective from the handlers
+// that are provisioned now, so a reload that removes a backend or changes
+// its contract shows at once, and two handlers never clobber each other.
+type sloCollector struct {
+	desc *prometheus.Desc
+}
+
+var sloObjectives = &sloCollector{
+	desc: prometheus.NewDesc("frontdoor_backend_slo_objective",
+		"Each backend's contractual objective: availability (fraction of non-5xx requests) or latency (fraction of requests faster than threshold seconds).",
+		[]string{"journey", "backend", "owner", "vendor", "slo", "threshold"}, nil),
+}
+
+func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
+	seen := map[[6]string]bool{}
+	emit := func(v float64, labels [6]string) {
+		if seen[labels] {
+			return // during a reload the old and new config both have it
+		}
+		seen[labels] = true
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, labels[:]...)
+	}
+	for _, h := range liveHandlers.snapshot() {
+		for _, j := range h.Journeys {
+			for _, b := range j.Backends {
+				if b.SLO == nil {
+					continue
+				}
+				if b.SLO.Availability > 0 {
+					emit(b.SLO.Availability, [6]string{j.Name, b.Name, string(b.Owner), b.Vendor, "availability", ""})
+				}
+				if b.SLO.LatencyTarget > 0 {
+					emit(b.SLO.LatencyTarget, [6]string{j.Name, b.Name, string(b.Owner), b.Vendor, "latency", config.SLOThresholdLabel(b.SLO.LatencyThreshold)})
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,256 @@
+// Package caddymodule is the frontdoor Caddy HTTP handler: it claims the
+// request paths of each customer journey, picks the backend that should
+// serve it (by order, business hours, health and failover), hands the
+// request to that backend's Caddy reverse proxy with the brand's headers,
+// and keeps vendor branding out of the customer's response.
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
+	"github.com/frontdoor-dev/frontdoor/internal/banner"
+	"github.com/frontdoor-dev/frontdoor/internal/errorpage"
+	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler routes customer journeys to in-house and outsourced backends
+// under one brand. Requests whose path no journey claims pass to the next
+// handler untouched (except that client-sent X-Frontdoor-* headers are
+// always removed).
+type Handler struct {
+	// Brand is the name customers know, sent to every backend as
+	// X-Frontdoor-Brand and shown on banners and error pages. Required.
+	Brand string `json:"brand"`
+
+	// Contact is the brand's single support contact, sent to every backend
+	// as X-Frontdoor-Support-Contact and shown to customers. Default: none.
+	Contact config.Contact `json:"contact,omitempty"`
+
+	// Journeys are the parts of the customer journey this handler routes,
+	// matched in the order written; the first whose paths match the
+	// request claims it. Required.
+	Journeys []*config.Journey `json:"journeys"`
+
+	// Session configures the customer-context lookup. Default: no context;
+	// backends receive X-Frontdoor-Session: none.
+	Session *SessionConfig `json:"session,omitempty"`
+
+	// Assertion configures the signed X-Frontdoor-Assertion every backend
+	// receives. Default: signed with an ephemeral key (one instance only).
+	Assertion *AssertionConfig `json:"assertion,omitempty"`
+
+	// BannerTemplate is a file holding the html/template of the brand banner
+	// shown on HTML pages of backends with the banner on. It may use
+	// {{.Brand}}, {{.Phone}}, {{.Email}}, {{.URL}} and {{.Reference}}; its
+	// <style> text must not depend on them, so that a vendor's strict
+	// Content-Security-Policy can allow it by hash. Default: a built-in
+	// accessible banner fixed to the bottom of the page.
+	BannerTemplate string `json:"banner_template,omitempty"`
+
+	// ErrorTemplate is a file holding the html/template of the brand error
+	// page shown instead of a vendor's 5xx, a refused connection (502) or
+	// a timeout (504). It may use the banner's fields plus {{.Status}},
+	// {{.Message}} and {{.Journey}}. Default: a built-in page.
+	ErrorTemplate string `json:"error_template,omitempty"`
+
+	// now is the clock used for business hours; tests replace it.
+	now func() time.Time
+
+	store             *session.Store
+	redisKey          string
+	board             *fleet.Board // live overrides: fleet-wide with Redis, else this process's
+	trail             *fleet.Trail // nil without Redis
+	redis             redis.UniversalClient
+	sessionKey        string // key template of the session hash
+	errors            *recentErrors
+	generation        uint64          // of the config this handler belongs to
+	vendorCookies     map[string]bool // never sent to outsourced backends
+	signer            *assertion.Signer
+	jwks              []byte
+	bannerTemplate    *banner.Template
+	bannerStyleHashes []string
+	errorTemplate     *errorpage.Template
+
+	routes        []*journeyRoute
+	contactHeader string
+	metrics       *metrics
+	logger        *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.frontdoor",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision validates the configuration, loads each backend's reverse
+// proxy as a sub-module and compiles journeys into routes.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.generation = configGeneration(ctx)
+	h.errors = new(recentErrors)
+	if h.now == nil {
+		h.now = time.Now
+	}
+	onError := ""
+	if h.Session != nil {
+		onError = h.Session.OnError
+	}
+	if err := config.Validate(h.Brand, h.Contact, onError, h.Journeys); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
+	h.contactHeader = h.Contact.HeaderValue()
+	if err := h.provisionBrandPages(); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
+	if err := h.provisionAssertion(); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
+	h.jwks = h.signer.JWKS()
+	h.board = localBoard()
+	if h.Session != nil {
+		if err := h.provisionSession(); err != nil {
+			return fmt.Errorf("frontdoor: %w", err)
+		}
+		h.vendorCookies = map[string]bool{h.Session.Cookie: true}
+		for _, c := range h.Session.StripCookies {
+			h.vendorCookies[c] = true
+		}
+	}
+
+	m, err := registerMetrics(ctx)
+	if err != nil {
+		return err
+	}
+	h.metrics = m
+
+	for _, j := range h.Journeys {
+		route, err := h.provisionJourney(ctx, j)
+		if err != nil {
+			return fmt.Errorf("frontdoor: journey %q: %w", j.Name, err)
+		}
+		h.routes = append(h.routes, route)
+	}
+	liveHandlers.add(h)
+	return nil
+}
+
+func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journeyRoute, error) {
+	match := caddyhttp.MatchPath(j.Paths)
+	if err := match.Provision(ctx); err != nil {
+		return nil, fmt.Errorf("paths: %w", err)
+	}
+	route := &journeyRoute{name: j.Name, paths: j.Paths, match: match, fields: journeyFields(j, h.Session != nil),
+		failClosed: j.OnError == "closed" || (j.OnError == "" && h.Session != nil && h.Session.OnError == "closed")}
+	for i, b := range j.Backends {
+		schedule, err := config.Compile(b.Hours)
+		if err != nil {
+			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+		}
+		raw, err := withEdgeKeepAlive(b.ProxyRaw)
+		if err != nil {
+			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+		}
+		b.ProxyRaw = raw
+		mod, err := ctx.LoadModule(b, "ProxyRaw")
+		if err != nil {
+			return nil, fmt.Errorf("backend %q: loading reverse proxy: %w", b.Name, err)
+		}
+		proxy, ok := mod.(*reverseproxy.Handler)
+		if !ok {
+			return nil, fmt.Errorf("backend %q: proxy handler must be reverse_proxy, not %T", b.Name, mod)
+		}
+		route.backends = append(route.backends, &backendRoute{
+			journey:    j.Name,
+			name:       b.Name,
+			owner:      b.Owner,
+			vendor:     b.Vendor,
+			first:      i == 0,
+			outsourced: b.Owner == config.Outsourced,
+			banner:     b.BannerEnabled(),
+			context:    newContextFields(b.Context),
+			counts:     new(backendCounts),
+			schedule:   schedule,
+			proxy:      proxy,
+			upstreams:  upstreamAuthorities(proxy),
+			stats:      h.metrics.forBackend(j.Name, b),
+		})
+	}
+	return route, nil
+}
+
+// edgeIdleConnsPerHost replaces reverse_proxy's default idle pool of 32 per
+// host: at the edge, more concurrent clients than that made the backend
+// accept a new connection for most requests.
+const edgeIdleConnsPerHost = 512
+
+// withEdgeKeepAlive raises the upstream idle-connection pool of an HTTP
+// transport the user did not size themselves. It works on the JSON because
+// the transport is built when the module is provisioned.
+func withEdgeKeepAlive(raw json.RawMessage) (json.RawMessage, error) {
+	var proxy map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &proxy); err != nil {
+		return nil, fmt.Errorf("decoding proxy config: %v", err)
+	}
+	transport := map[string]any{"protocol": "http"}
+	if t, ok := proxy["transport"]; ok {
+		if err := json.Unmarshal(t, &transport); err != nil {
+			return nil, fmt.Errorf("decoding proxy transport: %v", err)
+		}
+		if transport["protocol"] != "http" {
+			return raw, nil
+		}
+	}
+	keepAlive, _ := transport["keep_alive"].(map[string]any)
+	if keepAlive == nil {
+		keepAlive = map[string]any{}
+	}
+	if _, set := keepAlive["max_idle_conns_per_host"]; set {
+		return raw, nil
+	}
+	keepAlive["max_idle_conns_per_host"] = edgeIdleConnsPerHost
+	transport["keep_alive"] = keepAlive
+	t, err := json.Marshal(transport)
+	if err != nil {
+		return nil, err
+	}
+	proxy["transport"] = t
+	return json.Marshal(proxy)
+}
+
+// Validate is called by Caddy after Provision; everything is checked there
+// already, where the errors can name the journey.
+func (h *Handler) Validate() error { return nil }
+
+// Cleanup stops exporting this handler's SLO objectives. The reverse
+// proxies are sub-modules: Caddy cleans them up with the context.
+func (h *Handler) Cleanup() error {
+	liveHandlers.remove(h)
+	h.cleanupSession()
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,75 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestWithEdgeKeepAlive(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want string // "" means returned unchanged
+	}{
+		{"no transport gets an http one with the edge pool",
+			`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:9001"}]}`,
+			`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:9001"}],
+			  "transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":512}}}`},
+		{"http transport keeps its other settings",
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","dial_timeout":3000000000,"tls":{}}}`,
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","dial_timeout":3000000000,"tls":{},
+			  "keep_alive":{"max_idle_conns_per_host":512}}}`},
+		{"other keep-alive settings kept",
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns":100,"idle_timeout":60000000000}}}`,
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns":100,"idle_timeout":60000000000,"max_idle_conns_per_host":512}}}`},
+		{"null keep-alive",
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":null}}`,
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":512}}}`},
+		// What the user sized, even to zero, is theirs.
+		{"user value kept",
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":8}}}`, ""},
+		{"user zero kept",
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":0}}}`, ""},
+		// Other transports have no such pool.
+		{"fastcgi untouched",
+			`{"handler":"reverse_proxy","transport":{"protocol":"fastcgi","root":"/srv"}}`, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := withEdgeKeepAlive(json.RawMessage(c.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.want == "" {
+				if string(got) != c.in {
+					t.Errorf("changed to %s", got)
+				}
+				return
+			}
+			var gotV, wantV any
+			if err := json.Unmarshal(got, &gotV); err != nil {
+				t.Fatalf("result is not JSON: %v: %s", err, got)
+			}
+			if err := json.Unmarshal([]byte(c.want), &wantV); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(gotV, wantV) {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestWithEdgeKeepAliveErrors(t *testing.T) {
+	for _, in := range []string{
+		``,
+		`{`,
+		`[]`,
+		`{"handler":"reverse_proxy","transport":"http"}`,
+	} {
+		if got, err := withEdgeKeepAlive(json.RawMessage(in)); err == nil {
+			t.Errorf("withEdgeKeepAlive(%s) = %s, want an error", in, got)
+		}
+	}
+}

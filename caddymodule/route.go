@@ -1,0 +1,163 @@
+package caddymodule
+
+import (
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
+)
+
+// journeyRoute is a journey compiled for serving.
+type journeyRoute struct {
+	name       string
+	paths      []string
+	match      caddyhttp.MatchPath
+	backends   []*backendRoute
+	fields     *session.FieldSet // what the journey's one context lookup fetches
+	failClosed bool              // a context-store failure gets a brand 503
+}
+
+// backendRoute is a backend compiled for serving.
+type backendRoute struct {
+	journey, name string
+	owner         config.Owner
+	vendor        string
+	first         bool // written first in its journey
+	outsourced    bool
+	banner        bool           // HTML responses carry the brand banner
+	context       []contextField // session fields this backend may see
+	counts        *backendCounts // for the status endpoint
+	schedule      config.Schedule
+	proxy         *reverseproxy.Handler
+	upstreams     map[string]bool // host:port of every static upstream, for Location rewriting
+	stats         *backendStats
+}
+
+// Why a backend was chosen; these are metric label values.
+const (
+	reasonFirst    = "first"
+	reasonHours    = "hours"
+	reasonFailover = "failover"
+	reasonOverride = "override"
+)
+
+// healthy reports whether Caddy considers at least one of the backend's
+// upstreams healthy. Dynamic upstreams are not known until a request
+// resolves them, so such backends count as healthy.
+func (b *backendRoute) healthy() bool {
+	if b.proxy.DynamicUpstreams != nil || len(b.proxy.Upstreams) == 0 {
+		return true
+	}
+	for _, u := range b.proxy.Upstreams {
+		if u.Healthy() {
+			return true
+		}
+	}
+	return false
+}
+
+// maxBackends bounds the candidate list kept on the stack; journeys with
+// more backends than this still work, the list just escapes to the heap.
+const maxBackends = 8
+
+// candidate is a backend in the order it should be tried, with the reason
+// it would be chosen if it serves the request.
+type candidate struct {
+	backend *backendRoute
+	reason  string
+}
+
+// plan lists the backends to try, in order: those open by their hours and
+// healthy, as written; if every open backend is unhealthy they are all
+// tried anyway, because health checks can be stale and a chance to serve
+// beats a certain error. An empty plan means no backend is open now.
+//
+// An override puts its backend first whatever its hours and health (taking
+// a journey back in-house at night is what overrides are for); the normal
+// plan follows it as failover.
+func (j *journeyRoute) plan(now time.Time, override string, buf []candidate) []candidate {
+	plan := buf[:0]
+	var forced *backendRoute
+	for _, b := range j.backends {
+		if override != "" && b.name == override {
+			forced = b
+			plan = append(plan, candidate{backend: b, reason: reasonOverride})
+		}
+	}
+	before := len(plan)
+	plan, skippedUnhealthy := j.appendOpen(plan, now, forced, true)
+	if len(plan) == before && skippedUnhealthy {
+		plan, _ = j.appendOpen(plan, now, forced, false)
+	}
+	return plan
+}
+
+// appendOpen appends the backends open at now, in order, except skip, and
+// only healthy ones if onlyHealthy; it reports whether any open backend
+// was left out as unhealthy.
+func (j *journeyRoute) appendOpen(plan []candidate, now time.Time, skip *backendRoute, onlyHealthy bool) ([]candidate, bool) {
+	skippedHours, skippedUnhealthy := false, false
+	for _, b := range j.backends {
+		if b == skip {
+			continue
+		}
+		if !b.schedule.Open(now) {
+			skippedHours = true
+			continue
+		}
+		if onlyHealthy && !b.healthy() {
+			skippedUnhealthy = true
+			continue
+		}
+		plan = append(plan, candidate{backend: b, reason: reasonFor(b, skippedHours, skippedUnhealthy || len(plan) > 0)})
+	}
+	return plan, skippedUnhealthy
+}
+
+// reasonFor names why b is tried: failover when a backend before it was
+// skipped as unhealthy or tried and failed (an overridden one included),
+// first when it is the journey's first, hours when only closed backends
+// were skipped before it.
+func reasonFor(b *backendRoute, skippedHours, failedOver bool) string {
+	switch {
+	case failedOver:
+		return reasonFailover
+	case b.first:
+		return reasonFirst
+	case skippedHours:
+		return reasonHours
+	}
+	return reasonFirst
+}
+
+// replayable reports whether a request may be sent to a second backend
+// after the first failed without answering: only idempotent methods, and
+// only without a body (which the first attempt may have consumed). A POST
+// is never replayed: a checkout must not be placed twice. Caddy wraps the
+// body to count it, so "no body" is read from the framing, not the reader:
+// for a server request, ContentLength 0 means none and -1 means chunked.
+func replayable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return r.ContentLength == 0 && len(r.TransferEncoding) == 0
+	}
+	return false
+}
+
+// upstreamAuthorities collects host:port of the proxy's static upstreams.
+func upstreamAuthorities(p *reverseproxy.Handler) map[string]bool {
+	set := make(map[string]bool, len(p.Upstreams))
+	for _, u := range p.Upstreams {
+		host, port, err := net.SplitHostPort(u.Dial)
+		if err != nil {
+			continue
+		}
+		set[net.JoinHostPort(host, port)] = true
+	}
+	return set
+}

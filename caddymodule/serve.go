@@ -1,0 +1,245 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
+)
+
+// ServeHTTP routes a request claimed by a journey to its backend, and
+// passes any other request to the next handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	scrubReserved(r.Header)
+	if r.URL.Path == assertion.JWKSPath {
+		h.serveJWKS(w, r)
+		return nil
+	}
+	journey, err := h.match(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
+	if journey == nil {
+		return next.ServeHTTP(w, r)
+	}
+
+	requestID := newRequestID()
+	caddyhttp.SetVar(r.Context(), "frontdoor.request_id", requestID)
+	caddyhttp.SetVar(r.Context(), "frontdoor.journey", journey.name)
+	w.Header().Set(headerRequest, requestID)
+
+	now := h.now()
+	override := ""
+	if o, ok := h.board.Get(journey.name, now); ok {
+		override = o.Backend
+	}
+	var buf [maxBackends]candidate
+	plan := journey.plan(now, override, buf[:])
+	if len(plan) == 0 {
+		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
+			fmt.Errorf("journey %q: no backend is open at this hour", journey.name))
+		return nil
+	}
+
+	cc := h.lookupContext(r, journey)
+	if cc.state == sessionUnavailable && journey.failClosed {
+		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
+			fmt.Errorf("journey %q: customer context store unavailable and on_error is closed", journey.name))
+		return nil
+	}
+
+	r.Header.Set(headerBrand, h.Brand)
+	if h.contactHeader != "" {
+		r.Header.Set(headerContact, h.contactHeader)
+	}
+	r.Header.Set(headerJourney, journey.name)
+	r.Header.Set(headerRequest, requestID)
+	ownServer := w.Header()["Server"]
+	canReplay := replayable(r)
+	clientEncoding, hadEncoding := r.Header["Accept-Encoding"]
+	clientCookies := r.Header["Cookie"]
+	var fieldBuf [8]assertion.Field
+
+	for i, c := range plan {
+		b := c.backend
+		if i > 0 {
+			clearContextHeaders(r.Header, plan[i-1].backend)
+		}
+		r.Header.Set(headerBackend, b.name)
+		setUpstreamEncoding(r.Header, b.banner, clientEncoding, hadEncoding)
+		h.setCookies(r.Header, b, clientCookies)
+		setContextHeaders(r.Header, b, cc)
+		token, signErr := h.sign(b, requestID, journey.name, cc, fieldBuf[:0])
+		if signErr != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("signing assertion: %w", signErr))
+		}
+		r.Header.Set(assertion.Header, token)
+		h.metrics.routed(b, c.reason)
+
+		aw := attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+			h: h, req: r, backend: b, requestID: requestID, ownServer: ownServer, customer: &cc}
+		start := time.Now()
+		err := b.proxy.ServeHTTP(&aw, r, next)
+		elapsed := time.Since(start)
+		aw.finishBanner(err == nil)
+
+		b.counts.requests.Add(1)
+		if err == nil {
+			status := aw.statusOrOK()
+			b.stats.observe(status, elapsed)
+			if status >= 500 {
+				h.noteError(journey.name, b, status, errStatus5xx, requestID)
+			}
+			if aw.swallowed {
+				h.brandError(w, r, journey.name, b.name, status, requestID, nil)
+			}
+			return nil
+		}
+		status, kind := classify(err)
+		b.stats.upstreamError(kind)
+		b.stats.observe(status, elapsed)
+		if kind != "" {
+			h.noteError(journey.name, b, status, kind, requestID)
+		}
+		if kind == "" && !aw.wroteHeader {
+			return err // not the backend's fault (the client went away)
+		}
+		if aw.wroteHeader && !aw.swallowed {
+			return err // the response is under way: nothing better can be sent
+		}
+		if !canReplay || i == len(plan)-1 {
+			h.brandError(w, r, journey.name, b.name, status, requestID, err)
+			return nil
+		}
+		if c := h.logger.Check(zapcore.DebugLevel, "failing over"); c != nil {
+			c.Write(zap.String("journey", journey.name), zap.String("from", b.name),
+				zap.String("request_id", requestID), zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// noteError keeps a failure for the status endpoint.
+func (h *Handler) noteError(journey string, b *backendRoute, status int, kind, requestID string) {
+	b.counts.errors.Add(1)
+	h.errors.add(recentError{Time: time.Now(), Journey: journey, Backend: b.name, Status: status, Kind: kind, RequestID: requestID})
+}
+
+// setCookies keeps the brand session cookie (and strip_cookies) from
+// outsourced backends; in-house backends get the customer's cookies as sent.
+func (h *Handler) setCookies(hdr http.Header, b *backendRoute, client []string) {
+	if !b.outsourced || !hasAnyCookie(client, h.vendorCookies) {
+		if client != nil {
+			hdr["Cookie"] = client
+		}
+		return
+	}
+	if kept := withoutCookies(client, h.vendorCookies); kept != nil {
+		hdr["Cookie"] = kept
+	} else {
+		delete(hdr, "Cookie")
+	}
+}
+
+// setUpstreamEncoding keeps a banner backend from answering in an encoding
+// the injector cannot read: it may compress with gzip if the customer
+// accepts gzip, and otherwise must not compress. Other backends get the
+// customer's Accept-Encoding untouched.
+func setUpstreamEncoding(h http.Header, bannerBackend bool, client []string, had bool) {
+	switch {
+	case !bannerBackend && had:
+		h["Accept-Encoding"] = client
+	case !bannerBackend:
+		delete(h, "Accept-Encoding")
+	case acceptsGzip(client):
+		h.Set("Accept-Encoding", "gzip")
+	default:
+		h.Set("Accept-Encoding", "identity")
+	}
+}
+
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			coding = strings.TrimSpace(coding)
+			if strings.EqualFold(coding, "gzip") || coding == "*" {
+				return qValue(params) > 0
+			}
+		}
+	}
+	return false
+}
+
+// qValue reads the q parameter of an Accept-Encoding element (1 when
+// absent, 0 when malformed, which is the safe reading: no gzip).
+func qValue(params string) float64 {
+	for _, p := range strings.Split(params, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(strings.TrimSpace(name), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			if err != nil || !(q >= 0 && q <= 1) {
+				return 0
+			}
+			return q
+		}
+	}
+	return 1
+}
+
+// match returns the journey claiming the request, or nil.
+func (h *Handler) match(r *http.Request) (*journeyRoute, error) {
+	for _, j := range h.routes {
+		ok, err := j.match.MatchWithError(r)
+		if err != nil {
+			return nil, fmt.Errorf("matching journey %q: %w", j.name, err)
+		}
+		if ok {
+			return j, nil
+		}
+	}
+	return nil, nil
+}
+
+// Upstream error kinds; these are metric label values.
+const (
+	errDial      = "dial"
+	errTimeout   = "timeout"
+	errStatus5xx = "status_5xx"
+)
+
+// classify maps a reverse proxy error to the status the customer gets and
+// the kind of upstream failure, or "" when the error is not the upstream's
+// fault (e.g. the client went away) and so no reason to fail over.
+func classify(err error) (status int, kind string) {
+	status = http.StatusBadGateway
+	var herr caddyhttp.HandlerError
+	if errors.As(err, &herr) && herr.StatusCode != 0 {
+		status = herr.StatusCode
+	}
+	var dialErr reverseproxy.DialError
+	var netErr net.Error
+	switch {
+	case status == 499:
+		return status, ""
+	case errors.As(err, &dialErr):
+		return status, errDial
+	case status == http.StatusGatewayTimeout || errors.As(err, &netErr) && netErr.Timeout():
+		return status, errTimeout
+	case status == http.StatusServiceUnavailable, status == http.StatusBadGateway:
+		// No available upstream, or the connection failed before a
+		// response: for the customer as good as a refused dial.
+		return status, errDial
+	}
+	return status, ""
+}

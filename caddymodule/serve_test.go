@@ -1,0 +1,170 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"reflect"
+	"syscall"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+)
+
+// timeoutErr is a net.Error that timed out, like a dial or read deadline.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestClassify(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	cases := []struct {
+		name       string
+		err        error
+		wantStatus int
+		wantKind   string
+	}{
+		// What reverse_proxy returns, wrapped as its statusError does.
+		{"refused dial", caddyhttp.Error(http.StatusBadGateway, reverseproxy.NewDialError(refused)), 502, errDial},
+		{"dial timeout", caddyhttp.Error(http.StatusGatewayTimeout, reverseproxy.NewDialError(timeoutErr{})), 504, errDial},
+		{"response timeout", caddyhttp.Error(http.StatusGatewayTimeout, timeoutErr{}), 504, errTimeout},
+		{"deadline exceeded", caddyhttp.Error(http.StatusGatewayTimeout, context.DeadlineExceeded), 504, errTimeout},
+		{"no upstream available", caddyhttp.Error(http.StatusServiceUnavailable, errors.New("no upstreams available")), 503, errDial},
+		{"connection reset", caddyhttp.Error(http.StatusBadGateway, errors.New("connection reset by peer")), 502, errDial},
+		// The client went away: not the backend's fault, no failover.
+		{"client gone", caddyhttp.Error(499, context.Canceled), 499, ""},
+		{"client gone during dial", caddyhttp.Error(499, reverseproxy.NewDialError(context.Canceled)), 499, ""},
+		// Frontdoor's own or another handler's failures.
+		{"internal error", caddyhttp.Error(http.StatusInternalServerError, errors.New("boom")), 500, ""},
+		{"bad request", caddyhttp.Error(http.StatusBadRequest, errors.New("bad")), 400, ""},
+		// Unwrapped errors default to a bad gateway.
+		{"bare dial error", reverseproxy.NewDialError(refused), 502, errDial},
+		{"bare timeout", fmt.Errorf("reading: %w", timeoutErr{}), 502, errTimeout},
+		{"status zero", caddyhttp.HandlerError{Err: reverseproxy.NewDialError(refused)}, 502, errDial},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, kind := classify(c.err)
+			if status != c.wantStatus || kind != c.wantKind {
+				t.Errorf("classify = %d %q, want %d %q", status, kind, c.wantStatus, c.wantKind)
+			}
+		})
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	cases := []struct {
+		values []string
+		want   bool
+	}{
+		{nil, false},
+		{[]string{""}, false},
+		{[]string{"gzip"}, true},
+		{[]string{"GZIP"}, true},
+		{[]string{"br, gzip, deflate"}, true},
+		{[]string{"br", "gzip"}, true}, // several header lines
+		{[]string{"gzip;q=0.5"}, true},
+		{[]string{"gzip; q=1"}, true},
+		{[]string{"*"}, true},
+		{[]string{"br;q=1, *;q=0.1"}, true},
+		{[]string{"br, deflate"}, false},
+		{[]string{"identity"}, false},
+		{[]string{"x-gzip"}, false},
+		{[]string{"gzipped"}, false},
+		// Refused explicitly, in every spelling of zero.
+		{[]string{"gzip;q=0"}, false},
+		{[]string{"gzip; q=0"}, false},
+		{[]string{"gzip ;q = 0.0"}, false},
+		{[]string{"gzip;q=0.00"}, false},
+		{[]string{"gzip;q=0.000"}, false},
+		{[]string{"br, gzip;q=0"}, false},
+		{[]string{"*;q=0"}, false},
+		// An explicit gzip entry decides, even with a wildcard after it.
+		{[]string{"gzip;q=0, *"}, false},
+	}
+	for _, c := range cases {
+		if got := acceptsGzip(c.values); got != c.want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", c.values, got, c.want)
+		}
+	}
+}
+
+func TestSetUpstreamEncoding(t *testing.T) {
+	cases := []struct {
+		name   string
+		banner bool
+		client []string
+		had    bool
+		want   []string // nil: no Accept-Encoding
+	}{
+		// Backends without the banner get what the customer sent.
+		{"no banner, as sent", false, []string{"br, zstd"}, true, []string{"br, zstd"}},
+		{"no banner, several lines", false, []string{"br", "gzip"}, true, []string{"br", "gzip"}},
+		{"no banner, none sent", false, nil, false, nil},
+		// The banner injector reads identity or gzip, nothing else.
+		{"banner, gzip accepted", true, []string{"br, gzip"}, true, []string{"gzip"}},
+		{"banner, wildcard", true, []string{"*"}, true, []string{"gzip"}},
+		{"banner, br only", true, []string{"br"}, true, []string{"identity"}},
+		{"banner, gzip refused", true, []string{"gzip;q=0, br"}, true, []string{"identity"}},
+		{"banner, none sent", true, nil, false, []string{"identity"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// The header holds what an earlier attempt left there.
+			h := http.Header{"Accept-Encoding": {"stale"}}
+			setUpstreamEncoding(h, c.banner, c.client, c.had)
+			if got := h["Accept-Encoding"]; !reflect.DeepEqual(got, c.want) {
+				t.Errorf("Accept-Encoding = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestSetCookies(t *testing.T) {
+	h := &Handler{vendorCookies: map[string]bool{"acme_session": true, "acme_csrf": true}}
+	inHouse := &backendRoute{name: "care-team"}
+	vendor := &backendRoute{name: "nightdesk", outsourced: true}
+	cases := []struct {
+		name   string
+		b      *backendRoute
+		client []string
+		want   []string
+	}{
+		{"in-house sees the session", inHouse, []string{"acme_session=s3cr3t; theme=dark"}, []string{"acme_session=s3cr3t; theme=dark"}},
+		{"vendor never sees it", vendor, []string{"acme_session=s3cr3t; theme=dark"}, []string{"theme=dark"}},
+		{"strip_cookies too", vendor, []string{"acme_csrf=x; acme_session=s3cr3t", "lang=en"}, []string{"lang=en"}},
+		{"vendor, nothing left", vendor, []string{"acme_session=s3cr3t"}, nil},
+		{"vendor, nothing to strip", vendor, []string{"theme=dark"}, []string{"theme=dark"}},
+		{"no cookies at all", vendor, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hdr := http.Header{}
+			if c.client != nil {
+				hdr["Cookie"] = c.client
+			}
+			h.setCookies(hdr, c.b, c.client)
+			if got := hdr["Cookie"]; !reflect.DeepEqual(got, c.want) {
+				t.Errorf("Cookie = %q, want %q", got, c.want)
+			}
+		})
+	}
+
+	// Failing over from a vendor to the in-house team gives the cookies back.
+	client := []string{"acme_session=s3cr3t; theme=dark"}
+	hdr := http.Header{"Cookie": client}
+	h.setCookies(hdr, vendor, client)
+	h.setCookies(hdr, inHouse, client)
+	if got := hdr["Cookie"]; !reflect.DeepEqual(got, client) {
+		t.Errorf("after vendor then in-house: Cookie = %q, want %q", got, client)
+	}
+	if client[0] != "acme_session=s3cr3t; theme=dark" {
+		t.Errorf("the customer's cookie line was modified: %q", client[0])
+	}
+}

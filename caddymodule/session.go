@@ -1,0 +1,336 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
+)
+
+// SessionConfig says where the customer's context lives: the brand's
+// session cookie names a Redis hash whose fields backends may be shown.
+type SessionConfig struct {
+	// Redis is the URL of the context store: redis://[user:pass@]host:port/db,
+	// rediss:// for TLS, and the Sentinel and Cluster forms documented in
+	// the README. Required.
+	Redis string `json:"redis,omitempty"`
+
+	// Cookie is the name of the brand's session cookie. Its value is the
+	// session id. Outsourced backends never receive it. Required.
+	Cookie string `json:"cookie,omitempty"`
+
+	// Key is the Redis key of the session hash, with {id} standing for the
+	// cookie value. Default: "session:{id}".
+	Key string `json:"key,omitempty"`
+
+	// Timeout bounds each lookup, so a slow Redis costs at most this much
+	// on a request. Default: 50ms.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Cache is how long a looked-up context is reused in-process before it
+	// is read again; 0 turns the cache off. Default: 2s.
+	Cache *caddy.Duration `json:"cache,omitempty"`
+
+	// OnError decides what happens when the context store fails: "open"
+	// forwards the request without context (X-Frontdoor-Session:
+	// unavailable), "closed" answers a brand 503 page. Journeys may
+	// override it. Default: open.
+	OnError string `json:"on_error,omitempty"`
+
+	// StripCookies lists further cookies outsourced backends must not
+	// receive, besides the session cookie. Default: none.
+	StripCookies []string `json:"strip_cookies,omitempty"`
+}
+
+// Values of X-Frontdoor-Session.
+const (
+	sessionFound       = "found"
+	sessionNone        = "none"
+	sessionUnavailable = "unavailable"
+)
+
+const (
+	headerSession       = "X-Frontdoor-Session"
+	headerContextPrefix = "X-Frontdoor-Context-"
+)
+
+// redisClients shares one client (and its connection pool) per Redis URL
+// across config reloads and handlers: a reload must not drop and redial
+// every connection. The last config using a URL closes it.
+var redisClients = caddy.NewUsagePool()
+
+// sharedRedis is what every config using one Redis URL shares: the
+// client and its pool, the override board that follows the fleet's
+// overrides, and the trail writer with its queue.
+type sharedRedis struct {
+	client redis.UniversalClient
+	board  *fleet.Board
+	trail  *fleet.Trail
+}
+
+// Destruct stops the board and the trail writer (writing what is queued)
+// and closes the client, in the background: with its Sentinels down a
+// failover client's Close can block for seconds, which must not hold up a
+// config reload.
+func (s *sharedRedis) Destruct() error {
+	go func() {
+		s.board.Close()
+		s.trail.Close()
+		s.client.Close() //nolint:errcheck // nothing to do about it
+	}()
+	return nil
+}
+
+// localBoard holds overrides when no Redis is configured: they apply to
+// this process only, and survive reloads.
+var localBoard = sync.OnceValue(func() *fleet.Board {
+	return fleet.NewBoard(nil, caddy.Log().Named("frontdoor.overrides"))
+})
+
+func init() {
+	redis.SetLogger(redisLogger{})
+}
+
+// redisLogger sends go-redis's own messages (failed dials, pool trouble) to
+// Caddy's logger instead of stderr.
+type redisLogger struct{}
+
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	caddy.Log().Named("frontdoor.redis").Warn(fmt.Sprintf(format, v...))
+}
+
+// provisionSession connects the context store. It does not ping Redis: the
+// gateway must start and serve while Redis is down.
+func (h *Handler) provisionSession() error {
+	s := h.Session
+	if s.Redis == "" {
+		return fmt.Errorf("session: redis is required, e.g. redis redis://127.0.0.1:6379/0")
+	}
+	if s.Cookie == "" {
+		return fmt.Errorf("session: cookie is required: the name of the brand's session cookie")
+	}
+	if err := session.ValidateURL(s.Redis); err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	val, _, err := redisClients.LoadOrNew(s.Redis, func() (caddy.Destructor, error) {
+		c, err := session.NewClient(s.Redis)
+		if err != nil {
+			return nil, err
+		}
+		logger := caddy.Log().Named("frontdoor.fleet")
+		return &sharedRedis{client: c, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger)}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	h.redisKey = s.Redis
+	shared := val.(*sharedRedis)
+	h.board, h.trail, h.redis = shared.board, shared.trail, shared.client
+	h.sessionKey = s.Key
+	if h.sessionKey == "" {
+		h.sessionKey = session.DefaultKeyTemplate
+	}
+	opts := session.Options{
+		KeyTemplate: s.Key,
+		Timeout:     time.Duration(s.Timeout),
+		CacheTTL:    session.DefaultCacheTTL,
+	}
+	if s.Cache != nil {
+		opts.CacheTTL = time.Duration(*s.Cache)
+	}
+	h.store, err = session.NewStore(shared.client, opts)
+	if err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	h.logger.Info("customer context store configured", zap.String("redis", session.Redact(s.Redis)),
+		zap.Duration("timeout", time.Duration(s.Timeout)), zap.Duration("cache", opts.CacheTTL))
+	return nil
+}
+
+func (h *Handler) cleanupSession() {
+	if h.redisKey != "" {
+		redisClients.Delete(h.redisKey) //nolint:errcheck // closing is best effort
+	}
+}
+
+// contextField is a session field a backend may see: where it is stored,
+// and its header and assertion claim names, computed once.
+type contextField struct {
+	name   string // field of the session hash
+	claim  string // name in the assertion's ctx
+	header string
+}
+
+func newContextFields(fields []string) []contextField {
+	var out []contextField
+	for _, f := range fields {
+		name := f
+		if f == trailField {
+			name = fleet.SessionTrailField
+		}
+		out = append(out, contextField{name: name, claim: f, header: contextHeader(f)})
+	}
+	return out
+}
+
+// trailField in a backend's context adds the customer's latest trail
+// entry, which the trail writer keeps in the session hash.
+const trailField = "trail"
+
+// customerIDField keys the customer's trail; it is fetched whenever a
+// session is configured, even when no backend may see it.
+const customerIDField = "customer_id"
+
+// contextHeader maps a field name to its header: customer_id becomes
+// X-Frontdoor-Context-Customer-Id.
+func contextHeader(field string) string {
+	return textproto.CanonicalMIMEHeaderKey(headerContextPrefix + strings.ReplaceAll(field, "_", "-"))
+}
+
+// journeyFields is the union of the fields the journey's backends may see
+// (and the customer id, which keys the trail): the one lookup per request
+// fetches exactly these.
+func journeyFields(j *config.Journey, withSession bool) *session.FieldSet {
+	var names []string
+	seen := map[string]bool{}
+	add := func(f string) {
+		if !seen[f] {
+			seen[f] = true
+			names = append(names, f)
+		}
+	}
+	if withSession {
+		add(customerIDField)
+	}
+	for _, b := range j.Backends {
+		for _, f := range newContextFields(b.Context) {
+			add(f.name)
+		}
+	}
+	return session.NewFieldSet(names)
+}
+
+// customerContext is the outcome of the request's one context lookup.
+type customerContext struct {
+	state     string // found, none, unavailable
+	ctx       *session.Context
+	sessionID string
+}
+
+// lookupContext reads the customer's context for the journey: at most one
+// Redis round trip, none on a cache hit.
+func (h *Handler) lookupContext(r *http.Request, j *journeyRoute) customerContext {
+	if h.store == nil {
+		return customerContext{state: sessionNone}
+	}
+	id := sessionCookie(r, h.Session.Cookie)
+	start := time.Now()
+	ctx, result, err := h.store.Lookup(r.Context(), j.fields, id)
+	h.metrics.contextLookup(string(result), time.Since(start))
+	switch {
+	case err != nil:
+		return customerContext{state: sessionUnavailable}
+	case ctx == nil:
+		return customerContext{state: sessionNone}
+	}
+	return customerContext{state: sessionFound, ctx: ctx, sessionID: id}
+}
+
+// cookieParts yields each "name=value" part of Cookie header lines with
+// its name trimmed as Go's (and most) cookie parsers trim it, so that
+// "acme_session =x" is recognised wherever a vendor's server would.
+func cookieParts(lines []string) iter.Seq2[string, string] {
+	return func(yield func(name, part string) bool) {
+		for _, line := range lines {
+			for len(line) > 0 {
+				var part string
+				part, line, _ = strings.Cut(line, ";")
+				if part = strings.TrimSpace(part); part == "" {
+					continue
+				}
+				name, _, _ := strings.Cut(part, "=")
+				if !yield(strings.TrimSpace(name), part) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// sessionCookie returns the value of the named cookie, or "" if absent.
+// It reads the Cookie header directly to avoid parsing every cookie.
+func sessionCookie(r *http.Request, name string) string {
+	for n, part := range cookieParts(r.Header["Cookie"]) {
+		if n != name {
+			continue
+		}
+		if _, v, ok := strings.Cut(part, "="); ok {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
+}
+
+// setContextHeaders sets the backend's view of the customer: the session
+// state and exactly the fields it may see. Values the store refused (CR,
+// LF, other control characters, overlong) never get here.
+func setContextHeaders(hdr http.Header, b *backendRoute, cc customerContext) {
+	hdr.Set(headerSession, cc.state)
+	for _, f := range b.context {
+		if v, ok := cc.ctx.Get(f.name); ok {
+			hdr.Set(f.header, v)
+		} else {
+			delete(hdr, f.header)
+		}
+	}
+}
+
+// clearContextHeaders removes what an earlier attempt's backend was shown,
+// before the next backend, which may see less, is tried.
+func clearContextHeaders(hdr http.Header, b *backendRoute) {
+	for _, f := range b.context {
+		delete(hdr, f.header)
+	}
+}
+
+// withoutCookies returns the Cookie header without the named cookies, as
+// one line (a user agent sends one), or nil when no cookie is left. It
+// builds a new value so the customer's can be restored for another backend.
+func withoutCookies(lines []string, drop map[string]bool) []string {
+	var b strings.Builder
+	for name, part := range cookieParts(lines) {
+		if drop[name] {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(part)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return []string{b.String()}
+}
+
+// hasAnyCookie reports whether a Cookie header names one of the cookies.
+func hasAnyCookie(lines []string, names map[string]bool) bool {
+	for name := range cookieParts(lines) {
+		if name != "" && names[name] {
+			return true
+		}
+	}
+	return false
+}

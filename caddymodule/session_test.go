@@ -1,0 +1,278 @@
+package caddymodule
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
+)
+
+func TestSessionCookie(t *testing.T) {
+	cases := []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"only cookie", []string{"acme_session=abc123"}, "abc123"},
+		{"among others", []string{"theme=dark; acme_session=abc123; lang=en"}, "abc123"},
+		{"no spaces", []string{"theme=dark;acme_session=abc123"}, "abc123"},
+		{"second header line", []string{"theme=dark", "acme_session=abc123"}, "abc123"},
+		{"quoted value", []string{`acme_session="abc123"`}, "abc123"},
+		{"value with =", []string{"acme_session=YWJj=="}, "YWJj=="},
+		{"first of duplicates", []string{"acme_session=one; acme_session=two"}, "one"},
+		{"empty value", []string{"acme_session="}, ""},
+		{"absent", []string{"theme=dark"}, ""},
+		{"no header", nil, ""},
+		// Names are exact: a prefix, a suffix or another case is another cookie.
+		{"longer name", []string{"acme_session_old=x"}, ""},
+		{"suffix name", []string{"old_acme_session=x"}, ""},
+		{"other case", []string{"ACME_SESSION=x"}, ""},
+		{"name without value", []string{"acme_session"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			if c.lines != nil {
+				r.Header["Cookie"] = c.lines
+			}
+			if got := sessionCookie(r, "acme_session"); got != c.want {
+				t.Errorf("sessionCookie = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestWithoutCookies(t *testing.T) {
+	drop := map[string]bool{"acme_session": true, "acme_csrf": true}
+	cases := []struct {
+		name  string
+		lines []string
+		want  []string
+	}{
+		{"first", []string{"acme_session=s; theme=dark; lang=en"}, []string{"theme=dark; lang=en"}},
+		{"middle", []string{"theme=dark; acme_session=s; lang=en"}, []string{"theme=dark; lang=en"}},
+		{"last", []string{"theme=dark; acme_session=s"}, []string{"theme=dark"}},
+		{"all dropped", []string{"acme_session=s; acme_csrf=c"}, nil},
+		{"duplicates dropped", []string{"acme_session=s; x=1; acme_session=t"}, []string{"x=1"}},
+		// Several Cookie lines (HTTP/2 crumbs) become one, as a user agent sends.
+		{"lines joined and filtered", []string{"acme_session=s", "x=1; acme_csrf=c", "y=2"}, []string{"x=1; y=2"}},
+		{"spacing normalized", []string{"  x=1 ;y=2;;  acme_session=s ; z=3  "}, []string{"x=1; y=2; z=3"}},
+		{"similar names kept", []string{"acme_session2=a; xacme_session=b; ACME_SESSION=c"}, []string{"acme_session2=a; xacme_session=b; ACME_SESSION=c"}},
+		{"value naming the cookie kept", []string{"next=acme_session=s"}, []string{"next=acme_session=s"}},
+		{"nameless value kept", []string{"justavalue; acme_session=s"}, []string{"justavalue"}},
+		{"empty lines", []string{"", ";"}, nil},
+		{"nothing", nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			orig := append([]string(nil), c.lines...)
+			got := withoutCookies(c.lines, drop)
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("withoutCookies(%q) = %q, want %q", c.lines, got, c.want)
+			}
+			if !reflect.DeepEqual(c.lines, orig) {
+				t.Errorf("input modified: %q, was %q", c.lines, orig)
+			}
+		})
+	}
+}
+
+func TestHasAnyCookie(t *testing.T) {
+	names := map[string]bool{"acme_session": true}
+	cases := []struct {
+		lines []string
+		want  bool
+	}{
+		{[]string{"acme_session=s"}, true},
+		{[]string{"theme=dark;  acme_session=s"}, true},
+		{[]string{"theme=dark", "acme_session=s"}, true},
+		{[]string{"acme_session"}, true}, // a bare name is still that cookie
+		{[]string{"theme=dark"}, false},
+		{[]string{"acme_session2=s; next=acme_session"}, false},
+		{nil, false},
+	}
+	for _, c := range cases {
+		if got := hasAnyCookie(c.lines, names); got != c.want {
+			t.Errorf("hasAnyCookie(%q) = %v, want %v", c.lines, got, c.want)
+		}
+		// The cheap check must agree with the filter it guards.
+		if dropped := !reflect.DeepEqual(withoutCookies(c.lines, names), withoutCookies(c.lines, nil)); dropped != c.want {
+			t.Errorf("%q: hasAnyCookie %v but withoutCookies drops something: %v", c.lines, c.want, dropped)
+		}
+	}
+}
+
+func TestContextHeader(t *testing.T) {
+	cases := map[string]string{
+		"customer_id": "X-Frontdoor-Context-Customer-Id",
+		"first_name":  "X-Frontdoor-Context-First-Name",
+		"tier":        "X-Frontdoor-Context-Tier",
+		"TIER":        "X-Frontdoor-Context-Tier",
+		"order-id":    "X-Frontdoor-Context-Order-Id",
+		"a__b":        "X-Frontdoor-Context-A--B",
+		"2fa":         "X-Frontdoor-Context-2fa",
+	}
+	for field, want := range cases {
+		got := contextHeader(field)
+		if got != want {
+			t.Errorf("contextHeader(%q) = %q, want %q", field, got, want)
+		}
+		// Context headers are in frontdoor's namespace, so a client can
+		// never send one that survives the scrub.
+		if !isReservedHeader(got) {
+			t.Errorf("%q is not a reserved header", got)
+		}
+	}
+}
+
+func TestNewContextFields(t *testing.T) {
+	got := newContextFields([]string{"customer_id", "trail", "tier"})
+	want := []contextField{
+		{name: "customer_id", claim: "customer_id", header: "X-Frontdoor-Context-Customer-Id"},
+		// The trail is kept in the session hash under frontdoor's own field.
+		{name: fleet.SessionTrailField, claim: "trail", header: "X-Frontdoor-Context-Trail"},
+		{name: "tier", claim: "tier", header: "X-Frontdoor-Context-Tier"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestJourneyFields(t *testing.T) {
+	j := &config.Journey{Backends: []*config.Backend{
+		{Name: "care", Context: []string{"customer_id", "first_name", "trail"}},
+		{Name: "night", Context: []string{"tier", "customer_id"}},
+		{Name: "none"},
+	}}
+	got := journeyFields(j, false).Names()
+	want := []string{"customer_id", "first_name", fleet.SessionTrailField, "tier"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("fields = %q, want %q", got, want)
+	}
+
+	// With a session the customer id is always fetched: it keys the trail.
+	j = &config.Journey{Backends: []*config.Backend{{Name: "night", Context: []string{"tier"}}}}
+	got = journeyFields(j, true).Names()
+	want = []string{"customer_id", "tier"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("with a session: fields = %q, want %q", got, want)
+	}
+	if got := journeyFields(j, false).Names(); !reflect.DeepEqual(got, []string{"tier"}) {
+		t.Errorf("without a session: fields = %q", got)
+	}
+}
+
+// lookupTestContext stores a session in an in-process Redis and looks it
+// up through the real store, the only way to get a *session.Context.
+func lookupTestContext(t *testing.T, fields *session.FieldSet, hash ...string) *session.Context {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	mr.HSet("session:abcdefgh1234", hash...)
+	client, err := session.NewClient("redis://" + mr.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	store, err := session.NewStore(client, session.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, _, err := store.Lookup(context.Background(), fields, "abcdefgh1234")
+	if err != nil || ctx == nil {
+		t.Fatalf("lookup: %v, %v", ctx, err)
+	}
+	return ctx
+}
+
+func TestSetAndClearContextHeaders(t *testing.T) {
+	fields := session.NewFieldSet([]string{"customer_id", "first_name", "tier"})
+	found := customerContext{state: sessionFound,
+		ctx: lookupTestContext(t, fields, "customer_id", "C-42", "first_name", "Ada", "secret", "never")}
+	care := &backendRoute{name: "care", context: newContextFields([]string{"customer_id", "first_name", "tier"})}
+	night := &backendRoute{name: "night", context: newContextFields([]string{"customer_id"})}
+
+	hdr := http.Header{"X-Frontdoor-Context-Tier": {"stale"}}
+	setContextHeaders(hdr, care, found)
+	want := http.Header{
+		"X-Frontdoor-Session":             {"found"},
+		"X-Frontdoor-Context-Customer-Id": {"C-42"},
+		"X-Frontdoor-Context-First-Name":  {"Ada"},
+		// tier is allowed but the session has none: nothing is sent.
+	}
+	if !reflect.DeepEqual(hdr, want) {
+		t.Errorf("care sees %v\nwant %v", hdr, want)
+	}
+
+	// Failing over to a backend that may see less: it sees only its fields.
+	clearContextHeaders(hdr, care)
+	setContextHeaders(hdr, night, found)
+	want = http.Header{
+		"X-Frontdoor-Session":             {"found"},
+		"X-Frontdoor-Context-Customer-Id": {"C-42"},
+	}
+	if !reflect.DeepEqual(hdr, want) {
+		t.Errorf("night after care sees %v\nwant %v", hdr, want)
+	}
+
+	// No session, or Redis down: the state says which, and no field is sent.
+	for _, state := range []string{sessionNone, sessionUnavailable} {
+		hdr := http.Header{"X-Frontdoor-Context-Customer-Id": {"stale"}}
+		setContextHeaders(hdr, care, customerContext{state: state})
+		want := http.Header{"X-Frontdoor-Session": {state}}
+		if !reflect.DeepEqual(hdr, want) {
+			t.Errorf("%s: %v, want %v", state, hdr, want)
+		}
+	}
+}
+
+func TestLookupContext(t *testing.T) {
+	mr := miniredis.RunT(t)
+	mr.HSet("session:abcdefgh1234", "customer_id", "C-42")
+	client, err := session.NewClient("redis://" + mr.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	store, err := session.NewStore(client, session.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{store: store, Session: &SessionConfig{Cookie: "acme_session"}, metrics: testMetrics()}
+	j := &journeyRoute{name: "support", fields: session.NewFieldSet([]string{"customer_id"})}
+
+	lookup := func(cookie string) customerContext {
+		r := httptest.NewRequest(http.MethodGet, "/support", nil)
+		if cookie != "" {
+			r.Header.Set("Cookie", cookie)
+		}
+		return h.lookupContext(r, j)
+	}
+	if cc := lookup("acme_session=abcdefgh1234"); cc.state != sessionFound {
+		t.Errorf("known session: state %q", cc.state)
+	} else if v, _ := cc.ctx.Get("customer_id"); v != "C-42" {
+		t.Errorf("known session: customer_id %q", v)
+	}
+	if cc := lookup("acme_session=unknown12345"); cc.state != sessionNone {
+		t.Errorf("unknown session: state %q", cc.state)
+	}
+	if cc := lookup(""); cc.state != sessionNone {
+		t.Errorf("no cookie: state %q", cc.state)
+	}
+	mr.Close()
+	if cc := lookup("acme_session=otherid12345"); cc.state != sessionUnavailable {
+		t.Errorf("redis down: state %q, want unavailable", cc.state)
+	}
+
+	// Without a session block there is no store and never a context.
+	if cc := (&Handler{}).lookupContext(httptest.NewRequest(http.MethodGet, "/", nil), j); cc.state != sessionNone {
+		t.Errorf("no store: state %q", cc.state)
+	}
+}

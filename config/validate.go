@@ -1,0 +1,221 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Error is a validation error about one element of the model (a *Journey,
+// a *Backend or nil for the whole configuration). Carrying the element lets
+// the Caddyfile adapter point at the line the element was written on.
+type Error struct {
+	Elem any
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func errorf(elem any, format string, args ...any) error {
+	return &Error{Elem: elem, Msg: fmt.Sprintf(format, args...)}
+}
+
+// LatencyBuckets are the boundaries, in seconds, of the request-duration
+// histogram. They resolve 5ms to 30s and include the thresholds contracts
+// commonly use, because a latency SLO's threshold must be one of them for
+// dashboards to measure compliance exactly.
+var LatencyBuckets = []float64{
+	.005, .01, .025, .05, .075, .1, .15, .2, .25, .3, .4, .5, .6, .75, .8,
+	1, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10, 15, 20, 30,
+}
+
+// Validate checks a whole front-door configuration: each journey and
+// backend on its own, and what only shows across them (duplicate names, a
+// path claimed twice). It returns the first problem as an *Error.
+func Validate(brand string, contact Contact, sessionOnError string, journeys []*Journey) error {
+	if strings.TrimSpace(brand) == "" {
+		return errorf(nil, "brand is required: the name customers know, e.g. brand \"Acme Outdoor\"")
+	}
+	if err := checkHeaderSafe("brand", brand); err != nil {
+		return errorf(nil, "%v", err)
+	}
+	for _, f := range [][2]string{{"contact phone", contact.Phone}, {"contact email", contact.Email}, {"contact url", contact.URL}} {
+		if err := checkHeaderSafe(f[0], f[1]); err != nil {
+			return errorf(nil, "%v", err)
+		}
+	}
+	if err := checkOnError(sessionOnError); err != nil {
+		return errorf(nil, "session: %v", err)
+	}
+	if len(journeys) == 0 {
+		return errorf(nil, "no journey: add at least one, e.g. journey checkout /checkout* { backend ... }")
+	}
+	journeyNames := map[string]bool{}
+	pathOwner := map[string]string{}
+	for _, j := range journeys {
+		if err := validateJourney(j); err != nil {
+			return err
+		}
+		if journeyNames[j.Name] {
+			return errorf(j, "journey %q is defined twice: journey names must be unique", j.Name)
+		}
+		journeyNames[j.Name] = true
+		for _, p := range j.Paths {
+			if other, taken := pathOwner[p]; taken {
+				return errorf(j, "path %q is claimed by journeys %q and %q: a path may belong to one journey", p, other, j.Name)
+			}
+			pathOwner[p] = j.Name
+		}
+	}
+	return nil
+}
+
+func validateJourney(j *Journey) error {
+	if err := checkName("journey", j.Name); err != nil {
+		return errorf(j, "%v", err)
+	}
+	if len(j.Paths) == 0 {
+		return errorf(j, "journey %q claims no path: list its paths, e.g. journey %s /%s*", j.Name, j.Name, j.Name)
+	}
+	for _, p := range j.Paths {
+		if p == "" || (p[0] != '/' && p[0] != '*') {
+			return errorf(j, "journey %q: path %q must start with '/' (or '*' for a suffix match)", j.Name, p)
+		}
+	}
+	if err := checkOnError(j.OnError); err != nil {
+		return errorf(j, "journey %q: %v", j.Name, err)
+	}
+	if len(j.Backends) == 0 {
+		return errorf(j, "journey %q has no backend: add at least one backend block", j.Name)
+	}
+	names := map[string]bool{}
+	for _, b := range j.Backends {
+		if err := validateBackend(j, b); err != nil {
+			return err
+		}
+		if names[b.Name] {
+			return errorf(b, "journey %q: backend %q is defined twice: backend names must be unique within a journey", j.Name, b.Name)
+		}
+		names[b.Name] = true
+	}
+	return nil
+}
+
+func validateBackend(j *Journey, b *Backend) error {
+	where := fmt.Sprintf("journey %q, backend %q", j.Name, b.Name)
+	if err := checkName("backend", b.Name); err != nil {
+		return errorf(b, "journey %q: %v", j.Name, err)
+	}
+	switch b.Owner {
+	case InHouse:
+		if b.Vendor != "" {
+			return errorf(b, "%s: vendor %q is set on an in-house backend: vendor is for outsourced backends only", where, b.Vendor)
+		}
+	case Outsourced:
+		if err := checkHeaderSafe("vendor", b.Vendor); err != nil {
+			return errorf(b, "%s: %v", where, err)
+		}
+	case "":
+		return errorf(b, "%s: owner is required: owner in-house or owner outsourced", where)
+	default:
+		return errorf(b, "%s: unknown owner %q: use in-house or outsourced", where, b.Owner)
+	}
+	if _, err := Compile(b.Hours); err != nil {
+		return errorf(b, "%s: %v", where, err)
+	}
+	for _, f := range b.Context {
+		if err := checkField(f); err != nil {
+			return errorf(b, "%s: context %v", where, err)
+		}
+	}
+	if b.SLO != nil {
+		if err := validateSLO(b.SLO); err != nil {
+			return errorf(b, "%s: %v", where, err)
+		}
+	}
+	if len(b.ProxyRaw) == 0 {
+		return errorf(b, "%s: no upstream: add to ADDRESS, e.g. to http://127.0.0.1:9001", where)
+	}
+	return nil
+}
+
+func validateSLO(s *SLO) error {
+	// Written so that NaN fails: it is neither above 0 nor below 1.
+	if s.Availability != 0 && !(s.Availability > 0 && s.Availability < 1) {
+		return fmt.Errorf("slo availability %v%% must be between 0%% and 100%% exclusive", s.Availability*100)
+	}
+	if s.LatencyTarget == 0 && s.LatencyThreshold == 0 {
+		return nil
+	}
+	if !(s.LatencyTarget > 0 && s.LatencyTarget < 1) {
+		return fmt.Errorf("slo latency target %v%% must be between 0%% and 100%% exclusive", s.LatencyTarget*100)
+	}
+	seconds := time.Duration(s.LatencyThreshold).Seconds()
+	for _, b := range LatencyBuckets {
+		if math.Abs(b-seconds) < 1e-9 {
+			return nil
+		}
+	}
+	var allowed []string
+	for _, b := range LatencyBuckets {
+		allowed = append(allowed, time.Duration(b*float64(time.Second)).String())
+	}
+	return fmt.Errorf("slo latency threshold %s is not a histogram bucket, so it could not be measured exactly: use one of %s",
+		time.Duration(s.LatencyThreshold), strings.Join(allowed, ", "))
+}
+
+// SLOThresholdLabel renders a latency threshold the way Prometheus renders
+// the matching histogram bucket's le label (seconds, shortest form).
+func SLOThresholdLabel(d Duration) string {
+	return fmt.Sprint(time.Duration(d).Seconds())
+}
+
+func checkOnError(v string) error {
+	switch v {
+	case "", "open", "closed":
+		return nil
+	}
+	return fmt.Errorf("on_error %q: use open (forward without context) or closed (brand 503 page)", v)
+}
+
+// checkName keeps names usable as header values, metric labels, URL path
+// segments and JWT audiences without escaping.
+func checkName(kind, name string) error {
+	if name == "" {
+		return fmt.Errorf("%s name is required", kind)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("%s name %q: use letters, digits, '-', '_' or '.'", kind, name)
+		}
+	}
+	return nil
+}
+
+// checkField accepts session field names that map to a header name
+// (X-Frontdoor-Context-<Field>) unambiguously.
+func checkField(f string) error {
+	if f == "" {
+		return errors.New("field name is empty")
+	}
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("field %q: use letters, digits, '_' or '-'", f)
+		}
+	}
+	return nil
+}
+
+// checkHeaderSafe refuses values that would break or inject a header.
+func checkHeaderSafe(what, v string) error {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return fmt.Errorf("%s %q contains a control character", what, v)
+		}
+	}
+	return nil
+}

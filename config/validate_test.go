@@ -1,0 +1,94 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var proxy = json.RawMessage(`{"handler":"reverse_proxy"}`)
+
+func validConfig() []*Journey {
+	return []*Journey{
+		{Name: "checkout", Paths: []string{"/checkout*"}, Backends: []*Backend{{Name: "shop", Owner: InHouse, ProxyRaw: proxy}}},
+		{Name: "support", Paths: []string{"/support*"}, Backends: []*Backend{
+			{Name: "care", Owner: InHouse, ProxyRaw: proxy, Hours: []Hours{{When: "Mon-Fri 08:00-20:00", Zone: "America/New_York"}}},
+			{Name: "night", Owner: Outsourced, Vendor: "NightDesk", ProxyRaw: proxy,
+				SLO: &SLO{Availability: 0.995, LatencyTarget: 0.95, LatencyThreshold: Duration(800 * time.Millisecond)}},
+		}},
+	}
+}
+
+func TestValidateAcceptsDesignExample(t *testing.T) {
+	if err := Validate("Acme", Contact{Phone: "1"}, "open", validConfig()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(js []*Journey) any // returns the element the error must be about
+		want   string
+	}{
+		{"unknown owner", func(js []*Journey) any { js[0].Backends[0].Owner = "partner"; return js[0].Backends[0] }, `unknown owner "partner"`},
+		{"missing owner", func(js []*Journey) any { js[0].Backends[0].Owner = ""; return js[0].Backends[0] }, `owner is required`},
+		{"vendor in-house", func(js []*Journey) any { js[0].Backends[0].Vendor = "X"; return js[0].Backends[0] }, `vendor "X" is set on an in-house backend`},
+		{"no backends", func(js []*Journey) any { js[1].Backends = nil; return js[1] }, `journey "support" has no backend`},
+		{"duplicate journey", func(js []*Journey) any { js[1].Name = "checkout"; js[1].Paths = []string{"/x"}; return js[1] }, `journey "checkout" is defined twice`},
+		{"duplicate backend", func(js []*Journey) any { js[1].Backends[1].Name = "care"; return js[1].Backends[1] }, `backend "care" is defined twice`},
+		{"path twice", func(js []*Journey) any { js[1].Paths = append(js[1].Paths, "/checkout*"); return js[1] }, `path "/checkout*" is claimed by journeys "checkout" and "support"`},
+		{"bad zone", func(js []*Journey) any { js[1].Backends[0].Hours[0].Zone = "Nowhere/City"; return js[1].Backends[0] }, `unknown time zone "Nowhere/City"`},
+		{"bad hours", func(js []*Journey) any { js[1].Backends[0].Hours[0].When = "Mon-Fri 20:00"; return js[1].Backends[0] }, `needs a '-'`},
+		{"no upstream", func(js []*Journey) any { js[0].Backends[0].ProxyRaw = nil; return js[0].Backends[0] }, `no upstream`},
+		{"slo threshold", func(js []*Journey) any {
+			js[1].Backends[1].SLO.LatencyThreshold = Duration(777 * time.Millisecond)
+			return js[1].Backends[1]
+		}, `not a histogram bucket`},
+		{"slo availability", func(js []*Journey) any { js[1].Backends[1].SLO.Availability = 1.2; return js[1].Backends[1] }, `between 0% and 100%`},
+		{"bad name", func(js []*Journey) any { js[0].Name = "check out"; return js[0] }, `journey name "check out"`},
+		{"relative path", func(js []*Journey) any { js[0].Paths = []string{"checkout"}; return js[0] }, `must start with '/'`},
+		{"bad field", func(js []*Journey) any { js[0].Backends[0].Context = []string{"a:b"}; return js[0].Backends[0] }, `field "a:b"`},
+		{"on_error", func(js []*Journey) any { js[0].OnError = "maybe"; return js[0] }, `on_error "maybe"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			js := validConfig()
+			elem := c.mutate(js)
+			err := Validate("Acme", Contact{}, "", js)
+			var ve *Error
+			if !errors.As(err, &ve) {
+				t.Fatalf("error %v is not a *config.Error", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q, want it to contain %q", err, c.want)
+			}
+			if ve.Elem != elem {
+				t.Errorf("error is about %T %p, want %T %p", ve.Elem, ve.Elem, elem, elem)
+			}
+		})
+	}
+}
+
+func TestValidateBrand(t *testing.T) {
+	if err := Validate("", Contact{}, "", validConfig()); err == nil || !strings.Contains(err.Error(), "brand is required") {
+		t.Errorf("empty brand: %v", err)
+	}
+	if err := Validate("Acme\r\nX-Evil: 1", Contact{}, "", validConfig()); err == nil || !strings.Contains(err.Error(), "control character") {
+		t.Errorf("CRLF brand: %v", err)
+	}
+	if err := Validate("Acme", Contact{Phone: "1\n2"}, "", validConfig()); err == nil {
+		t.Error("CRLF contact accepted")
+	}
+}
+
+func TestSLOThresholdLabel(t *testing.T) {
+	if got := SLOThresholdLabel(Duration(800 * time.Millisecond)); got != "0.8" {
+		t.Errorf("got %q", got)
+	}
+	if got := SLOThresholdLabel(Duration(2 * time.Second)); got != "2" {
+		t.Errorf("got %q", got)
+	}
+}

@@ -1,0 +1,1331 @@
+// Command bench measures what frontdoor costs on the request path and
+// checks that it holds up over time. It is run by run.sh and soak.sh (see
+// there), not by CI: the numbers depend on the machine.
+//
+//	bench run  -frontdoor BIN [-rounds 5] [-duration 10s] [-out DIR]
+//	bench soak -frontdoor BIN [-duration 600s] [-out DIR]
+//	bench backend -addr 127.0.0.1:PORT
+//
+// run starts a fast backend, a real redis-server and one frontdoor process
+// per configuration (bare Caddy reverse_proxy, frontdoor routing, with
+// cached and uncached Redis context, with and without the banner), then
+// runs wrk against each in turn, interleaved over several rounds, and
+// prints a markdown table of medians with the targets of the "proof under
+// load" issue. soak runs mixed traffic for a long time while Redis and a
+// vendor go down and come back, sampling the gateway's RSS and goroutine
+// count, and fails if either grows.
+//
+// Everything listens on 127.0.0.1 only, on free ports, and every run is
+// bounded in time.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	sessionCookie = "acme_session"
+	sessionID     = "sess-bench-0123456789"
+	bannerMarker  = `id="frontdoor-banner"`
+)
+
+func main() {
+	redis.SetLogger(quietLogger{}) // seeding a restarting Redis fails a few times, on purpose
+	if len(os.Args) < 2 {
+		usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = runBench(ctx, os.Args[2:])
+	case "soak":
+		err = runSoak(ctx, os.Args[2:])
+	case "backend":
+		fs := flag.NewFlagSet("backend", flag.ExitOnError)
+		addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback)")
+		fs.Parse(os.Args[2:]) //nolint:errcheck // ExitOnError
+		var srv *server
+		srv, err = startServer(*addr, backendHandler("bench"))
+		if err == nil {
+			fmt.Println("backend on", srv.addr)
+			<-ctx.Done()
+			srv.close()
+		}
+	default:
+		usage()
+	}
+	killAll()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: bench run|soak|backend [flags] (see run.sh and soak.sh)")
+	os.Exit(2)
+}
+
+// ---------------------------------------------------------------------------
+// Backends.
+
+// htmlPage is a 20 KB vendor page with a </body> near its end.
+var htmlPage = func() []byte {
+	var b strings.Builder
+	b.WriteString("<!doctype html><html><head><title>Vendor desk</title></head><body><main>\n")
+	for i := 0; b.Len() < 20<<10-40; i++ {
+		fmt.Fprintf(&b, "<p>Line %d of the vendor's help article, with some text to make it look real.</p>\n", i)
+	}
+	b.WriteString("</main></body></html>\n")
+	return []byte(b.String())
+}()
+
+// backendHandler answers /…/page with the 20 KB HTML page, /…/slow after
+// two seconds, and anything else with a short plain text. It echoes the
+// session state it was given in X-Bench-Session so that the setup can be
+// checked.
+func backendHandler(name string) http.Handler {
+	text := []byte("hello from " + name + "\n")
+	textLen := strconv.Itoa(len(text))
+	pageLen := strconv.Itoa(len(htmlPage))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			io.Copy(io.Discard, r.Body) //nolint:errcheck
+		}
+		h := w.Header()
+		if s := r.Header.Get("X-Frontdoor-Session"); s != "" {
+			h.Set("X-Bench-Session", s)
+		}
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/page"):
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			h.Set("Content-Length", pageLen)
+			w.Write(htmlPage) //nolint:errcheck
+		case strings.HasSuffix(r.URL.Path, "/slow"):
+			select {
+			case <-time.After(2 * time.Second):
+			case <-r.Context().Done():
+				return
+			}
+			h.Set("Content-Type", "text/plain")
+			w.Write(text) //nolint:errcheck
+		default:
+			h.Set("Content-Type", "text/plain")
+			h.Set("Content-Length", textLen)
+			w.Write(text) //nolint:errcheck
+		}
+	})
+}
+
+// server is an in-process HTTP server that can be stopped and started
+// again on the same address (a vendor going down and coming back).
+type server struct {
+	addr    string
+	handler http.Handler
+	mu      sync.Mutex
+	srv     *http.Server
+}
+
+func startServer(addr string, h http.Handler) (*server, error) {
+	s := &server{addr: addr, handler: h}
+	return s, s.start()
+}
+
+func (s *server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return nil
+	}
+	var ln net.Listener
+	var err error
+	for range 50 { // the port may linger for a moment after a close
+		if ln, err = net.Listen("tcp", s.addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	s.addr = ln.Addr().String()
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	go s.srv.Serve(ln) //nolint:errcheck
+	return nil
+}
+
+// close stops the server and drops every connection, as a crash would.
+func (s *server) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
+	}
+}
+
+func (s *server) url() string { return "http://" + s.addr }
+
+// ---------------------------------------------------------------------------
+// Processes: frontdoor and redis-server.
+
+var (
+	procsMu sync.Mutex
+	procs   = map[*exec.Cmd]bool{}
+)
+
+// spawn starts a child that the kernel kills if this process dies, with
+// its output in logFile.
+func spawn(logFile string, env []string, name string, args ...string) (*exec.Cmd, error) {
+	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	procsMu.Lock()
+	procs[cmd] = true
+	procsMu.Unlock()
+	return cmd, nil
+}
+
+// kill ends one child started by spawn and reaps it.
+func kill(cmd *exec.Cmd) {
+	procsMu.Lock()
+	owned := procs[cmd]
+	delete(procs, cmd)
+	procsMu.Unlock()
+	if owned {
+		cmd.Process.Kill() //nolint:errcheck
+		cmd.Wait()         //nolint:errcheck
+	}
+}
+
+// killAll ends every child still running, one by one, by pid.
+func killAll() {
+	procsMu.Lock()
+	var all []*exec.Cmd
+	for c := range procs {
+		all = append(all, c)
+	}
+	procsMu.Unlock()
+	for _, c := range all {
+		kill(c)
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// gateway is a running frontdoor process serving one site.
+type gateway struct {
+	name  string
+	url   string // http://127.0.0.1:port
+	admin string // 127.0.0.1:port
+	cmd   *exec.Cmd
+	dir   string
+}
+
+// startGateway writes a Caddyfile around site and runs it. Every gateway
+// has the same global options: an admin endpoint on a free loopback port
+// (for pprof and the soak's samples), no automatic HTTPS, no saved config.
+func startGateway(bin, dir, name, site string) (*gateway, error) {
+	sitePort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	adminPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	g := &gateway{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", sitePort),
+		admin: fmt.Sprintf("127.0.0.1:%d", adminPort), dir: filepath.Join(dir, name)}
+	if err := os.MkdirAll(g.dir, 0o700); err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf("{\n\tadmin %s\n\tauto_https off\n\tpersist_config off\n}\n\nhttp://127.0.0.1:%d {\n%s\n}\n",
+		g.admin, sitePort, site)
+	caddyfile := filepath.Join(g.dir, "Caddyfile")
+	if err := os.WriteFile(caddyfile, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	g.cmd, err = spawn(filepath.Join(g.dir, "frontdoor.log"),
+		[]string{"HOME=" + g.dir, "XDG_DATA_HOME=" + g.dir, "XDG_CONFIG_HOME=" + g.dir},
+		bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + g.admin + "/config/")
+		if err == nil {
+			resp.Body.Close()
+			if c, err := net.DialTimeout("tcp", strings.TrimPrefix(g.url, "http://"), time.Second); err == nil {
+				c.Close()
+				return g, nil
+			}
+		}
+		if g.cmd.ProcessState != nil || time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(g.dir, "frontdoor.log"))
+			kill(g.cmd)
+			return nil, fmt.Errorf("gateway %s did not start:\n%s", name, tail(string(log), 20))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (g *gateway) pid() int { return g.cmd.Process.Pid }
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// redisServer is a redis-server process that can be killed and restarted
+// on the same port, empty (nothing is persisted).
+type redisServer struct {
+	addr string
+	dir  string
+	cmd  *exec.Cmd
+	up   bool
+}
+
+func startRedis(dir string) (*redisServer, error) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return nil, errors.New("redis-server not found: apt-get install redis-server")
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	r := &redisServer{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: filepath.Join(dir, "redis")}
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		return nil, err
+	}
+	return r, r.start()
+}
+
+func (r *redisServer) start() error {
+	_, port, _ := net.SplitHostPort(r.addr)
+	var err error
+	r.cmd, err = spawn(filepath.Join(r.dir, "redis.log"), nil, "redis-server",
+		"--port", port, "--bind", "127.0.0.1", "--dir", r.dir, "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--logfile", "")
+	if err != nil {
+		return err
+	}
+	c := redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.HSet(ctx, "session:"+sessionID, "customer_id", "C-1001", "first_name", "Dana",
+			"tier", "gold", "email", "dana@example.com").Err()
+		cancel()
+		if err == nil {
+			r.up = true
+			return nil // up, and the session is seeded
+		}
+		if time.Now().After(deadline) {
+			kill(r.cmd)
+			return fmt.Errorf("redis-server on %s: %w", r.addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (r *redisServer) stop() {
+	kill(r.cmd)
+	r.up = false
+}
+
+func (r *redisServer) url() string { return "redis://" + r.addr + "/0" }
+
+// ---------------------------------------------------------------------------
+// Configurations.
+
+const brandBlock = `		brand "Acme Outdoor"
+		contact {
+			phone "+1 800 555 0100"
+			email help@acme.example
+			url https://acme.example/help
+		}
+`
+
+// frontdoorSite is a frontdoor site with one outsourced backend on the
+// support journey; session is a session block or "".
+func frontdoorSite(backendURL, session, extra string) string {
+	return "\tfrontdoor {\n" + brandBlock + session + fmt.Sprintf(`
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id first_name tier
+				%s
+			}
+		}
+	}
+	respond "brand home"`, backendURL, extra)
+}
+
+func sessionBlock(redisURL, cache string) string {
+	return fmt.Sprintf(`		session {
+			redis %s
+			cookie %s
+			key "session:{id}"
+			timeout 50ms
+			cache %s
+			on_error open
+		}
+`, redisURL, sessionCookie, cache)
+}
+
+// benchConfig is one column of the comparison.
+type benchConfig struct {
+	key, desc string
+	path      string
+	cookie    bool
+	site      func(backend string, redisURL string) string // "" site: the backend itself
+	check     func(resp *http.Response, body string) error
+	gw        *gateway
+	url       string
+
+	rps, p50, p99, errs []float64
+	cpuPerReq           []float64 // gateway CPU time per request, µs
+}
+
+func sessionIs(want string) func(*http.Response, string) error {
+	return func(resp *http.Response, body string) error {
+		if got := resp.Header.Get("X-Bench-Session"); got != want {
+			return fmt.Errorf("backend saw X-Frontdoor-Session %q, want %q", got, want)
+		}
+		return nil
+	}
+}
+
+func bannerIs(want bool) func(*http.Response, string) error {
+	return func(resp *http.Response, body string) error {
+		if got := strings.Count(body, bannerMarker) == 1; got != want {
+			return fmt.Errorf("banner present %v, want %v (%d bytes)", got, want, len(body))
+		}
+		return nil
+	}
+}
+
+func configs() []*benchConfig {
+	return []*benchConfig{
+		{key: "a", desc: "backend directly (the limit)", path: "/support/text"},
+		{key: "b", desc: "bare Caddy reverse_proxy (default idle pool 32/host)", path: "/support/text",
+			site: func(b, _ string) string { return "\treverse_proxy " + b }},
+		{key: "b512", desc: "bare Caddy reverse_proxy, idle pool 512/host like frontdoor's", path: "/support/text",
+			site: func(b, _ string) string {
+				return "\treverse_proxy " + b + " {\n\t\ttransport http {\n\t\t\tkeepalive_idle_conns_per_host 512\n\t\t}\n\t}"
+			}},
+		{key: "c", desc: "frontdoor: routing, brand headers, assertion, metrics; no session", path: "/support/text", cookie: true,
+			site:  func(b, _ string) string { return frontdoorSite(b, "", "") },
+			check: sessionIs("none")},
+		{key: "d", desc: "c + Redis context, cached (cache 2s)", path: "/support/text", cookie: true,
+			site:  func(b, r string) string { return frontdoorSite(b, sessionBlock(r, "2s"), "") },
+			check: sessionIs("found")},
+		{key: "e", desc: "c + Redis context, uncached (cache 0s)", path: "/support/text", cookie: true,
+			site:  func(b, r string) string { return frontdoorSite(b, sessionBlock(r, "0s"), "") },
+			check: sessionIs("found")},
+		{key: "f0", desc: "20 KB vendor HTML through frontdoor, banner off", path: "/support/page",
+			site:  func(b, _ string) string { return frontdoorSite(b, "", "banner off") },
+			check: bannerIs(false)},
+		{key: "f", desc: "20 KB vendor HTML through frontdoor, banner injected", path: "/support/page",
+			site:  func(b, _ string) string { return frontdoorSite(b, "", "") },
+			check: bannerIs(true)},
+	}
+}
+
+// ---------------------------------------------------------------------------
+// wrk.
+
+type wrkResult struct {
+	rps, p50, p99 float64 // requests/s, milliseconds
+	requests      float64
+	errors        float64 // non-2xx/3xx responses and socket errors
+	raw           string
+}
+
+var (
+	reRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reTotal   = regexp.MustCompile(`(\d+) requests in`)
+	reLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	reNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	reSocket  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+)
+
+func runWrk(ctx context.Context, url string, d time.Duration, threads, conns int, headers []string) (wrkResult, error) {
+	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(conns),
+		"-d" + strconv.Itoa(int(math.Ceil(d.Seconds()))) + "s", "--latency", "--timeout", "5s"}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	args = append(args, url)
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "wrk", args...).CombinedOutput()
+	res := wrkResult{raw: string(out)}
+	if err != nil {
+		return res, fmt.Errorf("wrk %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	m := reRPS.FindStringSubmatch(res.raw)
+	if m == nil {
+		return res, fmt.Errorf("no Requests/sec in wrk output:\n%s", out)
+	}
+	res.rps, _ = strconv.ParseFloat(m[1], 64)
+	if m := reTotal.FindStringSubmatch(res.raw); m != nil {
+		res.requests, _ = strconv.ParseFloat(m[1], 64)
+	}
+	for _, m := range reLatency.FindAllStringSubmatch(res.raw, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		switch m[3] {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		if m[1] == "50" {
+			res.p50 = v
+		} else {
+			res.p99 = v
+		}
+	}
+	if m := reNon2xx.FindStringSubmatch(res.raw); m != nil {
+		n, _ := strconv.ParseFloat(m[1], 64)
+		res.errors += n
+	}
+	if m := reSocket.FindStringSubmatch(res.raw); m != nil {
+		for _, s := range m[1:] {
+			n, _ := strconv.ParseFloat(s, 64)
+			res.errors += n
+		}
+	}
+	return res, nil
+}
+
+// cpuTime is the user+system CPU time a process has used so far.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may contain spaces: fields are
+	// counted after its closing parenthesis. utime and stime are fields
+	// 14 and 15 of the line, in clock ticks (USER_HZ, 100 on Linux).
+	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func median(xs []float64) float64 {
+	xs = slices.DeleteFunc(slices.Clone(xs), math.IsNaN)
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := xs
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ---------------------------------------------------------------------------
+// bench run.
+
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	bin := fs.String("frontdoor", "", "the frontdoor binary (required)")
+	rounds := fs.Int("rounds", 5, "interleaved rounds")
+	dur := fs.Duration("duration", 10*time.Second, "wrk duration per configuration and round")
+	threads := fs.Int("threads", 2, "wrk threads")
+	conns := fs.Int("connections", 64, "wrk connections")
+	out := fs.String("out", "", "directory for logs and the profile (default: a temp dir)")
+	only := fs.String("only", "", "comma-separated configuration keys to run (default all)")
+	profile := fs.String("profile", "d", "comma-separated configurations to take a 5s CPU profile of under load (\"\": none)")
+	fs.Parse(args) //nolint:errcheck // ExitOnError
+	if *bin == "" {
+		return errors.New("-frontdoor is required")
+	}
+	if *rounds < 1 || *rounds > 20 || *dur < time.Second || *dur > time.Minute {
+		return fmt.Errorf("rounds %d (1..20) and duration %s (1s..1m) keep the run bounded", *rounds, *dur)
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk not found: apt-get install wrk")
+	}
+	if *out == "" {
+		d, err := os.MkdirTemp("", "frontdoor-bench-")
+		if err != nil {
+			return err
+		}
+		*out = d
+	}
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+
+	backend, err := startServer("127.0.0.1:0", backendHandler("bench"))
+	if err != nil {
+		return err
+	}
+	defer backend.close()
+	rs, err := startRedis(*out)
+	if err != nil {
+		return err
+	}
+	defer rs.stop()
+
+	var cfgs []*benchConfig
+	for _, c := range configs() {
+		if *only == "" || slices.Contains(strings.Split(*only, ","), c.key) {
+			cfgs = append(cfgs, c)
+		}
+	}
+	cookie := "Cookie: theme=dark; " + sessionCookie + "=" + sessionID
+	for _, c := range cfgs {
+		if c.site == nil {
+			c.url = backend.url() + c.path
+			continue
+		}
+		g, err := startGateway(*bin, *out, "cfg-"+c.key, c.site(backend.url(), rs.url()))
+		if err != nil {
+			return err
+		}
+		c.gw, c.url = g, g.url+c.path
+	}
+	// Each configuration does what it says before it is measured.
+	for _, c := range cfgs {
+		req, _ := http.NewRequest(http.MethodGet, c.url, nil)
+		if c.cookie {
+			req.Header.Set("Cookie", strings.TrimPrefix(cookie, "Cookie: "))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.key, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("%s: status %d", c.key, resp.StatusCode)
+		}
+		if c.check != nil {
+			if err := c.check(resp, string(body)); err != nil {
+				return fmt.Errorf("configuration %s is not what it claims: %w", c.key, err)
+			}
+		}
+	}
+
+	headersFor := func(c *benchConfig) []string {
+		if c.cookie {
+			return []string{cookie}
+		}
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "warming up %d configurations (load average %s)...\n", len(cfgs), loadavg())
+	for _, c := range cfgs {
+		if _, err := runWrk(ctx, c.url, time.Second, *threads, *conns, headersFor(c)); err != nil {
+			return err
+		}
+	}
+	for round := 1; round <= *rounds; round++ {
+		// Interleaved, and in a different order each round, so that a
+		// noisy neighbour spreads over every configuration.
+		order := slices.Clone(cfgs)
+		if round%2 == 0 {
+			slices.Reverse(order)
+		}
+		for _, c := range order {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var cpu0 time.Duration
+			if c.gw != nil {
+				cpu0 = cpuTime(c.gw.pid())
+			}
+			r, err := runWrk(ctx, c.url, *dur, *threads, *conns, headersFor(c))
+			if err != nil {
+				return err
+			}
+			cpuUS := math.NaN()
+			if c.gw != nil && r.requests > 0 {
+				cpuUS = float64((cpuTime(c.gw.pid()) - cpu0).Microseconds()) / r.requests
+			}
+			c.cpuPerReq = append(c.cpuPerReq, cpuUS)
+			c.rps = append(c.rps, r.rps)
+			c.p50 = append(c.p50, r.p50)
+			c.p99 = append(c.p99, r.p99)
+			c.errs = append(c.errs, r.errors)
+			cpuText := "    –"
+			if !math.IsNaN(cpuUS) {
+				cpuText = fmt.Sprintf("%5.0f", cpuUS)
+			}
+			fmt.Fprintf(os.Stderr, "round %d/%d %-4s %9.0f req/s  p50 %6.2fms  p99 %6.2fms  errors %.0f  gateway CPU %s µs/req  load %s\n",
+				round, *rounds, c.key, r.rps, r.p50, r.p99, r.errors, cpuText, loadavg())
+		}
+	}
+
+	profiles := map[string]string{}
+	for _, c := range cfgs {
+		if c.gw != nil && slices.Contains(strings.Split(*profile, ","), c.key) {
+			path, err := captureProfile(ctx, c, *out, *threads, *conns, headersFor(c))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "profile:", err)
+				continue
+			}
+			profiles[c.key] = path
+		}
+	}
+
+	printTable(cfgs, *rounds, *dur, *threads, *conns)
+	for _, c := range cfgs {
+		prof := profiles[c.key]
+		if prof == "" {
+			continue
+		}
+		fmt.Printf("\nCPU profile of configuration %s (5s under load): %s\n", c.key, prof)
+		fmt.Println("Top 15 cumulative entries from frontdoor's packages (`go tool pprof -top -cum`):")
+		fmt.Println("```")
+		fmt.Println(pprofTop(prof, 15))
+		fmt.Println("```")
+	}
+	fmt.Printf("\nLogs: %s\n", *out)
+	return nil
+}
+
+// captureProfile runs wrk against c for 8s and takes a 5s CPU profile of
+// its gateway in the middle of it.
+func captureProfile(ctx context.Context, c *benchConfig, out string, threads, conns int, headers []string) (string, error) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := runWrk(ctx, c.url, 8*time.Second, threads, conns, headers)
+		done <- err
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get("http://" + c.gw.admin + "/debug/pprof/profile?seconds=5")
+	if err != nil {
+		<-done
+		return "", err
+	}
+	defer resp.Body.Close()
+	path := filepath.Join(out, "cpu-"+c.key+".pprof")
+	f, err := os.Create(path)
+	if err != nil {
+		<-done
+		return "", err
+	}
+	_, err = io.Copy(f, resp.Body)
+	f.Close()
+	if werr := <-done; err == nil {
+		err = werr
+	}
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("profile: status %d", resp.StatusCode)
+	}
+	return path, err
+}
+
+// pprofTop returns the header and the first n lines of `go tool pprof
+// -top -cum` that belong to this module.
+func pprofTop(path string, n int) string {
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodefraction=0", path).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("go tool pprof: %v\n%s", err, out)
+	}
+	var head, ours []string
+	inTable := false
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.Contains(line, "flat%") && strings.Contains(line, "cum%"):
+			inTable = true
+			head = append(head, line)
+		case !inTable:
+			if strings.HasPrefix(line, "Duration") || strings.HasPrefix(line, "Showing") {
+				head = append(head, line)
+			}
+		case strings.Contains(line, "frontdoor-dev/frontdoor") && len(ours) < n:
+			ours = append(ours, line)
+		}
+	}
+	return strings.Join(append(head, ours...), "\n")
+}
+
+func machine() string {
+	cpu := "unknown"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	gov, _ := exec.Command("go", "version").Output()
+	wrkV, _ := exec.Command("wrk", "-v").CombinedOutput()
+	return fmt.Sprintf("nproc %d · %s · %s · kernel %s · %s · load average %s at the end",
+		runtime.NumCPU(), cpu, strings.TrimSpace(string(gov)), strings.TrimSpace(string(kernel)),
+		strings.TrimSpace(strings.SplitN(string(wrkV), "\n", 2)[0]), loadavg())
+}
+
+func printTable(cfgs []*benchConfig, rounds int, dur time.Duration, threads, conns int) {
+	by := map[string]*benchConfig{}
+	for _, c := range cfgs {
+		by[c.key] = c
+	}
+	base := by["b512"]
+	if base == nil {
+		base = by["b"]
+	}
+	fmt.Printf("\n## frontdoor overhead: wrk -t%d -c%d, %d interleaved rounds × %s, medians\n\n", threads, conns, rounds, dur)
+	fmt.Println("Machine:", machine())
+	fmt.Println()
+	fmt.Println("| config | what | req/s | p50 ms | p99 ms | errors | gateway CPU µs/req | × bare Caddy (b512) | target |")
+	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	for _, c := range cfgs {
+		rps, p50, p99 := median(c.rps), median(c.p50), median(c.p99)
+		var errs float64
+		for _, e := range c.errs {
+			errs += e
+		}
+		ratio := "–"
+		if base != nil && median(base.rps) > 0 {
+			ratio = fmt.Sprintf("%.2f×", rps/median(base.rps))
+		}
+		target := ""
+		if base != nil {
+			br, bp99 := median(base.rps), median(base.p99)
+			switch c.key {
+			case "c", "d":
+				ok := rps >= 0.9*br && p99 <= bp99+1
+				target = fmt.Sprintf("≥ 0.90× and p99 ≤ %.2f ms: %s", bp99+1, passMiss(ok))
+			case "e":
+				target = "≥ 0.70×: " + passMiss(rps >= 0.7*br)
+			}
+		}
+		if c.key == "f" {
+			if f0 := by["f0"]; f0 != nil && median(f0.rps) > 0 {
+				r := rps / median(f0.rps)
+				target = fmt.Sprintf("%.2f× f0, ≥ 0.85×: %s", r, passMiss(r >= 0.85))
+			}
+		}
+		cpu := "–"
+		if v := median(c.cpuPerReq); !math.IsNaN(v) {
+			cpu = fmt.Sprintf("%.0f", v)
+		}
+		fmt.Printf("| %s | %s | %.0f | %.2f | %.2f | %.0f | %s | %s | %s |\n", c.key, c.desc, rps, p50, p99, errs, cpu, ratio, target)
+	}
+	fmt.Println()
+	fmt.Println("gateway CPU µs/req: user+system CPU time of the gateway process during the round divided by the")
+	fmt.Println("requests wrk completed: the cost per request, less sensitive to a noisy neighbour than req/s.")
+	fmt.Println()
+	fmt.Println("Per round (req/s):")
+	for _, c := range cfgs {
+		var rs []string
+		for _, r := range c.rps {
+			rs = append(rs, fmt.Sprintf("%.0f", r))
+		}
+		fmt.Printf("- %s: %s\n", c.key, strings.Join(rs, ", "))
+	}
+}
+
+func passMiss(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// ---------------------------------------------------------------------------
+// bench soak.
+
+func runSoak(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("soak", flag.ExitOnError)
+	bin := fs.String("frontdoor", "", "the frontdoor binary (required)")
+	dur := fs.Duration("duration", 600*time.Second, "how long to soak")
+	flap := fs.Duration("flap", 30*time.Second, "period of the Redis and vendor outages")
+	sample := fs.Duration("sample", 10*time.Second, "sampling interval")
+	workers := fs.Int("workers", 16, "concurrent clients")
+	pace := fs.Duration("pace", 5*time.Millisecond, "pause between two requests of a client")
+	out := fs.String("out", "", "directory for the CSV and logs (default: a temp dir)")
+	fs.Parse(args) //nolint:errcheck // ExitOnError
+	if *bin == "" {
+		return errors.New("-frontdoor is required")
+	}
+	if *dur < 30*time.Second || *dur > 24*time.Hour {
+		return fmt.Errorf("duration %s: between 30s and 24h", *dur)
+	}
+	if *out == "" {
+		d, err := os.MkdirTemp("", "frontdoor-soak-")
+		if err != nil {
+			return err
+		}
+		*out = d
+	}
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+
+	inhouse, err := startServer("127.0.0.1:0", backendHandler("care-team"))
+	if err != nil {
+		return err
+	}
+	defer inhouse.close()
+	vendor, err := startServer("127.0.0.1:0", backendHandler("nightdesk"))
+	if err != nil {
+		return err
+	}
+	defer vendor.close()
+	rs, err := startRedis(*out)
+	if err != nil {
+		return err
+	}
+	defer rs.stop()
+
+	site := "\tfrontdoor {\n" + brandBlock + sessionBlock(rs.url(), "2s") + fmt.Sprintf(`
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %[1]s
+				context customer_id first_name tier
+			}
+			backend care-team {
+				owner in-house
+				to %[2]s
+				context customer_id first_name tier email
+			}
+		}
+		journey pages /pages* {
+			backend nightdesk-pages {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %[1]s
+				context customer_id
+			}
+		}
+		journey account /account* {
+			backend account {
+				owner in-house
+				to %[2]s
+				context customer_id email
+			}
+		}
+		journey checkout /checkout* {
+			on_error closed
+			backend shop {
+				owner in-house
+				to %[2]s
+				context customer_id
+			}
+		}
+	}
+	respond "brand home"`, vendor.url(), inhouse.url())
+	gw, err := startGateway(*bin, *out, "soak", site)
+	if err != nil {
+		return err
+	}
+	defer kill(gw.cmd)
+
+	ctx, cancel := context.WithTimeout(ctx, *dur)
+	defer cancel()
+	start := time.Now()
+	stats := newSoakStats()
+	var wg sync.WaitGroup
+	for w := range *workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			soakClient(ctx, gw.url, w, *pace, stats)
+		}()
+	}
+
+	// Flapping: within each period, Redis is down from 1/3 to 2/3 of it
+	// and the vendor from 1/2 to 5/6, so that both are sometimes down at
+	// once.
+	var flaps atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p := *flap
+		type event struct {
+			at time.Duration
+			do func()
+		}
+		for cycle := 0; ; cycle++ {
+			base := time.Duration(cycle) * p
+			for _, e := range []event{
+				{base + p/3, func() { rs.stop(); flaps.Add(1) }},
+				{base + p/2, func() { vendor.close() }},
+				{base + 2*p/3, func() {
+					if err := rs.start(); err != nil {
+						fmt.Fprintln(os.Stderr, "restarting redis:", err)
+					}
+				}},
+				{base + 5*p/6, func() {
+					if err := vendor.start(); err != nil {
+						fmt.Fprintln(os.Stderr, "restarting vendor:", err)
+					}
+				}},
+			} {
+				select {
+				case <-ctx.Done():
+					// Leave everything up for the last sample.
+					_ = vendor.start()
+					if !rs.up {
+						_ = rs.start()
+					}
+					return
+				case <-time.After(time.Until(start.Add(e.at))):
+					e.do()
+				}
+			}
+		}
+	}()
+
+	csvPath := filepath.Join(*out, "soak.csv")
+	csv, err := os.Create(csvPath)
+	if err != nil {
+		return err
+	}
+	defer csv.Close()
+	fmt.Fprintln(csv, "seconds,rss_kb,goroutines,requests,transport_errors,status_2xx,status_4xx,status_5xx,redis_outages,max_latency_ms,loadavg1")
+	var samples []soakSample
+	take := func() {
+		s := soakSample{at: time.Since(start)}
+		s.rssKB, err = rssKB(gw.pid())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rss:", err)
+		}
+		s.goroutines, err = goroutines(gw.admin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines:", err)
+		}
+		s.requests, s.errs, s.s2xx, s.s4xx, s.s5xx = stats.totals()
+		maxLat := stats.takeIntervalMax()
+		samples = append(samples, s)
+		load := loadavg()
+		fmt.Fprintf(csv, "%.0f,%d,%d,%d,%d,%d,%d,%d,%d,%d,%s\n", s.at.Seconds(), s.rssKB, s.goroutines,
+			s.requests, s.errs, s.s2xx, s.s4xx, s.s5xx, flaps.Load(), maxLat.Milliseconds(), load)
+		fmt.Fprintf(os.Stderr, "%4.0fs rss %7d kB goroutines %5d requests %8d errors %d 5xx %d max latency %s load %s\n",
+			s.at.Seconds(), s.rssKB, s.goroutines, s.requests, s.errs, s.s5xx, maxLat.Round(time.Millisecond), load)
+	}
+	ticker := time.NewTicker(*sample)
+	defer ticker.Stop()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-ticker.C:
+			take()
+		}
+	}
+	wg.Wait()
+	// And once the load has stopped, with Redis and the vendor up: what
+	// is left then and was not there after the first minute has leaked.
+	time.Sleep(2 * time.Second)
+	take()
+	if gw.cmd.ProcessState != nil {
+		return fmt.Errorf("the gateway exited during the soak: %v", gw.cmd.ProcessState)
+	}
+	return reportSoak(samples, csvPath, stats, flaps.Load())
+}
+
+type soakSample struct {
+	at                               time.Duration
+	rssKB                            int64
+	goroutines                       int
+	requests, errs, s2xx, s4xx, s5xx int64
+}
+
+type soakStats struct {
+	mu          sync.Mutex
+	codes       map[int]int64
+	errs        int64
+	errKinds    map[string]int64
+	maxLat      time.Duration
+	intervalMax time.Duration // since the last sample
+}
+
+// takeIntervalMax returns the highest latency of an answered request since
+// the last call.
+func (s *soakStats) takeIntervalMax() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.intervalMax
+	s.intervalMax = 0
+	return m
+}
+
+// loadavg is the machine's 1-minute load average, to tell a noisy
+// neighbour from the gateway's own trouble.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.Fields(string(b))[0]
+}
+
+func newSoakStats() *soakStats {
+	return &soakStats{codes: map[int]int64{}, errKinds: map[string]int64{}}
+}
+
+func (s *soakStats) add(status int, err error, lat time.Duration, expectCancel bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if expectCancel && errors.Is(err, context.DeadlineExceeded) {
+			s.codes[-1]++ // a client that gave up on purpose
+			return
+		}
+		s.errs++
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		s.errKinds[msg]++
+		return
+	}
+	s.codes[status]++
+	s.maxLat = max(s.maxLat, lat)
+	s.intervalMax = max(s.intervalMax, lat)
+}
+
+func (s *soakStats) totals() (requests, errs, s2xx, s4xx, s5xx int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c, n := range s.codes {
+		requests += n
+		switch {
+		case c >= 200 && c < 400:
+			s2xx += n
+		case c >= 400 && c < 500:
+			s4xx += n
+		case c >= 500:
+			s5xx += n
+		}
+	}
+	return requests + s.errs, s.errs, s2xx, s4xx, s5xx
+}
+
+// soakClient sends a mix of requests until ctx ends: mostly GETs that fail
+// over to the in-house team when the vendor is down, POSTs that never do,
+// vendor HTML pages with the banner (some gzip), in-house pages with the
+// session cookie, a checkout that fails closed when Redis is down, and
+// clients that give up on a slow page.
+func soakClient(ctx context.Context, base string, worker int, pace time.Duration, stats *soakStats) {
+	tr := &http.Transport{MaxIdleConnsPerHost: 4, DialContext: (&net.Dialer{Timeout: 3 * time.Second}).DialContext}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	cookie := "theme=dark; " + sessionCookie + "=" + sessionID
+	for i := worker; ctx.Err() == nil; i++ {
+		method, path, body := http.MethodGet, "/support/text", ""
+		timeout := 10 * time.Second
+		headers := map[string]string{"Cookie": cookie}
+		switch n := i % 50; {
+		case n < 25:
+		case n < 30:
+			method, path, body = http.MethodPost, "/support/ticket", `{"subject":"help"}`
+		case n < 37:
+			path = "/pages/page"
+			headers["Accept"] = "text/html"
+		case n < 40:
+			path = "/pages/page"
+			headers["Accept-Encoding"] = "gzip"
+		case n < 45:
+			path = "/account/text"
+		case n < 48:
+			path = "/checkout/text"
+		case n < 49:
+			path = "/support/slow"
+			timeout = 200 * time.Millisecond
+		default:
+			path = "/support/text"
+			delete(headers, "Cookie")
+		}
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequestWithContext(rctx, method, base+path, rd)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return // the soak is over; this request does not count
+		}
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		stats.add(status, err, time.Since(t0), timeout < time.Second)
+		time.Sleep(pace)
+	}
+}
+
+func rssKB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// goroutines reads the first line of the admin endpoint's goroutine
+// profile: "goroutine profile: total N".
+func goroutines(admin string) (int, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + admin + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if _, err := fmt.Sscanf(line, "goroutine profile: total %d", &n); err != nil {
+		return 0, fmt.Errorf("%q: %w", line, err)
+	}
+	return n, nil
+}
+
+func reportSoak(samples []soakSample, csvPath string, stats *soakStats, outages int64) error {
+	if len(samples) < 2 {
+		return errors.New("too few samples")
+	}
+	// Baseline: the highest value sampled during the first minute (the
+	// process has warmed up by then: pools filled, first outage seen).
+	var baseRSS int64
+	var baseG int
+	for _, s := range samples {
+		if s.at <= 61*time.Second || baseRSS == 0 {
+			baseRSS = max(baseRSS, s.rssKB)
+			baseG = max(baseG, s.goroutines)
+		}
+	}
+	minR, maxR := samples[0].rssKB, samples[0].rssKB
+	minG, maxG := samples[0].goroutines, samples[0].goroutines
+	for _, s := range samples {
+		minR, maxR = min(minR, s.rssKB), max(maxR, s.rssKB)
+		minG, maxG = min(minG, s.goroutines), max(maxG, s.goroutines)
+	}
+	first, last := samples[0], samples[len(samples)-1]
+	fmt.Printf("\n## soak: %s, %d samples, %d Redis outages (vendor down as often)\n\n", last.at.Round(time.Second), len(samples), outages)
+	fmt.Println("| | min | max | first | last | first-minute baseline | last / baseline |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Printf("| RSS kB | %d | %d | %d | %d | %d | %.2f× |\n", minR, maxR, first.rssKB, last.rssKB, baseRSS, float64(last.rssKB)/float64(baseRSS))
+	fmt.Printf("| goroutines | %d | %d | %d | %d | %d | %.2f× |\n", minG, maxG, first.goroutines, last.goroutines, baseG, float64(last.goroutines)/float64(baseG))
+	end := samples[len(samples)-2]
+	fmt.Printf("\nLast sample under load (%s): RSS %d kB, %d goroutines; \"last\" is 2s after the load stopped.\n",
+		end.at.Round(time.Second), end.rssKB, end.goroutines)
+	stats.mu.Lock()
+	codes := make([]int, 0, len(stats.codes))
+	for c := range stats.codes {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	var parts []string
+	for _, c := range codes {
+		name := strconv.Itoa(c)
+		if c == -1 {
+			name = "gave up (on purpose)"
+		}
+		parts = append(parts, fmt.Sprintf("%s×%d", name, stats.codes[c]))
+	}
+	fmt.Printf("\nTraffic: %d requests: %s; transport errors %d", last.requests, strings.Join(parts, " "), stats.errs)
+	for k, n := range stats.errKinds {
+		fmt.Printf("\n  - %s ×%d", k, n)
+	}
+	fmt.Printf("\nMax latency of an answered request: %s\n", stats.maxLat.Round(time.Millisecond))
+	stats.mu.Unlock()
+	fmt.Println("CSV:", csvPath)
+
+	// Checked: the last sample under load and the idle one after it.
+	var fails []string
+	for _, s := range samples[len(samples)-2:] {
+		if float64(s.rssKB) > 1.5*float64(baseRSS) {
+			fails = append(fails, fmt.Sprintf("RSS grew from %d kB to %d kB (> 50%%) at %s", baseRSS, s.rssKB, s.at.Round(time.Second)))
+		}
+		if float64(s.goroutines) > 2*float64(baseG) {
+			fails = append(fails, fmt.Sprintf("goroutines grew from %d to %d (> 2×) at %s", baseG, s.goroutines, s.at.Round(time.Second)))
+		}
+	}
+	if len(fails) > 0 {
+		fmt.Println("\nFAIL:", strings.Join(fails, "; "))
+		return errors.New(strings.Join(fails, "; "))
+	}
+	fmt.Println("\nPASS: RSS within 1.5× and goroutines within 2× of the first minute's baseline")
+	return nil
+}

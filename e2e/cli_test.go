@@ -1,0 +1,258 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// frontdoorCmd runs the binary and returns its output with Caddy's JSON
+// log lines replaced by their messages, as a person reading them sees them.
+func frontdoorCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(string(out), "\n") {
+		var entry struct{ Msg string }
+		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &entry) == nil && entry.Msg != "" {
+			line = entry.Msg + "\n"
+		}
+		b.WriteString(line)
+	}
+	return b.String(), err
+}
+
+func TestListModulesShowsFrontdoor(t *testing.T) {
+	out, err := frontdoorCmd(t, "list-modules")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, mod := range []string{"http.handlers.frontdoor", "http.handlers.reverse_proxy"} {
+		if !strings.Contains(out, mod+"\n") {
+			t.Errorf("list-modules lacks %s", mod)
+		}
+	}
+	if out, err := frontdoorCmd(t, "version"); err != nil || !strings.HasPrefix(out, "v2.") {
+		t.Errorf("version: %v %q", err, out)
+	}
+}
+
+// TestDesignExampleAdapts adapts Caddyfile.example, which is the DESIGN.md
+// example verbatim, and, where shared/DESIGN.md is checked out beside the
+// repository (as in CI), the example in DESIGN.md itself.
+func TestDesignExampleAdapts(t *testing.T) {
+	files := []string{"../Caddyfile.example"}
+	if design, err := os.ReadFile("../../shared/DESIGN.md"); err == nil {
+		m := regexp.MustCompile("(?s)```caddyfile\n(.*?)```").FindSubmatch(design)
+		if m == nil {
+			t.Fatal("DESIGN.md has no caddyfile example")
+		}
+		p := filepath.Join(t.TempDir(), "Caddyfile")
+		os.WriteFile(p, m[1], 0o600)
+		files = append(files, p)
+		example, _ := os.ReadFile("../Caddyfile.example")
+		if string(example) != string(m[1]) {
+			t.Error("Caddyfile.example differs from the DESIGN.md example")
+		}
+	}
+	for _, f := range files {
+		out, err := frontdoorCmd(t, "adapt", "--config", f, "--adapter", "caddyfile")
+		if err != nil {
+			t.Fatalf("adapt %s: %v\n%s", f, err, out)
+		}
+		for _, want := range []string{`"handler":"frontdoor"`, `"brand":"Acme Outdoor"`, `"handler":"reverse_proxy"`,
+			`"name":"nightdesk"`, `"when":"Mon-Fri 08:00-20:00"`, `"zone":"America/New_York"`, `"availability":0.995`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("adapted %s lacks %s", f, want)
+			}
+		}
+		// frontdoor runs before respond without an order option.
+		if strings.Index(out, `"handler":"frontdoor"`) > strings.Index(out, `"handler":"static_response"`) {
+			t.Error("frontdoor is ordered after respond")
+		}
+	}
+}
+
+func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
+	backend := func(body string) string {
+		return "\t\t\tbackend b {\n" + body + "\n\t\t\t}\n"
+	}
+	cases := []struct {
+		name, journeys string
+		line           int // line of the Caddyfile the error must name
+		reason         string
+	}{
+		{"unknown owner", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner partner\n\t\t\t\tto 127.0.0.1:1"), 4, `unknown owner "partner": use in-house or outsourced`},
+		{"vendor in-house", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tvendor X\n\t\t\t\tto 127.0.0.1:1"), 4, `vendor "X" is set on an in-house backend`},
+		{"no backends", "\t\tjourney j /j* {\n", 3, `journey "j" has no backend`},
+		{"duplicate journey", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1") + "\t\t}\n\t\tjourney j /k* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 9, `journey "j" is defined twice`},
+		{"duplicate backend", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1") + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:2"), 8, `backend "b" is defined twice`},
+		{"path claimed twice", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1") + "\t\t}\n\t\tjourney k /k* /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 9, `path "/j*" is claimed by journeys "j" and "k"`},
+		{"bad time zone", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\thours \"Mon-Fri 08:00-20:00\" America/Nowhere"), 7, `unknown time zone "America/Nowhere"`},
+		{"bad hours", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\thours \"Mon-Fri 08:00-26:00\" UTC"), 7, `time "26:00"`},
+		{"no upstream", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house"), 4, `no upstream: add to ADDRESS`},
+		{"bad proxy option", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tlb_policy nonsense"), 7, `nonsense`},
+		{"unknown option", "\t\tjourney j /j* {\n\t\t\tbakend b\n", 4, `unrecognized journey option "bakend"`},
+		{"slo without %", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tslo availability 99.5"), 7, `needs a % sign`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := "http://127.0.0.1:1 {\n\tfrontdoor {\n" + c.journeys + "\t\t}\n\t}\n}\n"
+			cfg = strings.Replace(cfg, "\tfrontdoor {\n", "\tfrontdoor {\n\t\tbrand Acme\n", 1)
+			c.line++ // the brand line
+			p := filepath.Join(t.TempDir(), "Caddyfile")
+			if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, cmd := range []string{"validate", "adapt"} {
+				out, err := frontdoorCmd(t, cmd, "--config", p, "--adapter", "caddyfile")
+				if err == nil {
+					t.Fatalf("%s accepted the config:\n%s", cmd, cfg)
+				}
+				if !strings.Contains(out, c.reason) {
+					t.Errorf("%s: output lacks the reason %q:\n%s", cmd, c.reason, lastLine(out))
+				}
+				if at := fmt.Sprintf("%s:%d", p, c.line); !strings.Contains(out, at) {
+					t.Errorf("%s: output does not name line %s:\n%s\nconfig:\n%s", cmd, at, lastLine(out), numbered(cfg))
+				}
+			}
+		})
+	}
+}
+
+func TestBadJSONConfigIsRejected(t *testing.T) {
+	cfg := `{"apps":{"http":{"servers":{"s":{"listen":[":0"],"routes":[{"handle":[{"handler":"frontdoor","brand":"Acme",
+		"journeys":[{"name":"j","paths":["/j*"],"backends":[{"name":"b","owner":"vendor","proxy":{"handler":"reverse_proxy"}}]}]}]}]}}}}}`
+	p := filepath.Join(t.TempDir(), "caddy.json")
+	os.WriteFile(p, []byte(cfg), 0o600)
+	out, err := frontdoorCmd(t, "validate", "--config", p)
+	if err == nil || !strings.Contains(out, `unknown owner "vendor"`) {
+		t.Errorf("validate: %v\n%s", err, lastLine(out))
+	}
+}
+
+func TestDemoServesTheJourneys(t *testing.T) {
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, binary, "demo", "--listen", listen, "--admin", admin)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	stdout, _ := cmd.StdoutPipe()
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		cmd.Wait() //nolint:errcheck
+	}()
+	printed := make(chan string, 1)
+	go func() {
+		var all strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Ctrl-C stops the demo") {
+				printed <- all.String()
+			}
+		}
+	}()
+	var out string
+	select {
+	case out = <-printed:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("demo printed no URLs; logs:\n%s", logs.String())
+	}
+	base := "http://" + listen
+	for _, path := range []string{"/checkout", "/support", "/track/order-1001", "/track/login", "/"} {
+		if !strings.Contains(out, base+path) {
+			t.Errorf("demo does not print %s", base+path)
+		}
+	}
+	checks := map[string]string{
+		"/checkout":         "Acme Outdoor Checkout",
+		"/track/order-1001": "ShipCo Parcel Tracking",
+		"/":                 "The brand's own site",
+	}
+	for path, want := range checks {
+		resp, body := do(t, "GET", base+path, nil, nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, want) {
+			t.Errorf("demo %s: %d, body lacks %q", path, resp.StatusCode, want)
+		}
+	}
+	resp, body := do(t, "GET", base+"/support", nil, nil)
+	if resp.StatusCode != 200 || !(strings.Contains(body, "Care Team") || strings.Contains(body, "NightDesk")) {
+		t.Errorf("demo /support: %d %q", resp.StatusCode, body)
+	}
+	resp, _ = do(t, "GET", base+"/track/login", nil, nil)
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), base+"/") {
+		t.Errorf("demo vendor redirect: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func numbered(s string) string {
+	var b strings.Builder
+	for i, l := range strings.Split(s, "\n") {
+		fmt.Fprintf(&b, "%3d %s\n", i+1, l)
+	}
+	return b.String()
+}
+
+func TestKeygenKeysSignAssertions(t *testing.T) {
+	dir := t.TempDir()
+	var keys []string
+	for _, alg := range []string{"EdDSA", "ES256"} {
+		p := filepath.Join(dir, alg+".pem")
+		if out, err := frontdoorCmd(t, "keygen", "--alg", alg, "--out", p); err != nil {
+			t.Fatalf("keygen %s: %v\n%s", alg, err, out)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("key file %s: %v %v", p, fi.Mode(), err)
+		}
+		keys = append(keys, p)
+	}
+	if _, err := frontdoorCmd(t, "keygen", "--out", keys[0]); err == nil {
+		t.Error("keygen overwrote an existing key")
+	}
+	vendor := startBackend(t, "vendor", nil)
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		assertion {
+			key %s %s
+			ttl 1m
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor V
+				to %s
+			}
+		}`, keys[0], keys[1], vendor.URL)))
+	do(t, "GET", gw.URL+"/support", nil, nil)
+	token := vendor.last(t).Header.Get("X-Frontdoor-Assertion")
+	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+	if !strings.Contains(string(header), `"alg":"EdDSA"`) {
+		t.Errorf("assertion not signed by the first key: %s", header)
+	}
+	_, jwks := do(t, "GET", gw.URL+"/.well-known/frontdoor/jwks.json", nil, nil)
+	if strings.Count(jwks, `"kid"`) != 2 {
+		t.Errorf("JWKS does not publish both keys: %s", jwks)
+	}
+}

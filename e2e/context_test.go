@@ -1,0 +1,313 @@
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+)
+
+const sessionID = "sess-0123456789abcdef"
+
+// contextSite is a gateway whose two journeys see different context: the
+// in-house account team sees email, the vendor desk sees tier; checkout
+// fails closed when the store is down.
+func contextSite(t *testing.T, redisURL string, inhouse, vendor *backend, cache string) *gateway {
+	return startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			key "session:{id}"
+			timeout 50ms
+			cache %s
+			on_error open
+			strip_cookies tracking_consent
+		}
+		journey account /account* {
+			backend care-team {
+				owner in-house
+				to %s
+				context customer_id first_name email
+			}
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id first_name tier
+			}
+		}
+		journey checkout /checkout* {
+			on_error closed
+			backend shop {
+				owner in-house
+				to %s
+				context customer_id
+			}
+		}`, redisURL, cache, inhouse.URL, vendor.URL, inhouse.URL)))
+}
+
+func seedSession(t *testing.T, rs *redistest.Server, id string, fields ...string) {
+	t.Helper()
+	args := make([]any, len(fields))
+	for i, f := range fields {
+		args[i] = f
+	}
+	if err := rs.Client(t).HSet(context.Background(), "session:"+id, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func withCookie(id string) map[string]string {
+	return map[string]string{"Cookie": "theme=dark; acme_session=" + id + "; tracking_consent=yes"}
+}
+
+func TestContextHandedToEachBackendAsAllowed(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "first_name", "Dana", "tier", "gold",
+		"email", "dana@example.com", "password_hash", "never-forwarded")
+	inhouse := startBackend(t, "inhouse", nil)
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, rs.URL(), inhouse, vendor, "2s")
+
+	do(t, "GET", gw.URL+"/support/chat", nil, withCookie(sessionID))
+	v := vendor.last(t).Header
+	for k, want := range map[string]string{
+		"X-Frontdoor-Session":               "found",
+		"X-Frontdoor-Context-Customer-Id":   "C-1001",
+		"X-Frontdoor-Context-First-Name":    "Dana",
+		"X-Frontdoor-Context-Tier":          "gold",
+		"X-Frontdoor-Context-Email":         "",
+		"X-Frontdoor-Context-Password-Hash": "",
+	} {
+		if got := v.Get(k); got != want {
+			t.Errorf("vendor %s = %q, want %q", k, got, want)
+		}
+	}
+	// The vendor never gets the brand session cookie (nor strip_cookies);
+	// other cookies pass.
+	if c := v.Get("Cookie"); strings.Contains(c, "acme_session") || strings.Contains(c, "tracking_consent") || !strings.Contains(c, "theme=dark") {
+		t.Errorf("vendor Cookie: %q", c)
+	}
+
+	do(t, "GET", gw.URL+"/account", nil, withCookie(sessionID))
+	in := inhouse.last(t).Header
+	if in.Get("X-Frontdoor-Context-Email") != "dana@example.com" || in.Get("X-Frontdoor-Context-Tier") != "" {
+		t.Errorf("in-house context: email %q tier %q", in.Get("X-Frontdoor-Context-Email"), in.Get("X-Frontdoor-Context-Tier"))
+	}
+	if !strings.Contains(in.Get("Cookie"), "acme_session="+sessionID) {
+		t.Errorf("in-house backend lacks the session cookie: %q", in.Get("Cookie"))
+	}
+
+	// No cookie, unknown session, implausible id: none, and the bad id
+	// never reaches Redis.
+	rs.ResetStats(t)
+	for _, h := range []map[string]string{nil, withCookie("sess-unknown-000000"), withCookie("bad{id}<script>%0d%0a"), withCookie(strings.Repeat("x", 5000))} {
+		do(t, "GET", gw.URL+"/support", nil, h)
+		if got := vendor.last(t).Header.Get("X-Frontdoor-Session"); got != "none" {
+			t.Errorf("session %q for %v, want none", got, h)
+		}
+		if vendor.last(t).Header.Get("X-Frontdoor-Context-Customer-Id") != "" {
+			t.Error("context without a session")
+		}
+	}
+	if n := rs.CommandCalls(t, "hmget") + rs.CommandCalls(t, "exists"); n > 2 {
+		t.Errorf("%d Redis commands for one unknown id; a bad id must not be looked up", n)
+	}
+	m := gw.metrics(t)
+	for _, result := range []string{"hit", "no_cookie", "miss"} {
+		if v, _ := metricValue(m, `frontdoor_context_lookups_total{result="`+result+`"}`); v < 1 {
+			t.Errorf("context_lookups_total{result=%q} = %v", result, v)
+		}
+	}
+}
+
+func TestContextValuesCannotInjectHeaders(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1\r\nX-Evil: injected", "first_name", "Dana\nEve", "tier", "gold\x00")
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, rs.URL(), vendor, vendor, "2s")
+	resp, _ := do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	h := vendor.last(t).Header
+	if h.Get("X-Evil") != "" || h.Get("X-Frontdoor-Context-Customer-Id") != "" || h.Get("X-Frontdoor-Context-First-Name") != "" || h.Get("X-Frontdoor-Context-Tier") != "" {
+		t.Errorf("control characters forwarded: %v", h)
+	}
+	if h.Get("X-Frontdoor-Session") != "found" {
+		t.Errorf("session %q", h.Get("X-Frontdoor-Session"))
+	}
+	if v, _ := metricValue(gw.metrics(t), "frontdoor_context_values_dropped_total"); v != 3 {
+		t.Errorf("context_values_dropped_total = %v, want 3", v)
+	}
+}
+
+// TestVendorVerifiesAssertion plays the vendor: it fetches the JWKS from
+// the gateway and verifies the assertion with go-jose, a standard library.
+func TestVendorVerifiesAssertion(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "first_name", "Dana", "tier", "gold", "email", "d@x")
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, rs.URL(), vendor, vendor, "2s")
+
+	resp, _ := do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+	token := vendor.last(t).Header.Get("X-Frontdoor-Assertion")
+	if token == "" {
+		t.Fatal("no assertion")
+	}
+	jwksResp, jwksBody := do(t, "GET", gw.URL+"/.well-known/frontdoor/jwks.json", nil, nil)
+	if jwksResp.StatusCode != 200 || !strings.HasPrefix(jwksResp.Header.Get("Content-Type"), "application/jwk-set+json") {
+		t.Fatalf("JWKS: %d %s", jwksResp.StatusCode, jwksResp.Header.Get("Content-Type"))
+	}
+	var keys jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(jwksBody), &keys); err != nil {
+		t.Fatal(err)
+	}
+
+	verify := func(token, audience string, at time.Time) (map[string]any, error) {
+		parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
+		if err != nil {
+			return nil, err
+		}
+		if len(parsed.Headers) != 1 {
+			return nil, fmt.Errorf("%d signatures", len(parsed.Headers))
+		}
+		found := keys.Key(parsed.Headers[0].KeyID)
+		if len(found) != 1 {
+			return nil, fmt.Errorf("kid %q not in JWKS", parsed.Headers[0].KeyID)
+		}
+		var std jwt.Claims
+		var all map[string]any
+		if err := parsed.Claims(found[0].Key, &std, &all); err != nil {
+			return nil, err
+		}
+		if err := std.ValidateWithLeeway(jwt.Expected{Issuer: "Acme Outdoor", AnyAudience: jwt.Audience{audience}, Time: at}, 0); err != nil {
+			return nil, err
+		}
+		if exp := std.Expiry.Time().Sub(std.IssuedAt.Time()); exp > 5*time.Minute || exp <= 0 {
+			return nil, fmt.Errorf("lifetime %s", exp)
+		}
+		return all, nil
+	}
+
+	claims, err := verify(token, "nightdesk", time.Now())
+	if err != nil {
+		t.Fatalf("a genuine assertion does not verify: %v", err)
+	}
+	ctx, _ := claims["ctx"].(map[string]any)
+	if claims["sub"] != "C-1001" || claims["jti"] != resp.Header.Get("X-Request-Id") || claims["journey"] != "support" ||
+		claims["session"] != "found" || ctx["tier"] != "gold" || ctx["email"] != nil {
+		t.Errorf("claims: %v", claims)
+	}
+
+	if _, err := verify(token, "care-team", time.Now()); err == nil {
+		t.Error("assertion accepted for another audience")
+	}
+	if _, err := verify(token, "nightdesk", time.Now().Add(6*time.Minute)); err == nil {
+		t.Error("expired assertion accepted")
+	}
+	parts := strings.Split(token, ".")
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"Acme Outdoor","aud":"nightdesk","sub":"C-9999"}`)) + "." + parts[2]
+	if _, err := verify(tampered, "nightdesk", time.Now()); err == nil {
+		t.Error("tampered assertion accepted")
+	}
+}
+
+func TestRedisOutageFailsOpenOrClosedAndRecovers(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
+	inhouse := startBackend(t, "inhouse", nil)
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, rs.URL(), inhouse, vendor, "0s") // no cache: every request asks Redis
+
+	do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+	if got := vendor.last(t).Header.Get("X-Frontdoor-Session"); got != "found" {
+		t.Fatalf("before the outage: %q", got)
+	}
+
+	rs.Stop(t)
+	for i := 0; i < 20; i++ {
+		start := time.Now()
+		resp, _ := do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+		if el := time.Since(start); el > 500*time.Millisecond {
+			t.Errorf("request %d during the outage took %s (timeout is 50ms)", i, el)
+		}
+		if resp.StatusCode != 200 {
+			t.Errorf("on_error open: status %d", resp.StatusCode)
+		}
+		if got := vendor.last(t).Header.Get("X-Frontdoor-Session"); got != "unavailable" {
+			t.Errorf("on_error open: session %q, want unavailable", got)
+		}
+	}
+	resp, body := do(t, "GET", gw.URL+"/checkout", nil, withCookie(sessionID))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Acme Outdoor") {
+		t.Errorf("on_error closed: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+
+	rs.Restart(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
+	waitFor(t, 10*time.Second, func() error {
+		do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+		if got := vendor.last(t).Header.Get("X-Frontdoor-Session"); got != "found" {
+			return fmt.Errorf("session %q after Redis came back", got)
+		}
+		return nil
+	})
+	if v, _ := metricValue(gw.metrics(t), `frontdoor_context_lookups_total{result="error"}`); v < 1 {
+		t.Errorf("context_lookups_total{result=error} = %v", v)
+	}
+}
+
+func TestContextCache(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, rs.URL(), vendor, vendor, "1s")
+
+	do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+	rs.ResetStats(t)
+	seedSession(t, rs, sessionID, "tier", "platinum")
+	for i := 0; i < 10; i++ {
+		do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+		if got := vendor.last(t).Header.Get("X-Frontdoor-Context-Tier"); got != "gold" {
+			t.Fatalf("request %d within the cache TTL saw %q", i, got)
+		}
+	}
+	if n := rs.CommandCalls(t, "hmget"); n != 0 {
+		t.Errorf("%d HMGETs on cache hits", n)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+		if got := vendor.last(t).Header.Get("X-Frontdoor-Context-Tier"); got != "platinum" {
+			return fmt.Errorf("tier %q after the TTL", got)
+		}
+		return nil
+	})
+}
+
+func TestContextFromRedisCluster(t *testing.T) {
+	cluster := redistest.StartCluster(t, 3)
+	ctx := context.Background()
+	if err := cluster.Client(t).HSet(ctx, "session:"+sessionID, "customer_id", "C-77", "tier", "silver").Err(); err != nil {
+		t.Fatal(err)
+	}
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, cluster.URL(), vendor, vendor, "2s")
+	do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+	h := vendor.last(t).Header
+	if h.Get("X-Frontdoor-Session") != "found" || h.Get("X-Frontdoor-Context-Customer-Id") != "C-77" {
+		t.Errorf("through the cluster: session %q customer %q (url %s)", h.Get("X-Frontdoor-Session"),
+			h.Get("X-Frontdoor-Context-Customer-Id"), cluster.URL())
+	}
+}

@@ -1,0 +1,264 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// binary is the frontdoor binary under test, built once per run.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "frontdoor-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "frontdoor")
+	if prebuilt := os.Getenv("FRONTDOOR_BINARY"); prebuilt != "" {
+		binary = prebuilt // CI builds once for several test steps
+	} else {
+		build := exec.Command("go", "build", "-o", binary, "../cmd/frontdoor")
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building frontdoor:", err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// freePort returns a loopback port nothing listens on right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// gateway is a running frontdoor process.
+type gateway struct {
+	URL       string // site base URL, http://127.0.0.1:port
+	AdminAddr string
+	dir       string
+	cmd       *exec.Cmd
+	logs      *syncBuffer
+}
+
+// siteConfig is what a test writes inside the site block; startGateway
+// wraps it with global options that put the admin endpoint and the site
+// on free ports.
+func startGateway(t *testing.T, site string) *gateway {
+	t.Helper()
+	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	port := freePort(t)
+	g.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	g.writeConfig(t, site, port)
+	g.cmd = exec.Command(binary, "run", "--config", filepath.Join(g.dir, "Caddyfile"), "--adapter", "caddyfile")
+	g.cmd.Env = append(os.Environ(), "HOME="+g.dir, "XDG_DATA_HOME="+g.dir, "XDG_CONFIG_HOME="+g.dir)
+	g.logs = &syncBuffer{}
+	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		g.cmd.Process.Kill() //nolint:errcheck
+		g.cmd.Wait()         //nolint:errcheck
+		if t.Failed() {
+			t.Logf("frontdoor logs:\n%s", g.logs.String())
+		}
+	})
+	waitFor(t, 15*time.Second, func() error {
+		if g.cmd.ProcessState != nil {
+			return fmt.Errorf("frontdoor exited: %s", g.logs.String())
+		}
+		resp, err := http.Get(g.URL + "/__frontdoor_e2e_ready")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+	return g
+}
+
+func (g *gateway) writeConfig(t *testing.T, site string, port int) {
+	t.Helper()
+	cfg := fmt.Sprintf("{\n\tadmin %s\n\tmetrics\n\tauto_https off\n\tpersist_config off\n}\n\nhttp://127.0.0.1:%d {\n%s\n}\n", g.AdminAddr, port, site)
+	if err := os.WriteFile(filepath.Join(g.dir, "Caddyfile"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reload replaces the site config through the real `frontdoor reload`.
+func (g *gateway) reload(t *testing.T, site string) {
+	t.Helper()
+	port := strings.TrimPrefix(g.URL, "http://127.0.0.1:")
+	var p int
+	fmt.Sscan(port, &p)
+	g.writeConfig(t, site, p)
+	out, err := exec.Command(binary, "reload", "--config", filepath.Join(g.dir, "Caddyfile"),
+		"--adapter", "caddyfile", "--address", g.AdminAddr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+}
+
+// metrics returns the admin endpoint's Prometheus exposition.
+func (g *gateway) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://" + g.AdminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// metricValue finds one sample by name and exact label set rendering, e.g.
+// metricValue(t, m, `frontdoor_routing_decisions_total{backend="b",journey="j",reason="first"}`).
+func metricValue(metrics, series string) (float64, bool) {
+	sc := bufio.NewScanner(strings.NewReader(metrics))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, series+" ") {
+			var v float64
+			fmt.Sscan(strings.TrimPrefix(line, series+" "), &v)
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+// backend is a real HTTP server that records what it received.
+type backend struct {
+	URL  string
+	Addr string
+	srv  *http.Server
+
+	mu       sync.Mutex
+	requests []*http.Request
+	bodies   []string
+	handler  http.HandlerFunc
+}
+
+func startBackend(t *testing.T, name string, handler http.HandlerFunc) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{Addr: ln.Addr().String(), URL: "http://" + ln.Addr().String(), handler: handler}
+	if b.handler == nil {
+		b.handler = func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprintf(w, "hello from %s", name)
+		}
+	}
+	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		b.mu.Lock()
+		b.requests = append(b.requests, r.Clone(context.Background()))
+		b.bodies = append(b.bodies, string(body))
+		b.mu.Unlock()
+		b.handler(w, r)
+	})}
+	go b.srv.Serve(ln) //nolint:errcheck
+	t.Cleanup(func() { b.srv.Close() })
+	return b
+}
+
+func (b *backend) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.requests)
+}
+
+func (b *backend) last(t *testing.T) *http.Request {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.requests) == 0 {
+		t.Fatal("backend received no request")
+	}
+	return b.requests[len(b.requests)-1]
+}
+
+// deadAddr is a loopback address where nothing listens: dials are refused.
+func deadAddr(t *testing.T) string {
+	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+}
+
+func waitFor(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = check(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s: %v", timeout, err)
+}
+
+// get performs a request without following redirects.
+func do(t *testing.T, method, url string, body io.Reader, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,263 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/frontdoor-dev/frontdoor/dashboards"
+)
+
+// prometheus is a real Prometheus server scraping the gateway every second
+// and evaluating the shipped rules every second.
+type prometheus struct {
+	URL string
+}
+
+func startPrometheus(t *testing.T, target string) *prometheus {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("no prometheus on PATH (Debian: apt-get install prometheus)")
+	}
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "frontdoor.rules.yml")
+	if err := os.WriteFile(rules, dashboards.RulesYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+scrape_configs:
+  - job_name: frontdoor
+    static_configs:
+      - targets: [%q]
+`, rules, target)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill() //nolint:errcheck
+		cmd.Wait()         //nolint:errcheck
+		if t.Failed() {
+			t.Logf("prometheus logs:\n%s", logs.String())
+		}
+	})
+	p := &prometheus{URL: "http://" + addr}
+	waitFor(t, 30*time.Second, func() error {
+		resp, err := http.Get(p.URL + "/-/ready")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("not ready: %d", resp.StatusCode)
+		}
+		return nil
+	})
+	return p
+}
+
+type promResult struct {
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType"`
+	Error     string `json:"error"`
+	Data      struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+func (p *prometheus) query(t *testing.T, expr string) promResult {
+	t.Helper()
+	resp, err := http.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r promResult
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatalf("decoding %s: %v", expr, err)
+	}
+	return r
+}
+
+// valueBy returns the query's sample values keyed by one label.
+func (r promResult) valueBy(label string) map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range r.Data.Result {
+		v, _ := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
+		out[s.Metric[label]] = v
+	}
+	return out
+}
+
+func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
+	care := startBackend(t, "care-team", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "fast in-house answer")
+	})
+	night := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(120 * time.Millisecond)
+		if rand.IntN(4) == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "slow vendor answer")
+	})
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				slo availability 99.5%%
+				slo latency 95%% 100ms
+			}
+			backend care-team {
+				owner in-house
+				to %s
+				slo availability 99.9%%
+				slo latency 95%% 100ms
+			}
+		}`, night.URL, care.URL)))
+	prom := startPrometheus(t, gw.AdminAddr)
+
+	// Traffic for ~16 s: the vendor serves the journey, then an override
+	// hands it to the in-house team for the second half.
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var sent atomic.Int64
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			for !stop.Load() {
+				resp, err := client.Get(gw.URL + "/support/chat")
+				if err == nil {
+					resp.Body.Close()
+					sent.Add(1)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(8 * time.Second)
+	if code, out := adminJSON(t, gw, "PUT", "/frontdoor/overrides/support", `{"backend":"care-team","ttl":"1h","reason":"compare"}`); code != 200 {
+		t.Fatalf("override: %d %v", code, out)
+	}
+	time.Sleep(8 * time.Second)
+	stop.Store(true)
+	wg.Wait()
+	time.Sleep(3 * time.Second) // a last scrape and rule evaluation
+	t.Logf("%d requests sent", sent.Load())
+
+	// Every query of the dashboard runs without error on real data.
+	queries, err := dashboards.Queries(dashboards.DashboardJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := 0
+	for _, q := range queries {
+		r := prom.query(t, q.Expr)
+		if r.Status != "success" {
+			t.Errorf("panel %d %q (%s): %s: %s\n%s", q.PanelID, q.PanelTitle, q.RefID, r.ErrorType, r.Error, q.Expr)
+		}
+		if len(r.Data.Result) == 0 {
+			empty++
+		}
+	}
+	t.Logf("%d dashboard queries ran, %d returned no series", len(queries), empty)
+	if empty > len(queries)/2 {
+		t.Errorf("%d of %d dashboard queries returned nothing", empty, len(queries))
+	}
+
+	// The key comparisons: the vendor errs more and is slower than the
+	// in-house team on the same journey, and misses its latency SLO.
+	errRatio := prom.query(t, `sum by (owner) (rate(frontdoor_requests_total{journey="support",code=~"5.."}[1m])) / sum by (owner) (rate(frontdoor_requests_total{journey="support"}[1m]))`).valueBy("owner")
+	if !(errRatio["outsourced"] > 0.1 && errRatio["in-house"] < 0.01) {
+		t.Errorf("error ratio by owner: %v, want the vendor well above in-house", errRatio)
+	}
+	p95 := prom.query(t, `histogram_quantile(0.95, sum by (owner, le) (rate(frontdoor_request_duration_seconds_bucket{journey="support"}[1m])))`).valueBy("owner")
+	if !(p95["outsourced"] > 0.1 && p95["in-house"] < 0.05) {
+		t.Errorf("p95 by owner: %v, want the vendor slower", p95)
+	}
+	recorded := prom.query(t, `journey_owner:frontdoor_requests_errors:ratio_rate5m{journey="support"}`).valueBy("owner")
+	if !(recorded["outsourced"] > recorded["in-house"]) {
+		t.Errorf("recording rule journey_owner:frontdoor_requests_errors:ratio_rate5m: %v", recorded)
+	}
+	objective := prom.query(t, `frontdoor_backend_slo_objective{slo="latency"}`).valueBy("backend")
+	if objective["nightdesk"] != 0.95 {
+		t.Errorf("SLO objective exported: %v", objective)
+	}
+	override := prom.query(t, `sum(frontdoor_routing_decisions_total{reason="override"})`)
+	if len(override.Data.Result) == 0 {
+		t.Error("no override routing decisions scraped")
+	}
+}
+
+func TestTwoFrontdoorHandlersInOneConfig(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	b := startBackend(t, "b", nil)
+	gw := startGateway(t, `	route /one/* {
+		frontdoor {
+			brand One
+			journey one /one/* {
+				backend a {
+					owner in-house
+					to `+a.URL+`
+				}
+			}
+		}
+	}
+	route /two/* {
+		frontdoor {
+			brand Two
+			journey two /two/* {
+				backend b {
+					owner outsourced
+					vendor V
+					to `+b.URL+`
+					slo availability 99%
+				}
+			}
+		}
+	}`)
+	for path, want := range map[string]string{"/one/x": "hello from a", "/two/x": "hello from b"} {
+		if _, body := do(t, "GET", gw.URL+path, nil, nil); body != want {
+			t.Errorf("%s: %q", path, body)
+		}
+	}
+	m := gw.metrics(t)
+	for _, series := range []string{
+		`frontdoor_requests_total{backend="a",code="200",journey="one",owner="in-house",vendor=""}`,
+		`frontdoor_requests_total{backend="b",code="200",journey="two",owner="outsourced",vendor="V"}`,
+		`frontdoor_backend_slo_objective{backend="b",journey="two",owner="outsourced",slo="availability",threshold="",vendor="V"}`,
+	} {
+		if v, ok := metricValue(m, series); !ok || v == 0 {
+			t.Errorf("%s missing", series)
+		}
+	}
+}

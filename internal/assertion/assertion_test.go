@@ -1,0 +1,318 @@
+package assertion
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// rfc8037Key is the Ed25519 key of RFC 8037 Appendix A.1, whose thumbprint
+// the RFC gives in A.3. Ed25519 signatures are deterministic, so with it a
+// whole token can be checked byte for byte.
+func rfc8037Key(t testing.TB) ed25519.PrivateKey {
+	t.Helper()
+	seed, err := base64.RawURLEncoding.DecodeString("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+func rfc8037Signer(t testing.TB) *Signer {
+	t.Helper()
+	k, err := newKey(rfc8037Key(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newSigner([]*key{k})
+}
+
+func TestThumbprintRFC8037(t *testing.T) {
+	s := rfc8037Signer(t)
+	if got, want := s.KeyIDs()[0], "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
+		t.Errorf("kid = %s, want %s (RFC 8037 A.3)", got, want)
+	}
+	want := `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",` +
+		`"kid":"kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k","alg":"EdDSA","use":"sig"}]}`
+	if got := string(s.JWKS()); got != want {
+		t.Errorf("JWKS =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestGoldenToken pins the exact bytes of a token, so that any change to the
+// wire format is a deliberate one.
+func TestGoldenToken(t *testing.T) {
+	s := rfc8037Signer(t)
+	got := sign(t, s, testClaims(), testNow)
+	const want = "eyJhbGciOiJFZERTQSIsImtpZCI6ImtQcktfcW14VldhWVZBOXd3QkY2SXVvM3ZWeno3VHhIQ1R3WEJ5Z3JTNGsiLCJ0eXAiOiJKV1QifQ." +
+		"eyJpc3MiOiJBY21lIE91dGRvb3IiLCJzdWIiOiJjdXNfNDIiLCJhdWQiOiJuaWdodGRlc2siLCJpYXQiOjE3NDE5NjQ5NjYsImV4cCI6MTc0MTk2NTA4NiwianRpIjoiMDFKUFE3WkszTThWIiwiam91cm5leSI6InN1cHBvcnQiLCJzZXNzaW9uIjoiZm91bmQiLCJjdHgiOnsiY3VzdG9tZXJfaWQiOiJjdXNfNDIiLCJmaXJzdF9uYW1lIjoiWm_DqyIsInRpZXIiOiJnb2xkIn19." +
+		"_Qgh3OTt33ArjadbC4B1ZU7KWHykJi_hnQ6ln5WgYlyw9XGE2U1BpxwILb76rzMHIStB7aFiO429KPqqfya_DQ"
+	if got != want {
+		t.Errorf("token =\n%s\nwant\n%s", got, want)
+	}
+	if _, _, err := verify(vendorJWKS(t, s.JWKS()), got, "nightdesk", testNow); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestTokenShape(t *testing.T) {
+	for _, alg := range testAlgs {
+		t.Run(alg, func(t *testing.T) {
+			s := newTestSigner(t, alg)
+			hdr, payload, sig := splitToken(t, sign(t, s, testClaims(), testNow))
+			wantHdr := `{"alg":"` + alg + `","kid":"` + s.KeyIDs()[0] + `","typ":"JWT"}`
+			if got := string(decodeSegment(t, hdr)); got != wantHdr {
+				t.Errorf("header = %s, want %s", got, wantHdr)
+			}
+			wantPayload := `{"iss":"Acme Outdoor","sub":"cus_42","aud":"nightdesk","iat":1741964966,"exp":1741965086,` +
+				`"jti":"01JPQ7ZK3M8V","journey":"support","session":"found",` +
+				`"ctx":{"customer_id":"cus_42","first_name":"Zoë","tier":"gold"}}`
+			if got := string(decodeSegment(t, payload)); got != wantPayload {
+				t.Errorf("payload = %s, want %s", got, wantPayload)
+			}
+			if n := len(decodeSegment(t, sig)); n != 64 {
+				t.Errorf("signature is %d bytes, want 64", n)
+			}
+		})
+	}
+}
+
+func TestOptionalClaimsOmitted(t *testing.T) {
+	s := rfc8037Signer(t)
+	c := Claims{Issuer: "Acme Outdoor", Audience: "shop-core", Journey: "checkout", Session: SessionNone}
+	_, payload, _ := splitToken(t, sign(t, s, c, testNow))
+	want := `{"iss":"Acme Outdoor","aud":"shop-core","iat":1741964966,"exp":1741965086,"journey":"checkout","session":"none"}`
+	if got := string(decodeSegment(t, payload)); got != want {
+		t.Errorf("payload = %s, want %s", got, want)
+	}
+	c.Context = []Field{} // empty, not nil
+	_, payload2, _ := splitToken(t, sign(t, s, c, testNow))
+	if payload2 != payload {
+		t.Errorf("empty context gives %s", decodeSegment(t, payload2))
+	}
+}
+
+func TestSignRejectsBadClaims(t *testing.T) {
+	s := rfc8037Signer(t)
+	for name, tc := range map[string]struct {
+		edit func(*Claims)
+		want string
+	}{
+		"no issuer":        {func(c *Claims) { c.Issuer = "" }, "empty issuer"},
+		"no audience":      {func(c *Claims) { c.Audience = "" }, "empty audience"},
+		"no session":       {func(c *Claims) { c.Session = "" }, `session must be "found", "none" or "unavailable", not ""`},
+		"bad session":      {func(c *Claims) { c.Session = "Found" }, `not "Found"`},
+		"empty field name": {func(c *Claims) { c.Context[1].Name = "" }, "context field 1 has an empty name"},
+		"duplicate field":  {func(c *Claims) { c.Context[2].Name = "customer_id" }, `duplicate context field "customer_id"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := testClaims()
+			tc.edit(&c)
+			tok, err := s.Sign(c, testNow)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || tok != "" {
+				t.Errorf("Sign = %q, %v; want error containing %q", tok, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTTL(t *testing.T) {
+	s := rfc8037Signer(t)
+	if s.TTL() != DefaultTTL {
+		t.Errorf("default TTL = %v, want %v", s.TTL(), DefaultTTL)
+	}
+	for _, d := range []time.Duration{0, -time.Minute, time.Second - 1, MaxTTL + time.Second, MaxTTL + 1, time.Hour} {
+		if err := s.SetTTL(d); err == nil {
+			t.Errorf("SetTTL(%v) accepted", d)
+		}
+	}
+	if s.TTL() != DefaultTTL {
+		t.Errorf("a rejected SetTTL changed the TTL to %v", s.TTL())
+	}
+	for d, want := range map[time.Duration]time.Duration{
+		time.Second:                           time.Second,
+		30*time.Second + 900*time.Millisecond: 30 * time.Second,
+		MaxTTL:                                MaxTTL,
+	} {
+		if err := s.SetTTL(d); err != nil {
+			t.Errorf("SetTTL(%v): %v", d, err)
+			continue
+		}
+		// A "now" just before the next second must not stretch the lifetime.
+		now := testNow.Truncate(time.Second).Add(999 * time.Millisecond)
+		tok, err := jwt.ParseSigned(sign(t, s, testClaims(), now), []jose.SignatureAlgorithm{jose.EdDSA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var std jwt.Claims
+		if err := tok.Claims(rfc8037Key(t).Public(), &std); err != nil {
+			t.Fatal(err)
+		}
+		if got := std.Expiry.Time().Sub(std.IssuedAt.Time()); got != want {
+			t.Errorf("SetTTL(%v): exp - iat = %v, want %v", d, got, want)
+		}
+	}
+}
+
+func TestJWKS(t *testing.T) {
+	files := []string{newKeyFile(t, "ES256"), newKeyFile(t, "EdDSA")}
+	s, err := LoadSigner(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := s.JWKS()
+	if bytes.Contains(raw, []byte(`"d"`)) {
+		t.Fatalf("JWKS leaks a private key: %s", raw)
+	}
+	if !json.Valid(raw) {
+		t.Fatalf("JWKS is not JSON: %s", raw)
+	}
+	set := vendorJWKS(t, raw)
+	wantAlg := []string{"ES256", "EdDSA"}
+	for i, k := range set.Keys {
+		if !k.Valid() || !k.IsPublic() {
+			t.Errorf("key %d: valid %v, public %v", i, k.Valid(), k.IsPublic())
+		}
+		if k.Use != "sig" || k.Algorithm != wantAlg[i] || k.KeyID != s.KeyIDs()[i] {
+			t.Errorf("key %d: use %q alg %q kid %q", i, k.Use, k.Algorithm, k.KeyID)
+		}
+		// go-jose's own RFC 7638 thumbprint must be our kid.
+		tp, err := k.Thumbprint(crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := base64.RawURLEncoding.EncodeToString(tp); got != k.KeyID {
+			t.Errorf("key %d: thumbprint %s, kid %s", i, got, k.KeyID)
+		}
+	}
+	// Computed once, and callers cannot spoil it.
+	raw[0] = 'X'
+	if s.JWKS()[0] != '{' {
+		t.Error("modifying the returned JWKS changed the signer's")
+	}
+}
+
+func TestGenerateKeyPEM(t *testing.T) {
+	for _, alg := range testAlgs {
+		data, err := GenerateKeyPEM(alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(data, []byte("-----BEGIN PRIVATE KEY-----\n")) {
+			t.Errorf("%s: not PKCS#8 PEM: %s", alg, data)
+		}
+		s, err := LoadSigner([]string{writeKey(t, "k.pem", data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Algorithm() != alg {
+			t.Errorf("generated %s, loaded %s", alg, s.Algorithm())
+		}
+		again, _ := GenerateKeyPEM(alg)
+		if bytes.Equal(data, again) {
+			t.Errorf("%s: two keys are the same", alg)
+		}
+	}
+	for _, alg := range []string{"", "RS256", "ES384", "es256", "Ed25519"} {
+		if _, err := GenerateKeyPEM(alg); err == nil || !strings.Contains(err.Error(), "want ES256 or EdDSA") {
+			t.Errorf("GenerateKeyPEM(%q) = %v", alg, err)
+		}
+	}
+}
+
+func TestEphemeralSigner(t *testing.T) {
+	a, err := NewEphemeralSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewEphemeralSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Algorithm() != "EdDSA" || len(a.KeyIDs()) != 1 || a.KeyIDs()[0] == b.KeyIDs()[0] {
+		t.Errorf("ephemeral signers: %s %q and %q", a.Algorithm(), a.KeyIDs(), b.KeyIDs())
+	}
+	token := sign(t, a, testClaims(), testNow)
+	if _, _, err := verify(vendorJWKS(t, a.JWKS()), token, "nightdesk", testNow); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestDERToJOSE covers r and s shorter than 32 bytes, which a signature hits
+// only once in 256 and random tests would rarely see.
+func TestDERToJOSE(t *testing.T) {
+	der := func(r, s *big.Int) []byte {
+		b, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	hexInt := func(h string) *big.Int {
+		n, _ := new(big.Int).SetString(h, 16)
+		return n
+	}
+	for _, tc := range []struct{ r, s *big.Int }{
+		{hexInt("ff" + strings.Repeat("11", 31)), hexInt("7f" + strings.Repeat("22", 31))}, // padded, unpadded
+		{big.NewInt(1), hexInt("80" + strings.Repeat("00", 31))},
+		{hexInt("01" + strings.Repeat("33", 30)), big.NewInt(0x80)}, // 31 bytes, padded 1 byte
+	} {
+		var sig [sigSize]byte
+		if err := derToJOSE(der(tc.r, tc.s), &sig); err != nil {
+			t.Fatalf("r=%x s=%x: %v", tc.r, tc.s, err)
+		}
+		var want [sigSize]byte
+		tc.r.FillBytes(want[:32])
+		tc.s.FillBytes(want[32:])
+		if sig != want {
+			t.Errorf("r=%x s=%x: got %x", tc.r, tc.s, sig)
+		}
+	}
+	for name, bad := range map[string][]byte{
+		"empty":         nil,
+		"not sequence":  {0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01},
+		"length":        {0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01},
+		"trailing":      {0x30, 0x09, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00},
+		"zero length":   {0x30, 0x05, 0x02, 0x00, 0x02, 0x01, 0x01},
+		"zero value":    {0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01},
+		"negative":      {0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01},
+		"not integer":   {0x30, 0x06, 0x04, 0x01, 0x01, 0x02, 0x01, 0x01},
+		"one integer":   {0x30, 0x03, 0x02, 0x01, 0x01},
+		"too long":      der(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1)),
+		"long-form len": append([]byte{0x30, 0x81, 0x06}, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01),
+	} {
+		var sig [sigSize]byte
+		if err := derToJOSE(bad, &sig); err == nil {
+			t.Errorf("%s: accepted %x", name, bad)
+		}
+	}
+	// And the real thing, against crypto/ecdsa's own parser.
+	priv, err := ecdsa.GenerateKey(p256, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := make([]byte, 32)
+	for range 200 {
+		d, _ := ecdsa.SignASN1(rand.Reader, priv, digest)
+		var sig [sigSize]byte
+		if err := derToJOSE(d, &sig); err != nil {
+			t.Fatal(err)
+		}
+		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		if !ecdsa.Verify(&priv.PublicKey, digest, r, s) {
+			t.Fatalf("%x converted to %x does not verify", d, sig)
+		}
+	}
+}

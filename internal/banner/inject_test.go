@@ -1,0 +1,317 @@
+package banner
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+const testBanner = "[[BANNER]]"
+
+func TestInjectorPlacement(t *testing.T) {
+	ws64 := strings.Repeat(" ", maxTagWhitespace)
+	for _, tc := range []struct {
+		name   string
+		input  string
+		want   string
+		result Result
+	}{
+		{"plain", "<html><body>hi</body></html>", "<html><body>hi[[BANNER]]</body></html>", Injected},
+		{"upper case", "<BODY>hi</BODY></HTML>", "<BODY>hi[[BANNER]]</BODY></HTML>", Injected},
+		{"mixed case", "x</bOdY>", "x[[BANNER]]</bOdY>", Injected},
+		{"space before >", "x</body >y", "x[[BANNER]]</body >y", Injected},
+		{"newline before >", "x</Body\n>y", "x[[BANNER]]</Body\n>y", Injected},
+		{"all whitespace kinds", "x</body \t\n\f\r>", "x[[BANNER]]</body \t\n\f\r>", Injected},
+		{"most whitespace allowed", "x</body" + ws64 + ">", "x[[BANNER]]</body" + ws64 + ">", Injected},
+		{"too much whitespace", "x</body" + ws64 + " >", "x</body" + ws64 + " >[[BANNER]]", Appended},
+		{"first of two", "a</body>b</body>c", "a[[BANNER]]</body>b</body>c", Injected},
+		{"at start", "</body>", "[[BANNER]]</body>", Injected},
+		{"after a lone <", "<</body>", "<[[BANNER]]</body>", Injected},
+		{"after a broken tag", "</bo</body>", "</bo[[BANNER]]</body>", Injected},
+		{"after a longer name", "</bodyx></body>", "</bodyx>[[BANNER]]</body>", Injected},
+		{"longer name", "</bodyx>", "</bodyx>[[BANNER]]", Appended},
+		{"self-closing", "</body/>", "</body/>[[BANNER]]", Appended},
+		{"space after slash", "</ body>", "</ body>[[BANNER]]", Appended},
+		{"vertical tab is not HTML whitespace", "</body\v>", "</body\v>[[BANNER]]", Appended},
+		{"start tag", "<body>", "<body>[[BANNER]]", Appended},
+		{"unfinished at end", "x</body  ", "x</body  [[BANNER]]", Appended},
+		{"lone < at end", "x<", "x<[[BANNER]]", Appended},
+		{"no tag", "plain text", "plain text[[BANNER]]", Appended},
+		{"empty", "", "[[BANNER]]", Appended},
+		{"non-ASCII around", "é</BODY>ü", "é[[BANNER]]</BODY>ü", Injected},
+		{"letter that folds only in Unicode", "</bod\u028f>", "</bod\u028f>[[BANNER]]", Appended},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Every way of splitting the input in two, and byte by byte.
+			for split := 0; split <= len(tc.input); split++ {
+				got, result := injectChunks(t, []byte(tc.input), []int{split, len(tc.input)})
+				if string(got) != tc.want || result != tc.result {
+					t.Fatalf("split at %d: got %q, %v; want %q, %v", split, got, result, tc.want, tc.result)
+				}
+			}
+			got, result := injectChunks(t, []byte(tc.input), []int{1})
+			if string(got) != tc.want || result != tc.result {
+				t.Fatalf("byte by byte: got %q, %v; want %q, %v", got, result, tc.want, tc.result)
+			}
+		})
+	}
+}
+
+// injectChunks runs input through an Injector with writes of the given sizes,
+// repeating the last size until the input is used up.
+func injectChunks(t *testing.T, input []byte, sizes []int) ([]byte, Result) {
+	t.Helper()
+	var out bytes.Buffer
+	inj := NewInjector(&out, []byte(testBanner))
+	for k := 0; len(input) > 0; k++ {
+		n := min(sizes[min(k, len(sizes)-1)], len(input))
+		if k >= len(sizes) && n == 0 {
+			n = len(input)
+		}
+		written, err := inj.Write(input[:n])
+		if err != nil || written != n {
+			t.Fatalf("Write(%q) = %d, %v; want %d, nil", input[:n], written, err, n)
+		}
+		input = input[n:]
+	}
+	result, err := inj.Close()
+	if err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return out.Bytes(), result
+}
+
+func TestInjectorStreamsEverythingButATagStart(t *testing.T) {
+	var out bytes.Buffer
+	inj := NewInjector(&out, []byte(testBanner))
+	steps := []struct {
+		write, wantOut string
+	}{
+		{"<html><body><p>one", "<html><body><p>one"},
+		{"</p><", "<html><body><p>one</p>"},
+		{"/BO", "<html><body><p>one</p>"},
+		{"x", "<html><body><p>one</p></BOx"},
+		{"two</bod", "<html><body><p>one</p></BOxtwo"},
+		{"y\n", "<html><body><p>one</p></BOxtwo"},
+		{">", "<html><body><p>one</p></BOxtwo[[BANNER]]</body\n>"},
+		{"</html>", "<html><body><p>one</p></BOxtwo[[BANNER]]</body\n></html>"},
+	}
+	for _, step := range steps {
+		if _, err := inj.Write([]byte(step.write)); err != nil {
+			t.Fatal(err)
+		}
+		if err := inj.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != step.wantOut {
+			t.Fatalf("after writing %q: destination has %q, want %q", step.write, out.String(), step.wantOut)
+		}
+	}
+	if result, err := inj.Close(); err != nil || result != Injected {
+		t.Fatalf("Close() = %v, %v; want injected", result, err)
+	}
+}
+
+func TestInjectorHoldsBackAtMostMaxHeld(t *testing.T) {
+	var out bytes.Buffer
+	inj := NewInjector(&out, []byte(testBanner))
+	candidate := "</body" + strings.Repeat("\n", maxTagWhitespace)
+	if _, err := inj.Write([]byte("abc" + candidate)); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "abc" || inj.nheld != maxHeld {
+		t.Fatalf("destination has %q and %d bytes held; want %q and %d", out.String(), inj.nheld, "abc", maxHeld)
+	}
+	if _, err := inj.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "abc"+candidate+"\n" || inj.nheld != 0 {
+		t.Fatalf("after too much whitespace, destination has %q and %d bytes held", out.String(), inj.nheld)
+	}
+}
+
+// flushRecorder counts flushes like an http.Flusher.
+type flushRecorder struct {
+	bytes.Buffer
+	flushes int
+}
+
+func (f *flushRecorder) Flush() { f.flushes++ }
+
+// errFlushRecorder fails its flushes like a bufio.Writer whose writer fails.
+type errFlushRecorder struct{ bytes.Buffer }
+
+var errFlush = errors.New("flush failed")
+
+func (*errFlushRecorder) Flush() error { return errFlush }
+
+func TestInjectorFlushReachesDestination(t *testing.T) {
+	var rec flushRecorder
+	inj := NewInjector(&rec, []byte(testBanner))
+	if _, err := inj.Write([]byte("data: 1\n\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := inj.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if rec.flushes != 1 || rec.String() != "data: 1\n\n" {
+		t.Fatalf("destination flushed %d times with %q", rec.flushes, rec.String())
+	}
+
+	inj = NewInjector(&errFlushRecorder{}, []byte(testBanner))
+	if err := inj.Flush(); !errors.Is(err, errFlush) {
+		t.Fatalf("Flush() = %v; want %v", err, errFlush)
+	}
+
+	// A destination that cannot flush is fine.
+	inj = NewInjector(io.Discard, []byte(testBanner))
+	if err := inj.Flush(); err != nil {
+		t.Fatalf("Flush() = %v", err)
+	}
+}
+
+// failingWriter accepts limit bytes, then fails.
+type failingWriter struct {
+	limit int
+	short bool // fail by writing short without an error
+}
+
+var errWrite = errors.New("client went away")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) <= w.limit {
+		w.limit -= len(p)
+		return len(p), nil
+	}
+	n := w.limit
+	w.limit = 0
+	if w.short {
+		return n, nil
+	}
+	return n, errWrite
+}
+
+func TestInjectorWriteErrorsStick(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		limit   int
+		writes  []string
+		wantErr error
+	}{
+		{"before the tag", 2, []string{"abcdef</body>"}, errWrite},
+		{"in the banner", 3, []string{"abc</body>"}, errWrite},
+		{"after the tag", 3 + len(testBanner) + 2, []string{"abc</body>", "more"}, errWrite},
+		{"releasing a held tag start", 3, []string{"abc</bo", "x"}, errWrite},
+		{"appending", 3, []string{"abc"}, errWrite},
+		{"short write", 2, []string{"abc"}, io.ErrShortWrite},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &failingWriter{limit: tc.limit, short: tc.wantErr == io.ErrShortWrite}
+			inj := NewInjector(w, []byte(testBanner))
+			var firstErr error
+			for _, s := range tc.writes {
+				n, err := inj.Write([]byte(s))
+				if err != nil && n >= len(s) {
+					t.Fatalf("Write returned %d with error %v; want fewer than %d", n, err, len(s))
+				}
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+			_, closeErr := inj.Close()
+			if firstErr == nil {
+				firstErr = closeErr
+			}
+			if !errors.Is(firstErr, tc.wantErr) || !errors.Is(closeErr, tc.wantErr) {
+				t.Fatalf("got errors %v (first) and %v (Close); want %v", firstErr, closeErr, tc.wantErr)
+			}
+			if _, err := inj.Write([]byte("x")); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Write after failure = %v; want %v", err, tc.wantErr)
+			}
+			if err := inj.Flush(); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Flush after failure = %v; want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestInjectorUseAfterClose(t *testing.T) {
+	inj := NewInjector(io.Discard, []byte(testBanner))
+	if _, err := inj.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inj.Write([]byte("x")); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+	if _, err := inj.Close(); err == nil {
+		t.Error("second Close succeeded")
+	}
+}
+
+func TestInjectorResetReuses(t *testing.T) {
+	var first, second bytes.Buffer
+	inj := NewInjector(&first, []byte("A"))
+	// Leave it mid-tag, as a response cut short would.
+	if _, err := inj.Write([]byte("x</bo")); err != nil {
+		t.Fatal(err)
+	}
+	inj.Reset(&second, []byte("B"))
+	if _, err := inj.Write([]byte("dy></body>")); err != nil {
+		t.Fatal(err)
+	}
+	if result, err := inj.Close(); err != nil || result != Injected {
+		t.Fatalf("Close() = %v, %v", result, err)
+	}
+	if first.String() != "x" || second.String() != "dy>B</body>" {
+		t.Fatalf("got %q and %q; want %q and %q", first.String(), second.String(), "x", "dy>B</body>")
+	}
+}
+
+func TestInjectorWriteDoesNotAllocate(t *testing.T) {
+	page := testPage(20 << 10)
+	banner := []byte(testBanner)
+	pool := sync.Pool{New: func() any { return new(Injector) }}
+	allocs := testing.AllocsPerRun(100, func() {
+		inj := pool.Get().(*Injector)
+		inj.Reset(io.Discard, banner)
+		for chunk := range slices.Chunk(page, 1000) {
+			if _, err := inj.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := inj.Close(); err != nil {
+			t.Fatal(err)
+		}
+		inj.Reset(nil, nil)
+		pool.Put(inj)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per page; want 0", allocs)
+	}
+}
+
+func TestResultString(t *testing.T) {
+	for r, want := range map[Result]string{Injected: "injected", Appended: "appended", 0: "Result(0)"} {
+		if got := r.String(); got != want {
+			t.Errorf("Result(%d).String() = %q; want %q", int(r), got, want)
+		}
+	}
+}
+
+func TestMatchEndTagNeverHoldsMoreThanMaxHeld(t *testing.T) {
+	// The longest partial match has to fit in the held buffer, and one more
+	// byte always decides.
+	longest := []byte("</body" + strings.Repeat(" ", maxTagWhitespace))
+	if len(longest) != maxHeld || matchEndTag(longest) != partialMatch {
+		t.Fatalf("longest partial match is not %d bytes", maxHeld)
+	}
+	for _, c := range []byte{' ', '>', 'x'} {
+		if matchEndTag(append(longest, c)) == partialMatch {
+			t.Fatalf("%q after the longest partial match is still partial", c)
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+)
+
+func waitUntil(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal(err)
+}
+
+func TestLocalBoard(t *testing.T) {
+	b := NewBoard(nil, zap.NewNop())
+	defer b.Close()
+	now := time.Now()
+	if err := b.Set(context.Background(), Override{Journey: "support", Backend: "care", ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := b.Get("support", now); !ok || o.Backend != "care" {
+		t.Errorf("Get = %v %v", o, ok)
+	}
+	if _, ok := b.Get("support", now.Add(2*time.Minute)); ok {
+		t.Error("expired override still in force")
+	}
+	if _, ok := b.Get("checkout", now); ok {
+		t.Error("override on another journey")
+	}
+	b.Clear(context.Background(), "support", "me")
+	if _, ok := b.Get("support", now); ok {
+		t.Error("cleared override still in force")
+	}
+}
+
+func TestBoardsShareOverridesThroughRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	a := NewBoard(rs.Client(t), zap.NewNop())
+	b := NewBoard(rs.Client(t), zap.NewNop())
+	defer a.Close()
+	defer b.Close()
+	ctx := context.Background()
+	o := Override{Journey: "support", Backend: "care", Reason: "outage", By: "ops", SetAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	start := time.Now()
+	if err := a.Set(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Second, func() error {
+		if got, ok := b.Get("support", time.Now()); !ok || got.Backend != "care" || got.Reason != "outage" {
+			return fmt.Errorf("other board: %v %v", got, ok)
+		}
+		return nil
+	})
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("notification took %s; pub/sub should be near-instant", el)
+	}
+
+	// A change that bypasses pub/sub (a lost message) is picked up by the
+	// periodic resync.
+	rs.Client(t).HDel(ctx, overridesKey, "support")
+	waitUntil(t, 3*ResyncInterval, func() error {
+		if _, ok := b.Get("support", time.Now()); ok {
+			return fmt.Errorf("stale override after a silent delete")
+		}
+		return nil
+	})
+
+	// While Redis is down the last known overrides stay in force.
+	if err := a.Set(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 2*time.Second, func() error {
+		if _, ok := b.Get("support", time.Now()); !ok {
+			return fmt.Errorf("not propagated")
+		}
+		return nil
+	})
+	rs.Stop(t)
+	time.Sleep(3 * ResyncInterval)
+	if _, ok := b.Get("support", time.Now()); !ok {
+		t.Error("override forgotten while Redis is down")
+	}
+	if err := a.Set(ctx, o); err == nil {
+		t.Error("Set succeeded with Redis down")
+	}
+
+}
+
+func TestAuditRecordsWhoAndWhy(t *testing.T) {
+	rs := redistest.Start(t)
+	a := NewBoard(rs.Client(t), zap.NewNop())
+	defer a.Close()
+	ctx := context.Background()
+	a.Set(ctx, Override{Journey: "support", Backend: "care", Reason: "outage", By: "ops@10.0.0.1", SetAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
+	a.Clear(ctx, "support", "ops@10.0.0.2")
+	audit, err := a.Audit(ctx, 10)
+	if err != nil || len(audit) != 2 {
+		t.Fatalf("audit %v %v", audit, err)
+	}
+	if audit[0]["action"] != "clear" || audit[0]["by"] != "ops@10.0.0.2" || audit[1]["action"] != "set" || audit[1]["reason"] != "outage" || audit[1]["backend"] != "care" {
+		t.Errorf("audit entries: %v", audit)
+	}
+}
+
+func TestTrailWritesReadsAndBounds(t *testing.T) {
+	rs := redistest.Start(t)
+	client := rs.Client(t)
+	tr := NewTrail(client, TrailOptions{MaxEntries: 3, TTL: time.Hour}, zap.NewNop())
+	for i := 0; i < 5; i++ {
+		tr.Record("C-1", "session:abc", Entry{Time: time.Now(), Journey: "support", Backend: "nightdesk", Owner: "outsourced",
+			Status: 200, RequestID: fmt.Sprint("R", i), Note: fmt.Sprint("note ", i)})
+	}
+	tr.Close() // writes what is queued
+	entries, err := Read(context.Background(), client, "C-1", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 || entries[0].Note != "note 4" || entries[2].Note != "note 2" {
+		t.Errorf("entries (newest first, capped at 3): %+v", entries)
+	}
+	if ttl := client.TTL(context.Background(), "frontdoor:trail:C-1").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Errorf("trail ttl %s", ttl)
+	}
+	latest := client.HGet(context.Background(), "session:abc", SessionTrailField).Val()
+	if latest == "" || !contains(latest, `"note":"note 4"`) {
+		t.Errorf("latest entry in session hash: %q", latest)
+	}
+	if w, d, f := tr.Stats(); w != 5 || d != 0 || f != 0 {
+		t.Errorf("stats written %d dropped %d failed %d", w, d, f)
+	}
+}
+
+func TestTrailDropsWhenFullNeverBlocks(t *testing.T) {
+	rs := redistest.Start(t)
+	rs.Stop(t) // writes fail slowly (dial errors); the queue fills
+	tr := NewTrail(rs.Client(t), TrailOptions{Queue: 4}, zap.NewNop())
+	defer tr.Close()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr.Record("C-1", "", Entry{Note: "x"})
+		}()
+	}
+	wg.Wait()
+	if el := time.Since(start); el > 200*time.Millisecond {
+		t.Errorf("recording took %s: it must never wait for Redis", el)
+	}
+	if _, dropped, _ := tr.Stats(); dropped == 0 {
+		t.Error("nothing dropped with a full queue")
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

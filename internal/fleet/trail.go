@@ -1,0 +1,156 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// SessionTrailField is the field of the session hash that holds the
+// customer's latest trail entry, so that a backend allowed to see the
+// trail gets it from the request's one context lookup.
+const SessionTrailField = "frontdoor_trail"
+
+// Entry is one thing a backend recorded about the customer: a note ("told
+// the customer a refund within 5 days") and/or a case number.
+type Entry struct {
+	Time      time.Time `json:"time"`
+	Journey   string    `json:"journey"`
+	Backend   string    `json:"backend"`
+	Owner     string    `json:"owner"`
+	Status    int       `json:"status"`
+	RequestID string    `json:"request_id"`
+	Note      string    `json:"note,omitempty"`
+	Case      string    `json:"case,omitempty"`
+}
+
+// TrailOptions bound what a trail keeps.
+type TrailOptions struct {
+	MaxEntries int64         // per customer; default 100
+	TTL        time.Duration // since the latest entry; default 30 days
+	Queue      int           // entries waiting to be written; default 1024
+}
+
+// Trail writes entries asynchronously through a bounded queue: recording
+// never delays a response, and when Redis cannot keep up entries are
+// dropped and counted rather than piling up in memory.
+type Trail struct {
+	client  redis.UniversalClient
+	opts    TrailOptions
+	logger  *zap.Logger
+	queue   chan trailJob
+	dropped atomic.Uint64
+	failed  atomic.Uint64
+	written atomic.Uint64
+	wg      sync.WaitGroup
+	close   sync.Once
+}
+
+type trailJob struct {
+	customerID string
+	sessionKey string // the session hash to store the latest entry in, or ""
+	entry      Entry
+}
+
+// NewTrail starts the trail writer.
+func NewTrail(client redis.UniversalClient, opts TrailOptions, logger *zap.Logger) *Trail {
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 100
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = 30 * 24 * time.Hour
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = 1024
+	}
+	t := &Trail{client: client, opts: opts, logger: logger, queue: make(chan trailJob, opts.Queue)}
+	t.wg.Add(1)
+	go t.run()
+	return t
+}
+
+func trailKey(customerID string) string { return "frontdoor:trail:" + customerID }
+
+// Record queues an entry without blocking. It reports false when the
+// queue is full and the entry was dropped.
+func (t *Trail) Record(customerID, sessionKey string, e Entry) bool {
+	select {
+	case t.queue <- trailJob{customerID: customerID, sessionKey: sessionKey, entry: e}:
+		return true
+	default:
+		t.dropped.Add(1)
+		return false
+	}
+}
+
+// Stats returns how many entries were written, dropped (queue full) and
+// failed (Redis error).
+func (t *Trail) Stats() (written, dropped, failed uint64) {
+	return t.written.Load(), t.dropped.Load(), t.failed.Load()
+}
+
+func (t *Trail) run() {
+	defer t.wg.Done()
+	for job := range t.queue {
+		if err := t.write(job); err != nil {
+			t.failed.Add(1)
+			t.logger.Warn("trail: entry not written", zap.String("request_id", job.entry.RequestID), zap.Error(err))
+			continue
+		}
+		t.written.Add(1)
+	}
+}
+
+func (t *Trail) write(job trailJob) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	raw, err := json.Marshal(job.entry)
+	if err != nil {
+		return err
+	}
+	e := job.entry
+	key := trailKey(job.customerID)
+	_, err = t.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: t.opts.MaxEntries, Approx: false, Values: map[string]any{
+			"time": e.Time.UTC().Format(time.RFC3339Nano), "journey": e.Journey, "backend": e.Backend,
+			"owner": e.Owner, "status": strconv.Itoa(e.Status), "request_id": e.RequestID,
+			"note": e.Note, "case": e.Case,
+		}})
+		p.Expire(ctx, key, t.opts.TTL)
+		if job.sessionKey != "" {
+			p.HSet(ctx, job.sessionKey, SessionTrailField, raw)
+		}
+		return nil
+	})
+	return err
+}
+
+// Read returns up to n of the customer's entries, newest first.
+func Read(ctx context.Context, client redis.UniversalClient, customerID string, n int64) ([]Entry, error) {
+	msgs, err := client.XRevRangeN(ctx, trailKey(customerID), "+", "-", n).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading trail: %w", err)
+	}
+	out := make([]Entry, 0, len(msgs))
+	for _, m := range msgs {
+		get := func(k string) string { s, _ := m.Values[k].(string); return s }
+		at, _ := time.Parse(time.RFC3339Nano, get("time"))
+		status, _ := strconv.Atoi(get("status"))
+		out = append(out, Entry{Time: at, Journey: get("journey"), Backend: get("backend"), Owner: get("owner"),
+			Status: status, RequestID: get("request_id"), Note: get("note"), Case: get("case")})
+	}
+	return out, nil
+}
+
+// Close stops accepting entries and writes those already queued.
+func (t *Trail) Close() {
+	t.close.Do(func() { close(t.queue) })
+	t.wg.Wait()
+}

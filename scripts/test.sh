@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite: vet, unit tests with the race detector, short fuzz
+# runs, and the e2e tests that run the real frontdoor binary against real
+# redis-server, backends, Prometheus and Chromium. Needs redis-server,
+# prometheus/promtool and chromium on PATH (Debian: apt-get install
+# redis-server prometheus chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for tool in redis-server redis-cli prometheus promtool chromium; do
+	command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+	echo "missing: ${missing[*]} (Debian: sudo apt-get install redis-server prometheus chromium)" >&2
+	exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== unit tests (race detector)"
+go test -race -count=1 $(go list ./... | grep -v /e2e)
+
+echo "== fuzz (short runs)"
+fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-10s}" "$1"; }
+fuzz ./internal/banner/ FuzzInjector
+fuzz ./internal/assertion/ FuzzPayload
+fuzz ./config/ FuzzHours
+# The first caddymodule target builds Caddy with coverage instrumentation
+# (minutes, once); the others reuse that build.
+fuzz ./caddymodule/ FuzzScrubReserved
+fuzz ./caddymodule/ FuzzCookieFilter
+fuzz ./caddymodule/ FuzzCaddyfile
+
+echo "== e2e (real binary, redis-server, backends, prometheus, chromium)"
+# Screenshots and other artifacts are kept under e2e/testdata/out.
+mkdir -p e2e/testdata/out
+go test -count=1 -timeout 30m -artifacts -outputdir "$PWD/e2e/testdata/out" ./e2e/...
