@@ -23,15 +23,20 @@ echo "== unit tests (race detector)"
 go test -race -count=1 $(go list ./... | grep -v /e2e)
 
 echo "== fuzz (short runs)"
-fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-10s}" "$1"; }
-fuzz ./internal/banner/ FuzzInjector
-fuzz ./internal/assertion/ FuzzPayload
-fuzz ./config/ FuzzHours
+# Budgets are execution counts, not durations: a -fuzztime duration races
+# the fuzz coordinator's own deadline in Go 1.26 (golang/go#75804) and fails
+# a target that found nothing with "context deadline exceeded". Each count is
+# about ten seconds on two cores; FUZZTIME (e.g. 2m or 500000x) overrides
+# them all for a longer local run.
+fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-$3}" "$1"; }
+fuzz ./internal/banner/ FuzzInjector 100000x
+fuzz ./internal/assertion/ FuzzPayload 100000x
+fuzz ./config/ FuzzHours 100000x
 # The first caddymodule target builds Caddy with coverage instrumentation
 # (minutes, once); the others reuse that build.
-fuzz ./caddymodule/ FuzzScrubReserved
-fuzz ./caddymodule/ FuzzCookieFilter
-fuzz ./caddymodule/ FuzzCaddyfile
+fuzz ./caddymodule/ FuzzScrubReserved 8000x
+fuzz ./caddymodule/ FuzzCookieFilter 8000x
+fuzz ./caddymodule/ FuzzCaddyfile 10000x
 
 echo "== e2e (real binary, redis-server, backends, prometheus, chromium)"
 # Screenshots and other artifacts are kept under e2e/testdata/out.
