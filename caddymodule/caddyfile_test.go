@@ -20,7 +20,7 @@ func parseFrontdoor(input string) (*Handler, error) {
 	return h, err
 }
 
-func mustParse(t *testing.T, input string) *Handler {
+func mustParse(t testing.TB, input string) *Handler {
 	t.Helper()
 	h, err := parseFrontdoor(input)
 	if err != nil {

@@ -71,7 +71,7 @@ func refusedAddr(t *testing.T) string {
 
 // provisionHandler parses a frontdoor block and provisions it as Caddy
 // would, with the clock at now.
-func provisionHandler(t *testing.T, caddyfileBody string, now time.Time) *Handler {
+func provisionHandler(t testing.TB, caddyfileBody string, now time.Time) *Handler {
 	t.Helper()
 	h := mustParse(t, "frontdoor {\n"+caddyfileBody+"\n}")
 	// Provisioning works on Caddy's JSON, as a real config load does.

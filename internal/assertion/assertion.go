@@ -7,25 +7,23 @@
 // thumbprint of the signing key as "kid" so the vendor can pick the key from
 // the JWK Set served at JWKSPath.
 //
-// Signing happens on every proxied request, so Sign writes the payload with a
-// small purpose-built JSON encoder into a pooled buffer and reuses a
-// precomputed protected header instead of going through encoding/json and a
-// general JOSE library. The package has no dependency outside the standard
-// library; its tests verify every token with go-jose exactly as a vendor would.
+// Tokens are signed by go-jose. Signing happens on every proxied request, so
+// the payload is written by a small purpose-built JSON encoder into a pooled
+// buffer rather than through encoding/json; the tests verify every token with
+// go-jose's own JWT parser exactly as a vendor would.
 package assertion
 
 import (
-	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // Names that are part of the contract with vendors (see "What a backend
@@ -113,29 +111,23 @@ func (c *Claims) validate() error {
 type Signer struct {
 	keys    []*key
 	signing *key
-	// prefix is base64url(protected header) followed by ".", the part of
-	// every token that never changes.
-	prefix []byte
-	jwks   []byte
-	ttl    atomic.Int64 // seconds
+	jwks    []byte
+	ttl     atomic.Int64 // seconds
 }
 
-func newSigner(keys []*key) *Signer {
+func newSigner(keys []*key) (*Signer, error) {
 	s := &Signer{keys: keys, signing: keys[0]}
-	hdr := `{"alg":"` + s.signing.alg + `","kid":"` + s.signing.kid + `","typ":"JWT"}`
-	s.prefix = base64.RawURLEncoding.AppendEncode(nil, []byte(hdr))
-	s.prefix = append(s.prefix, '.')
-
-	jwks := []byte(`{"keys":[`)
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, len(keys))}
 	for i, k := range keys {
-		if i > 0 {
-			jwks = append(jwks, ',')
-		}
-		jwks = append(jwks, k.jwk...)
+		set.Keys[i] = k.public
 	}
-	s.jwks = append(jwks, "]}"...)
+	jwks, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the JWK Set: %v", err)
+	}
+	s.jwks = jwks
 	s.ttl.Store(int64(DefaultTTL / time.Second))
-	return s
+	return s, nil
 }
 
 // NewEphemeralSigner returns a signer with a fresh EdDSA (Ed25519) key that
@@ -156,7 +148,7 @@ func NewEphemeralSigner() (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generating ephemeral assertion key: %v", err)
 	}
-	return newSigner([]*key{k}), nil
+	return newSigner([]*key{k})
 }
 
 // SetTTL sets how long the assertions signed from now on are valid. JWT times
@@ -193,11 +185,10 @@ func (s *Signer) KeyIDs() []string {
 
 // Algorithm returns the JWS algorithm of the signing key, "ES256" or "EdDSA".
 func (s *Signer) Algorithm() string {
-	return s.signing.alg
+	return string(s.signing.alg)
 }
 
-// scratch holds the payload JSON and the signing input while a token is
-// built, so that the only allocation left per token is the token itself.
+// scratch holds the payload JSON while a token is signed.
 var scratch = sync.Pool{New: func() any {
 	b := make([]byte, 0, 1024)
 	return &b
@@ -218,94 +209,24 @@ func (s *Signer) Sign(c Claims, now time.Time) (string, error) {
 	exp := iat + s.ttl.Load()
 
 	bp := scratch.Get().(*[]byte)
-	buf := appendPayload((*bp)[:0], &c, iat, exp)
-	n := len(buf)
-	buf = append(buf, s.prefix...)
-	// The source is the start of the same buffer: the encoding is appended
-	// after it (or into a fresh array if append grows), so they never overlap.
-	buf = base64.RawURLEncoding.AppendEncode(buf, buf[:n])
-	input := buf[n:]
-
-	var sig [sigSize]byte
-	err := s.signing.sign(input, &sig)
-	if err == nil {
-		var enc [sigEncSize]byte
-		base64.RawURLEncoding.Encode(enc[:], sig[:])
-		var tok strings.Builder
-		tok.Grow(len(input) + 1 + sigEncSize)
-		tok.Write(input)
-		tok.WriteByte('.')
-		tok.Write(enc[:])
-		if cap(buf) <= maxPooled {
-			*bp = buf[:0]
-			scratch.Put(bp)
-		}
-		return tok.String(), nil
+	payload := appendPayload((*bp)[:0], &c, iat, exp)
+	token, err := s.signing.sign(payload)
+	// The signature object that refers to payload is gone once serialized.
+	if cap(payload) <= maxPooled {
+		*bp = payload[:0]
+		scratch.Put(bp)
 	}
-	scratch.Put(bp)
-	return "", fmt.Errorf("signing assertion with key %s: %v", s.signing.kid, err)
+	return token, err
 }
 
-// Both ES256 (R||S, RFC 7518 §3.4) and Ed25519 signatures are 64 bytes.
-const (
-	sigSize    = 64
-	sigEncSize = 86 // base64url without padding of 64 bytes
-)
-
-func (k *key) sign(input []byte, sig *[sigSize]byte) error {
-	if k.ed != nil {
-		copy(sig[:], ed25519.Sign(k.ed, input))
-		return nil
-	}
-	digest := sha256.Sum256(input)
-	der, err := ecdsa.SignASN1(rand.Reader, k.ec, digest[:])
+func (k *key) sign(payload []byte) (string, error) {
+	jws, err := k.signer.Sign(payload)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("signing assertion with key %s: %v", k.kid, err)
 	}
-	return derToJOSE(der, sig)
-}
-
-// derToJOSE converts the ASN.1 DER signature crypto/ecdsa produces,
-// SEQUENCE { INTEGER r, INTEGER s }, into the fixed-size big-endian R||S
-// that JWS requires. For P-256 every length fits in one byte.
-func derToJOSE(der []byte, sig *[sigSize]byte) error {
-	if len(der) < 2 || der[0] != 0x30 || der[1] >= 0x80 || int(der[1]) != len(der)-2 {
-		return errors.New("malformed ECDSA signature")
+	token, err := jws.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("serializing assertion signed with key %s: %v", k.kid, err)
 	}
-	r, rest, ok := derInteger(der[2:])
-	if !ok {
-		return errors.New("malformed ECDSA signature: r")
-	}
-	s, rest, ok := derInteger(rest)
-	if !ok || len(rest) != 0 {
-		return errors.New("malformed ECDSA signature: s")
-	}
-	clear(sig[:])
-	copy(sig[32-len(r):32], r)
-	copy(sig[64-len(s):], s)
-	return nil
-}
-
-// derInteger reads one positive INTEGER of at most 32 significant bytes.
-func derInteger(b []byte) (v, rest []byte, ok bool) {
-	if len(b) < 2 || b[0] != 0x02 || b[1] >= 0x80 {
-		return nil, nil, false
-	}
-	n := int(b[1])
-	if n == 0 || len(b)-2 < n {
-		return nil, nil, false
-	}
-	v, rest = b[2:2+n], b[2+n:]
-	if v[0]&0x80 != 0 {
-		return nil, nil, false // negative: never a valid r or s
-	}
-	// DER prefixes a zero byte when the top bit is set; smaller values are
-	// shorter than 32 bytes and are left-padded by the caller.
-	for len(v) > 0 && v[0] == 0 {
-		v = v[1:]
-	}
-	if len(v) == 0 || len(v) > 32 {
-		return nil, nil, false
-	}
-	return v, rest, true
+	return token, nil
 }

@@ -2,13 +2,13 @@ package assertion
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -16,56 +16,36 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 var p256 = elliptic.P256()
 
-// key is one signing key with everything about it that is published.
+// key is one signing key: its go-jose signer and what is published of it.
 type key struct {
-	alg string // "ES256" or "EdDSA"
-	kid string // RFC 7638 thumbprint, base64url
-	jwk []byte // public JWK, JSON
-	ec  *ecdsa.PrivateKey
-	ed  ed25519.PrivateKey
+	alg    jose.SignatureAlgorithm // ES256 or EdDSA
+	kid    string                  // RFC 7638 thumbprint, base64url
+	public jose.JSONWebKey         // published in the JWK Set
+	signer jose.Signer             // puts alg, kid and typ "JWT" in the protected header
 }
 
-// newKey accepts a P-256 or Ed25519 private key and derives its public JWK
-// and key id.
+// newKey accepts a P-256 or Ed25519 private key and derives its public JWK,
+// its key id and a signer.
 func newKey(priv any) (*key, error) {
-	b64 := base64.RawURLEncoding
+	var alg jose.SignatureAlgorithm
+	var pub any
 	switch priv := priv.(type) {
 	case *ecdsa.PrivateKey:
 		if priv.Curve != p256 {
 			return nil, fmt.Errorf("EC key on curve %s is not supported: only P-256 (ES256) is", priv.Curve.Params().Name)
 		}
-		pub, err := priv.PublicKey.Bytes() // 0x04 || X || Y
-		if err != nil {
-			return nil, fmt.Errorf("invalid EC key: %v", err)
-		}
-		x, y := b64.EncodeToString(pub[1:33]), b64.EncodeToString(pub[33:])
-		// RFC 7638 §3.2: required members only, in lexicographic order,
-		// no whitespace.
-		kid := thumbprint(`{"crv":"P-256","kty":"EC","x":"` + x + `","y":"` + y + `"}`)
-		return &key{
-			alg: "ES256",
-			kid: kid,
-			jwk: []byte(`{"kty":"EC","crv":"P-256","x":"` + x + `","y":"` + y +
-				`","kid":"` + kid + `","alg":"ES256","use":"sig"}`),
-			ec: priv,
-		}, nil
+		alg, pub = jose.ES256, priv.Public()
 	case ed25519.PrivateKey:
 		if len(priv) != ed25519.PrivateKeySize {
 			return nil, errors.New("invalid Ed25519 key: wrong length")
 		}
-		x := b64.EncodeToString(priv.Public().(ed25519.PublicKey))
-		kid := thumbprint(`{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`)
-		return &key{
-			alg: "EdDSA",
-			kid: kid,
-			jwk: []byte(`{"kty":"OKP","crv":"Ed25519","x":"` + x +
-				`","kid":"` + kid + `","alg":"EdDSA","use":"sig"}`),
-			ed: priv,
-		}, nil
+		alg, pub = jose.EdDSA, priv.Public()
 	case *rsa.PrivateKey:
 		return nil, errors.New("RSA keys are not supported: use an EC P-256 (ES256) or Ed25519 (EdDSA) key")
 	case *ecdh.PrivateKey:
@@ -73,11 +53,19 @@ func newKey(priv any) (*key, error) {
 	default:
 		return nil, fmt.Errorf("%T keys are not supported: use an EC P-256 (ES256) or Ed25519 (EdDSA) key", priv)
 	}
-}
-
-func thumbprint(canonical string) string {
-	sum := sha256.Sum256([]byte(canonical))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	public := jose.JSONWebKey{Key: pub, Algorithm: string(alg), Use: "sig"}
+	sum, err := public.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("computing key id: %v", err)
+	}
+	public.KeyID = base64.RawURLEncoding.EncodeToString(sum)
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: public.KeyID}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, fmt.Errorf("making %s signer: %v", alg, err)
+	}
+	return &key{alg: alg, kid: public.KeyID, public: public, signer: signer}, nil
 }
 
 // LoadSigner reads one private key from each PEM file. The first key signs;
@@ -104,7 +92,7 @@ func LoadSigner(pemFiles []string) (*Signer, error) {
 		}
 		keys = append(keys, k)
 	}
-	return newSigner(keys), nil
+	return newSigner(keys)
 }
 
 func loadKeyFile(file string) (*key, error) {

@@ -1,6 +1,11 @@
 package assertion
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -249,11 +254,7 @@ func TestVendorRejects(t *testing.T) {
 				}
 				// An attacker with their own key who claims our kid.
 				input := hdr + "." + payload
-				var fake [sigSize]byte
-				if err := other.signing.sign([]byte(input), &fake); err != nil {
-					t.Fatal(err)
-				}
-				forged := input + "." + base64.RawURLEncoding.EncodeToString(fake[:])
+				forged := input + "." + rawSignature(t, alg, input)
 				if _, _, err := verify(jwks, forged, "nightdesk", testNow); !errors.Is(err, jose.ErrCryptoFailure) {
 					t.Errorf("forged kid: err = %v, want %v", err, jose.ErrCryptoFailure)
 				}
@@ -425,4 +426,35 @@ func decodeSegment(t testing.TB, seg string) []byte {
 		t.Fatalf("segment %q: %v", seg, err)
 	}
 	return b
+}
+
+// rawSignature signs input with a fresh key of alg, outside any JOSE
+// library: the signature an attacker with their own key would attach.
+func rawSignature(t *testing.T, alg, input string) string {
+	t.Helper()
+	var sig []byte
+	switch alg {
+	case "EdDSA":
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig = ed25519.Sign(priv, []byte(input))
+	case "ES256":
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digest := sha256.Sum256([]byte(input))
+		r, s, err := ecdsa.Sign(rand.Reader, priv, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig = make([]byte, 64) // JWS ES256 is R||S, 32 bytes each
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+	default:
+		t.Fatalf("no raw signer for %s", alg)
+	}
+	return base64.RawURLEncoding.EncodeToString(sig)
 }

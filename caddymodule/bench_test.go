@@ -1,0 +1,175 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+)
+
+// The hot path, function by function and whole. BenchmarkServeHTTP runs
+// bare Caddy reverse_proxy and frontdoor against the same loopback backend
+// in one run, so their ratio is measured, not assumed:
+//
+//	go test -run '^$' -bench . -benchmem ./caddymodule/
+//	go test -run '^$' -bench 'ServeHTTP' -cpuprofile cpu.out ./caddymodule/
+
+// browserHeaders is what a browser sends on a navigation, plus one spoofed
+// header of each form the scrubber must catch.
+func browserHeaders() http.Header {
+	return http.Header{
+		"Accept":                    {"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"},
+		"Accept-Encoding":           {"gzip, deflate, br"},
+		"Accept-Language":           {"en-US,en;q=0.5"},
+		"Cookie":                    {"acme_session=s3cr3t-session-id-0001; theme=dark"},
+		"Sec-Fetch-Dest":            {"document"},
+		"Sec-Fetch-Mode":            {"navigate"},
+		"Upgrade-Insecure-Requests": {"1"},
+		"User-Agent":                {"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+		"X-Frontdoor-Brand":         {"spoofed"},
+		"X_frontdoor_journey":       {"spoofed"},
+	}
+}
+
+func BenchmarkScrubReserved(b *testing.B) {
+	template := browserHeaders()
+	h := make(http.Header, len(template))
+	b.ReportAllocs()
+	for b.Loop() {
+		for k, v := range template {
+			h[k] = v
+		}
+		scrubReserved(h)
+	}
+}
+
+func BenchmarkScrubReservedClean(b *testing.B) {
+	h := browserHeaders()
+	scrubReserved(h) // nothing left to remove: the common case
+	b.ReportAllocs()
+	for b.Loop() {
+		scrubReserved(h)
+	}
+}
+
+func BenchmarkPlan(b *testing.B) {
+	// 15:00 UTC is 10:00 in New York: both backends are open, and both
+	// schedules are evaluated.
+	at := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	h := provisionHandler(b, `
+		brand "Acme Outdoor"
+		journey support /support* {
+			backend care-team {
+				owner in-house
+				to 127.0.0.1:1
+				hours "Mon-Fri 08:00-20:00" America/New_York
+			}
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to 127.0.0.1:2
+			}
+		}`, at)
+	j := h.routes[0]
+	var buf [maxBackends]candidate
+	b.ReportAllocs()
+	for b.Loop() {
+		if got := j.plan(at, "", buf[:]); len(got) != 2 {
+			b.Fatalf("plan has %d backends, want 2", len(got))
+		}
+	}
+}
+
+// discardWriter is the cheapest http.ResponseWriter: what the benchmark
+// measures is the handler, not a recorder's buffers.
+type discardWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkServeHTTP sends the same GET through bare reverse_proxy and
+// through frontdoor (an outsourced backend: brand headers, cookie filter,
+// assertion, banner check, metrics) to one loopback backend.
+func BenchmarkServeHTTP(b *testing.B) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "hello from the vendor\n")
+	}))
+	defer backend.Close()
+	addr := strings.TrimPrefix(backend.URL, "http://")
+
+	bare := &reverseproxy.Handler{
+		Upstreams: reverseproxy.UpstreamPool{{Dial: addr}},
+		TransportRaw: caddyconfigJSON(b, map[string]any{
+			"protocol":   "http",
+			"keep_alive": map[string]any{"max_idle_conns_per_host": 512},
+		}),
+	}
+	if err := bare.Provision(testContext(b)); err != nil {
+		b.Fatal(err)
+	}
+	defer bare.Cleanup()
+	fd := provisionHandler(b, `
+		brand "Acme Outdoor"
+		contact {
+			phone "+1 800 555 0100"
+			email help@acme.example
+			url https://acme.example/help
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to `+addr+`
+				context customer_id first_name tier
+			}
+		}`, monday10)
+
+	noNext := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		return nil
+	})
+	run := func(b *testing.B, handle func(w http.ResponseWriter, r *http.Request) error) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			w := &discardWriter{header: make(http.Header)}
+			for pb.Next() {
+				clear(w.header)
+				w.status = 0
+				r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/support/text", nil)
+				r.Header = browserHeaders()
+				r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
+				if err := handle(w, r); err != nil {
+					b.Fatal(err)
+				}
+				if w.status != 0 && w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+	b.Run("bare", func(b *testing.B) {
+		run(b, func(w http.ResponseWriter, r *http.Request) error { return bare.ServeHTTP(w, r, noNext) })
+	})
+	b.Run("frontdoor", func(b *testing.B) {
+		run(b, func(w http.ResponseWriter, r *http.Request) error { return fd.ServeHTTP(w, r, noNext) })
+	})
+}
+
+func caddyconfigJSON(b testing.TB, v any) json.RawMessage {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw
+}
