@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"sync"
@@ -24,6 +25,17 @@ type AssertionConfig struct {
 
 	// TTL is how long an assertion is valid. At most 5m. Default: 2m.
 	TTL caddy.Duration `json:"ttl,omitempty"`
+
+	// Reuse lets one signed assertion serve the requests of the same
+	// customer to the same backend with the same context for this long,
+	// instead of signing one per request. Signing is the largest cost
+	// frontdoor adds to a request; with reuse its "jti" names the token
+	// (the request that caused it to be signed), not each request, whose
+	// id stays in X-Request-Id, so vendors that refuse a repeated "jti"
+	// must not be sent reused tokens. At most half the TTL, so that a
+	// reused token still has at least half its lifetime left. Default: 0,
+	// a fresh assertion for every request.
+	Reuse caddy.Duration `json:"reuse,omitempty"`
 }
 
 func (h *Handler) provisionAssertion() error {
@@ -47,16 +59,79 @@ func (h *Handler) provisionAssertion() error {
 			return fmt.Errorf("assertion ttl: %w", err)
 		}
 	}
+	if err := checkReuse(time.Duration(cfg.Reuse), h.signer.TTL()); err != nil {
+		return err
+	}
+	if cfg.Reuse > 0 {
+		h.tokens = newTokenCache(time.Duration(cfg.Reuse), maxReusedTokens)
+	}
 	return nil
 }
+
+// checkReuse keeps reused assertions far from expiry.
+func checkReuse(reuse, ttl time.Duration) error {
+	if reuse < 0 || reuse > ttl/2 {
+		return fmt.Errorf("assertion reuse %v: must be between 0 and half the assertion ttl (%v)", reuse, ttl/2)
+	}
+	return nil
+}
+
+// maxReusedTokens bounds the reuse cache: one token per customer and
+// backend in the reuse window, and the busiest gateways see fewer distinct
+// customers per minute than this.
+const maxReusedTokens = 50_000
 
 // ephemeralSigner is made once per process, not per config: a reload must
 // not invalidate the keys vendors have cached.
 var ephemeralSigner = sync.OnceValues(assertion.NewEphemeralSigner)
 
 // sign makes the backend's assertion: the brand, the journey, the request
-// and exactly the context fields the backend may see.
+// and exactly the context fields the backend may see; with reuse on, a
+// token signed for the same claims within the reuse window instead.
 func (h *Handler) sign(b *backendRoute, requestID, journey string, cc customerContext, fields []assertion.Field) (string, error) {
+	now := time.Now()
+	if h.tokens == nil {
+		return h.signNew(b, requestID, journey, cc, fields, now)
+	}
+	var keyBuf [256]byte
+	key := reuseKey(keyBuf[:0], b, cc)
+	if token, ok := h.tokens.get(key, now); ok {
+		return token, nil
+	}
+	token, err := h.signNew(b, requestID, journey, cc, fields, now)
+	if err == nil {
+		h.tokens.put(key, token, now)
+	}
+	return token, err
+}
+
+// reuseKey identifies what an assertion says apart from its id and times:
+// the journey and backend (the audience), the session state and the
+// values of the backend's context fields, each length-prefixed and each
+// field marked present or absent, so that no two different claims share
+// a key.
+func reuseKey(buf []byte, b *backendRoute, cc customerContext) []byte {
+	buf = appendKeyPart(buf, b.journey)
+	buf = appendKeyPart(buf, b.name)
+	buf = appendKeyPart(buf, cc.state)
+	for _, f := range b.context {
+		v, ok := cc.ctx.Get(f.name)
+		if !ok {
+			buf = append(buf, 0) // absent, unlike an empty value
+			continue
+		}
+		buf = append(buf, 1)
+		buf = appendKeyPart(buf, v)
+	}
+	return buf
+}
+
+func appendKeyPart(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+func (h *Handler) signNew(b *backendRoute, requestID, journey string, cc customerContext, fields []assertion.Field, now time.Time) (string, error) {
 	fields = fields[:0]
 	subject := ""
 	for _, f := range b.context {
@@ -70,7 +145,67 @@ func (h *Handler) sign(b *backendRoute, requestID, journey string, cc customerCo
 	return h.signer.Sign(assertion.Claims{
 		Issuer: h.Brand, Audience: b.name, Subject: subject, ID: requestID,
 		Journey: journey, Session: cc.state, Context: fields,
-	}, time.Now())
+	}, now)
+}
+
+// tokenCache holds signed assertions for reuse, at most max of them.
+type tokenCache struct {
+	reuse int64 // nanoseconds
+	max   int
+
+	mu      sync.RWMutex
+	entries map[string]reusedToken
+}
+
+type reusedToken struct {
+	token    string
+	signedAt int64 // unix nanoseconds
+}
+
+func newTokenCache(reuse time.Duration, max int) *tokenCache {
+	return &tokenCache{reuse: int64(reuse), max: max, entries: make(map[string]reusedToken)}
+}
+
+func (c *tokenCache) get(key []byte, now time.Time) (string, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[string(key)] // no allocation: the compiler reads key in place
+	c.mu.RUnlock()
+	if !ok || now.UnixNano()-e.signedAt >= c.reuse || now.UnixNano() < e.signedAt {
+		return "", false
+	}
+	return e.token, true
+}
+
+func (c *tokenCache) put(key []byte, token string, now time.Time) {
+	at := now.UnixNano()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		c.evict(at)
+	}
+	c.entries[string(key)] = reusedToken{token: token, signedAt: at}
+}
+
+// evict makes room: first every expired token, and if the cache is still
+// full, an eighth of it, chosen by map order, which is random.
+func (c *tokenCache) evict(now int64) {
+	for k, e := range c.entries {
+		if now-e.signedAt >= c.reuse {
+			delete(c.entries, k)
+		}
+	}
+	for k := range c.entries {
+		if len(c.entries) < c.max-c.max/8 {
+			break
+		}
+		delete(c.entries, k)
+	}
+}
+
+func (c *tokenCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
 }
 
 // serveJWKS publishes the public keys vendors verify assertions with.

@@ -100,7 +100,8 @@ func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkServeHTTP sends the same GET through bare reverse_proxy and
 // through frontdoor (an outsourced backend: brand headers, cookie filter,
-// assertion, banner check, metrics) to one loopback backend.
+// assertion, banner check, metrics) to one loopback backend, and through
+// frontdoor reusing assertions (assertion { reuse 30s }).
 func BenchmarkServeHTTP(b *testing.B) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -120,7 +121,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer bare.Cleanup()
-	fd := provisionHandler(b, `
+	site := `
 		brand "Acme Outdoor"
 		contact {
 			phone "+1 800 555 0100"
@@ -134,7 +135,9 @@ func BenchmarkServeHTTP(b *testing.B) {
 				to `+addr+`
 				context customer_id first_name tier
 			}
-		}`, monday10)
+		}`
+	fd := provisionHandler(b, site, monday10)
+	fdReuse := provisionHandler(b, site+"\nassertion {\n\treuse 30s\n}", monday10)
 
 	noNext := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 		return nil
@@ -163,6 +166,9 @@ func BenchmarkServeHTTP(b *testing.B) {
 	})
 	b.Run("frontdoor", func(b *testing.B) {
 		run(b, func(w http.ResponseWriter, r *http.Request) error { return fd.ServeHTTP(w, r, noNext) })
+	})
+	b.Run("frontdoor-reuse", func(b *testing.B) {
+		run(b, func(w http.ResponseWriter, r *http.Request) error { return fdReuse.ServeHTTP(w, r, noNext) })
 	})
 }
 

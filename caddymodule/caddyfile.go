@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 )
 
 func init() {
@@ -54,6 +55,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		assertion {
 //			key <pem file...>
 //			ttl <duration>
+//			reuse <duration>
 //		}
 //		banner_template <file>
 //		error_template  <file>
@@ -238,6 +240,7 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	var reuseErr error // reported once the block's ttl is known
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "key":
@@ -256,9 +259,27 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 				return nil, d.Errf("assertion ttl %q: want a duration above 0 and at most 5m", v)
 			}
 			a.TTL = caddy.Duration(ttl)
+		case "reuse":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			reuse, err := caddy.ParseDuration(v)
+			if err != nil || reuse < 0 {
+				return nil, d.Errf("assertion reuse %q: want a duration, at most half the assertion ttl", v)
+			}
+			a.Reuse = caddy.Duration(reuse)
+			reuseErr = d.Errf("assertion reuse %s: must be at most half the assertion ttl", v)
 		default:
-			return nil, d.Errf("unrecognized assertion option %q: expected key or ttl", d.Val())
+			return nil, d.Errf("unrecognized assertion option %q: expected key, ttl or reuse", d.Val())
 		}
+	}
+	ttl := assertion.DefaultTTL
+	if a.TTL != 0 {
+		ttl = time.Duration(a.TTL)
+	}
+	if checkReuse(time.Duration(a.Reuse), ttl) != nil {
+		return nil, reuseErr
 	}
 	return a, nil
 }

@@ -265,6 +265,7 @@ func TestCaddyfileSessionAndAssertion(t *testing.T) {
 		assertion {
 			key /etc/frontdoor/new.pem /etc/frontdoor/old.pem
 			ttl 90s
+			reuse 45s
 		}
 		banner_template /etc/frontdoor/banner.html
 		error_template /etc/frontdoor/error.html
@@ -282,7 +283,7 @@ func TestCaddyfileSessionAndAssertion(t *testing.T) {
 	if !reflect.DeepEqual(h.Session, wantSession) {
 		t.Errorf("session %+v, want %+v", h.Session, wantSession)
 	}
-	wantAssertion := &AssertionConfig{Keys: []string{"/etc/frontdoor/new.pem", "/etc/frontdoor/old.pem"}, TTL: caddy.Duration(90 * time.Second)}
+	wantAssertion := &AssertionConfig{Keys: []string{"/etc/frontdoor/new.pem", "/etc/frontdoor/old.pem"}, TTL: caddy.Duration(90 * time.Second), Reuse: caddy.Duration(45 * time.Second)}
 	if !reflect.DeepEqual(h.Assertion, wantAssertion) {
 		t.Errorf("assertion %+v, want %+v", h.Assertion, wantAssertion)
 	}
@@ -344,8 +345,11 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"session negative cache", "frontdoor {\n\tsession {\n\t\tcookie s\n\t\tcache -1s\n\t}\n}", `session cache "-1s": want a duration such as 50ms or 2s, at Testfile:4`},
 		{"session on_error", "frontdoor {\n\tbrand Acme\n\tsession {\n\t\tcookie s\n\t\ton_error maybe\n\t}\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `session: on_error "maybe"`},
 		{"assertion ttl too long", "frontdoor {\n\tassertion {\n\t\tttl 10m\n\t}\n}", `assertion ttl "10m": want a duration above 0 and at most 5m, at Testfile:3`},
+		{"assertion reuse over half the default ttl", "frontdoor {\n\tassertion {\n\t\treuse 61s\n\t}\n}", "assertion reuse 61s: must be at most half the assertion ttl, at Testfile:3"},
+		{"assertion reuse over half its ttl", "frontdoor {\n\tassertion {\n\t\treuse 20s\n\t\tttl 30s\n\t}\n}", "assertion reuse 20s: must be at most half the assertion ttl, at Testfile:3"},
+		{"assertion reuse not a duration", "frontdoor {\n\tassertion {\n\t\treuse often\n\t}\n}", `assertion reuse "often": want a duration, at most half the assertion ttl, at Testfile:3`},
 		{"assertion key without file", "frontdoor {\n\tassertion {\n\t\tkey\n\t}\n}", "key needs PEM files: the first signs, all are published, at Testfile:3"},
-		{"unknown assertion option", "frontdoor {\n\tassertion {\n\t\talg RS256\n\t}\n}", `unrecognized assertion option "alg": expected key or ttl, at Testfile:3`},
+		{"unknown assertion option", "frontdoor {\n\tassertion {\n\t\talg RS256\n\t}\n}", `unrecognized assertion option "alg": expected key, ttl or reuse, at Testfile:3`},
 		{"journey without name", "frontdoor {\n\tbrand Acme\n\tjourney {\n\t}\n}", "journey needs a name and paths, e.g. journey checkout /checkout* /cart*, at Testfile:3"},
 		{"journey without paths", "frontdoor {\n\tbrand Acme\n\tjourney j {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `journey "j" claims no path`},
 		{"journey without backends", "frontdoor {\n\tbrand Acme\n\n\tjourney j /j* {\n\t}\n}", `journey "j" has no backend: add at least one backend block, at Testfile:4`},

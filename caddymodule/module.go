@@ -81,6 +81,7 @@ type Handler struct {
 	generation        uint64          // of the config this handler belongs to
 	vendorCookies     map[string]bool // never sent to outsourced backends
 	signer            *assertion.Signer
+	tokens            *tokenCache // nil unless assertions are reused
 	jwks              []byte
 	bannerTemplate    *banner.Template
 	bannerStyleHashes []string

@@ -13,6 +13,7 @@
 #   b512 bare Caddy reverse_proxy with frontdoor's idle pool (the baseline)
 #   c   frontdoor: routing, brand headers, assertion, metrics, no session
 #   d   c + Redis customer context, cached (cache 2s)
+#   dr  d with one assertion reused per customer for 30s (assertion { reuse 30s })
 #   e   c + Redis customer context, uncached (cache 0s)
 #   f0  a 20 KB vendor page through frontdoor with banner off
 #   f   the same page with the banner injected

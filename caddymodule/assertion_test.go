@@ -1,0 +1,189 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
+)
+
+func TestReuseKeyTellsClaimsApart(t *testing.T) {
+	fields := session.NewFieldSet([]string{"customer_id", "first_name"})
+	ctxOf := func(hash ...string) *session.Context { return lookupTestContext(t, fields, hash...) }
+	night := &backendRoute{journey: "support", name: "night", context: newContextFields([]string{"customer_id", "first_name"})}
+	nightOther := &backendRoute{journey: "tracking", name: "night", context: night.context}
+	care := &backendRoute{journey: "support", name: "care", context: night.context}
+
+	cases := map[string]struct {
+		b  *backendRoute
+		cc customerContext
+	}{
+		"none":                   {night, customerContext{state: sessionNone}},
+		"unavailable":            {night, customerContext{state: sessionUnavailable}},
+		"other backend":          {care, customerContext{state: sessionNone}},
+		"same name, other route": {nightOther, customerContext{state: sessionNone}},
+		"found C-1":              {night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1")}},
+		"found C-1 Ada":          {night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "Ada")}},
+		"found C-1 empty name":   {night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "")}},
+		"found C-1A da":          {night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1A", "first_name", "da")}},
+		"found no id, C-1 name":  {night, customerContext{state: sessionFound, ctx: ctxOf("first_name", "C-1")}},
+	}
+	seen := map[string]string{}
+	for name, c := range cases {
+		key := string(reuseKey(nil, c.b, c.cc))
+		if other, dup := seen[key]; dup {
+			t.Errorf("%q and %q share the reuse key %q", name, other, key)
+		}
+		seen[key] = name
+	}
+	// And the same claims from another lookup share one.
+	a := reuseKey(nil, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "Ada")})
+	b := reuseKey(nil, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "Ada")})
+	if string(a) != string(b) {
+		t.Errorf("equal claims, keys %q and %q", a, b)
+	}
+}
+
+func TestTokenCacheExpiresAndStaysBounded(t *testing.T) {
+	c := newTokenCache(10*time.Second, 16)
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	c.put([]byte("k"), "token-1", t0)
+	if got, ok := c.get([]byte("k"), t0.Add(9*time.Second)); !ok || got != "token-1" {
+		t.Errorf("within the window: %q %v", got, ok)
+	}
+	if _, ok := c.get([]byte("k"), t0.Add(10*time.Second)); ok {
+		t.Error("reused at the end of the window")
+	}
+	if _, ok := c.get([]byte("k"), t0.Add(-time.Second)); ok {
+		t.Error("reused a token from the future (clock stepped back)")
+	}
+	for i := range 1000 {
+		c.put(fmt.Appendf(nil, "k%d", i), "t", t0.Add(time.Duration(i)*time.Millisecond))
+		if n := c.len(); n > 16 {
+			t.Fatalf("%d entries after %d puts, max 16", n, i+1)
+		}
+	}
+	if _, ok := c.get([]byte("k999"), t0.Add(time.Second)); !ok {
+		t.Error("the newest token was evicted")
+	}
+}
+
+func TestTokenCacheConcurrent(t *testing.T) {
+	c := newTokenCache(time.Second, 64)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			now := time.Now()
+			for i := range 2000 {
+				key := fmt.Appendf(nil, "k%d", (i*7+g)%100)
+				if tok, ok := c.get(key, now); ok && tok != string(key) {
+					t.Errorf("key %s read token %s", key, tok)
+					return
+				}
+				c.put(key, string(key), now)
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if n := c.len(); n > 64 {
+		t.Errorf("%d entries, max 64", n)
+	}
+}
+
+// TestServeReusesAssertions runs the handler with and without reuse
+// against a vendor that keeps the assertions it got: with reuse, one token
+// serves a customer's repeated requests while another customer, and a
+// visitor without a session, get their own; every token verifies with
+// go-jose against the published keys, and its jti is the id of the request
+// that had it signed.
+func TestServeReusesAssertions(t *testing.T) {
+	mr := miniredis.RunT(t)
+	mr.HSet("session:aaaaaaaa1111", "customer_id", "C-1")
+	mr.HSet("session:bbbbbbbb2222", "customer_id", "C-2")
+	vendor := newBackend(t, func(http.ResponseWriter, *http.Request) {})
+	cookies := []string{"acme_session=aaaaaaaa1111", "acme_session=aaaaaaaa1111", "acme_session=bbbbbbbb2222", ""}
+	for _, tc := range []struct {
+		name     string
+		reuse    string
+		signedBy []int // which request's id each token carries as jti
+	}{
+		{"per request", "", []int{0, 1, 2, 3}},
+		{"reused", "reuse 30s", []int{0, 0, 2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(vendor.requests())
+			h := provisionHandler(t, `
+		brand "Acme Outdoor"
+		session {
+			redis redis://`+mr.Addr()+`/0
+			cookie acme_session
+		}
+		assertion {
+			`+tc.reuse+`
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to `+vendor.addr()+`
+				context customer_id
+			}
+		}`, monday10)
+			var ids []string
+			for _, cookie := range cookies {
+				r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/support/chat", nil)
+				if cookie != "" {
+					r.Header.Set("Cookie", cookie)
+				}
+				w := serve(t, h, r, nil)
+				if w.Code != http.StatusOK {
+					t.Fatalf("status %d", w.Code)
+				}
+				ids = append(ids, w.Header().Get(headerRequest))
+			}
+			var tokens []string
+			for _, r := range vendor.requests()[before:] {
+				tokens = append(tokens, r.Header.Get(assertion.Header))
+			}
+			if len(tokens) != len(cookies) {
+				t.Fatalf("vendor got %d requests, want %d", len(tokens), len(cookies))
+			}
+			var jwks jose.JSONWebKeySet
+			if err := json.Unmarshal(h.jwks, &jwks); err != nil {
+				t.Fatal(err)
+			}
+			wantSub := []string{"C-1", "C-1", "C-2", ""}
+			for i, tok := range tokens {
+				parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var claims jwt.Claims
+				if err := parsed.Claims(&jwks, &claims); err != nil {
+					t.Fatalf("token %d does not verify: %v", i, err)
+				}
+				if err := claims.ValidateWithLeeway(jwt.Expected{AnyAudience: jwt.Audience{"nightdesk"}, Time: time.Now()}, 0); err != nil {
+					t.Errorf("token %d: %v", i, err)
+				}
+				if claims.Subject != wantSub[i] {
+					t.Errorf("token %d: sub %q, want %q", i, claims.Subject, wantSub[i])
+				}
+				if want := ids[tc.signedBy[i]]; claims.ID != want {
+					t.Errorf("token %d: jti %q, want %q (request %d)", i, claims.ID, want, tc.signedBy[i])
+				}
+			}
+		})
+	}
+}
