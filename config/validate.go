@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/textproto"
 	"strings"
 	"time"
 )
@@ -125,10 +126,22 @@ func validateBackend(j *Journey, b *Backend) error {
 	if _, err := Compile(b.Hours); err != nil {
 		return errorf(b, "%s: %v", where, err)
 	}
+	headerOf := make(map[string]string, len(b.Context))
 	for _, f := range b.Context {
 		if err := checkField(f); err != nil {
 			return errorf(b, "%s: context %v", where, err)
 		}
+		// Header names ignore case and frontdoor writes '_' as '-', so
+		// customer_id and Customer-Id would fight over one header.
+		h := strings.ToLower(strings.ReplaceAll(f, "_", "-"))
+		if prev, dup := headerOf[h]; dup {
+			if prev == f {
+				return errorf(b, "%s: context field %q is listed twice", where, f)
+			}
+			return errorf(b, "%s: context fields %q and %q would both be sent as X-Frontdoor-Context-%s: keep one",
+				where, prev, f, textproto.CanonicalMIMEHeaderKey(h))
+		}
+		headerOf[h] = f
 	}
 	if b.SLO != nil {
 		if err := validateSLO(b.SLO); err != nil {
