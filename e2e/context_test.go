@@ -224,6 +224,93 @@ func TestVendorVerifiesAssertion(t *testing.T) {
 	}
 }
 
+// TestAssertionReuse runs the real binary with assertion { reuse 30s }:
+// the same customer's requests to a vendor carry one token, another
+// customer's carry theirs, a changed context gets a new one, and each
+// verifies against the JWKS with the jti of the request that had it signed.
+func TestAssertionReuse(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
+	const otherID = "sess-fedcba9876543210"
+	seedSession(t, rs, otherID, "customer_id", "C-2002", "tier", "silver")
+	vendor := startBackend(t, "vendor", nil)
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}
+		assertion {
+			reuse 30s
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id tier
+			}
+		}`, rs.URL(), vendor.URL)))
+
+	type seen struct{ token, requestID string }
+	get := func(id string) seen {
+		t.Helper()
+		resp, _ := do(t, "GET", gw.URL+"/support", nil, withCookie(id))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		return seen{vendor.last(t).Header.Get("X-Frontdoor-Assertion"), resp.Header.Get("X-Request-Id")}
+	}
+	first, again, other := get(sessionID), get(sessionID), get(otherID)
+	seedSession(t, rs, sessionID, "tier", "platinum") // cache 0s: the next request sees it
+	upgraded := get(sessionID)
+
+	if first.token == "" || again.token != first.token {
+		t.Errorf("same customer, same context: tokens differ\n%s\n%s", first.token, again.token)
+	}
+	if again.requestID == first.requestID {
+		t.Error("requests share an X-Request-Id")
+	}
+	if other.token == first.token || upgraded.token == first.token {
+		t.Error("another customer, or a changed context, reused a token")
+	}
+
+	_, jwksBody := do(t, "GET", gw.URL+"/.well-known/frontdoor/jwks.json", nil, nil)
+	var keys jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(jwksBody), &keys); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		got      seen
+		sub      string
+		tier     string
+		signedBy string
+	}{
+		{"first", first, "C-1001", "gold", first.requestID},
+		{"again", again, "C-1001", "gold", first.requestID},
+		{"other", other, "C-2002", "silver", other.requestID},
+		{"upgraded", upgraded, "C-1001", "platinum", upgraded.requestID},
+	} {
+		parsed, err := jwt.ParseSigned(tc.got.token, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var std jwt.Claims
+		var all map[string]any
+		if err := parsed.Claims(&keys, &std, &all); err != nil {
+			t.Fatalf("%s: does not verify: %v", tc.name, err)
+		}
+		if err := std.ValidateWithLeeway(jwt.Expected{Issuer: "Acme Outdoor", AnyAudience: jwt.Audience{"nightdesk"}, Time: time.Now()}, 0); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		ctx, _ := all["ctx"].(map[string]any)
+		if std.Subject != tc.sub || ctx["tier"] != tc.tier || std.ID != tc.signedBy {
+			t.Errorf("%s: sub %q tier %v jti %q, want %q %q %q", tc.name, std.Subject, ctx["tier"], std.ID, tc.sub, tc.tier, tc.signedBy)
+		}
+	}
+}
+
 func TestRedisOutageFailsOpenOrClosedAndRecovers(t *testing.T) {
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
