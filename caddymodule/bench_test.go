@@ -132,7 +132,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 			backend nightdesk {
 				owner outsourced
 				vendor "NightDesk BPO"
-				to `+addr+`
+				to ` + addr + `
 				context customer_id first_name tier
 			}
 		}`
