@@ -169,6 +169,11 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
 		}
+		if len(j.Backends) > 1 {
+			if raw, err = withPassiveHealth(raw); err != nil {
+				return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+			}
+		}
 		b.ProxyRaw = raw
 		mod, err := ctx.LoadModule(b, "ProxyRaw")
 		if err != nil {
@@ -233,6 +238,38 @@ func withEdgeKeepAlive(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, err
 	}
 	proxy["transport"] = t
+	return json.Marshal(proxy)
+}
+
+// Passive health defaults for a backend that has another to fail over to:
+// after passiveMaxFails failed connections or round trips within
+// passiveFailDuration, its upstream counts as down until the failures age
+// out. Requests then go straight to the next backend instead of each
+// waiting out a dial timeout on a vendor whose packets are dropped. A
+// journey's only backend gets none: marking it down would refuse every
+// customer while it might have served some.
+const (
+	passiveFailDuration = "10s"
+	passiveMaxFails     = 5
+)
+
+// withPassiveHealth adds the passive health defaults to a proxy whose
+// config has no health checks of its own.
+func withPassiveHealth(raw json.RawMessage) (json.RawMessage, error) {
+	var proxy map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &proxy); err != nil {
+		return nil, fmt.Errorf("decoding proxy config: %v", err)
+	}
+	if _, set := proxy["health_checks"]; set {
+		return raw, nil
+	}
+	hc, err := json.Marshal(map[string]any{
+		"passive": map[string]any{"fail_duration": passiveFailDuration, "max_fails": passiveMaxFails},
+	})
+	if err != nil {
+		return nil, err
+	}
+	proxy["health_checks"] = hc
 	return json.Marshal(proxy)
 }
 

@@ -73,3 +73,38 @@ func TestWithEdgeKeepAliveErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestWithPassiveHealth(t *testing.T) {
+	got, err := withPassiveHealth(json.RawMessage(`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		HealthChecks struct {
+			Passive struct {
+				FailDuration string `json:"fail_duration"`
+				MaxFails     int    `json:"max_fails"`
+			} `json:"passive"`
+		} `json:"health_checks"`
+		Upstreams []any `json:"upstreams"`
+	}
+	if err := json.Unmarshal(got, &v); err != nil {
+		t.Fatal(err)
+	}
+	if p := v.HealthChecks.Passive; p.FailDuration != "10s" || p.MaxFails != 5 || len(v.Upstreams) != 1 {
+		t.Errorf("got %s", got)
+	}
+	// The user's own health checks, active or passive, are left alone.
+	for _, in := range []string{
+		`{"handler":"reverse_proxy","health_checks":{"active":{"uri":"/health"}}}`,
+		`{"handler":"reverse_proxy","health_checks":{"passive":{"fail_duration":"1m"}}}`,
+	} {
+		got, err := withPassiveHealth(json.RawMessage(in))
+		if err != nil || string(got) != in {
+			t.Errorf("withPassiveHealth(%s) = %s, %v", in, got, err)
+		}
+	}
+	if _, err := withPassiveHealth(json.RawMessage(`[`)); err == nil {
+		t.Error("accepted broken JSON")
+	}
+}

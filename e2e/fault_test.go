@@ -9,6 +9,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -496,6 +498,13 @@ func TestFaultVendorKilledUnderPOSTLoad(t *testing.T) {
 					return fmt.Errorf("vendor answered %s after the kill", time.Duration(start.UnixNano()-k))
 				}
 				return nil
+			case resp.StatusCode == 200 && string(body) == "hello from care":
+				// Once the dead vendor is marked down (passive health), new
+				// POSTs go to the in-house team first: routed, not replayed.
+				if killedAt.Load() == 0 {
+					return errors.New("care answered while the vendor was alive")
+				}
+				return nil
 			case resp.StatusCode == http.StatusBadGateway:
 				return brandErrorPage(resp, body, "NightDesk")
 			}
@@ -509,27 +518,122 @@ func TestFaultVendorKilledUnderPOSTLoad(t *testing.T) {
 	t.Logf("POST load: %s", res)
 
 	if res.errs != 0 || res.bad != 0 {
-		t.Errorf("every POST must get the vendor's answer or a brand 502 page: %s", res)
+		t.Errorf("every POST must get the vendor's answer, a brand 502 page or, once the vendor is marked down, the in-house answer: %s", res)
 	}
-	if res.count(200) == 0 || res.count(http.StatusBadGateway) < 10 {
-		t.Errorf("want POSTs answered before the kill and brand 502 pages after: %s", res)
+	if res.count(http.StatusBadGateway) == 0 || care.count() < 10 {
+		t.Errorf("want brand 502 pages for the POSTs that met the dead vendor, then the in-house team: %s, care %d", res, care.count())
 	}
 	if res.maxLatency > maxLoadLatency {
 		t.Errorf("max latency %s", res.maxLatency)
 	}
-	if n := care.count(); n != 0 {
-		t.Errorf("%d POSTs were replayed to the in-house backend", n)
-	}
-	vendor.mu.Lock()
+	// Never replayed: each ticket reached one backend once.
 	seen := map[string]int{}
-	for _, b := range vendor.bodies {
-		seen[b]++
+	for _, b := range []*backend{vendor, care} {
+		b.mu.Lock()
+		for _, body := range b.bodies {
+			seen[body]++
+		}
+		b.mu.Unlock()
 	}
-	vendor.mu.Unlock()
 	for b, n := range seen {
 		if n > 1 {
-			t.Errorf("POST %q reached the vendor %d times", b, n)
+			t.Errorf("POST %q reached a backend %d times", b, n)
 		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// A vendor whose packets are dropped.
+
+// blackholeAddr returns a loopback address where connections hang as they
+// do behind a firewall that drops packets: a listener that never accepts,
+// its accept queue full, so the kernel drops every new SYN.
+func blackholeAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	for range 8 { // fill the queue
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	if c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond); err == nil {
+		c.Close()
+		t.Fatal("the blackhole accepted a connection")
+	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("dialing the blackhole: %v, want a timeout", err)
+	}
+	return addr
+}
+
+// TestFaultBlackholedVendorIsMarkedDown: with an in-house team to fail
+// over to, a vendor that drops packets costs the dial timeout on a few
+// requests, not on every one; then GETs and POSTs go straight to the
+// in-house team until the vendor's failures age out.
+func TestFaultBlackholedVendorIsMarkedDown(t *testing.T) {
+	hole := blackholeAddr(t)
+	care := startBackend(t, "care", nil)
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				transport http {
+					dial_timeout 400ms
+				}
+			}
+			backend care-team {
+				owner in-house
+				to %s
+			}
+		}`, hole, care.URL)))
+
+	const requests = 20
+	slow := 0
+	for i := range requests {
+		start := time.Now()
+		resp, body := do(t, "GET", gw.URL+"/support/chat", nil, nil)
+		if resp.StatusCode != 200 || body != "hello from care" {
+			t.Fatalf("GET %d: %d %.200q", i, resp.StatusCode, body)
+		}
+		if time.Since(start) >= 350*time.Millisecond {
+			slow++
+		}
+	}
+	t.Logf("%d of %d GETs waited for the dial timeout", slow, requests)
+	if slow == 0 {
+		t.Fatal("no GET waited for the dial timeout: the vendor was not blackholed")
+	}
+	if slow > 5 { // passive health: five failures mark the upstream down
+		t.Errorf("%d of %d GETs waited for the dial timeout: the dead vendor was not skipped", slow, requests)
+	}
+
+	start := time.Now()
+	resp, body := do(t, "POST", gw.URL+"/support/ticket", strings.NewReader("ticket-1"), map[string]string{"Content-Type": "text/plain"})
+	if resp.StatusCode != 200 || body != "hello from care" || time.Since(start) > 300*time.Millisecond {
+		t.Errorf("POST while the vendor is down: %d %.200q after %s, want the in-house answer at once", resp.StatusCode, body, time.Since(start))
+	}
+
+	m := gw.metrics(t)
+	if v, _ := metricValue(m, `frontdoor_upstream_errors_total{backend="nightdesk",journey="support",kind="dial",owner="outsourced",vendor="NightDesk BPO"}`); int(v) != slow {
+		t.Errorf("vendor dial errors = %v, want %d (one per slow GET)\n%s", v, slow, grep(m, "upstream_errors"))
 	}
 }
 
