@@ -76,10 +76,10 @@ func checkReuse(reuse, ttl time.Duration) error {
 	return nil
 }
 
-// maxReusedTokens bounds the reuse cache: one token per customer and
-// backend in the reuse window, and the busiest gateways see fewer distinct
-// customers per minute than this.
-const maxReusedTokens = 50_000
+// maxReusedTokens bounds the reuse cache, whose entries are a signed token
+// each (about 600 bytes): some 6 MB at most. Beyond that many customers
+// per reuse window, evicted tokens are simply signed again.
+const maxReusedTokens = 10_000
 
 // ephemeralSigner is made once per process, not per config: a reload must
 // not invalidate the keys vendors have cached.
