@@ -202,12 +202,6 @@ func (c *tokenCache) evict(now int64) {
 	}
 }
 
-func (c *tokenCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
-}
-
 // serveJWKS publishes the public keys vendors verify assertions with.
 func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

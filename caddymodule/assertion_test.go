@@ -187,3 +187,9 @@ func TestServeReusesAssertions(t *testing.T) {
 		})
 	}
 }
+
+func (c *tokenCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
