@@ -178,14 +178,14 @@ func (s *Signer) JWKS() []byte {
 func (s *Signer) KeyIDs() []string {
 	ids := make([]string, len(s.keys))
 	for i, k := range s.keys {
-		ids[i] = k.kid
+		ids[i] = k.public.KeyID
 	}
 	return ids
 }
 
 // Algorithm returns the JWS algorithm of the signing key, "ES256" or "EdDSA".
 func (s *Signer) Algorithm() string {
-	return string(s.signing.alg)
+	return s.signing.public.Algorithm
 }
 
 // scratch holds the payload JSON while a token is signed.
@@ -222,11 +222,11 @@ func (s *Signer) Sign(c Claims, now time.Time) (string, error) {
 func (k *key) sign(payload []byte) (string, error) {
 	jws, err := k.signer.Sign(payload)
 	if err != nil {
-		return "", fmt.Errorf("signing assertion with key %s: %v", k.kid, err)
+		return "", fmt.Errorf("signing assertion with key %s: %v", k.public.KeyID, err)
 	}
 	token, err := jws.CompactSerialize()
 	if err != nil {
-		return "", fmt.Errorf("serializing assertion signed with key %s: %v", k.kid, err)
+		return "", fmt.Errorf("serializing assertion signed with key %s: %v", k.public.KeyID, err)
 	}
 	return token, nil
 }

@@ -24,10 +24,10 @@ var p256 = elliptic.P256()
 
 // key is one signing key: its go-jose signer and what is published of it.
 type key struct {
-	alg    jose.SignatureAlgorithm // ES256 or EdDSA
-	kid    string                  // RFC 7638 thumbprint, base64url
-	public jose.JSONWebKey         // published in the JWK Set
-	signer jose.Signer             // puts alg, kid and typ "JWT" in the protected header
+	// public is published in the JWK Set; its KeyID is the RFC 7638
+	// thumbprint (base64url) and its Algorithm ES256 or EdDSA.
+	public jose.JSONWebKey
+	signer jose.Signer // puts alg, kid and typ "JWT" in the protected header
 }
 
 // newKey accepts a P-256 or Ed25519 private key and derives its public JWK,
@@ -65,7 +65,7 @@ func newKey(priv any) (*key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making %s signer: %v", alg, err)
 	}
-	return &key{alg: alg, kid: public.KeyID, public: public, signer: signer}, nil
+	return &key{public: public, signer: signer}, nil
 }
 
 // LoadSigner reads one private key from each PEM file. The first key signs;
@@ -86,7 +86,7 @@ func LoadSigner(pemFiles []string) (*Signer, error) {
 			return nil, fmt.Errorf("loading assertion key %s: %v", file, err)
 		}
 		for j, prev := range keys {
-			if prev.kid == k.kid {
+			if prev.public.KeyID == k.public.KeyID {
 				return nil, fmt.Errorf("loading assertion key %s: same key as %s", file, pemFiles[j])
 			}
 		}
