@@ -139,3 +139,23 @@ func stripCookieDomain(setCookie string) string {
 	}
 	return strings.Join(kept, ";")
 }
+
+// valueSlab hands out one-value header slices cut from a shared array, so
+// that the dozen headers frontdoor sets on a request cost one allocation
+// instead of one each. Every slice has capacity 1: a later handler that
+// appends to a value copies it instead of overwriting its neighbour. Keys
+// must already be in canonical form, as http.Header.Set would make them.
+type valueSlab struct{ free []string }
+
+// slabSize covers the headers of one attempt with a few context fields;
+// a failover or a wide context simply takes another array.
+const slabSize = 16
+
+func (s *valueSlab) set(h http.Header, canonicalKey, value string) {
+	if len(s.free) == 0 {
+		s.free = make([]string, slabSize)
+	}
+	s.free[0] = value
+	h[canonicalKey] = s.free[:1:1]
+	s.free = s.free[1:]
+}

@@ -2,10 +2,14 @@ package caddymodule
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 )
 
 func TestIsReservedHeader(t *testing.T) {
@@ -197,4 +201,57 @@ func TestDebrand(t *testing.T) {
 			t.Errorf("Location = %q", got)
 		}
 	})
+}
+
+func TestValueSlabKeepsValuesApart(t *testing.T) {
+	var slab valueSlab
+	h := http.Header{}
+	for i := range slabSize + 3 { // runs past one array
+		slab.set(h, fmt.Sprintf("X-Field-%d", i), fmt.Sprint(i))
+	}
+	// A later handler that appends to one value (Header.Add) or rewrites
+	// it must leave every other header as it was.
+	h.Add("X-Field-0", "appended")
+	h["X-Field-1"][0] = "rewritten"
+	for i := range slabSize + 3 {
+		want := fmt.Sprint(i)
+		switch i {
+		case 0:
+			want = "0,appended"
+		case 1:
+			want = "rewritten"
+		}
+		if got := strings.Join(h.Values(fmt.Sprintf("X-Field-%d", i)), ","); got != want {
+			t.Errorf("X-Field-%d = %q, want %q", i, got, want)
+		}
+	}
+}
+
+func TestIsHTML(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"text/html":                      true,
+		"text/html; charset=utf-8":       true,
+		" Text/HTML ;charset=iso-8859-1": true,
+		"application/xhtml+xml":          true,
+		"text/plain":                     false,
+		"text/htmlx":                     false,
+		"":                               false,
+		"application/json; x=text/html":  false,
+	} {
+		if got := isHTML(ct); got != want {
+			t.Errorf("isHTML(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}
+
+// valueSlab stores keys as given, so every name frontdoor sets through it
+// must already be canonical, or a backend would see two spellings.
+func TestHeaderNamesAreCanonical(t *testing.T) {
+	names := []string{headerBrand, headerContact, headerJourney, headerBackend, headerRequest,
+		headerSession, assertion.Header, "Accept-Encoding", contextHeader("customer_id"), contextHeader("loyalty_tier")}
+	for _, name := range names {
+		if canonical := http.CanonicalHeaderKey(name); canonical != name {
+			t.Errorf("%q is not canonical (%q)", name, canonical)
+		}
+	}
 }

@@ -158,7 +158,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 	if err := match.Provision(ctx); err != nil {
 		return nil, fmt.Errorf("paths: %w", err)
 	}
-	route := &journeyRoute{name: j.Name, paths: j.Paths, match: match, fields: journeyFields(j, h.Session != nil),
+	route := &journeyRoute{name: j.Name, nameVar: j.Name, paths: j.Paths, match: match, fields: journeyFields(j, h.Session != nil),
 		failClosed: j.OnError == "closed" || (j.OnError == "" && h.Session != nil && h.Session.OnError == "closed")}
 	for i, b := range j.Backends {
 		schedule, err := config.Compile(b.Hours)

@@ -28,6 +28,7 @@ type attemptWriter struct {
 	req         *http.Request
 	backend     *backendRoute
 	requestID   string
+	values      *valueSlab // the request's, for the headers this writer sets
 	ownServer   []string
 	customer    *customerContext
 	wroteHeader bool
@@ -70,7 +71,7 @@ func (aw *attemptWriter) WriteHeader(status int) {
 	}
 	aw.recordTrail(hdr, status)
 	scrubReserved(hdr)
-	hdr.Set(headerRequest, aw.requestID)
+	aw.values.set(hdr, headerRequest, aw.requestID)
 	if b.outsourced {
 		debrand(hdr, aw.req, b.upstreams, aw.ownServer)
 	}
@@ -173,11 +174,20 @@ func (aw *attemptWriter) statusOrOK() int {
 
 // prepareBanner decides whether this response gets the brand banner and
 // if so fixes the headers the change of body invalidates.
+// isHTML reports whether a Content-Type is an HTML page, without the
+// allocations of a full parse, which only pages need (for the charset).
+func isHTML(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	mediaType = strings.TrimSpace(mediaType)
+	return strings.EqualFold(mediaType, "text/html") || strings.EqualFold(mediaType, "application/xhtml+xml")
+}
+
 func (aw *attemptWriter) prepareBanner(status int, hdr http.Header) {
-	mediaType, params, _ := mime.ParseMediaType(hdr.Get("Content-Type"))
-	if mediaType != "text/html" && mediaType != "application/xhtml+xml" {
+	contentType := hdr.Get("Content-Type")
+	if !isHTML(contentType) {
 		return
 	}
+	_, params, _ := mime.ParseMediaType(contentType)
 	encoding := strings.ToLower(strings.TrimSpace(hdr.Get("Content-Encoding")))
 	charset := strings.ToLower(params["charset"])
 	disposition, _, _ := mime.ParseMediaType(hdr.Get("Content-Disposition"))

@@ -15,6 +15,7 @@ import (
 // journeyRoute is a journey compiled for serving.
 type journeyRoute struct {
 	name       string
+	nameVar    any // name, boxed once for caddyhttp.SetVar
 	paths      []string
 	match      caddyhttp.MatchPath
 	backends   []*backendRoute

@@ -33,10 +33,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 
+	x := newExchange()
 	requestID := newRequestID()
 	caddyhttp.SetVar(r.Context(), "frontdoor.request_id", requestID)
-	caddyhttp.SetVar(r.Context(), "frontdoor.journey", journey.name)
-	w.Header().Set(headerRequest, requestID)
+	caddyhttp.SetVar(r.Context(), "frontdoor.journey", journey.nameVar)
+	x.values.set(w.Header(), headerRequest, requestID)
 
 	now := h.now()
 	override := ""
@@ -51,45 +52,49 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 
-	cc := h.lookupContext(r, journey)
+	x.customer = h.lookupContext(r, journey)
+	cc := &x.customer
 	if cc.state == sessionUnavailable && journey.failClosed {
 		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
 			fmt.Errorf("journey %q: customer context store unavailable and on_error is closed", journey.name))
 		return nil
 	}
 
-	r.Header.Set(headerBrand, h.Brand)
+	x.values.set(r.Header, headerBrand, h.Brand)
 	if h.contactHeader != "" {
-		r.Header.Set(headerContact, h.contactHeader)
+		x.values.set(r.Header, headerContact, h.contactHeader)
 	}
-	r.Header.Set(headerJourney, journey.name)
-	r.Header.Set(headerRequest, requestID)
+	x.values.set(r.Header, headerJourney, journey.name)
+	x.values.set(r.Header, headerRequest, requestID)
 	ownServer := w.Header()["Server"]
 	canReplay := replayable(r)
 	clientEncoding, hadEncoding := r.Header["Accept-Encoding"]
 	clientCookies := r.Header["Cookie"]
-	var fieldBuf [8]assertion.Field
 
 	for i, c := range plan {
 		b := c.backend
 		if i > 0 {
 			clearContextHeaders(r.Header, plan[i-1].backend)
 		}
-		r.Header.Set(headerBackend, b.name)
-		setUpstreamEncoding(r.Header, b.banner, clientEncoding, hadEncoding)
+		x.values.set(r.Header, headerBackend, b.name)
+		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
 		h.setCookies(r.Header, b, clientCookies)
-		setContextHeaders(r.Header, b, cc)
-		token, signErr := h.sign(b, requestID, journey.name, cc, fieldBuf[:0])
+		setContextHeaders(r.Header, &x.values, b, cc)
+		token, signErr := h.sign(b, requestID, journey.name, *cc, x.fields[:0])
 		if signErr != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("signing assertion: %w", signErr))
 		}
-		r.Header.Set(assertion.Header, token)
+		x.values.set(r.Header, assertion.Header, token)
 		h.metrics.routed(b, c.reason)
 
-		aw := attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
-			h: h, req: r, backend: b, requestID: requestID, ownServer: ownServer, customer: &cc}
+		aw := &x.attempt
+		if i > 0 {
+			aw = new(attemptWriter) // the first attempt's may still be referenced by its proxy
+		}
+		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc}
 		start := time.Now()
-		err := b.proxy.ServeHTTP(&aw, r, next)
+		err := b.proxy.ServeHTTP(aw, r, next)
 		elapsed := time.Since(start)
 		aw.finishBanner(err == nil)
 
@@ -129,6 +134,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
+// exchange holds what a proxied request needs beyond the stack, in one
+// allocation: its customer context and first response writer (both
+// referenced from the proxy's goroutines), the assertion's claim buffer
+// and the values of the headers frontdoor sets.
+type exchange struct {
+	customer customerContext
+	attempt  attemptWriter
+	fields   [8]assertion.Field
+	slab     [slabSize]string
+	values   valueSlab
+}
+
+func newExchange() *exchange {
+	x := new(exchange)
+	x.values.free = x.slab[:]
+	return x
+}
+
 // noteError keeps a failure for the status endpoint.
 func (h *Handler) noteError(journey string, b *backendRoute, status int, kind, requestID string) {
 	b.counts.errors.Add(1)
@@ -155,22 +178,22 @@ func (h *Handler) setCookies(hdr http.Header, b *backendRoute, client []string) 
 // the injector cannot read: it may compress with gzip if the customer
 // accepts gzip, and otherwise must not compress. Other backends get the
 // customer's Accept-Encoding untouched.
-func setUpstreamEncoding(h http.Header, bannerBackend bool, client []string, had bool) {
+func setUpstreamEncoding(h http.Header, values *valueSlab, bannerBackend bool, client []string, had bool) {
 	switch {
 	case !bannerBackend && had:
 		h["Accept-Encoding"] = client
 	case !bannerBackend:
 		delete(h, "Accept-Encoding")
 	case acceptsGzip(client):
-		h.Set("Accept-Encoding", "gzip")
+		values.set(h, "Accept-Encoding", "gzip")
 	default:
-		h.Set("Accept-Encoding", "identity")
+		values.set(h, "Accept-Encoding", "identity")
 	}
 }
 
 func acceptsGzip(values []string) bool {
 	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
+		for part := range strings.SplitSeq(v, ",") {
 			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 			coding = strings.TrimSpace(coding)
 			if strings.EqualFold(coding, "gzip") || coding == "*" {
@@ -184,7 +207,7 @@ func acceptsGzip(values []string) bool {
 // qValue reads the q parameter of an Accept-Encoding element (1 when
 // absent, 0 when malformed, which is the safe reading: no gzip).
 func qValue(params string) float64 {
-	for _, p := range strings.Split(params, ";") {
+	for p := range strings.SplitSeq(params, ";") {
 		name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
 		if strings.EqualFold(strings.TrimSpace(name), "q") {
 			q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)

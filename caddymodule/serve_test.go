@@ -118,7 +118,7 @@ func TestSetUpstreamEncoding(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			// The header holds what an earlier attempt left there.
 			h := http.Header{"Accept-Encoding": {"stale"}}
-			setUpstreamEncoding(h, c.banner, c.client, c.had)
+			setUpstreamEncoding(h, new(valueSlab), c.banner, c.client, c.had)
 			if got := h["Accept-Encoding"]; !reflect.DeepEqual(got, c.want) {
 				t.Errorf("Accept-Encoding = %q, want %q", got, c.want)
 			}

@@ -286,11 +286,11 @@ func sessionCookie(r *http.Request, name string) string {
 // setContextHeaders sets the backend's view of the customer: the session
 // state and exactly the fields it may see. Values the store refused (CR,
 // LF, other control characters, overlong) never get here.
-func setContextHeaders(hdr http.Header, b *backendRoute, cc customerContext) {
-	hdr.Set(headerSession, cc.state)
+func setContextHeaders(hdr http.Header, values *valueSlab, b *backendRoute, cc *customerContext) {
+	values.set(hdr, headerSession, cc.state)
 	for _, f := range b.context {
 		if v, ok := cc.ctx.Get(f.name); ok {
-			hdr.Set(f.header, v)
+			values.set(hdr, f.header, v)
 		} else {
 			delete(hdr, f.header)
 		}

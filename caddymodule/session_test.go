@@ -200,7 +200,7 @@ func TestSetAndClearContextHeaders(t *testing.T) {
 	night := &backendRoute{name: "night", context: newContextFields([]string{"customer_id"})}
 
 	hdr := http.Header{"X-Frontdoor-Context-Tier": {"stale"}}
-	setContextHeaders(hdr, care, found)
+	setContextHeaders(hdr, new(valueSlab), care, &found)
 	want := http.Header{
 		"X-Frontdoor-Session":             {"found"},
 		"X-Frontdoor-Context-Customer-Id": {"C-42"},
@@ -213,7 +213,7 @@ func TestSetAndClearContextHeaders(t *testing.T) {
 
 	// Failing over to a backend that may see less: it sees only its fields.
 	clearContextHeaders(hdr, care)
-	setContextHeaders(hdr, night, found)
+	setContextHeaders(hdr, new(valueSlab), night, &found)
 	want = http.Header{
 		"X-Frontdoor-Session":             {"found"},
 		"X-Frontdoor-Context-Customer-Id": {"C-42"},
@@ -225,7 +225,7 @@ func TestSetAndClearContextHeaders(t *testing.T) {
 	// No session, or Redis down: the state says which, and no field is sent.
 	for _, state := range []string{sessionNone, sessionUnavailable} {
 		hdr := http.Header{"X-Frontdoor-Context-Customer-Id": {"stale"}}
-		setContextHeaders(hdr, care, customerContext{state: state})
+		setContextHeaders(hdr, new(valueSlab), care, &customerContext{state: state})
 		want := http.Header{"X-Frontdoor-Session": {state}}
 		if !reflect.DeepEqual(hdr, want) {
 			t.Errorf("%s: %v, want %v", state, hdr, want)
