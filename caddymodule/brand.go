@@ -19,10 +19,16 @@ func (h *Handler) provisionBrandPages() error {
 	if err != nil {
 		return fmt.Errorf("banner_template: %w", err)
 	}
-	if h.bannerTemplate, err = banner.ParseTemplate(bannerText); err != nil {
+	bannerTemplate, err := banner.ParseTemplate(bannerText)
+	if err != nil {
 		return fmt.Errorf("banner_template %s: %w", h.BannerTemplate, err)
 	}
-	h.bannerStyleHashes = h.bannerTemplate.StyleHashes()
+	h.bannerStyleHashes = bannerTemplate.StyleHashes()
+	// Everything but the reference is known now: render it once.
+	h.bannerPage, err = bannerTemplate.Bind(banner.Data{Brand: h.Brand, Phone: h.Contact.Phone, Email: h.Contact.Email, URL: h.Contact.URL})
+	if err != nil {
+		return fmt.Errorf("banner_template %s: %w", h.BannerTemplate, err)
+	}
 
 	errorText, err := templateText(h.ErrorTemplate, errorpage.DefaultTemplate)
 	if err != nil {
@@ -43,10 +49,6 @@ func templateText(file, fallback string) (string, error) {
 		return "", err
 	}
 	return string(b), nil
-}
-
-func (h *Handler) bannerData(requestID string) banner.Data {
-	return banner.Data{Brand: h.Brand, Phone: h.Contact.Phone, Email: h.Contact.Email, URL: h.Contact.URL, Reference: requestID}
 }
 
 // brandError answers with the brand error page instead of a backend's

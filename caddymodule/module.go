@@ -83,7 +83,7 @@ type Handler struct {
 	signer            *assertion.Signer
 	tokens            *tokenCache // nil unless assertions are reused
 	jwks              []byte
-	bannerTemplate    *banner.Template
+	bannerPage        *banner.Bound // the banner with the request reference still to be put in
 	bannerStyleHashes []string
 	errorTemplate     *errorpage.Template
 

@@ -203,7 +203,7 @@ func (aw *attemptWriter) prepareBanner(status int, hdr http.Header) {
 		return
 	}
 
-	page, err := aw.h.bannerTemplate.Render(aw.h.bannerData(aw.requestID))
+	page, err := aw.h.bannerPage.Render(aw.requestID)
 	if err != nil {
 		aw.h.logger.Error("rendering banner", zapError(err))
 		aw.h.metrics.bannerResult(aw.backend, "skipped")

@@ -44,6 +44,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 )
 
 const (
@@ -735,6 +737,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 
 	printTable(cfgs, *rounds, *dur, *threads, *conns)
+	printSignatureFloor(cfgs)
 	for _, c := range cfgs {
 		prof := profiles[c.key]
 		if prof == "" {
@@ -887,6 +890,57 @@ func printTable(cfgs []*benchConfig, rounds int, dur time.Duration, threads, con
 		}
 		fmt.Printf("- %s: %s\n", c.key, strings.Join(rs, ", "))
 	}
+}
+
+// printSignatureFloor puts the cost of the one thing frontdoor must do per
+// request that bare Caddy does not, sign a fresh assertion (its "jti" is
+// the request id), next to bare Caddy's whole cost per request: their
+// ratio bounds what c, d and e can reach however lean the rest is.
+func printSignatureFloor(cfgs []*benchConfig) {
+	bare := math.NaN()
+	for _, c := range cfgs {
+		if c.key == "b512" {
+			bare = median(c.cpuPerReq)
+		}
+	}
+	sign, alg, err := measureSigning()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "measuring the signature:", err)
+		return
+	}
+	fmt.Printf("\nSignature floor: one %s assertion as c and d sign it (go-jose, measured here after the rounds, one\n", alg)
+	fmt.Printf("goroutine, median of 5 × 2000) costs %.1f µs of CPU.", sign)
+	if !math.IsNaN(bare) && bare > 0 {
+		fmt.Printf(" Bare Caddy's gateway needed %.0f µs per request, so a gateway\n", bare)
+		fmt.Printf("that signs once per request needs at least %.0f µs and, where the gateway's CPU is the limit, carries\n", bare+sign)
+		fmt.Printf("at most %.2f× bare Caddy's requests before any other work (routing, headers, metrics, context).\n", bare/(bare+sign))
+	} else {
+		fmt.Println()
+	}
+}
+
+// measureSigning times the default (ephemeral) signer on claims shaped
+// like configuration d's, and returns the median cost of one signature.
+func measureSigning() (float64, string, error) {
+	signer, err := assertion.NewEphemeralSigner()
+	if err != nil {
+		return 0, "", err
+	}
+	claims := assertion.Claims{Issuer: "Acme Outdoor", Audience: "nightdesk", Subject: "cust-42",
+		ID: "2HHMDN5WBS2NR", Journey: "support", Session: assertion.SessionFound,
+		Context: []assertion.Field{{Name: "customer_id", Value: "cust-42"}, {Name: "first_name", Value: "Ada"}, {Name: "tier", Value: "gold"}}}
+	const n = 2000
+	var perSign []float64
+	for range 5 {
+		start := time.Now()
+		for range n {
+			if _, err := signer.Sign(claims, time.Now()); err != nil {
+				return 0, "", err
+			}
+		}
+		perSign = append(perSign, float64(time.Since(start).Microseconds())/n)
+	}
+	return median(perSign), signer.Algorithm(), nil
 }
 
 func passMiss(ok bool) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // Result says where an [Injector] put the banner.
@@ -136,10 +137,7 @@ func (i *Injector) Write(p []byte) (int, error) {
 		lt += off
 		switch matchEndTag(p[lt:]) {
 		case fullMatch:
-			if err := i.out(p[:lt]); err != nil {
-				return 0, err
-			}
-			if err := i.inject(nil, p[lt:]); err != nil {
+			if err := i.injectAt(p, lt); err != nil {
 				return 0, err
 			}
 			return len(p), nil
@@ -211,6 +209,31 @@ func (i *Injector) inject(held, rest []byte) error {
 	}
 	return i.out(rest)
 }
+
+// injectAt writes p with the banner inserted before p[at], in a single
+// write: the chunk of the page that holds the end tag and the banner then
+// leave in one send, where three writes would cost the customer's
+// connection an extra system call. The copy is of one chunk at most (a
+// proxy's read buffer), from a pool, so memory stays flat.
+func (i *Injector) injectAt(p []byte, at int) error {
+	bp := spliceBuffers.Get().(*[]byte)
+	b := append((*bp)[:0], p[:at]...)
+	b = append(b, i.banner...)
+	b = append(b, p[at:]...)
+	i.result = Injected
+	err := i.out(b) // an io.Writer does not keep b
+	if cap(b) <= maxPooledSplice {
+		*bp = b[:0]
+		spliceBuffers.Put(bp)
+	}
+	return err
+}
+
+// maxPooledSplice keeps a freak chunk from pinning a big buffer in the pool:
+// Caddy's reverse proxy reads 32 KiB at a time, plus a banner.
+const maxPooledSplice = 64 << 10
+
+var spliceBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 40<<10); return &b }}
 
 // pass writes all of p, as Write must report it.
 func (i *Injector) pass(p []byte) (int, error) {

@@ -315,3 +315,34 @@ func TestMatchEndTagNeverHoldsMoreThanMaxHeld(t *testing.T) {
 		}
 	}
 }
+
+type recordingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *recordingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// The chunk that holds the end tag and the banner leave in one write, so
+// that the customer's connection does not pay a system call per piece.
+func TestInjectorSplicesInOneWrite(t *testing.T) {
+	page := []byte("<html><body>" + strings.Repeat("x", 20<<10) + "</body></html>")
+	var dst recordingWriter
+	inj := NewInjector(&dst, []byte("<div>banner</div>"))
+	if _, err := inj.Write(page); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := inj.Close(); err != nil || res != Injected {
+		t.Fatalf("Close = %v, %v", res, err)
+	}
+	if dst.writes != 1 {
+		t.Errorf("%d writes to the destination, want 1", dst.writes)
+	}
+	want := strings.Replace(string(page), "</body>", "<div>banner</div></body>", 1)
+	if dst.String() != want {
+		t.Error("page changed beyond the banner")
+	}
+}
