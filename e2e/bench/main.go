@@ -908,7 +908,7 @@ func printSignatureFloor(cfgs []*benchConfig) {
 		fmt.Fprintln(os.Stderr, "measuring the signature:", err)
 		return
 	}
-	fmt.Printf("\nSignature floor: one %s assertion as c and d sign it (go-jose, measured here after the rounds, one\n", alg)
+	fmt.Printf("\nSignature floor: one %s assertion as c, d and e sign it (go-jose, measured here after the rounds, one\n", alg)
 	fmt.Printf("goroutine, median of 5 × 2000) costs %.1f µs of CPU.", sign)
 	if !math.IsNaN(bare) && bare > 0 {
 		fmt.Printf(" Bare Caddy's gateway needed %.0f µs per request, so a gateway\n", bare)

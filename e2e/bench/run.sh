@@ -18,8 +18,10 @@
 #   f0  a 20 KB vendor page through frontdoor with banner off
 #   f   the same page with the banner injected
 # and prints a markdown table of medians with the targets (PASS or
-# MISS), then a 5 s CPU profile of d under load with the top entries of
-# frontdoor's own packages. Needs wrk and redis-server
+# MISS), the signature floor (one assertion signed on this machine against
+# bare Caddy's CPU per request: the most c, d and e can reach), then a 5 s
+# CPU profile of d under load with the top entries of frontdoor's own
+# packages. Needs wrk and redis-server
 # (apt-get install wrk redis-server). Everything stays on 127.0.0.1.
 #
 # Environment: ROUNDS (5), DURATION (10s), THREADS (2), CONNECTIONS (64),

@@ -123,3 +123,35 @@ func TestInjectorFlatMemory100MB(t *testing.T) {
 		t.Fatalf("memory grew with the page: %d bytes allocated, heap in use grew by %d bytes", allocated, heapGrowth)
 	}
 }
+
+// BenchmarkBannerRender compares executing the default banner template per
+// page with splicing the reference into a banner bound once per config.
+func BenchmarkBannerRender(b *testing.B) {
+	tmpl, err := ParseTemplate(DefaultTemplate)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := Data{Brand: "Acme Outdoor", Phone: "+1 800 555 0100", Email: "help@acme.example", URL: "https://acme.example/help"}
+	bound, err := tmpl.Bind(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("execute", func(b *testing.B) {
+		b.ReportAllocs()
+		d := data
+		d.Reference = "2HHMDN5WBS2NR"
+		for b.Loop() {
+			if _, err := tmpl.Render(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bound", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := bound.Render("2HHMDN5WBS2NR"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
