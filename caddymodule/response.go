@@ -172,8 +172,6 @@ func (aw *attemptWriter) statusOrOK() int {
 	return aw.status
 }
 
-// prepareBanner decides whether this response gets the brand banner and
-// if so fixes the headers the change of body invalidates.
 // isHTML reports whether a Content-Type is an HTML page, without the
 // allocations of a full parse, which only pages need (for the charset).
 func isHTML(contentType string) bool {
@@ -182,6 +180,8 @@ func isHTML(contentType string) bool {
 	return strings.EqualFold(mediaType, "text/html") || strings.EqualFold(mediaType, "application/xhtml+xml")
 }
 
+// prepareBanner decides whether this response gets the brand banner and
+// if so fixes the headers the change of body invalidates.
 func (aw *attemptWriter) prepareBanner(status int, hdr http.Header) {
 	contentType := hdr.Get("Content-Type")
 	if !isHTML(contentType) {

@@ -213,27 +213,32 @@ func (i *Injector) inject(held, rest []byte) error {
 // injectAt writes p with the banner inserted before p[at], in a single
 // write: the chunk of the page that holds the end tag and the banner then
 // leave in one send, where three writes would cost the customer's
-// connection an extra system call. The copy is of one chunk at most (a
-// proxy's read buffer), from a pool, so memory stays flat.
+// connection an extra system call. The copy comes from a pool and is made
+// only of a chunk the size of a proxy's read buffer; a larger write is
+// passed on in three pieces, so memory stays flat whatever the writer does.
 func (i *Injector) injectAt(p []byte, at int) error {
+	if len(p)+len(i.banner) > maxPooledSplice {
+		if err := i.out(p[:at]); err != nil {
+			return err
+		}
+		return i.inject(nil, p[at:])
+	}
 	bp := spliceBuffers.Get().(*[]byte)
 	b := append((*bp)[:0], p[:at]...)
 	b = append(b, i.banner...)
 	b = append(b, p[at:]...)
 	i.result = Injected
 	err := i.out(b) // an io.Writer does not keep b
-	if cap(b) <= maxPooledSplice {
-		*bp = b[:0]
-		spliceBuffers.Put(bp)
-	}
+	*bp = b[:0]
+	spliceBuffers.Put(bp)
 	return err
 }
 
-// maxPooledSplice keeps a freak chunk from pinning a big buffer in the pool:
-// Caddy's reverse proxy reads 32 KiB at a time, plus a banner.
+// maxPooledSplice bounds the chunk injectAt copies, and so the buffers in
+// its pool: Caddy's reverse proxy reads 32 KiB at a time, plus a banner.
 const maxPooledSplice = 64 << 10
 
-var spliceBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 40<<10); return &b }}
+var spliceBuffers = sync.Pool{New: func() any { b := make([]byte, 0, maxPooledSplice); return &b }}
 
 // pass writes all of p, as Write must report it.
 func (i *Injector) pass(p []byte) (int, error) {
