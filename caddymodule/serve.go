@@ -89,7 +89,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 		aw := &x.attempt
 		if i > 0 {
-			aw = new(attemptWriter) // the first attempt's may still be referenced by its proxy
+			aw = new(attemptWriter) // the first attempt's proxy may still hold the first
 		}
 		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
 			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc}
@@ -135,9 +135,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // exchange holds what a proxied request needs beyond the stack, in one
-// allocation: its customer context and first response writer (both
-// referenced from the proxy's goroutines), the assertion's claim buffer
-// and the values of the headers frontdoor sets.
+// allocation instead of one each: its customer context and first response
+// writer (the proxy holds the writer, the writer the context), the
+// assertion's claim buffer (it escapes into the signer) and the values of the
+// headers frontdoor sets (the header maps keep them).
 type exchange struct {
 	customer customerContext
 	attempt  attemptWriter
