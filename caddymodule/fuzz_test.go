@@ -109,7 +109,16 @@ func FuzzCookieFilter(f *testing.F) {
 	f.Add("=v; acme_session=s", "", "")
 	f.Fuzz(func(t *testing.T, line1, line2, drop string) {
 		lines := []string{line1, line2}
-		out := withoutCookies(lines, map[string]bool{drop: true})
+		if strings.Contains(line1+line2, jarPrefix) || drop == "" {
+			t.Skip("jar cookies are FuzzCookieJar's; no cookie name is empty")
+		}
+		out := backendCookies(lines, testVendor, map[string]bool{drop: true})
+		if slices.Equal(out, lines) {
+			out = slices.DeleteFunc(slices.Clone(out), func(l string) bool { return len(refCookieParts([]string{l})) == 0 })
+			if len(out) == 0 {
+				out = nil
+			}
+		}
 
 		for _, p := range refCookieParts(out) {
 			if refCookieName(p) == drop {
@@ -202,6 +211,65 @@ func FuzzCaddyfile(f *testing.F) {
 				}
 				if _, err := withEdgeKeepAlive(b.ProxyRaw); err != nil {
 					t.Errorf("backend %s: %v", b.Name, err)
+				}
+			}
+		}
+	})
+}
+
+// FuzzCookieJar checks the vendor cookie jars in both directions: whatever
+// a vendor sets lands in its own jar, comes back to it alone, and never
+// becomes a brand cookie for anyone, the vendor included, unless the vendor
+// named its own cookie so (it then sees its own, never the brand's).
+func FuzzCookieJar(f *testing.F) {
+	f.Add("acme_session=VENDORCHOSEN; Path=/own", "acme_session=REAL; theme=dark")
+	f.Add("=acme_session=x", "acme_session=REAL")
+	f.Add("__Host-sid=1; Path=/; Secure", "fd-jar.shipco.parcel=9; x=1")
+	f.Add("fd-jar.shipco.parcel=evil", "fd-jar.shipco.parcel=9")
+	f.Add(" sid =1\r\nX: y", "__secure-fd-jar.nightdesk.a=1")
+	brand := map[string]bool{"acme_session": true}
+	vendor := &backendRoute{name: "nightdesk", outsourced: true}
+	carrier := &backendRoute{name: "shipco", outsourced: true}
+	inHouse := &backendRoute{name: "shop"}
+	f.Fuzz(func(t *testing.T, setCookie, customer string) {
+		h := http.Header{"Set-Cookie": {setCookie}}
+		jarSetCookies(h, vendor.name)
+		stored := ""
+		for _, line := range h["Set-Cookie"] {
+			stored, _, _ = strings.Cut(line, ";")
+			name := refCookieName(stored)
+			if owner, _, ok := jarOf(name); !ok || owner != vendor.name {
+				t.Fatalf("vendor cookie %q stored as %q, outside its jar", setCookie, name)
+			}
+			if brand[name] || strings.ContainsAny(name, "\r\n;= \t") {
+				t.Fatalf("vendor cookie stored under name %q", name)
+			}
+		}
+		// The desk's cookie alone gives the other backends nothing.
+		if stored != "" {
+			for _, b := range []*backendRoute{carrier, inHouse} {
+				if got := backendCookies([]string{stored}, b, brand); got != nil {
+					t.Errorf("%s received %q from the desk's cookie %q", b.name, got, stored)
+				}
+			}
+		}
+		browser := []string{customer}
+		if stored != "" {
+			browser = append(browser, stored)
+		}
+		for _, b := range []*backendRoute{vendor, carrier, inHouse} {
+			got := backendCookies(browser, b, brand)
+			in, out := strings.Join(browser, ""), strings.Join(got, "")
+			if strings.Count(out, "\n")+strings.Count(out, "\r") > strings.Count(in, "\n")+strings.Count(in, "\r") {
+				t.Errorf("%s: line breaks added: %q from %q", b.name, got, browser)
+			}
+			for _, part := range refCookieParts(got) {
+				name := refCookieName(part)
+				if _, _, ok := jarOf(name); ok && b != vendor {
+					t.Errorf("%s received jar cookie %q", b.name, part)
+				}
+				if b.outsourced && brand[name] && !strings.Contains(in, jarName(b.name, name)) {
+					t.Errorf("%s received the brand cookie %q from %q", b.name, part, browser)
 				}
 			}
 		}

@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -55,28 +57,127 @@ func scrubReserved(h http.Header) {
 	}
 }
 
+// keepReservedHeaders removes frontdoor's header names from the client's
+// Connection header: the proxy deletes the fields a request's Connection
+// names as hop-by-hop after frontdoor has set them, so a client naming
+// X-Frontdoor-Assertion there would keep it from the backend.
+func keepReservedHeaders(h http.Header) {
+	lines := h["Connection"]
+	if len(lines) == 0 {
+		return
+	}
+	changed := false
+	kept := make([]string, 0, len(lines))
+	for _, line := range lines {
+		var tokens []string
+		for token := range strings.SplitSeq(line, ",") {
+			if token = strings.TrimSpace(token); token == "" {
+				continue
+			}
+			if isReservedHeader(token) || strings.EqualFold(token, "Cookie") {
+				changed = true
+				continue
+			}
+			tokens = append(tokens, token)
+		}
+		if len(tokens) > 0 {
+			kept = append(kept, strings.Join(tokens, ", "))
+		}
+	}
+	switch {
+	case !changed:
+	case len(kept) == 0:
+		delete(h, "Connection")
+	default:
+		h["Connection"] = kept
+	}
+}
+
+// guardTrailers keeps a client from sending, as request trailers, fields
+// that headers may not carry: frontdoor's own and Cookie (which would
+// reach an outsourced backend with the brand session after the body).
+// Declared trailers are removed now; the values net/http reads into the
+// same map at the end of the body are removed then, before the proxy
+// copies them for the backend.
+func guardTrailers(r *http.Request) {
+	if r.Trailer == nil || r.Body == nil {
+		return
+	}
+	scrubTrailer(r.Trailer)
+	r.Body = &trailerGuard{ReadCloser: r.Body, trailer: r.Trailer}
+}
+
+func scrubTrailer(t http.Header) {
+	for name := range t {
+		if isReservedHeader(name) || strings.EqualFold(name, "Cookie") {
+			delete(t, name)
+		}
+	}
+}
+
+// trailerGuard scrubs the request's trailers when its body ends.
+type trailerGuard struct {
+	io.ReadCloser
+	trailer http.Header
+}
+
+func (g *trailerGuard) Read(p []byte) (int, error) {
+	n, err := g.ReadCloser.Read(p)
+	if err == io.EOF {
+		scrubTrailer(g.trailer)
+	}
+	return n, err
+}
+
 // debrand removes a vendor's identity from its response headers before the
 // customer sees them: Server and X-Powered-By go (Caddy's own Server value,
-// captured before proxying, is put back so every journey looks alike),
-// Location pointing at the vendor's address is rewritten to the brand host,
-// and cookies are scoped to the brand host.
+// captured before proxying, is put back so every journey looks alike), and
+// Location pointing at the vendor's address is rewritten to the brand host.
+// Its cookies go to its jar (jarSetCookies).
 func debrand(h http.Header, r *http.Request, upstreams map[string]bool, ownServer []string) {
-	if ownServer != nil {
-		h["Server"] = ownServer
-	} else {
-		delete(h, "Server")
-	}
-	delete(h, "X-Powered-By")
+	removeVendorIdentity(h, ownServer)
 	if loc := h.Get("Location"); loc != "" {
 		if rewritten, ok := rewriteLocation(loc, r, upstreams); ok {
 			h.Set("Location", rewritten)
 		}
 	}
-	if cookies := h["Set-Cookie"]; len(cookies) > 0 {
-		for i, c := range cookies {
-			cookies[i] = stripCookieDomain(c)
+}
+
+// removeVendorIdentity removes the headers that name a vendor's software:
+// Server (Caddy's own value is put back) and X-Powered-By in every
+// spelling a server may map to it (any case, '_' for '-').
+func removeVendorIdentity(h http.Header, ownServer []string) {
+	for name := range h {
+		if len(name) == len("x-powered-by") && foldEqual(name, "x-powered-by") ||
+			len(name) == len("server") && foldEqual(name, "server") {
+			delete(h, name)
 		}
 	}
+	if ownServer != nil {
+		h["Server"] = ownServer
+	}
+}
+
+// dropReservedTrailers keeps a backend from declaring trailers with names
+// frontdoor owns: only declared trailers are sent after the body.
+func dropReservedTrailers(h http.Header) {
+	declared := h["Trailer"]
+	if len(declared) == 0 {
+		return
+	}
+	var kept []string
+	for _, line := range declared {
+		for name := range strings.SplitSeq(line, ",") {
+			if name = strings.TrimSpace(name); name != "" && !isReservedHeader(name) {
+				kept = append(kept, name)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Trailer")
+		return
+	}
+	h["Trailer"] = []string{strings.Join(kept, ", ")}
 }
 
 // rewriteLocation points an absolute redirect at one of the backend's own
@@ -106,10 +207,10 @@ func rewriteLocation(loc string, r *http.Request, upstreams map[string]bool) (st
 // upstreams, filling in the default port of its scheme (both 80 and 443
 // for a scheme-relative URL, whose scheme the browser supplies).
 func pointsAtUpstream(u *url.URL, upstreams map[string]bool) bool {
-	if u.Port() != "" {
-		return upstreams[u.Host]
+	host := canonicalHost(u.Hostname())
+	if port := u.Port(); port != "" {
+		return upstreams[net.JoinHostPort(host, port)]
 	}
-	host := u.Hostname()
 	switch u.Scheme {
 	case "http":
 		return upstreams[net.JoinHostPort(host, "80")]
@@ -119,6 +220,16 @@ func pointsAtUpstream(u *url.URL, upstreams map[string]bool) bool {
 		return upstreams[net.JoinHostPort(host, "80")] || upstreams[net.JoinHostPort(host, "443")]
 	}
 	return false
+}
+
+// canonicalHost writes an IP address one way, so that an address cannot
+// hide in another spelling: IPv4 in IPv6 form ([::ffff:127.0.0.1]),
+// IPv6 with leading zeros. Names are lower-cased.
+func canonicalHost(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().WithZone("").String()
+	}
+	return strings.ToLower(host)
 }
 
 // stripCookieDomain removes the Domain attribute of a Set-Cookie value so

@@ -171,14 +171,15 @@ func TestDebrand(t *testing.T) {
 		h := http.Header{
 			"Server":       {"NightDesk/2.1"},
 			"X-Powered-By": {"PHP/8"},
-			"Location":     {"http://127.0.0.1:9003/ticket/7"},
-			"Set-Cookie":   {"vsid=1; Domain=nightdesk.example; Path=/", "lang=en"},
+			"X_powered_by": {"PHP/8"},
+			"X-Powered_by": {"PHP/8"},
+			"server":       {"NightDesk/2.1"},
+			"Location":     {"http://[::ffff:127.0.0.1]:9003/ticket/7"},
 			"Content-Type": {"text/html"},
 		}
 		debrand(h, r, upstreams, nil)
 		want := http.Header{
 			"Location":     {"http://shop.example.com/ticket/7"},
-			"Set-Cookie":   {"vsid=1; Path=/", "lang=en"},
 			"Content-Type": {"text/html"},
 		}
 		if !reflect.DeepEqual(h, want) {

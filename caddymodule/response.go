@@ -1,14 +1,12 @@
 package caddymodule
 
 import (
-	"compress/gzip"
 	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -20,8 +18,13 @@ import (
 // attemptWriter watches one backend's response on its way to the customer:
 // it keeps the request id authoritative, de-brands outsourced responses,
 // holds back a vendor's 5xx so a brand error page can replace it, streams
-// HTML through the banner injector, and records whether anything was sent,
-// which decides whether failover is still possible.
+// HTML through the banner injector (decoding it first if compressed, and
+// sniffing it if it has no Content-Type), and records whether anything was
+// sent, which decides whether failover is still possible.
+//
+// Everything it starts ends in finishBody, which ServeHTTP defers: nothing
+// touches the customer's response after the handler returned, also when
+// the proxy aborts a response with a panic.
 type attemptWriter struct {
 	caddyhttp.ResponseWriterWrapper
 	h           *Handler
@@ -31,6 +34,7 @@ type attemptWriter struct {
 	values      *valueSlab // the request's, for the headers this writer sets
 	ownServer   []string
 	customer    *customerContext
+	before      *headerSnapshot // the customer's headers before any backend answered
 	wroteHeader bool
 	status      int
 
@@ -38,11 +42,27 @@ type attemptWriter struct {
 	// error page: its body is read and dropped.
 	swallowed bool
 
-	// body is where the response body goes when it is transformed (the
-	// banner injector, possibly behind a gunzip stage); nil streams as is.
+	// detached is what Header returns once the real header map is no longer
+	// the proxy's to change: after the headers of a transformed or
+	// swallowed body, whose trailers would be wrong, and while a decoding
+	// goroutine may be writing the headers themselves.
+	detached http.Header
+
+	// body is where the response body goes when it is transformed: the
+	// banner injector, possibly behind a sniffer and a decoder; nil
+	// streams as is.
 	body     io.Writer
 	injector *banner.Injector
-	gunzip   *gunzipWriter
+	sniffer  *pageSniffer
+	decoder  *decodeWriter
+}
+
+// Header returns the header map the proxy may change.
+func (aw *attemptWriter) Header() http.Header {
+	if aw.detached != nil {
+		return aw.detached
+	}
+	return aw.ResponseWriter.Header()
 }
 
 func (aw *attemptWriter) WriteHeader(status int) {
@@ -50,35 +70,71 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		return
 	}
 	if status >= 100 && status <= 199 && status != http.StatusSwitchingProtocols {
-		aw.ResponseWriter.WriteHeader(status) // informational: more headers follow
+		aw.informational(status)
 		return
 	}
 	aw.wroteHeader = true
 	aw.status = status
-	hdr := aw.Header()
+	hdr := aw.ResponseWriter.Header()
 	b := aw.backend
 	if status >= 500 {
 		b.stats.upstreamError(errStatus5xx)
 	}
+	aw.recordTrail(hdr, status)
 	if b.outsourced && status >= 500 {
 		// The vendor's error page never reaches the customer; ServeHTTP
 		// renders the brand's once the proxy is done.
-		aw.recordTrail(hdr, status)
-		aw.swallowed = true
-		clearHeader(hdr)
-		restoreGatewayHeaders(hdr, aw.requestID, aw.ownServer)
+		aw.swallow(status)
 		return
 	}
-	aw.recordTrail(hdr, status)
 	scrubReserved(hdr)
+	dropReservedTrailers(hdr)
 	aw.values.set(hdr, headerRequest, aw.requestID)
 	if b.outsourced {
 		debrand(hdr, aw.req, b.upstreams, aw.ownServer)
+		jarSetCookies(hdr, b.name)
 	}
 	if b.banner {
-		aw.prepareBanner(status, hdr)
+		switch aw.planBody(status, hdr) {
+		case bodyRefused:
+			aw.swallow(http.StatusBadGateway)
+			return
+		case bodySniffed:
+			return // the sniffer writes the header once the body shows what it is
+		}
 	}
 	aw.ResponseWriter.WriteHeader(status)
+}
+
+// informational passes on a 1xx response (103 Early Hints) scrubbed like
+// a final one: more headers follow.
+func (aw *attemptWriter) informational(status int) {
+	hdr := aw.ResponseWriter.Header()
+	scrubReserved(hdr)
+	aw.values.set(hdr, headerRequest, aw.requestID)
+	if aw.backend.outsourced {
+		removeVendorIdentity(hdr, aw.ownServer)
+	}
+	aw.ResponseWriter.WriteHeader(status)
+}
+
+// swallow drops the backend's answer for a brand error page with the given
+// status: the headers go back to what the customer's response had before
+// the backend answered, which keeps what earlier handlers set for the
+// brand (HSTS, CSP, Alt-Svc).
+func (aw *attemptWriter) swallow(status int) {
+	aw.swallowed = true
+	aw.status = status
+	hdr := aw.ResponseWriter.Header()
+	aw.before.restore(hdr)
+	restoreGatewayHeaders(hdr, aw.requestID, aw.ownServer)
+	aw.detach()
+}
+
+func (aw *attemptWriter) detach() {
+	if aw.detached == nil {
+		aw.detached = make(http.Header)
+	}
 }
 
 func (aw *attemptWriter) Write(p []byte) (int, error) {
@@ -104,22 +160,54 @@ func (aw *attemptWriter) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // FlushError lets streamed responses (reverse_proxy's flush_interval,
-// server-sent events) reach the customer through the injector.
+// server-sent events) reach the customer through the injector. Before the
+// headers are de-branded there is nothing to flush: a flush then would
+// send the vendor's headers as they are.
 func (aw *attemptWriter) FlushError() error {
 	switch {
-	case aw.swallowed:
+	case !aw.wroteHeader, aw.swallowed:
 		return nil
-	case aw.gunzip != nil:
-		// Only the decompressing goroutine may write to the customer;
-		// it flushes once it has passed on what it was given.
-		aw.gunzip.requestFlush()
+	case aw.decoder != nil:
+		// Only the decoding goroutine may write to the customer; it
+		// flushes once it has passed on what it was given.
+		aw.decoder.requestFlush()
 		return nil
-	case aw.injector != nil:
+	case aw.body != nil:
+		return aw.flushPage()
+	}
+	return http.NewResponseController(aw.ResponseWriter).Flush()
+}
+
+// flushPage passes on what the page stages hold, from the goroutine that
+// writes the page.
+func (aw *attemptWriter) flushPage() error {
+	if aw.sniffer != nil {
+		if !aw.sniffer.decided && aw.sniffer.n == 0 {
+			return nil // nothing to sniff yet: the headers wait for the body
+		}
+		if err := aw.sniffer.decide(); err != nil {
+			return err
+		}
+	}
+	if aw.injector != nil {
 		if err := aw.injector.Flush(); err != nil {
 			return err
 		}
 	}
 	return http.NewResponseController(aw.ResponseWriter).Flush()
+}
+
+// serve runs the backend's proxy with this writer and finishes the body
+// whatever happens: on a panic (the proxy aborts a response it cannot
+// complete with http.ErrAbortHandler) it returns the panic's value for
+// ServeHTTP to count the attempt and panic again.
+func (aw *attemptWriter) serve(proxy caddyhttp.MiddlewareHandler, r *http.Request, next caddyhttp.Handler) (aborted any, err error) {
+	defer func() {
+		aborted = recover()
+		aw.finishBody(err == nil && aborted == nil)
+	}()
+	err = proxy.ServeHTTP(aw, r, next)
+	return nil, err
 }
 
 type writerOnly struct{ io.Writer }
@@ -180,49 +268,87 @@ func isHTML(contentType string) bool {
 	return strings.EqualFold(mediaType, "text/html") || strings.EqualFold(mediaType, "application/xhtml+xml")
 }
 
-// prepareBanner decides whether this response gets the brand banner and
-// if so fixes the headers the change of body invalidates.
-func (aw *attemptWriter) prepareBanner(status int, hdr http.Header) {
+// bodyPlan is what happens to a banner backend's response body.
+type bodyPlan int
+
+const (
+	bodyAsIs    bodyPlan = iota // not a page, or one that must not change
+	bodyBanner                  // a page: the banner goes in
+	bodySniffed                 // no Content-Type: the body decides
+	bodyRefused                 // a page in a coding frontdoor cannot read
+)
+
+// planBody decides whether this response gets the brand banner and sets up
+// the stages its body goes through. A vendor cannot dodge the banner: every
+// coding a browser reads is decoded, a body without a Content-Type is
+// sniffed as a browser would, and a page frontdoor cannot read is refused.
+func (aw *attemptWriter) planBody(status int, hdr http.Header) bodyPlan {
 	contentType := hdr.Get("Content-Type")
-	if !isHTML(contentType) {
-		return
+	typed := contentType != ""
+	if typed && !isHTML(contentType) {
+		return bodyAsIs
 	}
-	_, params, _ := mime.ParseMediaType(contentType)
-	encoding := strings.ToLower(strings.TrimSpace(hdr.Get("Content-Encoding")))
-	charset := strings.ToLower(params["charset"])
 	disposition, _, _ := mime.ParseMediaType(hdr.Get("Content-Disposition"))
 	switch {
 	case aw.req.Method == http.MethodHead,
 		status == http.StatusNoContent, status == http.StatusNotModified,
 		status == http.StatusPartialContent, status == http.StatusSwitchingProtocols,
 		status >= 300 && status < 400,
-		disposition == "attachment",
-		encoding != "" && encoding != "identity" && encoding != "gzip",
-		strings.HasPrefix(charset, "utf-16"), strings.HasPrefix(charset, "utf-32"):
-		aw.h.metrics.bannerResult(aw.backend, "skipped")
-		return
+		disposition == "attachment":
+		if typed {
+			aw.h.metrics.bannerResult(aw.backend, "skipped")
+		}
+		return bodyAsIs
 	}
+	coding, single := normalizeCoding(hdr.Get("Content-Encoding"))
+	if coding == "identity" {
+		coding = ""
+	}
+	if !single || coding != "" && !decodableCoding(coding) {
+		return bodyRefused
+	}
+	if typed {
+		_, params, _ := mime.ParseMediaType(contentType)
+		if charset := strings.ToLower(params["charset"]); strings.HasPrefix(charset, "utf-16") || strings.HasPrefix(charset, "utf-32") {
+			aw.h.metrics.bannerResult(aw.backend, "skipped")
+			return bodyAsIs
+		}
+	}
+	if coding != "" {
+		hdr.Del("Content-Encoding")
+		hdr.Del("Content-Length")
+	}
+	aw.detach()
+	if !typed {
+		aw.sniffer = &pageSniffer{aw: aw}
+		aw.body = aw.sniffer
+	} else if !aw.startBanner(hdr) {
+		return bodyAsIs
+	}
+	if coding != "" {
+		aw.decoder = newDecodeWriter(coding, aw.body, func() { aw.flushPage() }) //nolint:errcheck // best effort, as a flush is
+		aw.body = aw.decoder
+	}
+	if !typed {
+		return bodySniffed
+	}
+	return bodyBanner
+}
 
+// startBanner puts the injector in front of the customer and fixes the
+// headers the change of body invalidates. It reports false if the banner
+// could not be rendered, and the page then goes out as it is.
+func (aw *attemptWriter) startBanner(hdr http.Header) bool {
 	page, err := aw.h.bannerPage.Render(aw.requestID)
 	if err != nil {
 		aw.h.logger.Error("rendering banner", zapError(err))
 		aw.h.metrics.bannerResult(aw.backend, "skipped")
-		return
+		return false
 	}
 	aw.injector = injectorPool.Get().(*banner.Injector)
 	aw.injector.Reset(aw.ResponseWriter, page)
 	aw.body = aw.injector
-	if encoding == "gzip" {
-		injector, customer := aw.injector, aw.ResponseWriter
-		aw.gunzip = newGunzipWriter(injector, func() {
-			if injector.Flush() == nil {
-				http.NewResponseController(customer).Flush() //nolint:errcheck // best effort, as a flush is
-			}
-		})
-		aw.body = aw.gunzip
-		hdr.Del("Content-Encoding")
-		hdr.Del("Content-Length")
-	} else if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil {
+	if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil {
 		hdr.Set("Content-Length", strconv.FormatInt(n+int64(len(page)), 10))
 	}
 	if etag := hdr.Get("Etag"); etag != "" && !strings.HasPrefix(etag, "W/") {
@@ -232,17 +358,37 @@ func (aw *attemptWriter) prepareBanner(status int, hdr http.Header) {
 	hdr.Del("Digest")
 	hdr.Del("Repr-Digest")
 	hdr.Del("Content-Digest")
+	hdr.Del("Trailer") // the vendor's trailers describe the vendor's body
 	hdr.Set("Accept-Ranges", "none")
 	for _, name := range []string{"Content-Security-Policy", "Content-Security-Policy-Report-Only"} {
 		for i, policy := range hdr[name] {
 			hdr[name][i] = banner.AllowStyle(policy, aw.h.bannerStyleHashes)
 		}
 	}
+	return true
 }
 
-// finishBanner completes the page: the banner is appended if no </body>
-// came. A body cut short by an upstream error gets no banner appended.
-func (aw *attemptWriter) finishBanner(complete bool) {
+// finishBody completes the body: the decoder drains, a sniffed body that
+// never reached the sniffing length is decided, and the banner is appended
+// if no </body> came. A body cut short gets no banner appended. It runs in
+// the handler's goroutine, always: after it nothing frontdoor started
+// writes to the customer.
+func (aw *attemptWriter) finishBody(complete bool) {
+	if aw.decoder != nil {
+		if complete {
+			if err := aw.decoder.Close(); err != nil {
+				complete = false
+			}
+		} else {
+			aw.decoder.Abort()
+		}
+		aw.decoder = nil
+	}
+	if aw.sniffer != nil {
+		if err := aw.sniffer.decide(); err != nil {
+			complete = false
+		}
+	}
 	if aw.injector == nil {
 		return
 	}
@@ -251,11 +397,6 @@ func (aw *attemptWriter) finishBanner(complete bool) {
 		injectorPool.Put(aw.injector)
 		aw.injector, aw.body = nil, nil
 	}()
-	if aw.gunzip != nil {
-		if err := aw.gunzip.Close(); err != nil {
-			complete = false
-		}
-	}
 	if !complete {
 		aw.injector.Flush() //nolint:errcheck // the response is already broken
 		return
@@ -269,75 +410,118 @@ func (aw *attemptWriter) finishBanner(complete bool) {
 
 var injectorPool = sync.Pool{New: func() any { return banner.NewInjector(nil, nil) }}
 
-// gunzipWriter decompresses a gzip body as it is written, feeding the
-// plain bytes to dst. gzip.Reader pulls, the proxy pushes: a pipe and one
-// goroutine per compressed page join the two with flat memory. From start
-// to Close that goroutine is the only writer to the customer, so flushes
-// are requested from it rather than done beside it.
-type gunzipWriter struct {
-	pw         *io.PipeWriter
-	done       chan error
-	flush      func()
-	flushWants atomic.Bool
+// pageSniffer holds back the start of a banner backend's body that came
+// without a Content-Type until it shows what it is, as a browser would
+// sniff it, then writes the headers with the type it found (so the browser
+// does not sniff something else) and passes the body on, through the
+// injector if it is a page.
+type pageSniffer struct {
+	aw      *attemptWriter
+	held    [sniffLen]byte
+	n       int
+	decided bool
+	out     io.Writer
+	err     error
 }
 
-func newGunzipWriter(dst io.Writer, flush func()) *gunzipWriter {
-	pr, pw := io.Pipe()
-	g := &gunzipWriter{pw: pw, done: make(chan error, 1), flush: flush}
-	go func() {
-		err := g.copy(dst, pr)
-		pr.CloseWithError(err) // unblocks the writer if decoding failed
-		g.done <- err
-	}()
-	return g
-}
+// sniffLen is how much of a body http.DetectContentType reads.
+const sniffLen = 512
 
-func (g *gunzipWriter) copy(dst io.Writer, src io.Reader) error {
-	zr, err := gzip.NewReader(src)
-	if err != nil {
-		return err
+func (s *pageSniffer) Write(p []byte) (int, error) {
+	if s.decided {
+		return s.out.Write(p)
 	}
-	buf := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(buf)
-	for {
-		n, rerr := zr.Read(*buf)
-		if n > 0 {
-			if _, err := dst.Write((*buf)[:n]); err != nil {
-				return err
-			}
-		}
-		if g.flushWants.Swap(false) {
-			g.flush()
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return rerr
-		}
+	n := copy(s.held[s.n:], p)
+	s.n += n
+	if s.n < sniffLen {
+		return len(p), nil
 	}
+	if err := s.decide(); err != nil {
+		return 0, err
+	}
+	if _, err := s.out.Write(p[n:]); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
-var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (g *gunzipWriter) Write(p []byte) (int, error) { return g.pw.Write(p) }
-
-func (g *gunzipWriter) requestFlush() { g.flushWants.Store(true) }
-
-func (g *gunzipWriter) Close() error {
-	g.pw.Close()
-	return <-g.done
-}
-
-func clearHeader(h http.Header) {
-	for k := range h {
-		delete(h, k)
+// decide writes the headers for what the body held so far is, and the
+// held bytes after them. Later calls return the first one's error.
+func (s *pageSniffer) decide() error {
+	if s.decided {
+		return s.err
 	}
+	s.decided = true
+	aw := s.aw
+	hdr := aw.ResponseWriter.Header()
+	contentType := http.DetectContentType(s.held[:s.n])
+	hdr.Set("Content-Type", contentType)
+	s.out = aw.ResponseWriter
+	if isHTML(contentType) && aw.startBanner(hdr) {
+		s.out = aw.injector
+	}
+	aw.ResponseWriter.WriteHeader(aw.status)
+	_, s.err = s.out.Write(s.held[:s.n])
+	return s.err
 }
 
 func restoreGatewayHeaders(h http.Header, requestID string, ownServer []string) {
 	h.Set(headerRequest, requestID)
 	if ownServer != nil {
 		h["Server"] = ownServer
+	}
+}
+
+// headerSnapshot remembers which header fields, and how many values of
+// each, a response had before a backend answered, so a backend's answer
+// can be taken out again. The first few fit without an allocation.
+type headerSnapshot struct {
+	marks [8]headerMark
+	more  []headerMark
+	n     int
+}
+
+type headerMark struct {
+	name   string
+	values int
+}
+
+func (s *headerSnapshot) take(h http.Header) {
+	s.n, s.more = 0, nil
+	for name, values := range h {
+		m := headerMark{name, len(values)}
+		if s.n < len(s.marks) {
+			s.marks[s.n] = m
+			s.n++
+		} else {
+			s.more = append(s.more, m)
+		}
+	}
+}
+
+func (s *headerSnapshot) values(name string) (int, bool) {
+	for _, m := range s.marks[:s.n] {
+		if m.name == name {
+			return m.values, true
+		}
+	}
+	for _, m := range s.more {
+		if m.name == name {
+			return m.values, true
+		}
+	}
+	return 0, false
+}
+
+// restore removes from h every field and value added since the snapshot.
+func (s *headerSnapshot) restore(h http.Header) {
+	for name, values := range h {
+		n, ok := s.values(name)
+		switch {
+		case !ok:
+			delete(h, name)
+		case len(values) > n:
+			h[name] = values[:n:n]
+		}
 	}
 }

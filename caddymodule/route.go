@@ -158,7 +158,7 @@ func upstreamAuthorities(p *reverseproxy.Handler) map[string]bool {
 		if err != nil {
 			continue
 		}
-		set[net.JoinHostPort(host, port)] = true
+		set[net.JoinHostPort(canonicalHost(host), port)] = true
 	}
 	return set
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/frontdoor-dev/frontdoor/internal/accept"
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 )
 
@@ -21,6 +21,7 @@ import (
 // passes any other request to the next handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	scrubReserved(r.Header)
+	guardTrailers(r)
 	if r.URL.Path == assertion.JWKSPath {
 		h.serveJWKS(w, r)
 		return nil
@@ -60,6 +61,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 
+	keepReservedHeaders(r.Header)
 	x.values.set(r.Header, headerBrand, h.Brand)
 	if h.contactHeader != "" {
 		x.values.set(r.Header, headerContact, h.contactHeader)
@@ -70,6 +72,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	canReplay := replayable(r)
 	clientEncoding, hadEncoding := r.Header["Accept-Encoding"]
 	clientCookies := r.Header["Cookie"]
+	x.before.take(w.Header())
 
 	for i, c := range plan {
 		b := c.backend
@@ -78,7 +81,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		x.values.set(r.Header, headerBackend, b.name)
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
-		h.setCookies(r.Header, b, clientCookies)
+		if cookies := backendCookies(clientCookies, b, h.vendorCookies); cookies != nil {
+			r.Header["Cookie"] = cookies
+		} else {
+			delete(r.Header, "Cookie")
+		}
 		setContextHeaders(r.Header, &x.values, b, cc)
 		token, signErr := h.sign(b, requestID, journey.name, *cc, x.fields[:0])
 		if signErr != nil {
@@ -92,13 +99,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			aw = new(attemptWriter) // the first attempt's proxy may still hold the first
 		}
 		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
-			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc}
+			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc,
+			before: &x.before}
 		start := time.Now()
-		err := b.proxy.ServeHTTP(aw, r, next)
+		aborted, err := aw.serve(b.proxy, r, next)
 		elapsed := time.Since(start)
-		aw.finishBanner(err == nil)
 
 		b.counts.requests.Add(1)
+		if aborted != nil {
+			// The proxy gave up on a response under way (the backend hung
+			// up mid-body) and aborts the customer's connection with a
+			// panic: count the attempt, then let the server do so.
+			status := aw.statusOrOK()
+			b.stats.observe(status, elapsed)
+			h.noteError(journey.name, b, status, "aborted", requestID)
+			panic(aborted)
+		}
 		if err == nil {
 			status := aw.statusOrOK()
 			b.stats.observe(status, elapsed)
@@ -142,6 +158,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 type exchange struct {
 	customer customerContext
 	attempt  attemptWriter
+	before   headerSnapshot
 	fields   [8]assertion.Field
 	slab     [slabSize]string
 	values   valueSlab
@@ -157,22 +174,6 @@ func newExchange() *exchange {
 func (h *Handler) noteError(journey string, b *backendRoute, status int, kind, requestID string) {
 	b.counts.errors.Add(1)
 	h.errors.add(recentError{Time: time.Now(), Journey: journey, Backend: b.name, Status: status, Kind: kind, RequestID: requestID})
-}
-
-// setCookies keeps the brand session cookie (and strip_cookies) from
-// outsourced backends; in-house backends get the customer's cookies as sent.
-func (h *Handler) setCookies(hdr http.Header, b *backendRoute, client []string) {
-	if !b.outsourced || !hasAnyCookie(client, h.vendorCookies) {
-		if client != nil {
-			hdr["Cookie"] = client
-		}
-		return
-	}
-	if kept := withoutCookies(client, h.vendorCookies); kept != nil {
-		hdr["Cookie"] = kept
-	} else {
-		delete(hdr, "Cookie")
-	}
 }
 
 // setUpstreamEncoding keeps a banner backend from answering in an encoding
@@ -198,27 +199,15 @@ func acceptsGzip(values []string) bool {
 			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 			coding = strings.TrimSpace(coding)
 			if strings.EqualFold(coding, "gzip") || coding == "*" {
-				return qValue(params) > 0
+				q, ok := accept.Quality(params)
+				if !ok {
+					continue // an element with a malformed q means nothing
+				}
+				return q > 0
 			}
 		}
 	}
 	return false
-}
-
-// qValue reads the q parameter of an Accept-Encoding element (1 when
-// absent, 0 when malformed, which is the safe reading: no gzip).
-func qValue(params string) float64 {
-	for p := range strings.SplitSeq(params, ";") {
-		name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if strings.EqualFold(strings.TrimSpace(name), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-			if err != nil || !(q >= 0 && q <= 1) {
-				return 0
-			}
-			return q
-		}
-	}
-	return 1
 }
 
 // match returns the journey claiming the request, or nil.

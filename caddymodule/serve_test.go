@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -126,10 +127,11 @@ func TestSetUpstreamEncoding(t *testing.T) {
 	}
 }
 
-func TestSetCookies(t *testing.T) {
-	h := &Handler{vendorCookies: map[string]bool{"acme_session": true, "acme_csrf": true}}
+func TestBackendCookies(t *testing.T) {
+	brand := map[string]bool{"acme_session": true, "acme_csrf": true}
 	inHouse := &backendRoute{name: "care-team"}
 	vendor := &backendRoute{name: "nightdesk", outsourced: true}
+	carrier := &backendRoute{name: "shipco", outsourced: true}
 	cases := []struct {
 		name   string
 		b      *backendRoute
@@ -142,29 +144,48 @@ func TestSetCookies(t *testing.T) {
 		{"vendor, nothing left", vendor, []string{"acme_session=s3cr3t"}, nil},
 		{"vendor, nothing to strip", vendor, []string{"theme=dark"}, []string{"theme=dark"}},
 		{"no cookies at all", vendor, nil, nil},
+		{"own jar under the names set", vendor, []string{"fd-jar.nightdesk.sid=1; __Host-fd-jar.nightdesk.pref=2; theme=dark"},
+			[]string{"sid=1; __Host-pref=2; theme=dark"}},
+		{"another vendor's jar withheld", carrier, []string{"fd-jar.nightdesk.sid=1; fd-jar.shipco.parcel=9"}, []string{"parcel=9"}},
+		{"no jar reaches the brand", inHouse, []string{"fd-jar.nightdesk.sid=1; acme_session=s; __Secure-fd-jar.shipco.x=2"}, []string{"acme_session=s"}},
+		{"the jar wins over a customer cookie of its name", vendor, []string{"sid=customer; fd-jar.nightdesk.sid=vendor"}, []string{"sid=vendor"}},
+		{"a jar named like the brand cookie stays the vendor's", vendor, []string{"fd-jar.nightdesk.acme_session=v; acme_session=s"}, []string{"acme_session=v"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			hdr := http.Header{}
-			if c.client != nil {
-				hdr["Cookie"] = c.client
-			}
-			h.setCookies(hdr, c.b, c.client)
-			if got := hdr["Cookie"]; !reflect.DeepEqual(got, c.want) {
+			orig := slices.Clone(c.client)
+			if got := backendCookies(c.client, c.b, brand); !reflect.DeepEqual(got, c.want) {
 				t.Errorf("Cookie = %q, want %q", got, c.want)
+			}
+			if !reflect.DeepEqual(c.client, orig) {
+				t.Errorf("the customer's cookie lines were modified: %q, were %q", c.client, orig)
 			}
 		})
 	}
+}
 
-	// Failing over from a vendor to the in-house team gives the cookies back.
-	client := []string{"acme_session=s3cr3t; theme=dark"}
-	hdr := http.Header{"Cookie": client}
-	h.setCookies(hdr, vendor, client)
-	h.setCookies(hdr, inHouse, client)
-	if got := hdr["Cookie"]; !reflect.DeepEqual(got, client) {
-		t.Errorf("after vendor then in-house: Cookie = %q, want %q", got, client)
+func TestJarSetCookies(t *testing.T) {
+	h := http.Header{"Set-Cookie": {
+		"acme_session=VENDORCHOSEN; Path=/checkout",
+		"sid=1; Domain=nightdesk.example; Path=/; HttpOnly",
+		"__Host-pref=2; Path=/; Secure",
+		"__SECURE-x=3; Secure",
+		"=acme_session=NAMELESS",
+		"acme_session",
+		"bad name=1",
+	}}
+	jarSetCookies(h, "nightdesk")
+	want := []string{
+		"fd-jar.nightdesk.acme_session=VENDORCHOSEN; Path=/checkout",
+		"fd-jar.nightdesk.sid=1; Path=/; HttpOnly",
+		"__Host-fd-jar.nightdesk.pref=2; Path=/; Secure",
+		"__SECURE-fd-jar.nightdesk.x=3; Secure",
 	}
-	if client[0] != "acme_session=s3cr3t; theme=dark" {
-		t.Errorf("the customer's cookie line was modified: %q", client[0])
+	if got := h["Set-Cookie"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("Set-Cookie = %q\nwant %q", got, want)
+	}
+	h = http.Header{"Set-Cookie": {"=x"}}
+	if jarSetCookies(h, "nightdesk"); h["Set-Cookie"] != nil {
+		t.Errorf("nameless cookie kept: %q", h["Set-Cookie"])
 	}
 }

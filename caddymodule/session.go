@@ -270,17 +270,24 @@ func cookieParts(lines []string) iter.Seq2[string, string] {
 }
 
 // sessionCookie returns the value of the named cookie, or "" if absent.
-// It reads the Cookie header directly to avoid parsing every cookie.
+// It reads the Cookie header directly to avoid parsing every cookie. A
+// cookie sent more than once with different values (one of them may have
+// been planted on a path of the brand host) names no session: frontdoor
+// cannot tell which is the customer's.
 func sessionCookie(r *http.Request, name string) string {
+	found := ""
 	for n, part := range cookieParts(r.Header["Cookie"]) {
 		if n != name {
 			continue
 		}
-		if _, v, ok := strings.Cut(part, "="); ok {
-			return strings.Trim(strings.TrimSpace(v), `"`)
+		_, v, _ := strings.Cut(part, "=")
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		if found != "" && v != found {
+			return ""
 		}
+		found = v
 	}
-	return ""
+	return found
 }
 
 // setContextHeaders sets the backend's view of the customer: the session
@@ -303,26 +310,6 @@ func clearContextHeaders(hdr http.Header, b *backendRoute) {
 	for _, f := range b.context {
 		delete(hdr, f.header)
 	}
-}
-
-// withoutCookies returns the Cookie header without the named cookies, as
-// one line (a user agent sends one), or nil when no cookie is left. It
-// builds a new value so the customer's can be restored for another backend.
-func withoutCookies(lines []string, drop map[string]bool) []string {
-	var b strings.Builder
-	for name, part := range cookieParts(lines) {
-		if drop[name] {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(part)
-	}
-	if b.Len() == 0 {
-		return nil
-	}
-	return []string{b.String()}
 }
 
 // hasAnyCookie reports whether a Cookie header names one of the cookies.

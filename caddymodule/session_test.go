@@ -27,7 +27,8 @@ func TestSessionCookie(t *testing.T) {
 		{"second header line", []string{"theme=dark", "acme_session=abc123"}, "abc123"},
 		{"quoted value", []string{`acme_session="abc123"`}, "abc123"},
 		{"value with =", []string{"acme_session=YWJj=="}, "YWJj=="},
-		{"first of duplicates", []string{"acme_session=one; acme_session=two"}, "one"},
+		{"duplicates that differ name no session", []string{"acme_session=one; acme_session=two"}, ""},
+		{"duplicates that agree", []string{"acme_session=one", "acme_session=one"}, "one"},
 		{"empty value", []string{"acme_session="}, ""},
 		{"absent", []string{"theme=dark"}, ""},
 		{"no header", nil, ""},
@@ -68,15 +69,15 @@ func TestWithoutCookies(t *testing.T) {
 		{"similar names kept", []string{"acme_session2=a; xacme_session=b; ACME_SESSION=c"}, []string{"acme_session2=a; xacme_session=b; ACME_SESSION=c"}},
 		{"value naming the cookie kept", []string{"next=acme_session=s"}, []string{"next=acme_session=s"}},
 		{"nameless value kept", []string{"justavalue; acme_session=s"}, []string{"justavalue"}},
-		{"empty lines", []string{"", ";"}, nil},
+		{"empty lines", []string{"", ";"}, []string{"", ";"}}, // nothing to drop: sent as they came
 		{"nothing", nil, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			orig := append([]string(nil), c.lines...)
-			got := withoutCookies(c.lines, drop)
+			got := backendCookies(c.lines, testVendor, drop)
 			if !reflect.DeepEqual(got, c.want) {
-				t.Errorf("withoutCookies(%q) = %q, want %q", c.lines, got, c.want)
+				t.Errorf("backendCookies(%q) = %q, want %q", c.lines, got, c.want)
 			}
 			if !reflect.DeepEqual(c.lines, orig) {
 				t.Errorf("input modified: %q, was %q", c.lines, orig)
@@ -84,6 +85,9 @@ func TestWithoutCookies(t *testing.T) {
 		})
 	}
 }
+
+// testVendor is an outsourced backend for cookie tests.
+var testVendor = &backendRoute{name: "nightdesk", outsourced: true}
 
 func TestHasAnyCookie(t *testing.T) {
 	names := map[string]bool{"acme_session": true}
@@ -104,8 +108,8 @@ func TestHasAnyCookie(t *testing.T) {
 			t.Errorf("hasAnyCookie(%q) = %v, want %v", c.lines, got, c.want)
 		}
 		// The cheap check must agree with the filter it guards.
-		if dropped := !reflect.DeepEqual(withoutCookies(c.lines, names), withoutCookies(c.lines, nil)); dropped != c.want {
-			t.Errorf("%q: hasAnyCookie %v but withoutCookies drops something: %v", c.lines, c.want, dropped)
+		if dropped := !reflect.DeepEqual(backendCookies(c.lines, testVendor, names), c.lines); dropped != c.want {
+			t.Errorf("%q: hasAnyCookie %v but backendCookies drops something: %v", c.lines, c.want, dropped)
 		}
 	}
 }

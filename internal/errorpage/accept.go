@@ -1,8 +1,9 @@
 package errorpage
 
 import (
-	"strconv"
 	"strings"
+
+	"github.com/frontdoor-dev/frontdoor/internal/accept"
 )
 
 // preference is how much a client wants one kind of answer, by the most
@@ -91,20 +92,9 @@ func parseMediaRange(s string) (typ, subtype string, q float64, ok bool) {
 	if !found || typ == "" || subtype == "" || (typ == "*" && subtype != "*") {
 		return "", "", 0, false
 	}
-	q = 1
-	for param := range strings.SplitSeq(params, ";") {
-		name, value, _ := strings.Cut(param, "=")
-		if !strings.EqualFold(strings.TrimSpace(name), "q") {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil || !(v >= 0 && v <= 1) { // also refuses NaN
-			return "", "", 0, false
-		}
-		q = v
-		// Parameters after q are extensions of the element, not of the
-		// media type, and do not matter here.
-		break
+	q, ok = accept.Quality(params)
+	if !ok {
+		return "", "", 0, false
 	}
 	return typ, subtype, q, true
 }

@@ -1,0 +1,318 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+	"github.com/chromedp/chromedp"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+)
+
+// containmentSite puts an in-house shop, a vendor support desk and a
+// carrier behind one brand with a session cookie and a stripped cookie.
+func containmentSite(t *testing.T, redisURL string, shop, desk, carrier *backend) *gateway {
+	return startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			strip_cookies tracking_consent
+		}
+		journey own /own/* {
+			backend shop {
+				owner in-house
+				to %s
+			}
+		}
+		journey support /v/* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+			}
+		}
+		journey tracking /track/* {
+			backend shipco {
+				owner outsourced
+				vendor ShipCo
+				to %s
+			}
+		}`, redisURL, shop.URL, desk.URL, carrier.URL)))
+}
+
+// cookieEcho prints the Cookie header it received; /own/login and
+// /v/plant set cookies first.
+func cookieEcho(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/login"):
+			http.SetCookie(w, &http.Cookie{Name: "acme_session", Value: "REAL", Path: "/", HttpOnly: true})
+			http.SetCookie(w, &http.Cookie{Name: "tracking_consent", Value: "yes", Path: "/"})
+		case strings.HasSuffix(r.URL.Path, "/plant"):
+			// A hostile vendor: fix the brand session for the in-house
+			// shop, log the customer out, flip the brand's consent cookie,
+			// and keep a session of its own.
+			w.Header().Add("Set-Cookie", "acme_session=VENDORCHOSEN; Path=/own")
+			w.Header().Add("Set-Cookie", "acme_session=; Path=/; Max-Age=0")
+			w.Header().Add("Set-Cookie", "tracking_consent=no; Path=/")
+			w.Header().Add("Set-Cookie", "=acme_session=NAMELESS; Path=/")
+			w.Header().Add("Set-Cookie", name+"_sid=S-"+name+"; Path=/; HttpOnly")
+			w.Header().Add("Set-Cookie", "__Host-"+name+"_pref=P-"+name+"; Path=/; Secure")
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "%s got cookies [%s]", name, r.Header.Get("Cookie"))
+	}
+}
+
+// TestVendorCannotSetBrandCookies drives Chromium through a login on the
+// in-house shop, a visit to a hostile vendor page and back: the customer's
+// brand session survives, and each vendor's own cookies reach only it.
+func TestVendorCannotSetBrandCookies(t *testing.T) {
+	rs := redistest.Start(t)
+	shop := startBackend(t, "shop", cookieEcho("shop"))
+	desk := startBackend(t, "desk", cookieEcho("desk"))
+	carrier := startBackend(t, "carrier", cookieEcho("carrier"))
+	gw := containmentSite(t, rs.URL(), shop, desk, carrier)
+	ctx := newBrowser(t)
+
+	page := func(path string) string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+path)); err != nil {
+			t.Fatalf("loading %s: %v", path, err)
+		}
+		return browse(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	}
+	page("/own/login")
+	page("/v/plant")
+	page("/track/plant")
+
+	own := page("/own/account")
+	if strings.Count(own, "acme_session=") != 1 || !strings.Contains(own, "acme_session=REAL") {
+		t.Errorf("the in-house shop saw the brand session cookie planted or removed by a vendor: %s", own)
+	}
+	if !strings.Contains(own, "tracking_consent=yes") {
+		t.Errorf("a vendor overwrote the brand's strip_cookies cookie: %s", own)
+	}
+	for _, leak := range []string{"S-desk", "S-carrier", "P-desk", "P-carrier", "NAMELESS"} {
+		if strings.Contains(own, leak) {
+			t.Errorf("vendor cookie %s reached the in-house shop: %s", leak, own)
+		}
+	}
+
+	v := page("/v/next")
+	if !strings.Contains(v, "desk_sid=S-desk") || !strings.Contains(v, "__Host-desk_pref=P-desk") {
+		t.Errorf("the desk did not get back its own cookies under the names it set: %s", v)
+	}
+	// tracking_consent=no and acme_session are the desk's own, in its jar.
+	for _, leak := range []string{"S-carrier", "P-carrier", "REAL", "tracking_consent=yes"} {
+		if strings.Contains(v, leak) {
+			t.Errorf("the desk received %s: %s", leak, v)
+		}
+	}
+	c := page("/track/next")
+	if !strings.Contains(c, "carrier_sid=S-carrier") || strings.Contains(c, "S-desk") {
+		t.Errorf("the carrier's jar is not its own: %s", c)
+	}
+}
+
+// TestDuplicateSessionCookieIsNotResolved: a session cookie sent twice
+// with different values (one possibly planted before the jars existed)
+// resolves to no session rather than to either.
+func TestDuplicateSessionCookieIsNotResolved(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, "VENDORCHOSEN", "customer_id", "C-EVIL")
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	inhouse := startBackend(t, "inhouse", nil)
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, rs.URL(), inhouse, vendor, "0s")
+	do(t, "GET", gw.URL+"/account", nil, map[string]string{"Cookie": "acme_session=VENDORCHOSEN; acme_session=" + sessionID})
+	got := inhouse.last(t)
+	if id := got.Header.Get("X-Frontdoor-Context-Customer-Id"); id != "" {
+		t.Errorf("two different session cookies resolved to customer %q", id)
+	}
+	if s := got.Header.Get("X-Frontdoor-Session"); s != "none" {
+		t.Errorf("X-Frontdoor-Session %q, want none", s)
+	}
+}
+
+// TestHopByHopCannotRemoveReservedHeaders: a client naming frontdoor's
+// headers in Connection must not make the proxy drop them.
+func TestHopByHopCannotRemoveReservedHeaders(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold", "first_name", "Dana")
+	inhouse := startBackend(t, "inhouse", nil)
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, rs.URL(), inhouse, vendor, "0s")
+	h := withCookie(sessionID)
+	h["Connection"] = "keep-alive, X-Frontdoor-Assertion, x-frontdoor-session, X_Request_Id, X-Frontdoor-Context-Tier"
+	do(t, "GET", gw.URL+"/support/chat", nil, h)
+	got := vendor.last(t)
+	for _, name := range []string{"X-Frontdoor-Assertion", "X-Frontdoor-Session", "X-Request-Id", "X-Frontdoor-Context-Tier"} {
+		if got.Header.Get(name) == "" {
+			t.Errorf("%s was dropped because the client listed it in Connection", name)
+		}
+	}
+}
+
+// TestRequestTrailersCannotSmuggle: trailers declared by a client never
+// carry reserved headers or cookies to a backend.
+func TestRequestTrailersCannotSmuggle(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold", "first_name", "Dana")
+	inhouse := startBackend(t, "inhouse", nil)
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, rs.URL(), inhouse, vendor, "0s")
+	addr := strings.TrimPrefix(gw.URL, "http://")
+	raw := "POST /support/tickets HTTP/1.1\r\nHost: " + addr + "\r\nTransfer-Encoding: chunked\r\n" +
+		"Trailer: X-Frontdoor-Brand, X-Request-Id, Cookie, X-Vendor-Ok\r\nConnection: close\r\n\r\n" +
+		"5\r\nhello\r\n0\r\n" +
+		"X-Frontdoor-Brand: Evil Corp\r\nX-Request-Id: SPOOFED\r\nCookie: acme_session=" + sessionID + "\r\nX-Vendor-Ok: yes\r\n\r\n"
+	status, head, _ := rawExchange(t, addr, []byte(raw))
+	if status != http.StatusOK {
+		t.Fatalf("chunked POST with trailers: %d %s", status, head)
+	}
+	got := vendor.last(t)
+	if len(got.Trailer) == 0 || got.Trailer.Get("X-Vendor-Ok") != "yes" {
+		t.Errorf("an ordinary trailer did not reach the backend: %v", got.Trailer)
+	}
+	for _, name := range []string{"X-Frontdoor-Brand", "X-Request-Id", "Cookie"} {
+		if v := got.Trailer.Values(name); len(v) > 0 {
+			t.Errorf("trailer %s smuggled to the vendor: %q", name, v)
+		}
+	}
+	if got.Header.Get("X-Frontdoor-Brand") != "Acme Outdoor" {
+		t.Errorf("brand header %q", got.Header.Get("X-Frontdoor-Brand"))
+	}
+}
+
+// dodgingVendor answers its page in whatever coding the path names, or
+// without a Content-Type.
+func dodgingVendor(w http.ResponseWriter, r *http.Request) {
+	page := "<html><body><h1>Vendor page</h1>" + strings.Repeat("<p>text</p>", 200) + "</body></html>"
+	var buf bytes.Buffer
+	coding := strings.TrimPrefix(r.URL.Path, "/v/")
+	switch coding {
+	case "deflate":
+		zw, _ := zlib.NewWriterLevel(&buf, zlib.DefaultCompression)
+		io.WriteString(zw, page) //nolint:errcheck
+		zw.Close()
+	case "raw-deflate":
+		zw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
+		io.WriteString(zw, page) //nolint:errcheck
+		zw.Close()
+		coding = "deflate"
+	case "br":
+		zw := brotli.NewWriter(&buf)
+		io.WriteString(zw, page) //nolint:errcheck
+		zw.Close()
+	case "zstd":
+		zw, _ := zstd.NewWriter(&buf)
+		io.WriteString(zw, page) //nolint:errcheck
+		zw.Close()
+	case "gzip":
+		zw := gzip.NewWriter(&buf)
+		io.WriteString(zw, page) //nolint:errcheck
+		zw.Close()
+	case "compress":
+		buf.WriteString("not really LZW, and nobody can read it")
+	case "no-type":
+		w.Header()["Content-Type"] = nil // keep Go from sniffing it in the vendor
+		io.WriteString(w, "\n  <!DOCTYPE html>"+page) //nolint:errcheck
+		return
+	case "no-type-gzip":
+		w.Header()["Content-Type"] = nil
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		io.WriteString(zw, page) //nolint:errcheck
+		zw.Close()
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Encoding", coding)
+	w.Write(buf.Bytes()) //nolint:errcheck
+}
+
+// TestBannerCannotBeDodged: whatever coding the vendor answers in, and
+// without a Content-Type, an HTML page reaches the customer with the
+// banner; a coding frontdoor cannot read becomes a brand error page.
+func TestBannerCannotBeDodged(t *testing.T) {
+	vendor := startBackend(t, "vendor", dodgingVendor)
+	inhouse := startBackend(t, "inhouse", nil)
+	gw := brandSite(t, vendor.URL, inhouse.URL, "")
+	accept := map[string]string{"Accept-Encoding": "gzip, deflate, br, zstd"}
+	for _, coding := range []string{"gzip", "deflate", "raw-deflate", "br", "zstd", "no-type", "no-type-gzip"} {
+		t.Run(coding, func(t *testing.T) {
+			resp, body := do(t, "GET", gw.URL+"/v/"+coding, nil, accept)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			if enc := resp.Header.Get("Content-Encoding"); enc != "" {
+				t.Fatalf("Content-Encoding %q reached the customer undecoded", enc)
+			}
+			if !strings.Contains(body, bannerMarker) || !strings.Contains(body, "Vendor page") {
+				t.Errorf("no banner in the %s page: %.200q", coding, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+				t.Errorf("Content-Type %q", ct)
+			}
+		})
+	}
+	t.Run("unreadable coding", func(t *testing.T) {
+		resp, body := do(t, "GET", gw.URL+"/v/compress", nil, accept)
+		if err := brandErrorPage(resp, []byte(body), "nobody can read"); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestVendorIdentityHeadersScrubbed: the header spellings servers map to
+// X-Powered-By go too, and a Location naming the vendor by an
+// IPv4-mapped IPv6 address is rewritten like any other.
+func TestVendorIdentityHeadersScrubbed(t *testing.T) {
+	var vendorPort string
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["X_Powered_By"] = []string{"VendorCRM 9"}
+		w.Header()["X-Powered_By"] = []string{"VendorCRM 9"}
+		w.Header()["x-powered-by"] = []string{"VendorCRM 9"}
+		if r.URL.Path == "/v/moved" {
+			w.Header().Set("Location", "http://[::ffff:127.0.0.1]:"+vendorPort+"/v/next")
+			w.WriteHeader(http.StatusFound)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	_, vendorPort, _ = strings.Cut(vendor.Addr, ":")
+	inhouse := startBackend(t, "inhouse", nil)
+	gw := brandSite(t, vendor.URL, inhouse.URL, "")
+	resp, _ := do(t, "GET", gw.URL+"/v/page", nil, nil)
+	for name, v := range resp.Header {
+		if strings.Contains(strings.Join(v, ","), "VendorCRM") {
+			t.Errorf("vendor identity in %s: %q", name, v)
+		}
+	}
+	resp, _ = do(t, "GET", gw.URL+"/v/moved", nil, nil)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Host != strings.TrimPrefix(gw.URL, "http://") {
+		t.Errorf("Location %q not rewritten to the brand host", resp.Header.Get("Location"))
+	}
+}
+
+// newJarClient is a client with an RFC 6265 cookie jar.
+func newJarClient(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar}
+}
