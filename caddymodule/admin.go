@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,46 +106,68 @@ func (adminAPI) status(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now()
 	st := Status{Time: now, Journeys: []JourneyStatus{}, RecentErrors: []recentError{}}
-	handlers := currentHandlers()
-	for _, h := range handlers {
-		for _, j := range h.routes {
-			js := JourneyStatus{Name: j.name, Paths: j.paths}
-			if o, ok := h.board.Get(j.name, now); ok {
-				js.Override = &o
-			}
-			for _, b := range j.backends {
-				bs := BackendStatus{Name: b.name, Owner: string(b.owner), Vendor: b.vendor,
-					OpenNow: b.schedule.Open(h.now()), Healthy: b.healthy(),
-					Requests: b.counts.requests.Load(), Errors: b.counts.errors.Load(), Upstreams: []UpstreamStatus{}}
-				for _, u := range b.proxy.Upstreams {
-					us := UpstreamStatus{Address: u.Dial}
-					if u.Host != nil {
-						us.Healthy, us.NumRequests, us.Fails = u.Healthy(), u.NumRequests(), u.Fails()
-					}
-					bs.Upstreams = append(bs.Upstreams, us)
-				}
-				js.Backends = append(js.Backends, bs)
-			}
-			st.Journeys = append(st.Journeys, js)
+	shown := map[*Handler]bool{}
+	for _, hj := range currentJourneys() {
+		h, j := hj.handler, hj.journey
+		js := JourneyStatus{Name: j.name, Paths: j.paths}
+		if o, ok := h.board.Get(j.name, now); ok {
+			js.Override = &o
 		}
-		st.RecentErrors = append(st.RecentErrors, h.errors.list()...)
+		for _, b := range j.backends {
+			bs := BackendStatus{Name: b.name, Owner: string(b.owner), Vendor: b.vendor,
+				OpenNow: b.schedule.Open(h.now()), Healthy: b.healthy(),
+				Requests: b.counts.requests.Load(), Errors: b.counts.errors.Load(), Upstreams: []UpstreamStatus{}}
+			for _, u := range b.proxy.Upstreams {
+				us := UpstreamStatus{Address: u.Dial}
+				if u.Host != nil {
+					us.Healthy, us.NumRequests, us.Fails = u.Healthy(), u.NumRequests(), u.Fails()
+				}
+				bs.Upstreams = append(bs.Upstreams, us)
+			}
+			js.Backends = append(js.Backends, bs)
+		}
+		st.Journeys = append(st.Journeys, js)
+		if !shown[h] {
+			shown[h] = true
+			st.RecentErrors = append(st.RecentErrors, h.errors.list()...)
+		}
 	}
 	return writeJSON(w, http.StatusOK, st)
 }
 
-// currentHandlers returns the handlers of the newest config: during a
-// reload the old config's handlers are still live for a moment, and status
-// must not show every journey twice.
+// currentHandlers returns the live frontdoor handlers, newest first. There
+// is one per frontdoor directive of each server of the running config, and
+// during a reload the old config's are live for a moment too.
 func currentHandlers() []*Handler {
 	all := liveHandlers.snapshot()
-	if len(all) == 0 {
-		return nil
+	slices.Reverse(all)
+	return all
+}
+
+type handlerJourney struct {
+	handler *Handler
+	journey *journeyRoute
+}
+
+// currentJourneys returns each journey once, from the newest handler that
+// routes it: a reload's old and new config name the same journeys, and a
+// site served on two addresses has a handler in each server.
+func currentJourneys() []handlerJourney {
+	newest := map[string]*Handler{}
+	handlers := currentHandlers()
+	for _, h := range handlers {
+		for _, j := range h.routes {
+			if newest[j.name] == nil {
+				newest[j.name] = h
+			}
+		}
 	}
-	newest := all[len(all)-1].generation
-	var out []*Handler
-	for _, h := range all {
-		if h.generation == newest {
-			out = append(out, h)
+	var out []handlerJourney
+	for _, h := range slices.Backward(handlers) { // in the order provisioned
+		for _, j := range h.routes {
+			if newest[j.name] == h {
+				out = append(out, handlerJourney{h, j})
+			}
 		}
 	}
 	return out
@@ -210,22 +233,55 @@ func (adminAPI) override(w http.ResponseWriter, r *http.Request) error {
 		}
 		now := time.Now()
 		o := fleet.Override{Journey: journey, Backend: req.Backend, Reason: req.Reason, By: by, SetAt: now, ExpiresAt: now.Add(ttl)}
+		pending := false
 		for _, b := range boards(handlers) {
-			if err := b.Set(r.Context(), o); err != nil {
+			p, err := b.Set(r.Context(), o)
+			if err != nil {
 				return apiError(http.StatusBadGateway, "%v", err)
 			}
+			pending = pending || p
 		}
-		return writeJSON(w, http.StatusOK, o)
+		return writeJSON(w, changeStatus(pending), overrideAnswer{Override: o, FleetWide: !pending, Note: pendingNote(pending)})
 	case http.MethodDelete:
+		pending := false
 		for _, b := range boards(handlers) {
-			if err := b.Clear(r.Context(), journey, by); err != nil {
+			p, err := b.Clear(r.Context(), journey, by)
+			if err != nil {
 				return apiError(http.StatusBadGateway, "%v", err)
 			}
+			pending = pending || p
+		}
+		if pending {
+			return writeJSON(w, http.StatusAccepted, overrideAnswer{Override: fleet.Override{Journey: journey, By: by}, Note: pendingNote(true)})
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
 	return apiError(http.StatusMethodNotAllowed, "method %s not allowed: use PUT or DELETE", r.Method)
+}
+
+// overrideAnswer is the answer to a change of override: the override and
+// whether every instance follows it yet.
+type overrideAnswer struct {
+	fleet.Override
+	FleetWide bool   `json:"fleet_wide"`
+	Note      string `json:"note,omitempty"`
+}
+
+// changeStatus is 200 for a change the fleet has, 202 for one that
+// applies on this instance and waits for Redis to reach the others.
+func changeStatus(pending bool) int {
+	if pending {
+		return http.StatusAccepted
+	}
+	return http.StatusOK
+}
+
+func pendingNote(pending bool) string {
+	if !pending {
+		return ""
+	}
+	return "redis is unreachable: the change applies on this instance now and reaches every instance when redis is back"
 }
 
 func (adminAPI) trail(w http.ResponseWriter, r *http.Request) error {

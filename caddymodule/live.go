@@ -1,12 +1,9 @@
 package caddymodule
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
 )
 
 // liveHandlers are the frontdoor handlers of the configs running now. The
@@ -87,25 +84,4 @@ func (r *recentErrors) list() []recentError {
 type backendCounts struct {
 	requests atomic.Uint64
 	errors   atomic.Uint64
-}
-
-var generations = struct {
-	mu    sync.Mutex
-	last  uint64
-	byCtx map[context.Context]uint64
-}{byCtx: map[context.Context]uint64{}}
-
-// configGeneration numbers configs in load order. Handlers provisioned
-// from one caddy.Context (one config load) share a number, found through
-// the context's identity. (A few bytes per config load are kept.)
-func configGeneration(ctx caddy.Context) uint64 {
-	generations.mu.Lock()
-	defer generations.mu.Unlock()
-	key := ctx.Context // each config load has its own root context.Context
-	if g, ok := generations.byCtx[key]; ok {
-		return g
-	}
-	generations.last++
-	generations.byCtx[key] = generations.last
-	return generations.last
 }

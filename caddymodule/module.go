@@ -78,7 +78,6 @@ type Handler struct {
 	redis             redis.UniversalClient
 	sessionKey        string // key template of the session hash
 	errors            *recentErrors
-	generation        uint64          // of the config this handler belongs to
 	vendorCookies     map[string]bool // never sent to outsourced backends
 	signer            *assertion.Signer
 	tokens            *tokenCache // nil unless assertions are reused
@@ -105,7 +104,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // proxy as a sub-module and compiles journeys into routes.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.generation = configGeneration(ctx)
 	h.errors = new(recentErrors)
 	if h.now == nil {
 		h.now = time.Now

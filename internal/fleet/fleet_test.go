@@ -30,7 +30,7 @@ func TestLocalBoard(t *testing.T) {
 	b := NewBoard(nil, zap.NewNop())
 	defer b.Close()
 	now := time.Now()
-	if err := b.Set(context.Background(), Override{Journey: "support", Backend: "care", ExpiresAt: now.Add(time.Minute)}); err != nil {
+	if _, err := b.Set(context.Background(), Override{Journey: "support", Backend: "care", ExpiresAt: now.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	if o, ok := b.Get("support", now); !ok || o.Backend != "care" {
@@ -57,7 +57,7 @@ func TestBoardsShareOverridesThroughRedis(t *testing.T) {
 	ctx := context.Background()
 	o := Override{Journey: "support", Backend: "care", Reason: "outage", By: "ops", SetAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
 	start := time.Now()
-	if err := a.Set(ctx, o); err != nil {
+	if _, err := a.Set(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 2*time.Second, func() error {
@@ -81,7 +81,7 @@ func TestBoardsShareOverridesThroughRedis(t *testing.T) {
 	})
 
 	// While Redis is down the last known overrides stay in force.
-	if err := a.Set(ctx, o); err != nil {
+	if _, err := a.Set(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 2*time.Second, func() error {
@@ -95,8 +95,8 @@ func TestBoardsShareOverridesThroughRedis(t *testing.T) {
 	if _, ok := b.Get("support", time.Now()); !ok {
 		t.Error("override forgotten while Redis is down")
 	}
-	if err := a.Set(ctx, o); err == nil {
-		t.Error("Set succeeded with Redis down")
+	if pending, err := a.Set(ctx, o); err != nil || !pending {
+		t.Errorf("Set with Redis down: pending %v, err %v; want pending", pending, err)
 	}
 
 }
@@ -169,3 +169,78 @@ func TestTrailDropsWhenFullNeverBlocks(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestTrailRecordDuringClose: a config's in-flight requests may record a
+// note while the trail of the Redis they used is closed by a reload.
+// Recording then drops the entry; it must never panic.
+func TestTrailRecordDuringClose(t *testing.T) {
+	rs := redistest.Start(t)
+	tr := NewTrail(rs.Client(t), TrailOptions{}, zap.NewNop())
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					tr.Record("C-1", "", Entry{Note: "x"})
+				}
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	tr.Close()
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if tr.Record("C-1", "", Entry{Note: "after"}) {
+		t.Error("an entry was accepted after Close")
+	}
+}
+
+// TestOverrideSetWhileRedisIsDown: an override set while Redis is down
+// applies on that instance at once, reaches Redis (and so the fleet) when
+// Redis is back, and never replaces an override set after it elsewhere.
+func TestOverrideSetWhileRedisIsDown(t *testing.T) {
+	rs := redistest.Start(t)
+	a := NewBoard(rs.Client(t), zap.NewNop())
+	defer a.Close()
+	b := NewBoard(rs.Client(t), zap.NewNop())
+	defer b.Close()
+	ctx := context.Background()
+	rs.Stop(t)
+	now := time.Now()
+	pending, err := a.Set(ctx, Override{Journey: "support", Backend: "care", SetAt: now, ExpiresAt: now.Add(time.Hour)})
+	if err != nil || !pending {
+		t.Fatalf("Set with Redis down: pending %v, err %v", pending, err)
+	}
+	if _, err := a.Set(ctx, Override{Journey: "tracking", Backend: "old", SetAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * ResyncInterval) // failed resyncs must not forget it
+	if o, ok := a.Get("support", time.Now()); !ok || o.Backend != "care" {
+		t.Fatalf("the override does not apply on the instance that took it: %v %v", o, ok)
+	}
+	rs.Restart(t)
+	// Meanwhile another instance set a newer override for tracking.
+	later := time.Now()
+	if _, err := b.Set(ctx, Override{Journey: "tracking", Backend: "new", SetAt: later, ExpiresAt: later.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, func() error {
+		if o, ok := b.Get("support", time.Now()); !ok || o.Backend != "care" {
+			return fmt.Errorf("other instance sees %v %v", o, ok)
+		}
+		if a.Pending("support") {
+			return fmt.Errorf("still pending")
+		}
+		return nil
+	})
+	for _, board := range []*Board{a, b} {
+		if o, _ := board.Get("tracking", time.Now()); o.Backend != "new" {
+			t.Errorf("the newer override was replaced by one set earlier while redis was down: %v", o)
+		}
+	}
+}

@@ -6,6 +6,7 @@ package fleet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -47,14 +48,15 @@ type Board struct {
 	logger *zap.Logger
 	state  atomic.Pointer[map[string]Override]
 
-	mu     sync.Mutex // serialises local writes
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu      sync.Mutex               // serialises local writes
+	pending map[string]pendingChange // set while Redis was unreachable, by journey
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // NewBoard starts a board. With a nil client overrides stay in memory.
 func NewBoard(client redis.UniversalClient, logger *zap.Logger) *Board {
-	b := &Board{client: client, logger: logger, done: make(chan struct{})}
+	b := &Board{client: client, logger: logger, done: make(chan struct{}), pending: map[string]pendingChange{}}
 	empty := map[string]Override{}
 	b.state.Store(&empty)
 	if client == nil {
@@ -87,42 +89,128 @@ func (b *Board) All(now time.Time) []Override {
 	return out
 }
 
-// Set puts an override in force on every instance and audits it.
-func (b *Board) Set(ctx context.Context, o Override) error {
-	if b.client != nil {
-		raw, err := json.Marshal(o)
-		if err != nil {
-			return err
+// pendingChange is an override set, or cleared, on this instance while
+// Redis was unreachable, waiting to reach the fleet.
+type pendingChange struct {
+	override Override // for a clear, Journey, By and SetAt (when it was cleared)
+	clear    bool
+}
+
+// storeTimeout bounds an operator's wait for Redis: an override is most
+// needed when things are failing, and then it applies here at once.
+const storeTimeout = time.Second
+
+// errSuperseded says a change made while Redis was unreachable is older
+// than what another instance has written since.
+var errSuperseded = errors.New("superseded by a newer override")
+
+// Set puts an override in force on this instance at once and on every
+// instance through Redis. If Redis cannot be reached it reports pending:
+// the override applies here now and reaches Redis, and so the fleet, when
+// Redis is back, unless another instance set a newer one for the journey
+// in the meantime.
+func (b *Board) Set(ctx context.Context, o Override) (pending bool, err error) {
+	return b.change(ctx, pendingChange{override: o})
+}
+
+// Clear returns a journey to normal routing, like Set.
+func (b *Board) Clear(ctx context.Context, journey, by string) (pending bool, err error) {
+	return b.change(ctx, pendingChange{override: Override{Journey: journey, By: by, SetAt: time.Now()}, clear: true})
+}
+
+func (b *Board) change(ctx context.Context, c pendingChange) (pending bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.applyLocked(c)
+	if b.client == nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if err := b.store(ctx, c, false); err != nil {
+		b.pending[c.override.Journey] = c
+		b.logger.Warn("overrides: redis unreachable; the change applies on this instance and reaches the fleet when redis is back",
+			zap.String("journey", c.override.Journey), zap.Bool("clear", c.clear), zap.Error(err))
+		return true, nil
+	}
+	delete(b.pending, c.override.Journey)
+	return false, nil
+}
+
+// store writes a change and its audit entry to Redis and tells the fleet.
+// A change that waited for Redis is written only if no newer override was
+// set for its journey meanwhile.
+func (b *Board) store(ctx context.Context, c pendingChange, waited bool) error {
+	o := c.override
+	err := b.client.Watch(ctx, func(tx *redis.Tx) error {
+		if waited {
+			raw, err := tx.HGet(ctx, overridesKey, o.Journey).Result()
+			switch {
+			case err == nil:
+				var current Override
+				if json.Unmarshal([]byte(raw), &current) == nil && current.SetAt.After(o.SetAt) {
+					return errSuperseded
+				}
+			case !errors.Is(err, redis.Nil):
+				return err
+			}
 		}
-		_, err = b.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			if c.clear {
+				p.HDel(ctx, overridesKey, o.Journey)
+				b.audit(ctx, p, "clear", o)
+				return nil
+			}
+			raw, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
 			p.HSet(ctx, overridesKey, o.Journey, raw)
 			b.audit(ctx, p, "set", o)
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("storing override in redis: %w", err)
+		return err
+	}, overridesKey)
+	if err != nil {
+		if errors.Is(err, errSuperseded) {
+			return err
 		}
-		b.client.Publish(ctx, overridesChannel, o.Journey) // resync covers a lost publish
+		return fmt.Errorf("storing override in redis: %w", err)
 	}
-	b.apply(func(m map[string]Override) { m[o.Journey] = o })
+	b.client.Publish(ctx, overridesChannel, o.Journey) // resync covers a lost publish
 	return nil
 }
 
-// Clear returns a journey to normal routing on every instance.
-func (b *Board) Clear(ctx context.Context, journey, by string) error {
-	if b.client != nil {
-		_, err := b.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HDel(ctx, overridesKey, journey)
-			b.audit(ctx, p, "clear", Override{Journey: journey, By: by, SetAt: time.Now()})
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("clearing override in redis: %w", err)
+// storePending writes the changes made while Redis was unreachable. It
+// stops at the first failure: Redis is still away.
+func (b *Board) storePending(ctx context.Context) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for journey, c := range b.pending {
+		storeCtx, cancel := context.WithTimeout(ctx, storeTimeout)
+		err := b.store(storeCtx, c, true)
+		cancel()
+		switch {
+		case errors.Is(err, errSuperseded):
+			b.logger.Info("overrides: a change made while redis was unreachable was superseded by a newer one",
+				zap.String("journey", journey))
+		case err != nil:
+			return
+		default:
+			b.logger.Info("overrides: a change made while redis was unreachable now applies fleet-wide",
+				zap.String("journey", journey))
 		}
-		b.client.Publish(ctx, overridesChannel, journey)
+		delete(b.pending, journey)
 	}
-	b.apply(func(m map[string]Override) { delete(m, journey) })
-	return nil
+}
+
+// Pending reports whether the journey has a change that has not reached
+// Redis yet.
+func (b *Board) Pending(journey string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.pending[journey]
+	return ok
 }
 
 func (b *Board) audit(ctx context.Context, p redis.Pipeliner, action string, o Override) {
@@ -154,17 +242,23 @@ func (b *Board) Audit(ctx context.Context, n int64) ([]map[string]any, error) {
 	return out, nil
 }
 
-// apply copies the state, changes the copy and publishes it, so readers
-// never see a map being written.
-func (b *Board) apply(change func(map[string]Override)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// applyLocked copies the state, makes the change in the copy and
+// publishes it, so readers never see a map being written. b.mu is held.
+func (b *Board) applyLocked(c pendingChange) {
 	next := make(map[string]Override, len(*b.state.Load())+1)
 	for k, v := range *b.state.Load() {
 		next[k] = v
 	}
-	change(next)
+	c.applyTo(next)
 	b.state.Store(&next)
+}
+
+func (c pendingChange) applyTo(m map[string]Override) {
+	if c.clear {
+		delete(m, c.override.Journey)
+	} else {
+		m[c.override.Journey] = c.override
+	}
 }
 
 // follow keeps the board in step with Redis: a notification triggers an
@@ -178,6 +272,7 @@ func (b *Board) follow(ctx context.Context) {
 	defer ticker.Stop()
 	failing := false
 	for {
+		b.storePending(ctx)
 		if err := b.resync(ctx); err != nil {
 			if !failing && ctx.Err() == nil {
 				b.logger.Warn("overrides: redis unreachable, keeping the last known overrides", zap.Error(err))
@@ -213,6 +308,9 @@ func (b *Board) resync(ctx context.Context) error {
 		next[journey] = o
 	}
 	b.mu.Lock()
+	for _, c := range b.pending { // still this instance's own word
+		c.applyTo(next)
+	}
 	b.state.Store(&next)
 	b.mu.Unlock()
 	return nil

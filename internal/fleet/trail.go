@@ -50,7 +50,11 @@ type Trail struct {
 	failed  atomic.Uint64
 	written atomic.Uint64
 	wg      sync.WaitGroup
-	close   sync.Once
+
+	// mu guards the queue's closing: a config's in-flight requests may
+	// still record notes while the Redis they used is being let go.
+	mu     sync.RWMutex
+	closed bool
 }
 
 type trailJob struct {
@@ -81,6 +85,12 @@ func trailKey(customerID string) string { return "frontdoor:trail:" + customerID
 // Record queues an entry without blocking. It reports false when the
 // queue is full and the entry was dropped.
 func (t *Trail) Record(customerID, sessionKey string, e Entry) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		t.dropped.Add(1)
+		return false
+	}
 	select {
 	case t.queue <- trailJob{customerID: customerID, sessionKey: sessionKey, entry: e}:
 		return true
@@ -149,8 +159,14 @@ func Read(ctx context.Context, client redis.UniversalClient, customerID string, 
 	return out, nil
 }
 
-// Close stops accepting entries and writes those already queued.
+// Close stops accepting entries and writes those already queued. Entries
+// recorded after Close are dropped and counted.
 func (t *Trail) Close() {
-	t.close.Do(func() { close(t.queue) })
+	t.mu.Lock()
+	if !t.closed {
+		t.closed = true
+		close(t.queue)
+	}
+	t.mu.Unlock()
 	t.wg.Wait()
 }
