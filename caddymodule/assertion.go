@@ -20,7 +20,7 @@ type AssertionConfig struct {
 	// EdDSA). The first signs; all are published at
 	// /.well-known/frontdoor/jwks.json, so a new key can be published
 	// before it signs. Several instances must share the same keys.
-	// Default: an ephemeral key made at start, with a warning.
+	// Default: an ES256 key made at start, with a warning.
 	Keys []string `json:"keys,omitempty"`
 
 	// TTL is how long an assertion is valid. At most 5m. Default: 2m.

@@ -16,6 +16,29 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
+// TestEphemeralKeyIsES256: without keys, the key made at start signs
+// ES256, the algorithm every vendor's JOSE library verifies.
+func TestEphemeralKeyIsES256(t *testing.T) {
+	h := provisionHandler(t, `
+		brand "Acme Outdoor"
+		journey support /support* {
+			backend care {
+				owner in-house
+				to 127.0.0.1:1
+			}
+		}`, monday10)
+	if got := h.signer.Algorithm(); got != "ES256" {
+		t.Errorf("ephemeral key signs %s, want ES256", got)
+	}
+	var jwks jose.JSONWebKeySet
+	if err := json.Unmarshal(h.jwks, &jwks); err != nil {
+		t.Fatal(err)
+	}
+	if len(jwks.Keys) != 1 || jwks.Keys[0].Algorithm != "ES256" {
+		t.Errorf("JWKS %s, want one ES256 key", h.jwks)
+	}
+}
+
 func TestReuseKeyTellsClaimsApart(t *testing.T) {
 	fields := session.NewFieldSet([]string{"customer_id", "first_name"})
 	ctxOf := func(hash ...string) *session.Context { return lookupTestContext(t, fields, hash...) }

@@ -51,7 +51,8 @@ type Handler struct {
 	Session *SessionConfig `json:"session,omitempty"`
 
 	// Assertion configures the signed X-Frontdoor-Assertion every backend
-	// receives. Default: signed with an ephemeral key (one instance only).
+	// receives. Default: signed with an ES256 key made at start (one
+	// instance only).
 	Assertion *AssertionConfig `json:"assertion,omitempty"`
 
 	// BannerTemplate is a file holding the html/template of the brand banner

@@ -205,6 +205,11 @@ func TestVendorVerifiesAssertion(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a genuine assertion does not verify: %v", err)
 	}
+	// Without configured keys the key made at start signs ES256, which
+	// every JOSE library verifies.
+	if header, _ := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0]); !strings.Contains(string(header), `"alg":"ES256"`) {
+		t.Errorf("default assertion header %s, want alg ES256", header)
+	}
 	ctx, _ := claims["ctx"].(map[string]any)
 	if claims["sub"] != "C-1001" || claims["jti"] != resp.Header.Get("X-Request-Id") || claims["journey"] != "support" ||
 		claims["session"] != "found" || ctx["tier"] != "gold" || ctx["email"] != nil {

@@ -14,8 +14,6 @@
 package assertion
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +39,12 @@ const (
 	SessionNone        = "none"
 	SessionUnavailable = "unavailable"
 )
+
+// DefaultAlgorithm is the JWS algorithm of the key made at start and of
+// `frontdoor keygen` without --alg: ES256 (ECDSA on P-256), the one
+// algorithm every JOSE library verifies. EdDSA signs faster but Node's most
+// used JWT library, jsonwebtoken, cannot verify it.
+const DefaultAlgorithm = "ES256"
 
 const (
 	// DefaultTTL is how long an assertion is valid unless SetTTL says
@@ -130,23 +134,21 @@ func newSigner(keys []*key) (*Signer, error) {
 	return s, nil
 }
 
-// NewEphemeralSigner returns a signer with a fresh EdDSA (Ed25519) key that
-// lives only as long as the process.
+// NewEphemeralSigner returns a signer with a fresh DefaultAlgorithm (ES256)
+// key that lives only as long as the process.
 //
 // The key changes at every start and differs between instances, so an
-// ephemeral signer only suits a single instance, a demo or development; for
-// those, EdDSA's speed matters more than its reach: it signs in about two
-// thirds of ES256's time with one allocation instead of sixty, and every
-// request is signed. Production keys come from files (frontdoor keygen
-// makes ES256 by default, the one JWS algorithm every JOSE library has).
+// ephemeral signer only suits a single instance, a demo or development.
+// It is ES256 like the keys of `frontdoor keygen`, so that a vendor trying
+// frontdoor out verifies the same kind of token it will get in production.
 func NewEphemeralSigner() (*Signer, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	priv, err := generateKey(DefaultAlgorithm)
 	if err != nil {
-		return nil, fmt.Errorf("generating ephemeral assertion key: %v", err)
+		return nil, fmt.Errorf("generating ephemeral assertion key: %w", err)
 	}
 	k, err := newKey(priv)
 	if err != nil {
-		return nil, fmt.Errorf("generating ephemeral assertion key: %v", err)
+		return nil, fmt.Errorf("generating ephemeral assertion key: %w", err)
 	}
 	return newSigner([]*key{k})
 }

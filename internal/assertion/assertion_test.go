@@ -241,6 +241,15 @@ func TestGenerateKeyPEM(t *testing.T) {
 	}
 }
 
+// TestDefaultAlgorithm pins the default: ES256 is the one algorithm every
+// JOSE library a vendor may use verifies (Node's jsonwebtoken cannot verify
+// EdDSA).
+func TestDefaultAlgorithm(t *testing.T) {
+	if DefaultAlgorithm != "ES256" {
+		t.Errorf("DefaultAlgorithm = %q, want ES256", DefaultAlgorithm)
+	}
+}
+
 func TestEphemeralSigner(t *testing.T) {
 	a, err := NewEphemeralSigner()
 	if err != nil {
@@ -250,7 +259,7 @@ func TestEphemeralSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Algorithm() != "EdDSA" || len(a.KeyIDs()) != 1 || a.KeyIDs()[0] == b.KeyIDs()[0] {
+	if a.Algorithm() != DefaultAlgorithm || len(a.KeyIDs()) != 1 || a.KeyIDs()[0] == b.KeyIDs()[0] {
 		t.Errorf("ephemeral signers: %s %q and %q", a.Algorithm(), a.KeyIDs(), b.KeyIDs())
 	}
 	token := sign(t, a, testClaims(), testNow)
