@@ -43,19 +43,23 @@ func (h *Handler) provisionAssertion() error {
 	if h.Assertion != nil {
 		cfg = *h.Assertion
 	}
+	var signer *assertion.Signer
 	var err error
 	if len(cfg.Keys) == 0 {
-		if h.signer, err = ephemeralSigner(); err != nil {
+		if signer, err = ephemeralSigner(); err != nil {
 			return fmt.Errorf("assertion: %w", err)
 		}
 		h.logger.Warn("no assertion keys configured: signing with a key made at start; "+
 			"several instances, or a restart, need shared keys (assertion { key FILE })",
-			zap.Strings("kid", h.signer.KeyIDs()))
-	} else if h.signer, err = assertion.LoadSigner(cfg.Keys); err != nil {
+			zap.Strings("kid", signer.KeyIDs()))
+	} else if signer, err = assertion.LoadSigner(cfg.Keys); err != nil {
 		return fmt.Errorf("assertion: %w", err)
 	}
+	// The ephemeral signer is shared by every config of the process: this
+	// handler's ttl goes into its own copy, never into the shared one.
+	h.signer = signer
 	if cfg.TTL != 0 {
-		if err := h.signer.SetTTL(time.Duration(cfg.TTL)); err != nil {
+		if h.signer, err = signer.WithTTL(time.Duration(cfg.TTL)); err != nil {
 			return fmt.Errorf("assertion ttl: %w", err)
 		}
 	}
@@ -82,7 +86,8 @@ func checkReuse(reuse, ttl time.Duration) error {
 const maxReusedTokens = 10_000
 
 // ephemeralSigner is made once per process, not per config: a reload must
-// not invalidate the keys vendors have cached.
+// not invalidate the keys vendors have cached. It is never changed; each
+// handler signs with its own copy (Signer.WithTTL).
 var ephemeralSigner = sync.OnceValues(assertion.NewEphemeralSigner)
 
 // sign makes the backend's assertion: the brand, the journey, the request

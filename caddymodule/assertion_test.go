@@ -216,3 +216,48 @@ func (c *tokenCache) len() int {
 	defer c.mu.RUnlock()
 	return len(c.entries)
 }
+
+// TestAssertionTTLIsPerHandler provisions two handlers, as two configs (or
+// two site blocks) sharing the process's ephemeral key would be, with
+// different ttls: each signs with its own, whichever was provisioned last.
+func TestAssertionTTLIsPerHandler(t *testing.T) {
+	site := func(ttl string) string {
+		return `
+		brand "Acme Outdoor"
+		assertion {
+			ttl ` + ttl + `
+		}
+		journey support /support* {
+			backend care {
+				owner in-house
+				to 127.0.0.1:1
+			}
+		}`
+	}
+	short := provisionHandler(t, site("1m"), monday10)
+	long := provisionHandler(t, site("3m"), monday10)
+	if short.signer.KeyIDs()[0] != long.signer.KeyIDs()[0] {
+		t.Fatal("the two handlers do not share the key made at start")
+	}
+	for _, tc := range []struct {
+		h    *Handler
+		want time.Duration
+	}{{short, time.Minute}, {long, 3 * time.Minute}, {short, time.Minute}} {
+		b := tc.h.routes[0].backends[0]
+		token, err := tc.h.sign(b, "REQ", "support", customerContext{state: sessionNone}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims jwt.Claims
+		if err := parsed.UnsafeClaimsWithoutVerification(&claims); err != nil {
+			t.Fatal(err)
+		}
+		if got := claims.Expiry.Time().Sub(claims.IssuedAt.Time()); got != tc.want {
+			t.Errorf("handler with ttl %v signed exp - iat = %v", tc.want, got)
+		}
+	}
+}

@@ -255,8 +255,8 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 				return nil, d.ArgErr()
 			}
 			ttl, err := caddy.ParseDuration(v)
-			if err != nil || ttl <= 0 || ttl > 5*time.Minute {
-				return nil, d.Errf("assertion ttl %q: want a duration above 0 and at most 5m", v)
+			if err != nil || assertion.CheckTTL(ttl) != nil {
+				return nil, d.Errf("assertion ttl %q: want a duration between 1s and 5m", v)
 			}
 			a.TTL = caddy.Duration(ttl)
 		case "reuse":

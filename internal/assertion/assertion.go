@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -47,7 +46,7 @@ const (
 const DefaultAlgorithm = "ES256"
 
 const (
-	// DefaultTTL is how long an assertion is valid unless SetTTL says
+	// DefaultTTL is how long an assertion is valid unless WithTTL says
 	// otherwise: long enough for a slow backend to check it after queueing,
 	// short enough that a leaked token is of little use.
 	DefaultTTL = 2 * time.Minute
@@ -110,13 +109,14 @@ func (c *Claims) validate() error {
 }
 
 // Signer signs assertions with its first key and publishes all of its keys.
-// Make one with LoadSigner or NewEphemeralSigner; it is safe for concurrent
-// use.
+// Make one with LoadSigner or NewEphemeralSigner. A Signer never changes, so
+// it is safe for concurrent use and may be shared by several configs; each
+// takes its own lifetime with WithTTL.
 type Signer struct {
 	keys    []*key
 	signing *key
 	jwks    []byte
-	ttl     atomic.Int64 // seconds
+	ttl     int64 // seconds
 }
 
 func newSigner(keys []*key) (*Signer, error) {
@@ -130,7 +130,7 @@ func newSigner(keys []*key) (*Signer, error) {
 		return nil, fmt.Errorf("encoding the JWK Set: %v", err)
 	}
 	s.jwks = jwks
-	s.ttl.Store(int64(DefaultTTL / time.Second))
+	s.ttl = int64(DefaultTTL / time.Second)
 	return s, nil
 }
 
@@ -153,20 +153,30 @@ func NewEphemeralSigner() (*Signer, error) {
 	return newSigner([]*key{k})
 }
 
-// SetTTL sets how long the assertions signed from now on are valid. JWT times
-// are whole seconds, so d is truncated to the second; it must be at least one
+// WithTTL returns a signer with the same keys whose assertions are valid
+// for d; s itself is unchanged. JWT times are whole seconds, so d is
+// truncated to the second; CheckTTL says which lifetimes are allowed.
+func (s *Signer) WithTTL(d time.Duration) (*Signer, error) {
+	if err := CheckTTL(d); err != nil {
+		return nil, err
+	}
+	c := *s
+	c.ttl = int64(d / time.Second)
+	return &c, nil
+}
+
+// CheckTTL reports whether d is an allowed assertion lifetime: at least one
 // second and at most MaxTTL.
-func (s *Signer) SetTTL(d time.Duration) error {
+func CheckTTL(d time.Duration) error {
 	if d < time.Second || d > MaxTTL {
 		return fmt.Errorf("assertion lifetime %v out of range: must be between 1s and %v", d, MaxTTL)
 	}
-	s.ttl.Store(int64(d / time.Second))
 	return nil
 }
 
 // TTL returns the lifetime of assertions, in whole seconds.
 func (s *Signer) TTL() time.Duration {
-	return time.Duration(s.ttl.Load()) * time.Second
+	return time.Duration(s.ttl) * time.Second
 }
 
 // JWKS returns the JWK Set of all public keys, the signing key first, as
@@ -208,7 +218,7 @@ func (s *Signer) Sign(c Claims, now time.Time) (string, error) {
 		return "", err
 	}
 	iat := now.Unix()
-	exp := iat + s.ttl.Load()
+	exp := iat + s.ttl
 
 	bp := scratch.Get().(*[]byte)
 	payload := appendPayload((*bp)[:0], &c, iat, exp)
