@@ -283,7 +283,7 @@ func TestCaddyfileSessionAndAssertion(t *testing.T) {
 	if !reflect.DeepEqual(h.Session, wantSession) {
 		t.Errorf("session %+v, want %+v", h.Session, wantSession)
 	}
-	wantAssertion := &AssertionConfig{Keys: []string{"/etc/frontdoor/new.pem", "/etc/frontdoor/old.pem"}, TTL: caddy.Duration(90 * time.Second), Reuse: caddy.Duration(45 * time.Second)}
+	wantAssertion := &AssertionConfig{Keys: []string{"/etc/frontdoor/new.pem", "/etc/frontdoor/old.pem"}, TTL: caddy.Duration(90 * time.Second), Reuse: durationPtr(45 * time.Second)}
 	if !reflect.DeepEqual(h.Assertion, wantAssertion) {
 		t.Errorf("assertion %+v, want %+v", h.Assertion, wantAssertion)
 	}
@@ -292,6 +292,24 @@ func TestCaddyfileSessionAndAssertion(t *testing.T) {
 	}
 	if h.Journeys[0].OnError != "open" {
 		t.Errorf("journey on_error %q", h.Journeys[0].OnError)
+	}
+	// "reuse 0s" is kept as an explicit zero (one token per request), and
+	// no reuse line as unset (the default).
+	parse := func(block string) *AssertionConfig {
+		t.Helper()
+		d := caddyfile.NewTestDispenser(block)
+		d.Next()
+		a, err := parseAssertion(d)
+		if err != nil {
+			t.Fatalf("%s: %v", block, err)
+		}
+		return a
+	}
+	if raw, err := json.Marshal(parse("assertion {\n\treuse 0s\n}")); err != nil || string(raw) != `{"reuse":0}` {
+		t.Errorf("assertion JSON %s (%v) loses reuse 0s", raw, err)
+	}
+	if unset := parse("assertion {\n\tttl 40s\n}"); unset.Reuse != nil {
+		t.Errorf("no reuse line parsed as reuse %v", *unset.Reuse)
 	}
 	// A "cache 0" is kept as an explicit zero (cache off), not as unset.
 	raw, err := json.Marshal(h.Session)

@@ -52,7 +52,8 @@ type Handler struct {
 
 	// Assertion configures the signed X-Frontdoor-Assertion every backend
 	// receives. Default: signed with an ES256 key made at start (one
-	// instance only).
+	// instance only), valid for 2m, one token reused for the same claims
+	// for 30s.
 	Assertion *AssertionConfig `json:"assertion,omitempty"`
 
 	// BannerTemplate is a file holding the html/template of the brand banner
@@ -82,6 +83,7 @@ type Handler struct {
 	generation        uint64          // of the config this handler belongs to
 	vendorCookies     map[string]bool // never sent to outsourced backends
 	signer            *assertion.Signer
+	kid               string      // of the key that signs
 	tokens            *tokenCache // nil unless assertions are reused
 	jwks              []byte
 	bannerPage        *banner.Bound // the banner with the request reference still to be put in

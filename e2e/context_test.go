@@ -211,7 +211,10 @@ func TestVendorVerifiesAssertion(t *testing.T) {
 		t.Errorf("default assertion header %s, want alg ES256", header)
 	}
 	ctx, _ := claims["ctx"].(map[string]any)
-	if claims["sub"] != "C-1001" || claims["jti"] != resp.Header.Get("X-Request-Id") || claims["journey"] != "support" ||
+	if jti, _ := claims["jti"].(string); len(jti) != 22 || jti == resp.Header.Get("X-Request-Id") {
+		t.Errorf("jti %q: want the token's own 128-bit id, not the request id %q", jti, resp.Header.Get("X-Request-Id"))
+	}
+	if claims["sub"] != "C-1001" || claims["journey"] != "support" ||
 		claims["session"] != "found" || ctx["tier"] != "gold" || ctx["email"] != nil {
 		t.Errorf("claims: %v", claims)
 	}
@@ -229,25 +232,25 @@ func TestVendorVerifiesAssertion(t *testing.T) {
 	}
 }
 
-// TestAssertionReuse runs the real binary with assertion { reuse 30s }:
-// the same customer's requests to a vendor carry one token, another
-// customer's carry theirs, a changed context gets a new one, and each
-// verifies against the JWKS with the jti of the request that had it signed.
+// TestAssertionReuse runs the real binary with the default assertion
+// settings: the same customer's requests to a vendor carry one token,
+// another customer's carry theirs, a changed context gets a new one, each
+// verifies against the JWKS and each token has its own jti. After a reload
+// with reuse 0s, every request gets a token of its own.
 func TestAssertionReuse(t *testing.T) {
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
 	const otherID = "sess-fedcba9876543210"
 	seedSession(t, rs, otherID, "customer_id", "C-2002", "tier", "silver")
 	vendor := startBackend(t, "vendor", nil)
-	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+	site := func(assertionBlock string) string {
+		return frontdoorBlock(fmt.Sprintf(`
 		session {
 			redis %s
 			cookie acme_session
 			cache 0s
 		}
-		assertion {
-			reuse 30s
-		}
+		%s
 		journey support /support* {
 			backend nightdesk {
 				owner outsourced
@@ -255,7 +258,9 @@ func TestAssertionReuse(t *testing.T) {
 				to %s
 				context customer_id tier
 			}
-		}`, rs.URL(), vendor.URL)))
+		}`, rs.URL(), assertionBlock, vendor.URL))
+	}
+	gw := startGateway(t, site(""))
 
 	type seen struct{ token, requestID string }
 	get := func(id string) seen {
@@ -285,17 +290,17 @@ func TestAssertionReuse(t *testing.T) {
 	if err := json.Unmarshal([]byte(jwksBody), &keys); err != nil {
 		t.Fatal(err)
 	}
+	jtis := map[string]string{} // token by jti
 	for _, tc := range []struct {
-		name     string
-		got      seen
-		sub      string
-		tier     string
-		signedBy string
+		name string
+		got  seen
+		sub  string
+		tier string
 	}{
-		{"first", first, "C-1001", "gold", first.requestID},
-		{"again", again, "C-1001", "gold", first.requestID},
-		{"other", other, "C-2002", "silver", other.requestID},
-		{"upgraded", upgraded, "C-1001", "platinum", upgraded.requestID},
+		{"first", first, "C-1001", "gold"},
+		{"again", again, "C-1001", "gold"},
+		{"other", other, "C-2002", "silver"},
+		{"upgraded", upgraded, "C-1001", "platinum"},
 	} {
 		parsed, err := jwt.ParseSigned(tc.got.token, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
 		if err != nil {
@@ -310,9 +315,19 @@ func TestAssertionReuse(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 		ctx, _ := all["ctx"].(map[string]any)
-		if std.Subject != tc.sub || ctx["tier"] != tc.tier || std.ID != tc.signedBy {
-			t.Errorf("%s: sub %q tier %v jti %q, want %q %q %q", tc.name, std.Subject, ctx["tier"], std.ID, tc.sub, tc.tier, tc.signedBy)
+		if std.Subject != tc.sub || ctx["tier"] != tc.tier {
+			t.Errorf("%s: sub %q tier %v, want %q %q", tc.name, std.Subject, ctx["tier"], tc.sub, tc.tier)
 		}
+		if tok, dup := jtis[std.ID]; std.ID == "" || dup && tok != tc.got.token {
+			t.Errorf("%s: jti %q is empty or names another token", tc.name, std.ID)
+		}
+		jtis[std.ID] = tc.got.token
+	}
+
+	// reuse 0s: one token per request again.
+	gw.reload(t, site("assertion {\n\t\t\treuse 0s\n\t\t}"))
+	if a, b := get(sessionID), get(sessionID); a.token == b.token {
+		t.Error("reuse 0s: two requests got the same token")
 	}
 }
 

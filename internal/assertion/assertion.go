@@ -7,7 +7,7 @@
 // thumbprint of the signing key as "kid" so the vendor can pick the key from
 // the JWK Set served at JWKSPath.
 //
-// Tokens are signed by go-jose. Signing happens on every proxied request, so
+// Tokens are signed by go-jose. Signing happens on many proxied requests, so
 // the payload is written by a small purpose-built JSON encoder into a pooled
 // buffer rather than through encoding/json; the tests verify every token with
 // go-jose's own JWT parser exactly as a vendor would.
@@ -61,7 +61,7 @@ type Field struct {
 	Value string
 }
 
-// Claims is what an assertion says about one proxied request.
+// Claims is what an assertion says about the proxied requests it serves.
 //
 // Context is an ordered slice rather than a map: the caller can fill it from
 // the backend's "context" list into a reused slice without allocating, and the
@@ -71,7 +71,7 @@ type Claims struct {
 	Issuer   string  // the brand name; "iss", required
 	Audience string  // the backend name; "aud", required
 	Subject  string  // the customer id when known; "sub", omitted when empty
-	ID       string  // the request id (X-Request-Id); "jti", omitted when empty
+	ID       string  // unique per signed token (not the request id: one token may serve several requests); "jti", omitted when empty
 	Journey  string  // "journey"
 	Session  string  // SessionFound, SessionNone or SessionUnavailable; "session"
 	Context  []Field // the fields this backend may see; "ctx" object, omitted when empty
