@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -20,52 +22,75 @@ type AssertionConfig struct {
 	// EdDSA). The first signs; all are published at
 	// /.well-known/frontdoor/jwks.json, so a new key can be published
 	// before it signs. Several instances must share the same keys.
-	// Default: an ephemeral key made at start, with a warning.
+	// Default: an ES256 key made at start, with a warning.
 	Keys []string `json:"keys,omitempty"`
 
-	// TTL is how long an assertion is valid. At most 5m. Default: 2m.
+	// TTL is how long an assertion is valid, from 1s to 5m, in whole
+	// seconds. Default: 2m.
 	TTL caddy.Duration `json:"ttl,omitempty"`
 
 	// Reuse lets one signed assertion serve the requests of the same
-	// customer to the same backend with the same context for this long,
-	// instead of signing one per request. Signing is the largest cost
-	// frontdoor adds to a request; with reuse its "jti" names the token
-	// (the request that caused it to be signed), not each request, whose
-	// id stays in X-Request-Id, so vendors that refuse a repeated "jti"
-	// must not be sent reused tokens. At most half the TTL, so that a
-	// reused token still has at least half its lifetime left. Default: 0,
-	// a fresh assertion for every request.
-	Reuse caddy.Duration `json:"reuse,omitempty"`
+	// customer (the same session state and context values) to the same
+	// backend of the same journey for this long, instead of signing one per
+	// request: signing is the largest cost frontdoor adds to a request.
+	// Every signed token has its own unique "jti"; every request keeps its
+	// own X-Request-Id. A reused token is only served while the key that
+	// signed it is the first key. It must be at most half the TTL, so that
+	// a reused token still has at least half its lifetime left. 0 signs a
+	// fresh assertion for every request, for vendors that refuse a repeated
+	// "jti". Default: 30s, or half the TTL when the TTL is under 1m.
+	Reuse *caddy.Duration `json:"reuse,omitempty"`
 }
+
+// DefaultReuse is how long one assertion serves the same claims unless the
+// config says otherwise (or the ttl is under twice as long).
+const DefaultReuse = 30 * time.Second
 
 func (h *Handler) provisionAssertion() error {
 	var cfg AssertionConfig
 	if h.Assertion != nil {
 		cfg = *h.Assertion
 	}
+	var signer *assertion.Signer
 	var err error
 	if len(cfg.Keys) == 0 {
-		if h.signer, err = ephemeralSigner(); err != nil {
+		if signer, err = ephemeralSigner(); err != nil {
 			return fmt.Errorf("assertion: %w", err)
 		}
 		h.logger.Warn("no assertion keys configured: signing with a key made at start; "+
 			"several instances, or a restart, need shared keys (assertion { key FILE })",
-			zap.Strings("kid", h.signer.KeyIDs()))
-	} else if h.signer, err = assertion.LoadSigner(cfg.Keys); err != nil {
+			zap.Strings("kid", signer.KeyIDs()))
+	} else if signer, err = assertion.LoadSigner(cfg.Keys); err != nil {
 		return fmt.Errorf("assertion: %w", err)
 	}
+	// The ephemeral signer is shared by every config of the process: this
+	// handler's ttl goes into its own copy, never into the shared one.
+	h.signer = signer
 	if cfg.TTL != 0 {
-		if err := h.signer.SetTTL(time.Duration(cfg.TTL)); err != nil {
+		if h.signer, err = signer.WithTTL(time.Duration(cfg.TTL)); err != nil {
 			return fmt.Errorf("assertion ttl: %w", err)
 		}
 	}
-	if err := checkReuse(time.Duration(cfg.Reuse), h.signer.TTL()); err != nil {
-		return err
+	h.kid = h.signer.KeyIDs()[0]
+	reuse := defaultReuse(h.signer.TTL())
+	if cfg.Reuse != nil {
+		reuse = time.Duration(*cfg.Reuse)
+		if err := checkReuse(reuse, h.signer.TTL()); err != nil {
+			return err
+		}
 	}
-	if cfg.Reuse > 0 {
-		h.tokens = newTokenCache(time.Duration(cfg.Reuse), maxReusedTokens)
+	// The cache belongs to this handler, so a reload (other keys, other
+	// claims) starts a new one.
+	if reuse > 0 {
+		h.tokens = newTokenCache(reuse, maxReusedTokens)
 	}
 	return nil
+}
+
+// defaultReuse is DefaultReuse, or half the ttl when that is shorter: a
+// short ttl alone must not make the default invalid.
+func defaultReuse(ttl time.Duration) time.Duration {
+	return min(DefaultReuse, ttl/2)
 }
 
 // checkReuse keeps reused assertions far from expiry.
@@ -82,35 +107,42 @@ func checkReuse(reuse, ttl time.Duration) error {
 const maxReusedTokens = 10_000
 
 // ephemeralSigner is made once per process, not per config: a reload must
-// not invalidate the keys vendors have cached.
+// not invalidate the keys vendors have cached. It is never changed; each
+// handler signs with its own copy (Signer.WithTTL).
 var ephemeralSigner = sync.OnceValues(assertion.NewEphemeralSigner)
 
-// sign makes the backend's assertion: the brand, the journey, the request
-// and exactly the context fields the backend may see; with reuse on, a
-// token signed for the same claims within the reuse window instead.
-func (h *Handler) sign(b *backendRoute, requestID, journey string, cc customerContext, fields []assertion.Field) (string, error) {
+// sign makes the backend's assertion: the brand, the journey and exactly
+// the context fields the backend may see, under a new unique "jti"; with
+// reuse on, a token signed by the same key for the same claims within the
+// reuse window instead.
+func (h *Handler) sign(b *backendRoute, journey string, cc customerContext, fields []assertion.Field) (string, error) {
 	now := time.Now()
 	if h.tokens == nil {
-		return h.signNew(b, requestID, journey, cc, fields, now)
+		return h.signNew(b, journey, cc, fields, now)
 	}
 	var keyBuf [256]byte
-	key := reuseKey(keyBuf[:0], b, cc)
+	key := reuseKey(keyBuf[:0], h.kid, b, cc)
 	if token, ok := h.tokens.get(key, now); ok {
 		return token, nil
 	}
-	token, err := h.signNew(b, requestID, journey, cc, fields, now)
+	token, err := h.signNew(b, journey, cc, fields, now)
 	if err == nil {
-		h.tokens.put(key, token, now)
+		// The token's "iat" is now in whole seconds: its age counts from
+		// there, so that it is never served with less than ttl - reuse
+		// left.
+		h.tokens.put(key, token, now.Truncate(time.Second))
 	}
 	return token, err
 }
 
-// reuseKey identifies what an assertion says apart from its id and times:
-// the journey and backend (the audience), the session state and the
-// values of the backend's context fields, each length-prefixed and each
-// field marked present or absent, so that no two different claims share
-// a key.
-func reuseKey(buf []byte, b *backendRoute, cc customerContext) []byte {
+// reuseKey identifies what an assertion says apart from its id and times,
+// and the key that signs it: the kid, the journey and backend (the
+// audience), the session state and the values of the backend's context
+// fields, each length-prefixed and each field marked present or absent, so
+// that no two different claims, nor the same claims signed by two keys,
+// share a key.
+func reuseKey(buf []byte, kid string, b *backendRoute, cc customerContext) []byte {
+	buf = appendKeyPart(buf, kid)
 	buf = appendKeyPart(buf, b.journey)
 	buf = appendKeyPart(buf, b.name)
 	buf = appendKeyPart(buf, cc.state)
@@ -131,7 +163,7 @@ func appendKeyPart(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-func (h *Handler) signNew(b *backendRoute, requestID, journey string, cc customerContext, fields []assertion.Field, now time.Time) (string, error) {
+func (h *Handler) signNew(b *backendRoute, journey string, cc customerContext, fields []assertion.Field, now time.Time) (string, error) {
 	fields = fields[:0]
 	subject := ""
 	for _, f := range b.context {
@@ -143,9 +175,20 @@ func (h *Handler) signNew(b *backendRoute, requestID, journey string, cc custome
 		}
 	}
 	return h.signer.Sign(assertion.Claims{
-		Issuer: h.Brand, Audience: b.name, Subject: subject, ID: requestID,
+		Issuer: h.Brand, Audience: b.name, Subject: subject, ID: newTokenID(),
 		Journey: journey, Session: cc.state, Context: fields,
 	}, now)
+}
+
+// newTokenID returns a token's "jti": 128 random bits in base64url, 22
+// characters, unique among all tokens ever signed for all practical
+// purposes. Like request ids it comes from the runtime's lock-free ChaCha8
+// generator: uniqueness, not secrecy, is what is needed.
+func newTokenID() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // tokenCache holds signed assertions for reuse, at most max of them.

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/caddyserver/caddy/v2"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
@@ -16,40 +19,145 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
+// TestEphemeralKeyIsES256: without keys, the key made at start signs
+// ES256, the algorithm every vendor's JOSE library verifies.
+func TestEphemeralKeyIsES256(t *testing.T) {
+	h := provisionHandler(t, `
+		brand "Acme Outdoor"
+		journey support /support* {
+			backend care {
+				owner in-house
+				to 127.0.0.1:1
+			}
+		}`, monday10)
+	if got := h.signer.Algorithm(); got != "ES256" {
+		t.Errorf("ephemeral key signs %s, want ES256", got)
+	}
+	var jwks jose.JSONWebKeySet
+	if err := json.Unmarshal(h.jwks, &jwks); err != nil {
+		t.Fatal(err)
+	}
+	if len(jwks.Keys) != 1 || jwks.Keys[0].Algorithm != "ES256" {
+		t.Errorf("JWKS %s, want one ES256 key", h.jwks)
+	}
+}
+
+// TestReuseKeyTellsClaimsApart: two different claims, or the same claims
+// under another signing key, never share a reuse key; the same claims from
+// another lookup do.
 func TestReuseKeyTellsClaimsApart(t *testing.T) {
 	fields := session.NewFieldSet([]string{"customer_id", "first_name"})
 	ctxOf := func(hash ...string) *session.Context { return lookupTestContext(t, fields, hash...) }
 	night := &backendRoute{journey: "support", name: "night", context: newContextFields([]string{"customer_id", "first_name"})}
 	nightOther := &backendRoute{journey: "tracking", name: "night", context: night.context}
 	care := &backendRoute{journey: "support", name: "care", context: night.context}
+	const kidA, kidB = "kid-A", "kid-B"
 
 	cases := map[string]struct {
-		b  *backendRoute
-		cc customerContext
+		kid string
+		b   *backendRoute
+		cc  customerContext
 	}{
-		"none":                   {night, customerContext{state: sessionNone}},
-		"unavailable":            {night, customerContext{state: sessionUnavailable}},
-		"other backend":          {care, customerContext{state: sessionNone}},
-		"same name, other route": {nightOther, customerContext{state: sessionNone}},
-		"found C-1":              {night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1")}},
-		"found C-1 Ada":          {night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "Ada")}},
-		"found C-1 empty name":   {night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "")}},
-		"found C-1A da":          {night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1A", "first_name", "da")}},
-		"found no id, C-1 name":  {night, customerContext{state: sessionFound, ctx: ctxOf("first_name", "C-1")}},
+		"none":                   {kidA, night, customerContext{state: sessionNone}},
+		"none, key B":            {kidB, night, customerContext{state: sessionNone}},
+		"none, no key":           {"", night, customerContext{state: sessionNone}},
+		"unavailable":            {kidA, night, customerContext{state: sessionUnavailable}},
+		"other backend":          {kidA, care, customerContext{state: sessionNone}},
+		"same name, other route": {kidA, nightOther, customerContext{state: sessionNone}},
+		"found C-1":              {kidA, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1")}},
+		"found C-1, key B":       {kidB, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1")}},
+		"found C-1 Ada":          {kidA, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "Ada")}},
+		"found C-1 empty name":   {kidA, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "")}},
+		"found C-1A da":          {kidA, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1A", "first_name", "da")}},
+		"found no id, C-1 name":  {kidA, night, customerContext{state: sessionFound, ctx: ctxOf("first_name", "C-1")}},
 	}
 	seen := map[string]string{}
 	for name, c := range cases {
-		key := string(reuseKey(nil, c.b, c.cc))
+		key := string(reuseKey(nil, c.kid, c.b, c.cc))
 		if other, dup := seen[key]; dup {
 			t.Errorf("%q and %q share the reuse key %q", name, other, key)
 		}
 		seen[key] = name
 	}
-	// And the same claims from another lookup share one.
-	a := reuseKey(nil, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "Ada")})
-	b := reuseKey(nil, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "Ada")})
+	// And the same claims under the same key from another lookup share one.
+	a := reuseKey(nil, kidA, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "Ada")})
+	b := reuseKey(nil, kidA, night, customerContext{state: sessionFound, ctx: ctxOf("customer_id", "C-1", "first_name", "Ada")})
 	if string(a) != string(b) {
 		t.Errorf("equal claims, keys %q and %q", a, b)
+	}
+}
+
+// TestReuseKeyNamesTheSigningKey: the handler's reuse keys carry the kid of
+// the key that signs, so a token in the cache can only ever be served for
+// the key that signed it.
+func TestReuseKeyNamesTheSigningKey(t *testing.T) {
+	h := provisionHandler(t, `
+		brand "Acme Outdoor"
+		journey support /support* {
+			backend care {
+				owner in-house
+				to 127.0.0.1:1
+			}
+		}`, monday10)
+	kid := h.signer.KeyIDs()[0]
+	if h.kid != kid {
+		t.Fatalf("handler kid %q, signer's first %q", h.kid, kid)
+	}
+	b := h.routes[0].backends[0]
+	if _, err := h.sign(b, "support", customerContext{state: sessionNone}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if h.tokens.len() != 1 {
+		t.Fatalf("%d cached tokens, want 1", h.tokens.len())
+	}
+	for key := range h.tokens.entries {
+		if !strings.HasPrefix(key, string(appendKeyPart(nil, kid))) {
+			t.Errorf("reuse key %q does not start with the kid %q", key, kid)
+		}
+	}
+}
+
+func durationPtr(d time.Duration) *caddy.Duration {
+	v := caddy.Duration(d)
+	return &v
+}
+
+// TestReuseDefault: reuse is on unless turned off, 30s or half the ttl,
+// whichever is shorter, so that a short ttl does not make the default
+// config invalid.
+func TestReuseDefault(t *testing.T) {
+	for _, tc := range []struct {
+		block string
+		want  time.Duration // 0: no reuse cache
+	}{
+		{"", 30 * time.Second},
+		{"ttl 5m", 30 * time.Second},
+		{"ttl 60s", 30 * time.Second},
+		{"ttl 40s", 20 * time.Second},
+		{"ttl 1s", 500 * time.Millisecond},
+		{"reuse 10s", 10 * time.Second},
+		{"ttl 4m\n reuse 2m", 2 * time.Minute},
+		{"reuse 0s", 0},
+		{"ttl 20s\n reuse 0s", 0},
+	} {
+		h := provisionHandler(t, `
+		brand "Acme Outdoor"
+		assertion {
+			`+tc.block+`
+		}
+		journey support /support* {
+			backend care {
+				owner in-house
+				to 127.0.0.1:1
+			}
+		}`, monday10)
+		got := time.Duration(0)
+		if h.tokens != nil {
+			got = time.Duration(h.tokens.reuse)
+		}
+		if got != tc.want {
+			t.Errorf("assertion { %s }: reuse %v, want %v", tc.block, got, tc.want)
+		}
 	}
 }
 
@@ -102,25 +210,26 @@ func TestTokenCacheConcurrent(t *testing.T) {
 	}
 }
 
-// TestServeReusesAssertions runs the handler with and without reuse
-// against a vendor that keeps the assertions it got: with reuse, one token
-// serves a customer's repeated requests while another customer, and a
-// visitor without a session, get their own; every token verifies with
-// go-jose against the published keys, and its jti is the id of the request
-// that had it signed.
+// TestServeReusesAssertions runs the handler with reuse off and with the
+// default against a vendor that keeps the assertions it got: by default,
+// one token serves a customer's repeated requests while another customer,
+// and a visitor without a session, get their own; every token verifies with
+// go-jose against the published keys, and each token has its own jti,
+// which is not any request's id.
 func TestServeReusesAssertions(t *testing.T) {
 	mr := miniredis.RunT(t)
 	mr.HSet("session:aaaaaaaa1111", "customer_id", "C-1")
 	mr.HSet("session:bbbbbbbb2222", "customer_id", "C-2")
 	vendor := newBackend(t, func(http.ResponseWriter, *http.Request) {})
 	cookies := []string{"acme_session=aaaaaaaa1111", "acme_session=aaaaaaaa1111", "acme_session=bbbbbbbb2222", ""}
+	tokenID := regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
 	for _, tc := range []struct {
-		name     string
-		reuse    string
-		signedBy []int // which request's id each token carries as jti
+		name   string
+		reuse  string
+		sameAs []int // the earliest request whose token each request got
 	}{
-		{"per request", "", []int{0, 1, 2, 3}},
-		{"reused", "reuse 30s", []int{0, 0, 2, 3}},
+		{"reuse off", "reuse 0s", []int{0, 1, 2, 3}},
+		{"default", "", []int{0, 0, 2, 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(vendor.requests())
@@ -141,7 +250,7 @@ func TestServeReusesAssertions(t *testing.T) {
 				context customer_id
 			}
 		}`, monday10)
-			var ids []string
+			requestIDs := map[string]bool{}
 			for _, cookie := range cookies {
 				r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/support/chat", nil)
 				if cookie != "" {
@@ -151,7 +260,10 @@ func TestServeReusesAssertions(t *testing.T) {
 				if w.Code != http.StatusOK {
 					t.Fatalf("status %d", w.Code)
 				}
-				ids = append(ids, w.Header().Get(headerRequest))
+				requestIDs[w.Header().Get(headerRequest)] = true
+			}
+			if len(requestIDs) != len(cookies) {
+				t.Errorf("%d distinct X-Request-Id for %d requests", len(requestIDs), len(cookies))
 			}
 			var tokens []string
 			for _, r := range vendor.requests()[before:] {
@@ -165,7 +277,16 @@ func TestServeReusesAssertions(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantSub := []string{"C-1", "C-1", "C-2", ""}
+			jtiOf := map[string]string{} // token by jti
 			for i, tok := range tokens {
+				if tok != tokens[tc.sameAs[i]] {
+					t.Errorf("token %d is not token %d", i, tc.sameAs[i])
+				}
+				for j := range i {
+					if tc.sameAs[j] != tc.sameAs[i] && tokens[j] == tok {
+						t.Errorf("requests %d and %d share a token", j, i)
+					}
+				}
 				parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256})
 				if err != nil {
 					t.Fatal(err)
@@ -180,9 +301,13 @@ func TestServeReusesAssertions(t *testing.T) {
 				if claims.Subject != wantSub[i] {
 					t.Errorf("token %d: sub %q, want %q", i, claims.Subject, wantSub[i])
 				}
-				if want := ids[tc.signedBy[i]]; claims.ID != want {
-					t.Errorf("token %d: jti %q, want %q (request %d)", i, claims.ID, want, tc.signedBy[i])
+				if !tokenID.MatchString(claims.ID) || requestIDs[claims.ID] {
+					t.Errorf("token %d: jti %q, want 128 random bits in base64url, not a request id", i, claims.ID)
 				}
+				if other, ok := jtiOf[claims.ID]; ok && other != tok {
+					t.Errorf("token %d: jti %q names another token too", i, claims.ID)
+				}
+				jtiOf[claims.ID] = tok
 			}
 		})
 	}
@@ -192,4 +317,49 @@ func (c *tokenCache) len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.entries)
+}
+
+// TestAssertionTTLIsPerHandler provisions two handlers, as two configs (or
+// two site blocks) sharing the process's ephemeral key would be, with
+// different ttls: each signs with its own, whichever was provisioned last.
+func TestAssertionTTLIsPerHandler(t *testing.T) {
+	site := func(ttl string) string {
+		return `
+		brand "Acme Outdoor"
+		assertion {
+			ttl ` + ttl + `
+		}
+		journey support /support* {
+			backend care {
+				owner in-house
+				to 127.0.0.1:1
+			}
+		}`
+	}
+	short := provisionHandler(t, site("1m"), monday10)
+	long := provisionHandler(t, site("3m"), monday10)
+	if short.signer.KeyIDs()[0] != long.signer.KeyIDs()[0] {
+		t.Fatal("the two handlers do not share the key made at start")
+	}
+	for _, tc := range []struct {
+		h    *Handler
+		want time.Duration
+	}{{short, time.Minute}, {long, 3 * time.Minute}, {short, time.Minute}} {
+		b := tc.h.routes[0].backends[0]
+		token, err := tc.h.sign(b, "support", customerContext{state: sessionNone}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims jwt.Claims
+		if err := parsed.UnsafeClaimsWithoutVerification(&claims); err != nil {
+			t.Fatal(err)
+		}
+		if got := claims.Expiry.Time().Sub(claims.IssuedAt.Time()); got != tc.want {
+			t.Errorf("handler with ttl %v signed exp - iat = %v", tc.want, got)
+		}
+	}
 }

@@ -255,8 +255,8 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 				return nil, d.ArgErr()
 			}
 			ttl, err := caddy.ParseDuration(v)
-			if err != nil || ttl <= 0 || ttl > 5*time.Minute {
-				return nil, d.Errf("assertion ttl %q: want a duration above 0 and at most 5m", v)
+			if err != nil || assertion.CheckTTL(ttl) != nil {
+				return nil, d.Errf("assertion ttl %q: want a duration between 1s and 5m", v)
 			}
 			a.TTL = caddy.Duration(ttl)
 		case "reuse":
@@ -268,7 +268,8 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 			if err != nil || reuse < 0 {
 				return nil, d.Errf("assertion reuse %q: want a duration, at most half the assertion ttl", v)
 			}
-			a.Reuse = caddy.Duration(reuse)
+			r := caddy.Duration(reuse)
+			a.Reuse = &r
 			reuseErr = d.Errf("assertion reuse %s: must be at most half the assertion ttl", v)
 		default:
 			return nil, d.Errf("unrecognized assertion option %q: expected key, ttl or reuse", d.Val())
@@ -276,9 +277,9 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 	}
 	ttl := assertion.DefaultTTL
 	if a.TTL != 0 {
-		ttl = time.Duration(a.TTL)
+		ttl = time.Duration(a.TTL).Truncate(time.Second) // as the signer will
 	}
-	if checkReuse(time.Duration(a.Reuse), ttl) != nil {
+	if a.Reuse != nil && checkReuse(time.Duration(*a.Reuse), ttl) != nil {
 		return nil, reuseErr
 	}
 	return a, nil

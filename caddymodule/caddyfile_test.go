@@ -283,7 +283,7 @@ func TestCaddyfileSessionAndAssertion(t *testing.T) {
 	if !reflect.DeepEqual(h.Session, wantSession) {
 		t.Errorf("session %+v, want %+v", h.Session, wantSession)
 	}
-	wantAssertion := &AssertionConfig{Keys: []string{"/etc/frontdoor/new.pem", "/etc/frontdoor/old.pem"}, TTL: caddy.Duration(90 * time.Second), Reuse: caddy.Duration(45 * time.Second)}
+	wantAssertion := &AssertionConfig{Keys: []string{"/etc/frontdoor/new.pem", "/etc/frontdoor/old.pem"}, TTL: caddy.Duration(90 * time.Second), Reuse: durationPtr(45 * time.Second)}
 	if !reflect.DeepEqual(h.Assertion, wantAssertion) {
 		t.Errorf("assertion %+v, want %+v", h.Assertion, wantAssertion)
 	}
@@ -292,6 +292,24 @@ func TestCaddyfileSessionAndAssertion(t *testing.T) {
 	}
 	if h.Journeys[0].OnError != "open" {
 		t.Errorf("journey on_error %q", h.Journeys[0].OnError)
+	}
+	// "reuse 0s" is kept as an explicit zero (one token per request), and
+	// no reuse line as unset (the default).
+	parse := func(block string) *AssertionConfig {
+		t.Helper()
+		d := caddyfile.NewTestDispenser(block)
+		d.Next()
+		a, err := parseAssertion(d)
+		if err != nil {
+			t.Fatalf("%s: %v", block, err)
+		}
+		return a
+	}
+	if raw, err := json.Marshal(parse("assertion {\n\treuse 0s\n}")); err != nil || string(raw) != `{"reuse":0}` {
+		t.Errorf("assertion JSON %s (%v) loses reuse 0s", raw, err)
+	}
+	if unset := parse("assertion {\n\tttl 40s\n}"); unset.Reuse != nil {
+		t.Errorf("no reuse line parsed as reuse %v", *unset.Reuse)
 	}
 	// A "cache 0" is kept as an explicit zero (cache off), not as unset.
 	raw, err := json.Marshal(h.Session)
@@ -344,7 +362,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"session zero timeout", "frontdoor {\n\tsession {\n\t\tcookie s\n\t\ttimeout 0s\n\t}\n}", "session timeout must be above zero, at Testfile:4"},
 		{"session negative cache", "frontdoor {\n\tsession {\n\t\tcookie s\n\t\tcache -1s\n\t}\n}", `session cache "-1s": want a duration such as 50ms or 2s, at Testfile:4`},
 		{"session on_error", "frontdoor {\n\tbrand Acme\n\tsession {\n\t\tcookie s\n\t\ton_error maybe\n\t}\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `session: on_error "maybe"`},
-		{"assertion ttl too long", "frontdoor {\n\tassertion {\n\t\tttl 10m\n\t}\n}", `assertion ttl "10m": want a duration above 0 and at most 5m, at Testfile:3`},
+		{"assertion ttl too long", "frontdoor {\n\tassertion {\n\t\tttl 10m\n\t}\n}", `assertion ttl "10m": want a duration between 1s and 5m, at Testfile:3`},
+		{"assertion ttl under a second", "frontdoor {\n\tassertion {\n\t\tttl 500ms\n\t}\n}", `assertion ttl "500ms": want a duration between 1s and 5m, at Testfile:3`},
 		{"assertion reuse over half the default ttl", "frontdoor {\n\tassertion {\n\t\treuse 61s\n\t}\n}", "assertion reuse 61s: must be at most half the assertion ttl, at Testfile:3"},
 		{"assertion reuse over half its ttl", "frontdoor {\n\tassertion {\n\t\treuse 20s\n\t\tttl 30s\n\t}\n}", "assertion reuse 20s: must be at most half the assertion ttl, at Testfile:3"},
 		{"assertion reuse not a duration", "frontdoor {\n\tassertion {\n\t\treuse often\n\t}\n}", `assertion reuse "often": want a duration, at most half the assertion ttl, at Testfile:3`},

@@ -51,7 +51,9 @@ type Handler struct {
 	Session *SessionConfig `json:"session,omitempty"`
 
 	// Assertion configures the signed X-Frontdoor-Assertion every backend
-	// receives. Default: signed with an ephemeral key (one instance only).
+	// receives. Default: signed with an ES256 key made at start (one
+	// instance only), valid for 2m, one token reused for the same claims
+	// for 30s.
 	Assertion *AssertionConfig `json:"assertion,omitempty"`
 
 	// BannerTemplate is a file holding the html/template of the brand banner
@@ -80,6 +82,7 @@ type Handler struct {
 	errors            *recentErrors
 	vendorCookies     map[string]bool // never sent to outsourced backends
 	signer            *assertion.Signer
+	kid               string      // of the key that signs
 	tokens            *tokenCache // nil unless assertions are reused
 	jwks              []byte
 	bannerPage        *banner.Bound // the banner with the request reference still to be put in

@@ -87,7 +87,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			delete(r.Header, "Cookie")
 		}
 		setContextHeaders(r.Header, &x.values, b, cc)
-		token, signErr := h.sign(b, requestID, journey.name, *cc, x.fields[:0])
+		token, signErr := h.sign(b, journey.name, *cc, x.fields[:0])
 		if signErr != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("signing assertion: %w", signErr))
 		}

@@ -176,7 +176,7 @@ func TestJourneyFields(t *testing.T) {
 
 // lookupTestContext stores a session in an in-process Redis and looks it
 // up through the real store, the only way to get a *session.Context.
-func lookupTestContext(t *testing.T, fields *session.FieldSet, hash ...string) *session.Context {
+func lookupTestContext(t testing.TB, fields *session.FieldSet, hash ...string) *session.Context {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	mr.HSet("session:abcdefgh1234", hash...)

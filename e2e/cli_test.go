@@ -232,6 +232,9 @@ func TestKeygenKeysSignAssertions(t *testing.T) {
 	if _, err := frontdoorCmd(t, "keygen", "--out", keys[0]); err == nil {
 		t.Error("keygen overwrote an existing key")
 	}
+	if out, err := frontdoorCmd(t, "keygen", "--out", filepath.Join(dir, "default.pem")); err != nil || !strings.Contains(out, "wrote ES256 key") {
+		t.Errorf("keygen without --alg: %v %s, want an ES256 key", err, out)
+	}
 	vendor := startBackend(t, "vendor", nil)
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		assertion {

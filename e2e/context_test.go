@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,8 +208,16 @@ func TestVendorVerifiesAssertion(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a genuine assertion does not verify: %v", err)
 	}
+	// Without configured keys the key made at start signs ES256, which
+	// every JOSE library verifies.
+	if header, _ := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0]); !strings.Contains(string(header), `"alg":"ES256"`) {
+		t.Errorf("default assertion header %s, want alg ES256", header)
+	}
 	ctx, _ := claims["ctx"].(map[string]any)
-	if claims["sub"] != "C-1001" || claims["jti"] != resp.Header.Get("X-Request-Id") || claims["journey"] != "support" ||
+	if jti, _ := claims["jti"].(string); len(jti) != 22 || jti == resp.Header.Get("X-Request-Id") {
+		t.Errorf("jti %q: want the token's own 128-bit id, not the request id %q", jti, resp.Header.Get("X-Request-Id"))
+	}
+	if claims["sub"] != "C-1001" || claims["journey"] != "support" ||
 		claims["session"] != "found" || ctx["tier"] != "gold" || ctx["email"] != nil {
 		t.Errorf("claims: %v", claims)
 	}
@@ -224,25 +235,25 @@ func TestVendorVerifiesAssertion(t *testing.T) {
 	}
 }
 
-// TestAssertionReuse runs the real binary with assertion { reuse 30s }:
-// the same customer's requests to a vendor carry one token, another
-// customer's carry theirs, a changed context gets a new one, and each
-// verifies against the JWKS with the jti of the request that had it signed.
+// TestAssertionReuse runs the real binary with the default assertion
+// settings: the same customer's requests to a vendor carry one token,
+// another customer's carry theirs, a changed context gets a new one, each
+// verifies against the JWKS and each token has its own jti. After a reload
+// with reuse 0s, every request gets a token of its own.
 func TestAssertionReuse(t *testing.T) {
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
 	const otherID = "sess-fedcba9876543210"
 	seedSession(t, rs, otherID, "customer_id", "C-2002", "tier", "silver")
 	vendor := startBackend(t, "vendor", nil)
-	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+	site := func(assertionBlock string) string {
+		return frontdoorBlock(fmt.Sprintf(`
 		session {
 			redis %s
 			cookie acme_session
 			cache 0s
 		}
-		assertion {
-			reuse 30s
-		}
+		%s
 		journey support /support* {
 			backend nightdesk {
 				owner outsourced
@@ -250,7 +261,9 @@ func TestAssertionReuse(t *testing.T) {
 				to %s
 				context customer_id tier
 			}
-		}`, rs.URL(), vendor.URL)))
+		}`, rs.URL(), assertionBlock, vendor.URL))
+	}
+	gw := startGateway(t, site(""))
 
 	type seen struct{ token, requestID string }
 	get := func(id string) seen {
@@ -280,17 +293,17 @@ func TestAssertionReuse(t *testing.T) {
 	if err := json.Unmarshal([]byte(jwksBody), &keys); err != nil {
 		t.Fatal(err)
 	}
+	jtis := map[string]string{} // token by jti
 	for _, tc := range []struct {
-		name     string
-		got      seen
-		sub      string
-		tier     string
-		signedBy string
+		name string
+		got  seen
+		sub  string
+		tier string
 	}{
-		{"first", first, "C-1001", "gold", first.requestID},
-		{"again", again, "C-1001", "gold", first.requestID},
-		{"other", other, "C-2002", "silver", other.requestID},
-		{"upgraded", upgraded, "C-1001", "platinum", upgraded.requestID},
+		{"first", first, "C-1001", "gold"},
+		{"again", again, "C-1001", "gold"},
+		{"other", other, "C-2002", "silver"},
+		{"upgraded", upgraded, "C-1001", "platinum"},
 	} {
 		parsed, err := jwt.ParseSigned(tc.got.token, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
 		if err != nil {
@@ -305,9 +318,168 @@ func TestAssertionReuse(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 		ctx, _ := all["ctx"].(map[string]any)
-		if std.Subject != tc.sub || ctx["tier"] != tc.tier || std.ID != tc.signedBy {
-			t.Errorf("%s: sub %q tier %v jti %q, want %q %q %q", tc.name, std.Subject, ctx["tier"], std.ID, tc.sub, tc.tier, tc.signedBy)
+		if std.Subject != tc.sub || ctx["tier"] != tc.tier {
+			t.Errorf("%s: sub %q tier %v, want %q %q", tc.name, std.Subject, ctx["tier"], tc.sub, tc.tier)
 		}
+		if tok, dup := jtis[std.ID]; std.ID == "" || dup && tok != tc.got.token {
+			t.Errorf("%s: jti %q is empty or names another token", tc.name, std.ID)
+		}
+		jtis[std.ID] = tc.got.token
+	}
+
+	// reuse 0s: one token per request again.
+	gw.reload(t, site("assertion {\n\t\t\treuse 0s\n\t\t}"))
+	if a, b := get(sessionID), get(sessionID); a.token == b.token {
+		t.Error("reuse 0s: two requests got the same token")
+	}
+}
+
+// TestKeyRotationByReloadNeverServesTheOldKey rotates the signing key the
+// way the README says, by reload: two keys made with `frontdoor keygen`,
+// the first config signs with A (B published), the second puts B first.
+// Assertions are reused by default, and A's token for the customer is
+// fresh in the cache when the reload lands, with traffic running through
+// it; yet once the reload has returned, every assertion, for the same
+// customer as for others, is signed by B, and B's tokens are reused in turn.
+func TestKeyRotationByReloadNeverServesTheOldKey(t *testing.T) {
+	dir := t.TempDir()
+	keyA, keyB := dir+"/a.pem", dir+"/b.pem"
+	for _, k := range []string{keyA, keyB} {
+		if out, err := frontdoorCmd(t, "keygen", "--out", k); err != nil {
+			t.Fatalf("keygen: %v\n%s", err, out)
+		}
+	}
+	rs := redistest.Start(t)
+	const otherID = "sess-fedcba9876543210"
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
+	seedSession(t, rs, otherID, "customer_id", "C-2002", "tier", "silver")
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("X-Frontdoor-Assertion")) //nolint:errcheck
+	})
+	site := func(keys string) string {
+		return frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+		}
+		assertion {
+			key %s
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id tier
+			}
+		}`, rs.URL(), keys, vendor.URL))
+	}
+	firstKid := func(gw *gateway) string {
+		t.Helper()
+		_, body := do(t, "GET", gw.URL+"/.well-known/frontdoor/jwks.json", nil, nil)
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal([]byte(body), &set); err != nil || len(set.Keys) != 2 {
+			t.Fatalf("JWKS %s: %v", body, err)
+		}
+		return set.Keys[0].KeyID
+	}
+	// token asks for the vendor's page and returns the assertion it got.
+	client := &http.Client{Timeout: 10 * time.Second}
+	token := func(gw *gateway, id string) (string, error) {
+		req, _ := http.NewRequest("GET", gw.URL+"/support", nil)
+		req.Header.Set("Cookie", "acme_session="+id)
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 {
+			return "", fmt.Errorf("status %d, %v", resp.StatusCode, err)
+		}
+		return string(body), nil
+	}
+	kidOf := func(token string) string {
+		header, _ := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[0])
+		var h struct{ Kid string }
+		json.Unmarshal(header, &h) //nolint:errcheck
+		return h.Kid
+	}
+
+	gw := startGateway(t, site(keyA+" "+keyB))
+	kidA := firstKid(gw)
+	before, err := token(gw, sessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := token(gw, sessionID); err != nil || again != before || kidOf(before) != kidA {
+		t.Fatalf("before the reload: want one reused token signed by A (%s), got kid %s, reused %v (%v)",
+			kidA, kidOf(before), again == before, err)
+	}
+
+	// Traffic runs through the reload.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var loadErrs atomic.Int64
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := []string{sessionID, otherID}[g%2]
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := token(gw, id); err != nil {
+					loadErrs.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	gw.reload(t, site(keyB+" "+keyA))
+
+	// From here on, only B signs, whatever A's tokens still had left.
+	kidB := firstKid(gw)
+	if kidB == kidA {
+		t.Fatal("the reload did not put B first")
+	}
+	var mu sync.Mutex
+	seen := map[string]int{} // tokens after the reload, by kid
+	tokens := map[string]bool{}
+	var after sync.WaitGroup
+	for g := range 4 {
+		after.Add(1)
+		go func() {
+			defer after.Done()
+			id := []string{sessionID, otherID}[g%2]
+			for range 50 {
+				tok, err := token(gw, id)
+				if err != nil {
+					t.Errorf("after the reload: %v", err)
+					return
+				}
+				mu.Lock()
+				seen[kidOf(tok)]++
+				tokens[tok] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	after.Wait()
+	close(stop)
+	wg.Wait()
+	if seen[kidA] > 0 || seen[kidB] != 200 {
+		t.Errorf("after the reload: %d tokens signed by the old first key A, %d by B, of 200", seen[kidA], seen[kidB])
+	}
+	// Reuse is still on: two customers, a handful of tokens at most.
+	if len(tokens) > 4 {
+		t.Errorf("%d distinct tokens for two customers after the reload: reuse is off", len(tokens))
+	}
+	if n := loadErrs.Load(); n > 0 {
+		t.Errorf("%d requests failed during the reload", n)
 	}
 }
 

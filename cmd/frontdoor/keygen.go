@@ -23,7 +23,7 @@ Writes a new PKCS#8 private key (mode 0600) for the assertion block:
 
 Every instance must use the same key files.`,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.Flags().String("alg", "ES256", "ES256 (P-256, supported by every JOSE library) or EdDSA (Ed25519, faster)")
+			cmd.Flags().String("alg", assertion.DefaultAlgorithm, "ES256 (P-256, supported by every JOSE library) or EdDSA (Ed25519, faster)")
 			cmd.Flags().String("out", "", "file to write; refuses to overwrite one")
 			cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 				alg, _ := cmd.Flags().GetString("alg")

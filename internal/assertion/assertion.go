@@ -7,20 +7,17 @@
 // thumbprint of the signing key as "kid" so the vendor can pick the key from
 // the JWK Set served at JWKSPath.
 //
-// Tokens are signed by go-jose. Signing happens on every proxied request, so
+// Tokens are signed by go-jose. Signing happens on many proxied requests, so
 // the payload is written by a small purpose-built JSON encoder into a pooled
 // buffer rather than through encoding/json; the tests verify every token with
 // go-jose's own JWT parser exactly as a vendor would.
 package assertion
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -42,8 +39,14 @@ const (
 	SessionUnavailable = "unavailable"
 )
 
+// DefaultAlgorithm is the JWS algorithm of the key made at start and of
+// `frontdoor keygen` without --alg: ES256 (ECDSA on P-256), the one
+// algorithm every JOSE library verifies. EdDSA signs faster but Node's most
+// used JWT library, jsonwebtoken, cannot verify it.
+const DefaultAlgorithm = "ES256"
+
 const (
-	// DefaultTTL is how long an assertion is valid unless SetTTL says
+	// DefaultTTL is how long an assertion is valid unless WithTTL says
 	// otherwise: long enough for a slow backend to check it after queueing,
 	// short enough that a leaked token is of little use.
 	DefaultTTL = 2 * time.Minute
@@ -58,7 +61,7 @@ type Field struct {
 	Value string
 }
 
-// Claims is what an assertion says about one proxied request.
+// Claims is what an assertion says about the proxied requests it serves.
 //
 // Context is an ordered slice rather than a map: the caller can fill it from
 // the backend's "context" list into a reused slice without allocating, and the
@@ -68,7 +71,7 @@ type Claims struct {
 	Issuer   string  // the brand name; "iss", required
 	Audience string  // the backend name; "aud", required
 	Subject  string  // the customer id when known; "sub", omitted when empty
-	ID       string  // the request id (X-Request-Id); "jti", omitted when empty
+	ID       string  // unique per signed token (not the request id: one token may serve several requests); "jti", omitted when empty
 	Journey  string  // "journey"
 	Session  string  // SessionFound, SessionNone or SessionUnavailable; "session"
 	Context  []Field // the fields this backend may see; "ctx" object, omitted when empty
@@ -106,13 +109,14 @@ func (c *Claims) validate() error {
 }
 
 // Signer signs assertions with its first key and publishes all of its keys.
-// Make one with LoadSigner or NewEphemeralSigner; it is safe for concurrent
-// use.
+// Make one with LoadSigner or NewEphemeralSigner. A Signer never changes, so
+// it is safe for concurrent use and may be shared by several configs; each
+// takes its own lifetime with WithTTL.
 type Signer struct {
 	keys    []*key
 	signing *key
 	jwks    []byte
-	ttl     atomic.Int64 // seconds
+	ttl     int64 // seconds
 }
 
 func newSigner(keys []*key) (*Signer, error) {
@@ -126,45 +130,53 @@ func newSigner(keys []*key) (*Signer, error) {
 		return nil, fmt.Errorf("encoding the JWK Set: %v", err)
 	}
 	s.jwks = jwks
-	s.ttl.Store(int64(DefaultTTL / time.Second))
+	s.ttl = int64(DefaultTTL / time.Second)
 	return s, nil
 }
 
-// NewEphemeralSigner returns a signer with a fresh EdDSA (Ed25519) key that
-// lives only as long as the process.
+// NewEphemeralSigner returns a signer with a fresh DefaultAlgorithm (ES256)
+// key that lives only as long as the process.
 //
 // The key changes at every start and differs between instances, so an
-// ephemeral signer only suits a single instance, a demo or development; for
-// those, EdDSA's speed matters more than its reach: it signs in about two
-// thirds of ES256's time with one allocation instead of sixty, and every
-// request is signed. Production keys come from files (frontdoor keygen
-// makes ES256 by default, the one JWS algorithm every JOSE library has).
+// ephemeral signer only suits a single instance, a demo or development.
+// It is ES256 like the keys of `frontdoor keygen`, so that a vendor trying
+// frontdoor out verifies the same kind of token it will get in production.
 func NewEphemeralSigner() (*Signer, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	priv, err := generateKey(DefaultAlgorithm)
 	if err != nil {
-		return nil, fmt.Errorf("generating ephemeral assertion key: %v", err)
+		return nil, fmt.Errorf("generating ephemeral assertion key: %w", err)
 	}
 	k, err := newKey(priv)
 	if err != nil {
-		return nil, fmt.Errorf("generating ephemeral assertion key: %v", err)
+		return nil, fmt.Errorf("generating ephemeral assertion key: %w", err)
 	}
 	return newSigner([]*key{k})
 }
 
-// SetTTL sets how long the assertions signed from now on are valid. JWT times
-// are whole seconds, so d is truncated to the second; it must be at least one
+// WithTTL returns a signer with the same keys whose assertions are valid
+// for d; s itself is unchanged. JWT times are whole seconds, so d is
+// truncated to the second; CheckTTL says which lifetimes are allowed.
+func (s *Signer) WithTTL(d time.Duration) (*Signer, error) {
+	if err := CheckTTL(d); err != nil {
+		return nil, err
+	}
+	c := *s
+	c.ttl = int64(d / time.Second)
+	return &c, nil
+}
+
+// CheckTTL reports whether d is an allowed assertion lifetime: at least one
 // second and at most MaxTTL.
-func (s *Signer) SetTTL(d time.Duration) error {
+func CheckTTL(d time.Duration) error {
 	if d < time.Second || d > MaxTTL {
 		return fmt.Errorf("assertion lifetime %v out of range: must be between 1s and %v", d, MaxTTL)
 	}
-	s.ttl.Store(int64(d / time.Second))
 	return nil
 }
 
 // TTL returns the lifetime of assertions, in whole seconds.
 func (s *Signer) TTL() time.Duration {
-	return time.Duration(s.ttl.Load()) * time.Second
+	return time.Duration(s.ttl) * time.Second
 }
 
 // JWKS returns the JWK Set of all public keys, the signing key first, as
@@ -206,7 +218,7 @@ func (s *Signer) Sign(c Claims, now time.Time) (string, error) {
 		return "", err
 	}
 	iat := now.Unix()
-	exp := iat + s.ttl.Load()
+	exp := iat + s.ttl
 
 	bp := scratch.Get().(*[]byte)
 	payload := appendPayload((*bp)[:0], &c, iat, exp)

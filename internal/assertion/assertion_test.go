@@ -143,25 +143,29 @@ func TestTTL(t *testing.T) {
 		t.Errorf("default TTL = %v, want %v", s.TTL(), DefaultTTL)
 	}
 	for _, d := range []time.Duration{0, -time.Minute, time.Second - 1, MaxTTL + time.Second, MaxTTL + 1, time.Hour} {
-		if err := s.SetTTL(d); err == nil {
-			t.Errorf("SetTTL(%v) accepted", d)
+		if c, err := s.WithTTL(d); err == nil || c != nil {
+			t.Errorf("WithTTL(%v) accepted", d)
 		}
-	}
-	if s.TTL() != DefaultTTL {
-		t.Errorf("a rejected SetTTL changed the TTL to %v", s.TTL())
+		if err := CheckTTL(d); err == nil {
+			t.Errorf("CheckTTL(%v) accepted", d)
+		}
 	}
 	for d, want := range map[time.Duration]time.Duration{
 		time.Second:                           time.Second,
 		30*time.Second + 900*time.Millisecond: 30 * time.Second,
 		MaxTTL:                                MaxTTL,
 	} {
-		if err := s.SetTTL(d); err != nil {
-			t.Errorf("SetTTL(%v): %v", d, err)
+		c, err := s.WithTTL(d)
+		if err != nil {
+			t.Errorf("WithTTL(%v): %v", d, err)
 			continue
+		}
+		if c.TTL() != want || c.KeyIDs()[0] != s.KeyIDs()[0] {
+			t.Errorf("WithTTL(%v): ttl %v, kid %v", d, c.TTL(), c.KeyIDs())
 		}
 		// A "now" just before the next second must not stretch the lifetime.
 		now := testNow.Truncate(time.Second).Add(999 * time.Millisecond)
-		tok, err := jwt.ParseSigned(sign(t, s, testClaims(), now), []jose.SignatureAlgorithm{jose.EdDSA})
+		tok, err := jwt.ParseSigned(sign(t, c, testClaims(), now), []jose.SignatureAlgorithm{jose.EdDSA})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,8 +174,12 @@ func TestTTL(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := std.Expiry.Time().Sub(std.IssuedAt.Time()); got != want {
-			t.Errorf("SetTTL(%v): exp - iat = %v, want %v", d, got, want)
+			t.Errorf("WithTTL(%v): exp - iat = %v, want %v", d, got, want)
 		}
+	}
+	// The original keeps its lifetime: configs sharing a key each keep theirs.
+	if s.TTL() != DefaultTTL {
+		t.Errorf("WithTTL changed the original's TTL to %v", s.TTL())
 	}
 }
 
@@ -241,6 +249,15 @@ func TestGenerateKeyPEM(t *testing.T) {
 	}
 }
 
+// TestDefaultAlgorithm pins the default: ES256 is the one algorithm every
+// JOSE library a vendor may use verifies (Node's jsonwebtoken cannot verify
+// EdDSA).
+func TestDefaultAlgorithm(t *testing.T) {
+	if DefaultAlgorithm != "ES256" {
+		t.Errorf("DefaultAlgorithm = %q, want ES256", DefaultAlgorithm)
+	}
+}
+
 func TestEphemeralSigner(t *testing.T) {
 	a, err := NewEphemeralSigner()
 	if err != nil {
@@ -250,7 +267,7 @@ func TestEphemeralSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Algorithm() != "EdDSA" || len(a.KeyIDs()) != 1 || a.KeyIDs()[0] == b.KeyIDs()[0] {
+	if a.Algorithm() != DefaultAlgorithm || len(a.KeyIDs()) != 1 || a.KeyIDs()[0] == b.KeyIDs()[0] {
 		t.Errorf("ephemeral signers: %s %q and %q", a.Algorithm(), a.KeyIDs(), b.KeyIDs())
 	}
 	token := sign(t, a, testClaims(), testNow)

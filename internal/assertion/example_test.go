@@ -69,7 +69,7 @@ func Example_vendor() {
 		Issuer:   "Acme Outdoor",
 		Audience: "nightdesk",
 		Subject:  "cus_42",
-		ID:       "01JPQ7ZK3M8V",
+		ID:       "hT0kVz2sQ9mY4rN8cL1wGA",
 		Journey:  "support",
 		Session:  assertion.SessionFound,
 		Context:  []assertion.Field{{Name: "customer_id", Value: "cus_42"}, {Name: "tier", Value: "gold"}},
@@ -88,14 +88,14 @@ func Example_vendor() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("customer:", std.Subject, "request:", std.ID)
+	fmt.Println("customer:", std.Subject, "token:", std.ID)
 	fmt.Println("journey:", fd.Journey, "session:", fd.Session, "tier:", fd.Ctx["tier"])
 
 	// The same token presented to another backend is refused.
 	_, _, err = VerifyAssertion(&jwks, header, "Acme Outdoor", "shipco")
 	fmt.Println("as shipco:", err)
 	// Output:
-	// customer: cus_42 request: 01JPQ7ZK3M8V
+	// customer: cus_42 token: hT0kVz2sQ9mY4rN8cL1wGA
 	// journey: support session: found tier: gold
 	// as shipco: go-jose/go-jose/jwt: validation failed, invalid audience claim (aud)
 }

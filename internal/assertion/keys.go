@@ -166,24 +166,36 @@ func parsePEM(data []byte) (any, error) {
 
 // GenerateKeyPEM returns a new private key for alg, "ES256" (P-256) or
 // "EdDSA" (Ed25519), as a PKCS#8 "PRIVATE KEY" PEM block that LoadSigner
-// accepts.
+// accepts. DefaultAlgorithm is the one to use unless a vendor asks for
+// another.
 func GenerateKeyPEM(alg string) ([]byte, error) {
-	var priv any
-	var err error
-	switch alg {
-	case "ES256":
-		priv, err = ecdsa.GenerateKey(p256, rand.Reader)
-	case "EdDSA":
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		return nil, fmt.Errorf("generating assertion key: unsupported algorithm %q: want ES256 or EdDSA", alg)
-	}
+	priv, err := generateKey(alg)
 	if err != nil {
-		return nil, fmt.Errorf("generating %s assertion key: %v", alg, err)
+		return nil, fmt.Errorf("generating assertion key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s assertion key: %v", alg, err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// generateKey returns a new private key for alg, "ES256" or "EdDSA".
+func generateKey(alg string) (any, error) {
+	switch alg {
+	case "ES256":
+		priv, err := ecdsa.GenerateKey(p256, rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("making a P-256 key: %v", err)
+		}
+		return priv, nil
+	case "EdDSA":
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("making an Ed25519 key: %v", err)
+		}
+		return priv, nil
+	default:
+		return nil, fmt.Errorf("unsupported algorithm %q: want ES256 or EdDSA", alg)
+	}
 }
