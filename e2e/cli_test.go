@@ -49,9 +49,75 @@ func TestListModulesShowsFrontdoor(t *testing.T) {
 	}
 }
 
+// shippedCaddyfiles returns the Caddyfiles users copy from the repository:
+// Caddyfile* files and the caddyfile code blocks of its Markdown files
+// (written to temporary files, named FILE.md:LINE).
+func shippedCaddyfiles(t *testing.T) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	block := regexp.MustCompile("(?ms)^( *)```caddyfile\n(.*?)^ *```")
+	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules" || path == "../e2e/testdata/out") {
+			return filepath.SkipDir
+		}
+		switch {
+		case d.IsDir():
+		case strings.HasPrefix(d.Name(), "Caddyfile"):
+			files[path] = path
+		case strings.HasSuffix(d.Name(), ".md"):
+			md, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range block.FindAllSubmatchIndex(md, -1) {
+				indent := string(md[m[2]:m[3]])
+				var body strings.Builder
+				for _, line := range strings.SplitAfter(string(md[m[4]:m[5]]), "\n") {
+					body.WriteString(strings.TrimPrefix(line, indent))
+				}
+				name := fmt.Sprintf("%s:%d", path, 1+strings.Count(string(md[:m[0]]), "\n"))
+				p := filepath.Join(t.TempDir(), "Caddyfile")
+				if err := os.WriteFile(p, []byte(body.String()), 0o600); err != nil {
+					return err
+				}
+				files[name] = p
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestShippedCaddyfilesAreFormatted checks that caddy fmt leaves every
+// Caddyfile a user may copy unchanged, so none of them makes run, adapt or
+// validate warn "Caddyfile input is not formatted".
+func TestShippedCaddyfilesAreFormatted(t *testing.T) {
+	files := shippedCaddyfiles(t)
+	if _, ok := files["../Caddyfile.example"]; !ok || len(files) < 3 {
+		t.Fatalf("found only %v", files)
+	}
+	for name, p := range files {
+		in, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(binary, "fmt", p).Output()
+		if err != nil || string(out) != string(in) {
+			diff, _ := frontdoorCmd(t, "fmt", "--diff", p)
+			t.Errorf("%s is not caddy fmt clean (%v):\n%s", name, err, diff)
+		}
+	}
+}
+
 // TestDesignExampleAdapts adapts Caddyfile.example, which is the DESIGN.md
-// example verbatim, and, where shared/DESIGN.md is checked out beside the
-// repository (as in CI), the example in DESIGN.md itself.
+// example as caddy fmt writes it, and, where shared/DESIGN.md is checked out
+// beside the repository (as in CI), the example in DESIGN.md itself.
 func TestDesignExampleAdapts(t *testing.T) {
 	files := []string{"../Caddyfile.example"}
 	if design, err := os.ReadFile("../../shared/DESIGN.md"); err == nil {
@@ -63,8 +129,9 @@ func TestDesignExampleAdapts(t *testing.T) {
 		os.WriteFile(p, m[1], 0o600)
 		files = append(files, p)
 		example, _ := os.ReadFile("../Caddyfile.example")
-		if string(example) != string(m[1]) {
-			t.Error("Caddyfile.example differs from the DESIGN.md example")
+		formatted, err := exec.Command(binary, "fmt", p).Output()
+		if string(example) != string(formatted) {
+			t.Errorf("Caddyfile.example is not the DESIGN.md example as caddy fmt writes it (%v)", err)
 		}
 	}
 	for _, f := range files {
