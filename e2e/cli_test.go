@@ -44,8 +44,42 @@ func TestListModulesShowsFrontdoor(t *testing.T) {
 			t.Errorf("list-modules lacks %s", mod)
 		}
 	}
-	if out, err := frontdoorCmd(t, "version"); err != nil || !strings.HasPrefix(out, "v2.") {
-		t.Errorf("version: %v %q", err, out)
+}
+
+// TestVersionNamesFrontdoorAndCaddy checks that version prints frontdoor's
+// version beside Caddy's, both as the binary's build info records them.
+func TestVersionNamesFrontdoorAndCaddy(t *testing.T) {
+	info, err := exec.Command("go", "version", "-m", binary).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mainVersion, caddyVersion, revision, modified string
+	for _, line := range strings.Split(string(info), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/frontdoor-dev/frontdoor":
+			mainVersion = f[2]
+		case len(f) >= 3 && f[0] == "dep" && f[1] == "github.com/caddyserver/caddy/v2":
+			caddyVersion = f[2]
+		case len(f) == 2 && f[0] == "build" && strings.HasPrefix(f[1], "vcs.revision="):
+			revision = strings.TrimPrefix(f[1], "vcs.revision=")[:12]
+		case len(f) == 2 && f[0] == "build" && f[1] == "vcs.modified=true":
+			modified = "+dirty"
+		}
+	}
+	want := mainVersion
+	if want == "(devel)" && revision != "" {
+		want += " " + revision + modified
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, err := frontdoorCmd(t, args...)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", args[0], err, out)
+		}
+		prefix := "frontdoor " + want + ", Caddy " + caddyVersion + " "
+		if mainVersion == "" || caddyVersion == "" || !strings.HasPrefix(out, prefix) {
+			t.Errorf("%s printed %q, want it to start with %q", args[0], out, prefix)
+		}
 	}
 }
 
