@@ -206,6 +206,12 @@ func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
 		{"no upstream", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house"), 4, `no upstream: add to ADDRESS`},
 		{"bad proxy option", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tlb_policy nonsense"), 7, `nonsense`},
 		{"unknown option", "\t\tjourney j /j* {\n\t\t\tbakend b\n", 4, `unrecognized journey option "bakend"`},
+		{"non-ASCII contact email", "\t\tcontact {\n\t\t\temail hjälp@acme.example\n\t\t}\n\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 4,
+			`contact email "hjälp@acme.example" has the non-ASCII character 'ä'`},
+		{"non-ASCII contact url", "\t\tcontact {\n\t\t\tphone \"+1 800 555 0100\"\n\t\t\turl https://acme.example/hjälp\n\t\t}\n\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 5,
+			`percent-encode it`},
+		{"tab in contact phone", "\t\tcontact {\n\t\t\tphone \"+1 800\t555 0100\"\n\t\t}\n\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 4,
+			`contact phone "+1 800\t555 0100" has a tab`},
 		{"slo without %", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tslo availability 99.5"), 7, `needs a % sign`},
 	}
 	for _, c := range cases {
