@@ -161,7 +161,8 @@ func parseContact(d *caddyfile.Dispenser, c *config.Contact) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var target *string
-		switch d.Val() {
+		field := d.Val()
+		switch field {
 		case "phone":
 			target = &c.Phone
 		case "email":
@@ -173,6 +174,9 @@ func parseContact(d *caddyfile.Dispenser, c *config.Contact) error {
 		}
 		if !d.AllArgs(target) {
 			return d.ArgErr()
+		}
+		if err := config.CheckContact(field, *target); err != nil {
+			return d.WrapErr(err)
 		}
 	}
 	return nil

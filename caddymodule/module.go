@@ -118,7 +118,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := config.Validate(h.Brand, h.Contact, onError, h.Journeys); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
-	h.contactHeader = h.Contact.HeaderValue()
+	contactHeader, err := h.Contact.HeaderValue()
+	if err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
+	h.contactHeader = contactHeader
 	if err := h.provisionBrandPages(); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}

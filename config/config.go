@@ -9,8 +9,9 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/dunglas/httpsfv"
 )
 
 // Owner says who runs a backend.
@@ -23,49 +24,58 @@ const (
 )
 
 // Contact is the brand's single support contact, shown to customers on
-// vendor pages and error pages and sent to every backend.
+// vendor pages and error pages and sent to every backend in the
+// X-Frontdoor-Support-Contact header, an RFC 9651 structured-field
+// dictionary of strings. Such strings hold printable ASCII only (space to
+// '~'), so each field must too: a non-ASCII character, a tab or another
+// control character is refused at validation (see CheckContact). Display
+// Strings could carry non-ASCII text, but most structured-field parsers
+// vendors use do not read them.
 type Contact struct {
 	// Phone is the support phone number as customers should dial it, e.g.
-	// "+1 800 555 0100". Optional; at least one contact field is expected.
+	// "+1 800 555 0100", in printable ASCII. Optional (default: none); at
+	// least one contact field is expected.
 	Phone string `json:"phone,omitempty"`
 
-	// Email is the support email address. Optional.
+	// Email is the support email address in printable ASCII, e.g.
+	// "help@acme.example"; an internationalized domain is written in
+	// punycode ("xn--..."). Optional (default: none).
 	Email string `json:"email,omitempty"`
 
-	// URL is the brand's help page. Optional.
+	// URL is the brand's help page in printable ASCII: non-ASCII path or
+	// query characters are percent-encoded ("%C3%A4" for "ä") and an
+	// internationalized host is written in punycode. Optional (default:
+	// none).
 	URL string `json:"url,omitempty"`
 }
 
 // IsZero reports whether no contact field is set.
 func (c Contact) IsZero() bool { return c.Phone == "" && c.Email == "" && c.URL == "" }
 
-// HeaderValue renders the contact as one header value in the form of an
-// RFC 8941 structured-field dictionary, e.g.
-// `phone="+1 800 555 0100", email="help@acme.example", url="https://acme.example/help"`,
-// so vendors can parse it with any structured-field library or a split.
-func (c Contact) HeaderValue() string {
-	var b strings.Builder
-	add := func(k, v string) {
-		if v == "" {
-			return
+// HeaderValue renders the contact as the value of
+// X-Frontdoor-Support-Contact: an RFC 9651 structured-field dictionary,
+// serialized by httpsfv, whose members are the fields that are set, e.g.
+// `phone="+1 800 555 0100", email="help@acme.example", url="https://acme.example/help"`.
+// It fails for a value that CheckContact refuses.
+func (c Contact) HeaderValue() (string, error) {
+	d := httpsfv.NewDictionary()
+	for _, f := range c.fields() {
+		if f[1] != "" {
+			d.Add(f[0], httpsfv.NewItem(f[1]))
 		}
-		if b.Len() > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(k)
-		b.WriteString(`="`)
-		for i := 0; i < len(v); i++ {
-			if v[i] == '"' || v[i] == '\\' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(v[i])
-		}
-		b.WriteByte('"')
 	}
-	add("phone", c.Phone)
-	add("email", c.Email)
-	add("url", c.URL)
-	return b.String()
+	if len(d.Names()) == 0 {
+		return "", nil
+	}
+	v, err := httpsfv.Marshal(d)
+	if err != nil {
+		return "", fmt.Errorf("serializing the support contact: %w", err)
+	}
+	return v, nil
+}
+
+func (c Contact) fields() [][2]string {
+	return [][2]string{{"phone", c.Phone}, {"email", c.Email}, {"url", c.URL}}
 }
 
 // Journey is one part of the customer journey (checkout, support,

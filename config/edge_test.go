@@ -216,15 +216,15 @@ func TestBannerEnabled(t *testing.T) {
 }
 
 func TestContactHeaderValueEdgeCases(t *testing.T) {
-	if got := (Contact{}).HeaderValue(); got != "" {
-		t.Errorf("empty contact: %q", got)
+	if got, err := (Contact{}).HeaderValue(); got != "" || err != nil {
+		t.Errorf("empty contact: %q (%v)", got, err)
 	}
 	if !(Contact{}).IsZero() || (Contact{URL: "u"}).IsZero() {
 		t.Error("IsZero")
 	}
-	got := Contact{Phone: `a\b`, URL: "u"}.HeaderValue()
-	if want := `phone="a\\b", url="u"`; got != want {
-		t.Errorf("got %s, want %s", got, want)
+	got, err := Contact{Phone: `a\b`, URL: "u"}.HeaderValue()
+	if want := `phone="a\\b", url="u"`; got != want || err != nil {
+		t.Errorf("got %s (%v), want %s", got, err, want)
 	}
 }
 

@@ -80,11 +80,11 @@ func TestCompileErrors(t *testing.T) {
 func TestContactHeaderValue(t *testing.T) {
 	c := Contact{Phone: "+1 800 555 0100", Email: "help@acme.example", URL: `https://acme.example/"help"`}
 	want := `phone="+1 800 555 0100", email="help@acme.example", url="https://acme.example/\"help\""`
-	if got := c.HeaderValue(); got != want {
-		t.Errorf("got %s\nwant %s", got, want)
+	if got, err := c.HeaderValue(); got != want || err != nil {
+		t.Errorf("got %s (%v)\nwant %s", got, err, want)
 	}
-	if got := (Contact{Email: "a@b"}).HeaderValue(); got != `email="a@b"` {
-		t.Errorf("got %s", got)
+	if got, err := (Contact{Email: "a@b"}).HeaderValue(); got != `email="a@b"` || err != nil {
+		t.Errorf("got %s (%v)", got, err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Error is a validation error about one element of the model (a *Journey,
@@ -42,8 +43,8 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 	if err := checkHeaderSafe("brand", brand); err != nil {
 		return errorf(nil, "%v", err)
 	}
-	for _, f := range [][2]string{{"contact phone", contact.Phone}, {"contact email", contact.Email}, {"contact url", contact.URL}} {
-		if err := checkHeaderSafe(f[0], f[1]); err != nil {
+	for _, f := range contact.fields() {
+		if err := CheckContact(f[0], f[1]); err != nil {
 			return errorf(nil, "%v", err)
 		}
 	}
@@ -224,6 +225,47 @@ func checkField(f string) error {
 }
 
 // checkHeaderSafe refuses values that would break or inject a header.
+// CheckContact checks one contact field (phone, email or url) for what
+// the X-Frontdoor-Support-Contact header can carry: an RFC 9651 string,
+// printable ASCII from space to '~'.
+func CheckContact(field, v string) error {
+	what := fmt.Sprintf("contact %s %q", field, v)
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%s is not valid UTF-8", what)
+	}
+	for _, r := range v {
+		switch {
+		case r == '\t':
+			return fmt.Errorf("%s has a tab: the support contact header holds printable ASCII only; use spaces", what)
+		case r < 0x20 || r == 0x7f:
+			return fmt.Errorf("%s has a control character (%U): the support contact header holds printable ASCII only", what, r)
+		case r > 0x7f:
+			return fmt.Errorf("%s has the non-ASCII character %q: X-Frontdoor-Support-Contact is an RFC 9651 structured field, whose strings hold printable ASCII only; %s",
+				what, r, asciiHint(field, r))
+		}
+	}
+	return nil
+}
+
+func asciiHint(field string, r rune) string {
+	switch field {
+	case "url":
+		return fmt.Sprintf("percent-encode it (%c is %s) and write an internationalized host in punycode (xn--...)", r, percentEncode(r))
+	case "email":
+		return "use an ASCII address, with an internationalized domain in punycode (xn--...)"
+	default:
+		return "write it in ASCII"
+	}
+}
+
+func percentEncode(r rune) string {
+	var b strings.Builder
+	for _, c := range []byte(string(r)) {
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
 func checkHeaderSafe(what, v string) error {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {

@@ -44,14 +44,114 @@ func TestListModulesShowsFrontdoor(t *testing.T) {
 			t.Errorf("list-modules lacks %s", mod)
 		}
 	}
-	if out, err := frontdoorCmd(t, "version"); err != nil || !strings.HasPrefix(out, "v2.") {
-		t.Errorf("version: %v %q", err, out)
+}
+
+// TestVersionNamesFrontdoorAndCaddy checks that version prints frontdoor's
+// version beside Caddy's, both as the binary's build info records them.
+func TestVersionNamesFrontdoorAndCaddy(t *testing.T) {
+	info, err := exec.Command("go", "version", "-m", binary).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mainVersion, caddyVersion, revision, modified string
+	for _, line := range strings.Split(string(info), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/frontdoor-dev/frontdoor":
+			mainVersion = f[2]
+		case len(f) >= 3 && f[0] == "dep" && f[1] == "github.com/caddyserver/caddy/v2":
+			caddyVersion = f[2]
+		case len(f) == 2 && f[0] == "build" && strings.HasPrefix(f[1], "vcs.revision="):
+			revision = strings.TrimPrefix(f[1], "vcs.revision=")[:12]
+		case len(f) == 2 && f[0] == "build" && f[1] == "vcs.modified=true":
+			modified = "+dirty"
+		}
+	}
+	want := mainVersion
+	if want == "(devel)" && revision != "" {
+		want += " " + revision + modified
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, err := frontdoorCmd(t, args...)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", args[0], err, out)
+		}
+		prefix := "frontdoor " + want + ", Caddy " + caddyVersion + " "
+		if mainVersion == "" || caddyVersion == "" || !strings.HasPrefix(out, prefix) {
+			t.Errorf("%s printed %q, want it to start with %q", args[0], out, prefix)
+		}
+	}
+}
+
+// shippedCaddyfiles returns the Caddyfiles users copy from the repository:
+// Caddyfile* files and the caddyfile code blocks of its Markdown files
+// (written to temporary files, named FILE.md:LINE).
+func shippedCaddyfiles(t *testing.T) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	block := regexp.MustCompile("(?ms)^( *)```caddyfile\n(.*?)^ *```")
+	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules" || path == "../e2e/testdata/out") {
+			return filepath.SkipDir
+		}
+		switch {
+		case d.IsDir():
+		case strings.HasPrefix(d.Name(), "Caddyfile"):
+			files[path] = path
+		case strings.HasSuffix(d.Name(), ".md"):
+			md, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range block.FindAllSubmatchIndex(md, -1) {
+				indent := string(md[m[2]:m[3]])
+				var body strings.Builder
+				for _, line := range strings.SplitAfter(string(md[m[4]:m[5]]), "\n") {
+					body.WriteString(strings.TrimPrefix(line, indent))
+				}
+				name := fmt.Sprintf("%s:%d", path, 1+strings.Count(string(md[:m[0]]), "\n"))
+				p := filepath.Join(t.TempDir(), "Caddyfile")
+				if err := os.WriteFile(p, []byte(body.String()), 0o600); err != nil {
+					return err
+				}
+				files[name] = p
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestShippedCaddyfilesAreFormatted checks that caddy fmt leaves every
+// Caddyfile a user may copy unchanged, so none of them makes run, adapt or
+// validate warn "Caddyfile input is not formatted".
+func TestShippedCaddyfilesAreFormatted(t *testing.T) {
+	files := shippedCaddyfiles(t)
+	if _, ok := files["../Caddyfile.example"]; !ok || len(files) < 3 {
+		t.Fatalf("found only %v", files)
+	}
+	for name, p := range files {
+		in, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(binary, "fmt", p).Output()
+		if err != nil || string(out) != string(in) {
+			diff, _ := frontdoorCmd(t, "fmt", "--diff", p)
+			t.Errorf("%s is not caddy fmt clean (%v):\n%s", name, err, diff)
+		}
 	}
 }
 
 // TestDesignExampleAdapts adapts Caddyfile.example, which is the DESIGN.md
-// example verbatim, and, where shared/DESIGN.md is checked out beside the
-// repository (as in CI), the example in DESIGN.md itself.
+// example as caddy fmt writes it, and, where shared/DESIGN.md is checked out
+// beside the repository (as in CI), the example in DESIGN.md itself.
 func TestDesignExampleAdapts(t *testing.T) {
 	files := []string{"../Caddyfile.example"}
 	if design, err := os.ReadFile("../../shared/DESIGN.md"); err == nil {
@@ -63,8 +163,9 @@ func TestDesignExampleAdapts(t *testing.T) {
 		os.WriteFile(p, m[1], 0o600)
 		files = append(files, p)
 		example, _ := os.ReadFile("../Caddyfile.example")
-		if string(example) != string(m[1]) {
-			t.Error("Caddyfile.example differs from the DESIGN.md example")
+		formatted, err := exec.Command(binary, "fmt", p).Output()
+		if string(example) != string(formatted) {
+			t.Errorf("Caddyfile.example is not the DESIGN.md example as caddy fmt writes it (%v)", err)
 		}
 	}
 	for _, f := range files {
@@ -105,6 +206,12 @@ func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
 		{"no upstream", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house"), 4, `no upstream: add to ADDRESS`},
 		{"bad proxy option", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tlb_policy nonsense"), 7, `nonsense`},
 		{"unknown option", "\t\tjourney j /j* {\n\t\t\tbakend b\n", 4, `unrecognized journey option "bakend"`},
+		{"non-ASCII contact email", "\t\tcontact {\n\t\t\temail hjälp@acme.example\n\t\t}\n\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 4,
+			`contact email "hjälp@acme.example" has the non-ASCII character 'ä'`},
+		{"non-ASCII contact url", "\t\tcontact {\n\t\t\tphone \"+1 800 555 0100\"\n\t\t\turl https://acme.example/hjälp\n\t\t}\n\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 5,
+			`percent-encode it`},
+		{"tab in contact phone", "\t\tcontact {\n\t\t\tphone \"+1 800\t555 0100\"\n\t\t}\n\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 4,
+			`contact phone "+1 800\t555 0100" has a tab`},
 		{"slo without %", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tslo availability 99.5"), 7, `needs a % sign`},
 	}
 	for _, c := range cases {

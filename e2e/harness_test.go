@@ -70,11 +70,18 @@ type gateway struct {
 // on free ports.
 func startGateway(t *testing.T, site string) *gateway {
 	t.Helper()
+	return startGatewayWith(t, binary, site)
+}
+
+// startGatewayWith is startGateway with another Caddy build than the
+// frontdoor binary under test.
+func startGatewayWith(t *testing.T, bin, site string) *gateway {
+	t.Helper()
 	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	port := freePort(t)
 	g.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	g.writeConfig(t, site, port)
-	g.cmd = exec.Command(binary, "run", "--config", filepath.Join(g.dir, "Caddyfile"), "--adapter", "caddyfile")
+	g.cmd = exec.Command(bin, "run", "--config", filepath.Join(g.dir, "Caddyfile"), "--adapter", "caddyfile")
 	g.cmd.Env = append(os.Environ(), "HOME="+g.dir, "XDG_DATA_HOME="+g.dir, "XDG_CONFIG_HOME="+g.dir)
 	g.logs = &syncBuffer{}
 	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs

@@ -1,20 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: vet, unit tests with the race detector, short fuzz
 # runs, and the e2e tests that run the real frontdoor binary against real
-# redis-server, backends, Prometheus and Chromium. Needs redis-server,
-# prometheus/promtool and chromium on PATH (Debian: apt-get install
-# redis-server prometheus chromium).
+# redis-server, backends, Prometheus and Chromium. scripts/deps.sh first
+# installs what of those the machine lacks (as root or with passwordless sudo;
+# otherwise it prints the command that does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-for tool in redis-server redis-cli prometheus promtool chromium; do
-	command -v "$tool" >/dev/null || missing+=("$tool")
-done
-if ((${#missing[@]})); then
-	echo "missing: ${missing[*]} (Debian: sudo apt-get install redis-server prometheus chromium)" >&2
-	exit 1
-fi
+./scripts/deps.sh
 
 echo "== go vet"
 go vet ./...

@@ -1,5 +1,7 @@
 // Command frontdoor is Caddy with the frontdoor module: every Caddy command
-// (run, validate, adapt, reload, list-modules, version...) plus demo.
+// (run, validate, adapt, reload, list-modules, version...), the module's
+// operator commands at top level (keygen, status, override, trail; any
+// Caddy build with the module has them as caddy frontdoor ...) and demo.
 package main
 
 import (
@@ -13,11 +15,14 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/frontdoor-dev/frontdoor/caddymodule"
+	"github.com/frontdoor-dev/frontdoor/caddymodule"
 	"github.com/frontdoor-dev/frontdoor/internal/demo"
 )
 
 func init() {
+	for _, c := range caddymodule.Commands() {
+		caddycmd.RegisterCommand(c)
+	}
 	flags := flag.NewFlagSet("demo", flag.ExitOnError)
 	flags.String("listen", "localhost:8080", "address the demo gateway listens on")
 	flags.String("admin", "localhost:2019", "address of Caddy's admin endpoint")

@@ -1,4 +1,4 @@
-package main
+package caddymodule
 
 import (
 	"bytes"
@@ -15,13 +15,88 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
-	"github.com/frontdoor-dev/frontdoor/caddymodule"
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 )
 
-// The ops commands talk to a running frontdoor's admin endpoint.
+// Every Caddy build that includes the module has frontdoor's operator
+// commands under "frontdoor": caddy frontdoor keygen, status, override
+// and trail. (Caddy modules may add subcommands; "frontdoor" keeps these
+// names apart from Caddy's own and other modules'.)
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "frontdoor",
+		Usage: "keygen|status|override|trail ...",
+		Short: "Makes assertion keys and operates a running frontdoor",
+		Long: `
+frontdoor's operator commands: keygen makes a key for signing
+X-Frontdoor-Assertion; status, override and trail talk to a running
+instance's admin endpoint. The frontdoor binary also has them at top level
+(frontdoor status).`,
+		CobraFunc: func(cmd *cobra.Command) {
+			for _, c := range Commands() {
+				sub := &cobra.Command{Use: c.Name + " " + c.Usage, Short: c.Short, Long: c.Long}
+				c.CobraFunc(sub)
+				cmd.AddCommand(sub)
+			}
+		},
+	})
+}
+
+// Commands returns frontdoor's operator commands (keygen, status,
+// override, trail), each new, for a binary that registers them at top
+// level with caddycmd.RegisterCommand as the frontdoor binary does.
+func Commands() []caddycmd.Command {
+	return []caddycmd.Command{keygenCommand(), statusCommand(), overrideCommand(), trailCommand()}
+}
+
+func keygenCommand() caddycmd.Command {
+	return caddycmd.Command{
+		Name:  "keygen",
+		Usage: "[--alg EdDSA|ES256] --out <file>",
+		Short: "Makes a private key for signing X-Frontdoor-Assertion",
+		Long: `
+Writes a new PKCS#8 private key (mode 0600) for the assertion block:
+
+	frontdoor keygen --out /etc/frontdoor/assertion-2026.pem
+	assertion { key /etc/frontdoor/assertion-2026.pem }
+
+Every instance must use the same key files.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.Flags().String("alg", assertion.DefaultAlgorithm, "ES256 (P-256, supported by every JOSE library) or EdDSA (Ed25519, faster)")
+			cmd.Flags().String("out", "", "file to write; refuses to overwrite one")
+			cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+				alg, _ := cmd.Flags().GetString("alg")
+				out, _ := cmd.Flags().GetString("out")
+				if out == "" {
+					return fmt.Errorf("--out is required: the private key is not printed to the terminal")
+				}
+				pem, err := assertion.GenerateKeyPEM(alg)
+				if err != nil {
+					return err
+				}
+				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+				if err != nil {
+					return fmt.Errorf("writing key: %w", err)
+				}
+				if _, err := f.Write(pem); err != nil {
+					f.Close()
+					return fmt.Errorf("writing key: %w", err)
+				}
+				if err := f.Close(); err != nil {
+					return fmt.Errorf("writing key: %w", err)
+				}
+				fmt.Printf("wrote %s key to %s\n", alg, out)
+				return nil
+			}
+		},
+	}
+}
+
+// The ops commands talk to a running frontdoor's admin endpoint.
+
+func statusCommand() caddycmd.Command {
+	return caddycmd.Command{
 		Name:  "status",
 		Usage: "[--address <admin>] [--json]",
 		Short: "Shows journeys, backends, health, overrides and recent errors",
@@ -29,7 +104,7 @@ func init() {
 			addressFlag(cmd)
 			cmd.Flags().Bool("json", false, "print the raw JSON")
 			cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-				body, err := admin(cmd, http.MethodGet, "/frontdoor/status", nil)
+				body, err := adminRequest(cmd, http.MethodGet, "/frontdoor/status", nil)
 				if err != nil {
 					return err
 				}
@@ -37,7 +112,7 @@ func init() {
 					_, err := os.Stdout.Write(body)
 					return err
 				}
-				var st caddymodule.Status
+				var st Status
 				if err := json.Unmarshal(body, &st); err != nil {
 					return fmt.Errorf("decoding status: %w", err)
 				}
@@ -45,8 +120,11 @@ func init() {
 				return nil
 			}
 		},
-	})
-	caddycmd.RegisterCommand(caddycmd.Command{
+	}
+}
+
+func overrideCommand() caddycmd.Command {
+	return caddycmd.Command{
 		Name:  "override",
 		Usage: "set <journey> <backend> --for <ttl> --reason <text> | clear <journey>",
 		Short: "Sends a journey to one backend on every instance, or back to normal",
@@ -68,7 +146,7 @@ vendor outage:
 					reason, _ := cmd.Flags().GetString("reason")
 					by, _ := cmd.Flags().GetString("by")
 					req, _ := json.Marshal(map[string]string{"backend": args[1], "ttl": ttl.String(), "reason": reason, "by": by})
-					body, err := admin(cmd, http.MethodPut, "/frontdoor/overrides/"+url.PathEscape(args[0]), req)
+					body, err := adminRequest(cmd, http.MethodPut, "/frontdoor/overrides/"+url.PathEscape(args[0]), req)
 					if err != nil {
 						return err
 					}
@@ -90,7 +168,7 @@ vendor outage:
 				Short: "Returns the journey to normal routing",
 				Args:  cobra.ExactArgs(1),
 				RunE: func(cmd *cobra.Command, args []string) error {
-					if _, err := admin(cmd, http.MethodDelete, "/frontdoor/overrides/"+url.PathEscape(args[0]), nil); err != nil {
+					if _, err := adminRequest(cmd, http.MethodDelete, "/frontdoor/overrides/"+url.PathEscape(args[0]), nil); err != nil {
 						return err
 					}
 					fmt.Printf("journey %s is back to normal routing\n", args[0])
@@ -100,8 +178,11 @@ vendor outage:
 			addressFlag(clear)
 			cmd.AddCommand(set, clear)
 		},
-	})
-	caddycmd.RegisterCommand(caddycmd.Command{
+	}
+}
+
+func trailCommand() caddycmd.Command {
+	return caddycmd.Command{
 		Name:  "trail",
 		Usage: "<customer_id> [--address <admin>]",
 		Short: "Shows a customer's interaction trail, newest first",
@@ -109,7 +190,7 @@ vendor outage:
 			addressFlag(cmd)
 			cmd.Args = cobra.ExactArgs(1)
 			cmd.RunE = func(cmd *cobra.Command, args []string) error {
-				body, err := admin(cmd, http.MethodGet, "/frontdoor/trail/"+url.PathEscape(args[0]), nil)
+				body, err := adminRequest(cmd, http.MethodGet, "/frontdoor/trail/"+url.PathEscape(args[0]), nil)
 				if err != nil {
 					return err
 				}
@@ -132,14 +213,14 @@ vendor outage:
 				return tw.Flush()
 			}
 		},
-	})
+	}
 }
 
 func addressFlag(cmd *cobra.Command) {
 	cmd.Flags().String("address", "localhost:2019", "address of frontdoor's admin endpoint")
 }
 
-func admin(cmd *cobra.Command, method, path string, body []byte) ([]byte, error) {
+func adminRequest(cmd *cobra.Command, method, path string, body []byte) ([]byte, error) {
 	address, _ := cmd.Flags().GetString("address")
 	var r io.Reader
 	headers := http.Header{}
@@ -155,7 +236,7 @@ func admin(cmd *cobra.Command, method, path string, body []byte) ([]byte, error)
 	return io.ReadAll(resp.Body)
 }
 
-func printStatus(w io.Writer, st caddymodule.Status) {
+func printStatus(w io.Writer, st Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOURNEY\tBACKEND\tOWNER\tVENDOR\tOPEN NOW\tHEALTHY\tREQUESTS\tERRORS\tOVERRIDE")
 	for _, j := range st.Journeys {
