@@ -4,13 +4,23 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
 
 // goroutines reads the gateway's goroutine count from Caddy's admin pprof.
@@ -110,4 +120,347 @@ func TestVendorDyingMidBodyDoesNotCrashGateway(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// twoServerSite is two servers (two listener addresses), each with its own
+// frontdoor and journeys, sharing one Redis.
+func twoServerSite(redisURL string, port2 int, care, night, shipco *backend) string {
+	session := fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}`, redisURL)
+	return frontdoorBlock(session+fmt.Sprintf(`
+		journey support /support* {
+			backend care-team {
+				owner in-house
+				to %s
+			}
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+			}
+		}`, care.URL, night.URL)) + fmt.Sprintf("\n}\n\nhttp://127.0.0.1:%d {\n", port2) + frontdoorBlock(session+fmt.Sprintf(`
+		journey tracking /track* {
+			backend shipco {
+				owner outsourced
+				vendor ShipCo
+				to %s
+			}
+			backend parcels {
+				owner in-house
+				to %s
+			}
+		}`, shipco.URL, care.URL))
+}
+
+// TestLiveControlSpansServers: with frontdoor in two servers, status,
+// overrides and trails see the journeys of both.
+func TestLiveControlSpansServers(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	noting := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Frontdoor-Note", "note from "+name)
+			fmt.Fprint(w, "hello from "+name)
+		}
+	}
+	care := startBackend(t, "care-team", nil)
+	night := startBackend(t, "nightdesk", noting("nightdesk"))
+	shipco := startBackend(t, "shipco", noting("shipco"))
+	port2 := freePort(t)
+	gw := startGateway(t, twoServerSite(rs.URL(), port2, care, night, shipco))
+	second := fmt.Sprintf("http://127.0.0.1:%d", port2)
+
+	code, status := adminJSON(t, gw, "GET", "/frontdoor/status", "")
+	var names []string
+	for _, j := range status["journeys"].([]any) {
+		names = append(names, j.(map[string]any)["name"].(string))
+	}
+	if code != 200 || strings.Join(names, ",") != "support,tracking" {
+		t.Errorf("status lists journeys %v (%d), want support and tracking once each", names, code)
+	}
+	for _, c := range []struct{ journey, backend, url, path string }{
+		{"support", "care-team", gw.URL, "/support"},
+		{"tracking", "parcels", second, "/track"},
+	} {
+		code, out := adminJSON(t, gw, "PUT", "/frontdoor/overrides/"+c.journey, `{"backend":"`+c.backend+`","ttl":"1h","reason":"drill"}`)
+		if code != 200 {
+			t.Errorf("override %s: %d %v", c.journey, code, out)
+			continue
+		}
+		if _, body := do(t, "GET", c.url+c.path, nil, nil); body != "hello from care-team" {
+			t.Errorf("override of %s not obeyed: %q", c.journey, body)
+		}
+		adminJSON(t, gw, "DELETE", "/frontdoor/overrides/"+c.journey, "")
+	}
+	do(t, "GET", second+"/track/1", nil, withCookie(sessionID))
+	waitFor(t, 5*time.Second, func() error {
+		out, err := frontdoorCmd(t, "trail", "C-1001", "--address", gw.AdminAddr)
+		if err != nil || !strings.Contains(out, "note from shipco") {
+			return fmt.Errorf("trail of the second server's journey: %v %s", err, out)
+		}
+		return nil
+	})
+}
+
+// heapInUse forces a collection in the gateway and reads the heap in use.
+func (g *gateway) heapInUse(t *testing.T) uint64 {
+	t.Helper()
+	resp, err := http.Get("http://" + g.AdminAddr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	resp.Body.Close()
+	resp, err = http.Get("http://" + g.AdminAddr + "/debug/vars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var vars struct {
+		Memstats struct{ HeapInuse uint64 } `json:"memstats"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
+		t.Fatal(err)
+	}
+	return vars.Memstats.HeapInuse
+}
+
+// TestReloadsDoNotLeak: 300 forced reloads leave the goroutines and the
+// heap in use after a collection where they were.
+func TestReloadsDoNotLeak(t *testing.T) {
+	rs := redistest.Start(t)
+	care := startBackend(t, "care-team", nil)
+	night := startBackend(t, "nightdesk", nil)
+	gw := startGateway(t, opsSite(rs.URL(), care, night))
+	out, err := exec.Command(binary, "adapt", "--config", filepath.Join(gw.dir, "Caddyfile")).Output()
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	reload := func() {
+		req, _ := http.NewRequest("POST", "http://"+gw.AdminAddr+"/load", bytes.NewReader(out))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cache-Control", "must-revalidate") // reload even though nothing changed
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("reload: %d %s", resp.StatusCode, body)
+		}
+		// Serve a request with each config. (Right after a reload the
+		// kernel may reset a connection queued on the old listener's
+		// socket: that is Caddy's listener swap, not what this counts.)
+		if resp, err := http.Get(gw.URL + "/support"); err == nil {
+			io.Copy(io.Discard, resp.Body) //nolint:errcheck
+			resp.Body.Close()
+		}
+	}
+	for range 30 { // warm up: pools, caches, the first configs' garbage
+		reload()
+	}
+	time.Sleep(time.Second)
+	goroutines, heap := gw.goroutines(t), gw.heapInUse(t)
+	for range 300 {
+		reload()
+	}
+	var lastHeap uint64
+	waitFor(t, 20*time.Second, func() error {
+		n := gw.goroutines(t)
+		lastHeap = gw.heapInUse(t)
+		if n > goroutines+goroutines/10 {
+			return fmt.Errorf("%d goroutines after 300 reloads, %d before", n, goroutines)
+		}
+		if lastHeap > heap+heap/10 {
+			return fmt.Errorf("heap in use %d KB after 300 reloads, %d KB before", lastHeap>>10, heap>>10)
+		}
+		return nil
+	})
+	t.Logf("after 300 reloads: heap in use %d KB (before %d KB)", lastHeap>>10, heap>>10)
+}
+
+// TestReloadChangingRedisUnderLoad: a reload that moves the session store
+// to another Redis while vendor notes are recorded under load fails no
+// request, panics nowhere, and the notes land in the new Redis.
+func TestReloadChangingRedisUnderLoad(t *testing.T) {
+	oldRedis, newRedis := redistest.Start(t), redistest.Start(t)
+	for _, rs := range []*redistest.Server{oldRedis, newRedis} {
+		seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	}
+	care := startBackend(t, "care-team", nil)
+	night := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frontdoor-Note", "noted")
+		fmt.Fprint(w, "hello from nightdesk")
+	})
+	gw := startGateway(t, opsSite(oldRedis.URL(), care, night))
+	l := startLoad(t, loadSpec{
+		workers:    8,
+		duration:   10 * time.Second,
+		newRequest: getRequests(gw.URL+"/support", withCookie(sessionID)),
+		check: func(_ time.Time, resp *http.Response, body []byte) error {
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("%d %.200q", resp.StatusCode, body)
+			}
+			return nil
+		},
+	})
+	time.Sleep(500 * time.Millisecond)
+	for i := range 6 {
+		rs := newRedis
+		if i%2 == 1 {
+			rs = oldRedis
+		}
+		gw.reload(t, opsSite(rs.URL(), care, night))
+		time.Sleep(200 * time.Millisecond)
+	}
+	gw.reload(t, opsSite(newRedis.URL(), care, night))
+	time.Sleep(500 * time.Millisecond)
+	res := l.Stop()
+	t.Logf("load across 7 reloads between two Redis servers: %s", res)
+	if res.errs != 0 || res.bad != 0 || res.total == 0 {
+		t.Errorf("a reload that changes Redis failed requests: %s", res)
+	}
+	if strings.Contains(gw.logs.String(), "panic") || gw.cmd.ProcessState != nil {
+		t.Fatalf("gateway panicked:\n%s", gw.logs.String())
+	}
+	resp, _ := do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
+	ref := resp.Header.Get("X-Request-Id")
+	waitFor(t, 5*time.Second, func() error {
+		latest, err := newRedis.Client(t).XRevRangeN(context.Background(), "frontdoor:trail:C-1001", "+", "-", 1).Result()
+		if err != nil || len(latest) == 0 || latest[0].Values["request_id"] != ref {
+			return fmt.Errorf("the last note (%s) is not in the new redis: %v %v", ref, latest, err)
+		}
+		return nil
+	})
+}
+
+// TestBrandErrorPageKeepsBrandHeaders: the brand error page that replaces
+// a vendor's 5xx keeps what earlier handlers set for the brand.
+func TestBrandErrorPageKeepsBrandHeaders(t *testing.T) {
+	vendor := startBackend(t, "vendor", vendorPages)
+	inhouse := startBackend(t, "inhouse", nil)
+	gw := startGateway(t, "\theader Strict-Transport-Security \"max-age=31536000\"\n"+frontdoorBlock(fmt.Sprintf(`
+		journey vendor /v/* {
+			backend shipco {
+				owner outsourced
+				vendor ShipCo
+				to %s
+			}
+		}
+		journey own /own/* {
+			backend shop {
+				owner in-house
+				to %s
+			}
+		}`, vendor.URL, inhouse.URL)))
+	resp, body := do(t, "GET", gw.URL+"/v/crash", nil, nil)
+	if err := brandErrorPage(resp, []byte(body), "VendorCRM"); err != nil {
+		t.Fatal(err)
+	}
+	if hsts := resp.Header.Get("Strict-Transport-Security"); hsts != "max-age=31536000" {
+		t.Errorf("brand error page lost the brand's HSTS header: %q", hsts)
+	}
+	if v := resp.Header.Get("X-Vendor-Trace"); v != "" {
+		t.Errorf("vendor header on the brand error page: %q", v)
+	}
+}
+
+// TestVendorEarlyHintsScrubbed: a vendor's 103 reaches the customer, but
+// without its branding or reserved headers.
+func TestVendorEarlyHintsScrubbed(t *testing.T) {
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</v/style.css>; rel=preload; as=style")
+		w.Header().Set("X-Powered-By", "VendorCRM 9")
+		w.Header().Set("Server", "VendorSrv")
+		w.Header().Set("X-Frontdoor-Note", "internal")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprint(w, "ok")
+	})
+	inhouse := startBackend(t, "inhouse", nil)
+	gw := brandSite(t, vendor.URL, inhouse.URL, "")
+	var hints []textproto.MIMEHeader
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			if code == http.StatusEarlyHints {
+				hints = append(hints, h)
+			}
+			return nil
+		},
+	})
+	req, _ := http.NewRequestWithContext(ctx, "GET", gw.URL+"/v/hints", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(hints) != 1 || hints[0].Get("Link") == "" {
+		t.Fatalf("the vendor's early hints did not arrive: %v", hints)
+	}
+	for _, name := range []string{"X-Powered-By", "X-Frontdoor-Note"} {
+		if v := hints[0].Get(name); v != "" {
+			t.Errorf("103 carried %s: %q", name, v)
+		}
+	}
+	if s := hints[0].Get("Server"); s == "VendorSrv" {
+		t.Errorf("103 carried the vendor's Server header")
+	}
+}
+
+// TestStreamsThroughVendorWithBanner: WebSocket chat and server-sent
+// events through an outsourced backend whose pages get the banner.
+func TestStreamsThroughVendorWithBanner(t *testing.T) {
+	echo := websocket.Handler(func(c *websocket.Conn) { io.Copy(c, c) }) //nolint:errcheck
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v/ws":
+			echo.ServeHTTP(w, r)
+		case "/v/events":
+			w.Header().Set("Content-Type", "text/event-stream")
+			for i := range 3 {
+				fmt.Fprintf(w, "data: event %d\n\n", i)
+				w.(http.Flusher).Flush()
+				time.Sleep(400 * time.Millisecond)
+			}
+		}
+	})
+	inhouse := startBackend(t, "inhouse", nil)
+	gw := brandSite(t, vendor.URL, inhouse.URL, "")
+
+	ws, err := websocket.Dial("ws"+strings.TrimPrefix(gw.URL, "http")+"/v/ws", "", gw.URL)
+	if err != nil {
+		t.Fatalf("websocket through the vendor: %v", err)
+	}
+	defer ws.Close()
+	for _, msg := range []string{"hello", "are you there?"} {
+		if _, err := ws.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+		n, err := ws.Read(buf)
+		if err != nil || string(buf[:n]) != msg {
+			t.Errorf("echo of %q: %q %v", msg, buf[:n], err)
+		}
+	}
+
+	start := time.Now()
+	resp, err := http.Get(gw.URL + "/v/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "data: event 0\n" {
+		t.Fatalf("first event: %q %v", line, err)
+	}
+	if el := time.Since(start); el > 600*time.Millisecond {
+		t.Errorf("first event took %s: events are not passed on as they come", el)
+	}
 }

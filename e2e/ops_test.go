@@ -205,3 +205,38 @@ func TestVendorNoteReachesTrailNotCustomer(t *testing.T) {
 		t.Errorf("trail_entries_total{queued} = %v", v)
 	}
 }
+
+// TestOverrideWhileRedisIsDown: ops set an override exactly when things
+// fail. With Redis down it applies at once on the instance that took it,
+// says it is not fleet-wide yet, and reaches the other instances when
+// Redis is back.
+func TestOverrideWhileRedisIsDown(t *testing.T) {
+	rs := redistest.Start(t)
+	care := startBackend(t, "care-team", nil)
+	night := startBackend(t, "nightdesk", nil)
+	gw1 := startGateway(t, opsSite(rs.URL(), care, night))
+	gw2 := startGateway(t, opsSite(rs.URL(), care, night))
+	rs.Stop(t)
+
+	code, out := adminJSON(t, gw1, "PUT", "/frontdoor/overrides/support", `{"backend":"care-team","ttl":"1h","reason":"vendor outage"}`)
+	if code != http.StatusAccepted || out["fleet_wide"] != false || !strings.Contains(fmt.Sprint(out["note"]), "redis") {
+		t.Fatalf("override with Redis down: %d %v, want 202 and not fleet-wide", code, out)
+	}
+	if who := whoServes(t, gw1); who != "care-team" {
+		t.Errorf("the instance that took the override sends support to %q", who)
+	}
+	if who := whoServes(t, gw2); who != "nightdesk" {
+		t.Errorf("the other instance follows the override before Redis is back: %q", who)
+	}
+	rs.Restart(t)
+	waitFor(t, 10*time.Second, func() error {
+		if who := whoServes(t, gw2); who != "care-team" {
+			return fmt.Errorf("the other instance still sends support to %q", who)
+		}
+		return nil
+	})
+	code, out = adminJSON(t, gw2, "GET", "/frontdoor/overrides", "")
+	if code != 200 || !strings.Contains(fmt.Sprint(out["audit"]), "vendor outage") {
+		t.Errorf("the override's audit entry did not reach Redis: %v", out)
+	}
+}
