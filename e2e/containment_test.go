@@ -227,7 +227,7 @@ func dodgingVendor(w http.ResponseWriter, r *http.Request) {
 	case "compress":
 		buf.WriteString("not really LZW, and nobody can read it")
 	case "no-type":
-		w.Header()["Content-Type"] = nil // keep Go from sniffing it in the vendor
+		w.Header()["Content-Type"] = nil              // keep Go from sniffing it in the vendor
 		io.WriteString(w, "\n  <!DOCTYPE html>"+page) //nolint:errcheck
 		return
 	case "no-type-gzip":
