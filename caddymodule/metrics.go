@@ -24,6 +24,7 @@ type metrics struct {
 	routing          *prometheus.CounterVec
 	contextLookups   *prometheus.CounterVec
 	contextDuration  prometheus.Histogram
+	contextErrors    *prometheus.CounterVec
 	bannerInjections *prometheus.CounterVec
 	errorPages       *prometheus.CounterVec
 	trailWrites      *prometheus.CounterVec
@@ -92,6 +93,10 @@ func newCollectors() *metrics {
 			Namespace: ns, Name: "context_values_dropped_total",
 			Help: "Customer-context values refused (control characters, invalid UTF-8, over 1 KiB) instead of being forwarded. Resets when a config reload replaces the store.",
 		}, droppedContextValues),
+		contextErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "context_lookup_errors_total",
+			Help: "Why context lookups counted as errors failed: timeout, breaker_open (Redis just failed and is left alone for a moment), canceled (the customer's request ended first), wrong_type or redis.",
+		}, []string{"reason"}),
 		trailWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "trail_entries_total",
 			Help: "Backend notes for the customer trail: queued, dropped (queue full) or no_customer (no customer id known).",
@@ -105,7 +110,7 @@ func newCollectors() *metrics {
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
-		m.contextLookups, m.contextDuration, m.bannerInjections, m.errorPages, m.trailWrites, m.droppedValues, sloObjectives}
+		m.contextLookups, m.contextDuration, m.contextErrors, m.bannerInjections, m.errorPages, m.trailWrites, m.droppedValues, sloObjectives}
 }
 
 // registerMetrics registers the shared collectors in the registry of the
@@ -209,6 +214,8 @@ func (m *metrics) contextLookup(result string, elapsed time.Duration) {
 	}
 	m.contextDuration.Observe(elapsed.Seconds())
 }
+
+func (m *metrics) contextLookupError(reason string) { m.contextErrors.WithLabelValues(reason).Inc() }
 
 func (m *metrics) routed(b *backendRoute, reason string) {
 	b.stats.reasons[reason].Inc()

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
@@ -241,6 +242,11 @@ func (h *Handler) lookupContext(r *http.Request, j *journeyRoute) customerContex
 	h.metrics.contextLookup(string(result), time.Since(start))
 	switch {
 	case err != nil:
+		reason := session.ErrorReason(err)
+		h.metrics.contextLookupError(reason)
+		if c := h.logger.Check(zapcore.DebugLevel, "customer context lookup failed"); c != nil {
+			c.Write(zap.String("journey", j.name), zap.String("reason", reason), zap.Error(err))
+		}
 		return customerContext{state: sessionUnavailable}
 	case ctx == nil:
 		return customerContext{state: sessionNone}

@@ -331,3 +331,31 @@ func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (*Context, R
 func (s *Store) DroppedValues() uint64 {
 	return s.dropped.Load()
 }
+
+// Reasons a lookup failed, for metrics and logs: a fixed set.
+const (
+	ReasonTimeout     = "timeout"      // Redis did not answer within the lookup timeout
+	ReasonBreakerOpen = "breaker_open" // a recent failure: Redis is not asked for a moment
+	ReasonCanceled    = "canceled"     // the customer's request ended before the lookup
+	ReasonWrongType   = "wrong_type"   // the session key holds something other than a hash
+	ReasonRedis       = "redis"        // Redis answered with an error, or the connection failed
+)
+
+// ErrorReason says why a lookup failed, as one of the Reason constants.
+func ErrorReason(err error) string {
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return ReasonBreakerOpen
+	case errors.Is(err, errNotHash):
+		return ReasonWrongType
+	case errors.Is(err, context.DeadlineExceeded):
+		return ReasonTimeout
+	case errors.Is(err, context.Canceled):
+		return ReasonCanceled
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return ReasonTimeout
+	}
+	return ReasonRedis
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -926,5 +927,24 @@ func TestTLS(t *testing.T) {
 	hset(t, srv.Client(t), "session:over-tls-id", "tier", "gold")
 	if c, res := lookup(t, s, NewFieldSet([]string{"tier"}), "over-tls-id"); res != ResultHit || fields(c)["tier"] != "gold" {
 		t.Errorf("Lookup: %s %v", res, fields(c))
+	}
+}
+
+func TestErrorReason(t *testing.T) {
+	cases := map[string]error{
+		ReasonBreakerOpen: fmt.Errorf("looking up session context: %w", ErrUnavailable),
+		ReasonWrongType:   errNotHash,
+		ReasonTimeout:     fmt.Errorf("x: %w", context.DeadlineExceeded),
+		ReasonCanceled:    fmt.Errorf("x: %w", context.Canceled),
+		ReasonRedis:       errors.New("ERR something"),
+	}
+	for want, err := range cases {
+		if got := ErrorReason(err); got != want {
+			t.Errorf("ErrorReason(%v) = %q, want %q", err, got, want)
+		}
+	}
+	// A dial or read that timed out, as net reports it.
+	if got := ErrorReason(&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}); got != ReasonTimeout {
+		t.Errorf("net timeout: %q", got)
 	}
 }

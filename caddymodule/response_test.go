@@ -1,0 +1,132 @@
+package caddymodule
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// newTestAttempt is an attemptWriter for the outsourced, bannered backend
+// of a provisioned handler, writing to w.
+func newTestAttempt(t *testing.T, w http.ResponseWriter) *attemptWriter {
+	t.Helper()
+	h := provisionHandler(t, `brand "Acme Outdoor"
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor NightDesk
+				to 127.0.0.1:9
+			}
+		}`, time.Now())
+	return &attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		h: h, req: httptest.NewRequest("GET", "/support", nil), backend: h.routes[0].backends[0],
+		requestID: "3F7WV9TKT3ZB6", values: new(valueSlab), customer: &customerContext{state: sessionNone},
+		before: new(headerSnapshot)}
+}
+
+// TestFlushBeforeHeaderSendsNothing: a flush before the headers are
+// de-branded must not send the vendor's headers as they are.
+func TestFlushBeforeHeaderSendsNothing(t *testing.T) {
+	rec := httptest.NewRecorder()
+	aw := newTestAttempt(t, rec)
+	aw.Header().Set("X-Powered-By", "VendorCRM")
+	if err := http.NewResponseController(aw).Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Flushed {
+		t.Fatal("flushed before the headers were de-branded")
+	}
+	aw.Header().Set("Content-Type", "text/plain")
+	aw.WriteHeader(http.StatusOK)
+	if v := rec.Header().Get("X-Powered-By"); v != "" {
+		t.Errorf("X-Powered-By %q reached the customer", v)
+	}
+}
+
+// TestReadFromGoesThroughTheBanner: io.Copy into the writer (the proxy's
+// path when it has no flush interval) cannot go around the injector.
+func TestReadFromGoesThroughTheBanner(t *testing.T) {
+	rec := httptest.NewRecorder()
+	aw := newTestAttempt(t, rec)
+	aw.Header().Set("Content-Type", "text/html")
+	aw.WriteHeader(http.StatusOK)
+	if _, err := aw.ReadFrom(strings.NewReader(vendorPage)); err != nil {
+		t.Fatal(err)
+	}
+	aw.finishBody(true)
+	if n := strings.Count(rec.Body.String(), `id="frontdoor-banner"`); n != 1 {
+		t.Errorf("%d banners in %q", n, rec.Body.String())
+	}
+}
+
+// hijackRecorder is a response writer that can be hijacked.
+type hijackRecorder struct {
+	*httptest.ResponseRecorder
+	hijacked bool
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h.hijacked = true
+	c1, c2 := net.Pipe()
+	c2.Close()
+	return c1, bufio.NewReadWriter(bufio.NewReader(c1), bufio.NewWriter(c1)), nil
+}
+
+// TestHijackReachesTheConnection: an upgraded connection (a WebSocket
+// chat) is the customer's connection, through the writer.
+func TestHijackReachesTheConnection(t *testing.T) {
+	rec := &hijackRecorder{ResponseRecorder: httptest.NewRecorder()}
+	aw := newTestAttempt(t, rec)
+	conn, _, err := http.NewResponseController(aw).Hijack()
+	if err != nil || !rec.hijacked {
+		t.Fatalf("hijack through the writer: %v (hijacked %v)", err, rec.hijacked)
+	}
+	conn.Close()
+}
+
+// abortingProxy writes half a gzip page, as the proxy does before the
+// vendor hangs up, then aborts like Caddy's proxy.
+type abortingProxy struct{ page []byte }
+
+func (p abortingProxy) ServeHTTP(w http.ResponseWriter, _ *http.Request, _ caddyhttp.Handler) error {
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Encoding", "gzip")
+	w.WriteHeader(http.StatusOK)
+	w.Write(p.page[:len(p.page)/2]) //nolint:errcheck
+	panic(http.ErrAbortHandler)
+}
+
+// TestAbortEndsTheDecoder: when the proxy aborts a response, serve
+// returns the panic after the decoding goroutine has ended, so nothing
+// writes to the customer after the handler.
+func TestAbortEndsTheDecoder(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte("<html><body>" + strings.Repeat("<p>long</p>", 5000) + "</body></html>")) //nolint:errcheck
+	zw.Close()
+	rec := httptest.NewRecorder()
+	aw := newTestAttempt(t, rec)
+	aborted, _ := aw.serve(abortingProxy{buf.Bytes()}, aw.req, nil)
+	if aborted != http.ErrAbortHandler {
+		t.Fatalf("serve returned %v, want the proxy's http.ErrAbortHandler", aborted)
+	}
+	if aw.decoder != nil || aw.injector != nil {
+		t.Error("decoder or injector left running after the abort")
+	}
+	written := rec.Body.Len()
+	time.Sleep(50 * time.Millisecond)
+	if rec.Body.Len() != written || written == 0 {
+		t.Errorf("wrote %d bytes before serve returned, %d after", written, rec.Body.Len())
+	}
+	if strings.Contains(rec.Body.String(), `id="frontdoor-banner"`) {
+		t.Error("banner appended to a page cut short")
+	}
+}
