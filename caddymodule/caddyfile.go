@@ -61,6 +61,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		error_template  <file>
 //		journey <name> <path...> {
 //			on_error open|closed
+//			contact <method> <path...>
+//			repeat_window <duration>
 //			backend <name> {
 //				owner   in-house|outsourced
 //				vendor  <name>
@@ -309,8 +311,24 @@ func (p *parser) parseJourney(d *caddyfile.Dispenser) (*config.Journey, error) {
 			if !d.AllArgs(&j.OnError) {
 				return nil, d.ArgErr()
 			}
+		case "contact":
+			args := d.RemainingArgs()
+			if len(args) < 2 {
+				return nil, d.Err("contact needs a method and paths, e.g. contact POST /support/tickets*")
+			}
+			j.Contacts = append(j.Contacts, config.ContactRule{Method: args[0], Paths: args[1:]})
+		case "repeat_window":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			w, err := caddy.ParseDuration(v)
+			if err != nil {
+				return nil, d.Errf("repeat_window %q: %v", v, err)
+			}
+			j.RepeatWindow = config.Duration(w)
 		default:
-			return nil, d.Errf("unrecognized journey option %q: expected backend or on_error", d.Val())
+			return nil, d.Errf("unrecognized journey option %q: expected backend, on_error, contact or repeat_window", d.Val())
 		}
 	}
 	return j, nil

@@ -25,6 +25,10 @@ type metrics struct {
 	contextLookups   *prometheus.CounterVec
 	contextDuration  prometheus.Histogram
 	contextErrors    *prometheus.CounterVec
+	contacts         *prometheus.CounterVec
+	repeatContacts   *prometheus.CounterVec
+	streams          *prometheus.CounterVec
+	streamDuration   *prometheus.HistogramVec
 	bannerInjections *prometheus.CounterVec
 	errorPages       *prometheus.CounterVec
 	trailWrites      *prometheus.CounterVec
@@ -93,6 +97,23 @@ func newCollectors() *metrics {
 			Namespace: ns, Name: "context_values_dropped_total",
 			Help: "Customer-context values refused (control characters, invalid UTF-8, over 1 KiB) instead of being forwarded. Resets when a config reload replaces the store.",
 		}, droppedContextValues),
+		contacts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "contacts_total",
+			Help: "Known customers' contacts (the journey's contact requests) each backend took.",
+		}, backendLabels),
+		repeatContacts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "repeat_contacts_total",
+			Help: "Contacts that came back within the journey's repeat window, counted against the backend that handled the previous contact.",
+		}, backendLabels),
+		streams: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "streams_total",
+			Help: "WebSocket connections and event streams through each backend, by who ended them: client, backend or gateway.",
+		}, append(backendLabels, "closed_by")),
+		streamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "stream_duration_seconds",
+			Help:    "How long WebSocket connections and event streams through each backend lasted.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200},
+		}, backendLabels),
 		contextErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "context_lookup_errors_total",
 			Help: "Why context lookups counted as errors failed: timeout, breaker_open (Redis just failed and is left alone for a moment), canceled (the customer's request ended first), wrong_type or redis.",
@@ -110,7 +131,7 @@ func newCollectors() *metrics {
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
-		m.contextLookups, m.contextDuration, m.contextErrors, m.bannerInjections, m.errorPages, m.trailWrites, m.droppedValues, sloObjectives}
+		m.contextLookups, m.contextDuration, m.contextErrors, m.contacts, m.repeatContacts, m.streams, m.streamDuration, m.bannerInjections, m.errorPages, m.trailWrites, m.droppedValues, sloObjectives}
 }
 
 // registerMetrics registers the shared collectors in the registry of the
@@ -213,6 +234,12 @@ func (m *metrics) contextLookup(result string, elapsed time.Duration) {
 		m.contextLookups.WithLabelValues(result).Inc()
 	}
 	m.contextDuration.Observe(elapsed.Seconds())
+}
+
+func (m *metrics) streamEnded(b *backendRoute, closedBy string, lasted time.Duration) {
+	l := b.stats.labels
+	m.streams.WithLabelValues(l[0], l[1], l[2], l[3], closedBy).Inc()
+	m.streamDuration.WithLabelValues(l[:]...).Observe(lasted.Seconds())
 }
 
 func (m *metrics) contextLookupError(reason string) { m.contextErrors.WithLabelValues(reason).Inc() }

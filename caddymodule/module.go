@@ -8,6 +8,9 @@ package caddymodule
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -75,8 +78,9 @@ type Handler struct {
 
 	store             *session.Store
 	redisKey          string
-	board             *fleet.Board // live overrides: fleet-wide with Redis, else this process's
-	trail             *fleet.Trail // nil without Redis
+	board             *fleet.Board    // live overrides: fleet-wide with Redis, else this process's
+	trail             *fleet.Trail    // nil without Redis
+	contacts          *fleet.Contacts // nil without Redis
 	redis             redis.UniversalClient
 	sessionKey        string // key template of the session hash
 	errors            *recentErrors
@@ -89,6 +93,7 @@ type Handler struct {
 	bannerStyleHashes []string
 	errorTemplate     *errorpage.Template
 
+	retiredAt     *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 	routes        []*journeyRoute
 	contactHeader string
 	metrics       *metrics
@@ -107,6 +112,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // proxy as a sub-module and compiles journeys into routes.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.retiredAt = new(atomic.Int64)
 	h.errors = new(recentErrors)
 	if h.now == nil {
 		h.now = time.Now
@@ -165,12 +171,30 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 	}
 	route := &journeyRoute{name: j.Name, nameVar: j.Name, paths: j.Paths, match: match, fields: journeyFields(j, h.Session != nil),
 		failClosed: j.OnError == "closed" || (j.OnError == "" && h.Session != nil && h.Session.OnError == "closed")}
+	route.repeatWindow = time.Duration(j.RepeatWindow)
+	if route.repeatWindow == 0 {
+		route.repeatWindow = config.DefaultRepeatWindow
+	}
+	for _, c := range j.Contacts {
+		paths := caddyhttp.MatchPath(c.Paths)
+		if err := paths.Provision(ctx); err != nil {
+			return nil, fmt.Errorf("contact paths: %w", err)
+		}
+		route.contacts = append(route.contacts, contactRoute{method: c.Method, paths: paths})
+	}
+	if len(j.Contacts) > 0 && h.Session == nil {
+		h.logger.Warn("journey counts contacts but no session store is configured: contacts need the customer_id of a session; none are counted",
+			zap.String("journey", j.Name))
+	}
 	for i, b := range j.Backends {
 		schedule, err := config.Compile(b.Hours)
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
 		}
 		raw, err := withEdgeKeepAlive(b.ProxyRaw)
+		if err == nil {
+			raw, err = withStreamCloseDelay(raw)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
 		}
@@ -285,6 +309,9 @@ func (h *Handler) Validate() error { return nil }
 // Cleanup stops exporting this handler's SLO objectives. The reverse
 // proxies are sub-modules: Caddy cleans them up with the context.
 func (h *Handler) Cleanup() error {
+	if h.retiredAt != nil {
+		h.retiredAt.Store(time.Now().UnixNano())
+	}
 	liveHandlers.remove(h)
 	h.cleanupSession()
 	return nil
@@ -296,4 +323,7 @@ var (
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ http.Hijacker               = (*attemptWriter)(nil)
+	_ http.Flusher                = (*attemptWriter)(nil)
+	_ io.ReaderFrom               = (*attemptWriter)(nil)
 )

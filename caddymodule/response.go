@@ -55,6 +55,9 @@ type attemptWriter struct {
 	injector *banner.Injector
 	sniffer  *pageSniffer
 	decoder  *decodeWriter
+
+	stream     streamKind
+	streamConn *watchedConn // the customer's connection of an upgraded stream
 }
 
 // Header returns the header map the proxy may change.
@@ -77,6 +80,12 @@ func (aw *attemptWriter) WriteHeader(status int) {
 	aw.status = status
 	hdr := aw.ResponseWriter.Header()
 	b := aw.backend
+	switch {
+	case status == http.StatusSwitchingProtocols:
+		aw.stream = webSocketStream
+	case isEventStream(hdr.Get("Content-Type")):
+		aw.stream = eventStream
+	}
 	if status >= 500 {
 		b.stats.upstreamError(errStatus5xx)
 	}
@@ -177,6 +186,9 @@ func (aw *attemptWriter) FlushError() error {
 	}
 	return http.NewResponseController(aw.ResponseWriter).Flush()
 }
+
+// Flush is FlushError for callers that assert http.Flusher.
+func (aw *attemptWriter) Flush() { aw.FlushError() } //nolint:errcheck // Flush reports nothing
 
 // flushPage passes on what the page stages hold, from the goroutine that
 // writes the page.

@@ -130,3 +130,31 @@ func TestAbortEndsTheDecoder(t *testing.T) {
 		t.Error("banner appended to a page cut short")
 	}
 }
+
+func TestFrameWalkerFindsCloseFrames(t *testing.T) {
+	text := func(masked bool, payload string) []byte {
+		b := []byte{0x81, byte(len(payload))}
+		if masked {
+			b[1] |= 0x80
+			b = append(b, 1, 2, 3, 4)
+		}
+		return append(b, payload...)
+	}
+	closeFrame := []byte{0x88, 0x82, 9, 9, 9, 9, 0x03, 0xe8}
+	long := append([]byte{0x82, 126, 0x01, 0x00}, bytes.Repeat([]byte{0x88}, 256)...) // payload full of 0x88
+	stream := append(append(append(text(true, "hi"), long...), text(false, "x")...), closeFrame...)
+	for chunk := 1; chunk <= len(stream); chunk++ {
+		var f frameWalker
+		found := false
+		for i := 0; i < len(stream); i += chunk {
+			found = f.feed(stream[i:min(i+chunk, len(stream))]) || found
+		}
+		if !found {
+			t.Fatalf("close frame missed in chunks of %d", chunk)
+		}
+		var g frameWalker
+		if g.feed(stream[:len(stream)-len(closeFrame)]) {
+			t.Fatalf("a close frame seen in payload bytes")
+		}
+	}
+}

@@ -21,6 +21,25 @@ type journeyRoute struct {
 	backends   []*backendRoute
 	fields     *session.FieldSet // what the journey's one context lookup fetches
 	failClosed bool              // a context-store failure gets a brand 503
+
+	contacts     []contactRoute // requests that are a customer contact
+	repeatWindow time.Duration
+}
+
+// contactRoute matches the requests of one contact rule.
+type contactRoute struct {
+	method string
+	paths  caddyhttp.MatchPath
+}
+
+// isContact reports whether a request is a customer contact on the journey.
+func (j *journeyRoute) isContact(r *http.Request) bool {
+	for _, c := range j.contacts {
+		if r.Method == c.method && c.paths.Match(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // backendRoute is a backend compiled for serving.

@@ -106,6 +106,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		elapsed := time.Since(start)
 
 		b.counts.requests.Add(1)
+		if aw.stream != notStream {
+			h.metrics.streamEnded(b, aw.streamClosedBy(aborted != nil), elapsed)
+		}
 		if aborted != nil {
 			// The proxy gave up on a response under way (the backend hung
 			// up mid-body) and aborts the customer's connection with a
@@ -123,6 +126,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			}
 			if aw.swallowed {
 				h.brandError(w, r, journey.name, b.name, status, requestID, nil)
+			} else if status < 500 && len(journey.contacts) > 0 {
+				h.countContact(r, journey, b, cc)
 			}
 			return nil
 		}

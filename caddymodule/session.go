@@ -76,9 +76,10 @@ var redisClients = caddy.NewUsagePool()
 // client and its pool, the override board that follows the fleet's
 // overrides, and the trail writer with its queue.
 type sharedRedis struct {
-	client redis.UniversalClient
-	board  *fleet.Board
-	trail  *fleet.Trail
+	client   redis.UniversalClient
+	board    *fleet.Board
+	trail    *fleet.Trail
+	contacts *fleet.Contacts
 }
 
 // Destruct stops the board and the trail writer (writing what is queued)
@@ -89,6 +90,7 @@ func (s *sharedRedis) Destruct() error {
 	go func() {
 		s.board.Close()
 		s.trail.Close()
+		s.contacts.Close()
 		s.client.Close() //nolint:errcheck // nothing to do about it
 	}()
 	return nil
@@ -131,14 +133,15 @@ func (h *Handler) provisionSession() error {
 			return nil, err
 		}
 		logger := caddy.Log().Named("frontdoor.fleet")
-		return &sharedRedis{client: c, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger)}, nil
+		return &sharedRedis{client: c, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger),
+			contacts: fleet.NewContacts(c, logger)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
 	}
 	h.redisKey = s.Redis
 	shared := val.(*sharedRedis)
-	h.board, h.trail, h.redis = shared.board, shared.trail, shared.client
+	h.board, h.trail, h.contacts, h.redis = shared.board, shared.trail, shared.contacts, shared.client
 	h.sessionKey = s.Key
 	if h.sessionKey == "" {
 		h.sessionKey = session.DefaultKeyTemplate

@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"go.uber.org/zap"
+
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -249,7 +251,7 @@ func TestLookupContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Handler{store: store, Session: &SessionConfig{Cookie: "acme_session"}, metrics: testMetrics()}
+	h := &Handler{store: store, Session: &SessionConfig{Cookie: "acme_session"}, metrics: testMetrics(), logger: zap.NewNop()}
 	j := &journeyRoute{name: "support", fields: session.NewFieldSet([]string{"customer_id"})}
 
 	lookup := func(cookie string) customerContext {

@@ -98,6 +98,33 @@ type Journey struct {
 	// "open" forwards without customer context when the context store
 	// fails, "closed" answers a brand 503 page. Default: the session's.
 	OnError string `json:"on_error,omitempty"`
+
+	// Contacts are the requests that count as a customer contacting the
+	// brand on this journey (a ticket opened, a chat started), for
+	// first-contact resolution: a known customer's contact within
+	// RepeatWindow of their previous one on the journey is a repeat,
+	// counted against the backend that handled the previous one. It needs
+	// a session store (the customer_id of the context). Default: none;
+	// no contacts are counted.
+	Contacts []ContactRule `json:"contacts,omitempty"`
+
+	// RepeatWindow is how long after a contact another contact on the
+	// journey counts as a repeat of it. Default: 72h.
+	RepeatWindow Duration `json:"repeat_window,omitempty"`
+}
+
+// DefaultRepeatWindow is the repeat window of a journey that sets none:
+// industry windows run from a day to ten business days.
+const DefaultRepeatWindow = 72 * time.Hour
+
+// ContactRule names requests that are a customer contact.
+type ContactRule struct {
+	// Method is the HTTP method of the request, e.g. POST. Required.
+	Method string `json:"method"`
+
+	// Paths are request path patterns with the semantics of Caddy's path
+	// matcher, e.g. /support/tickets*. Required.
+	Paths []string `json:"paths"`
 }
 
 // Backend is one way to serve a journey: an in-house team or a vendor,

@@ -89,6 +89,9 @@ func validateJourney(j *Journey) error {
 	if err := checkOnError(j.OnError); err != nil {
 		return errorf(j, "journey %q: %v", j.Name, err)
 	}
+	if err := checkContacts(j); err != nil {
+		return errorf(j, "journey %q: %v", j.Name, err)
+	}
 	if len(j.Backends) == 0 {
 		return errorf(j, "journey %q has no backend: add at least one backend block", j.Name)
 	}
@@ -103,6 +106,40 @@ func validateJourney(j *Journey) error {
 		names[b.Name] = true
 	}
 	return nil
+}
+
+// maxRepeatWindow bounds a journey's repeat window: a contact months
+// after the last is a new matter, and the keys live that long in Redis.
+const maxRepeatWindow = 90 * 24 * time.Hour
+
+// checkContacts checks what counts as a contact on a journey.
+func checkContacts(j *Journey) error {
+	for _, c := range j.Contacts {
+		if c.Method == "" || !isUpperToken(c.Method) {
+			return fmt.Errorf("contact method %q: want an HTTP method in capitals, e.g. contact POST /support/tickets*", c.Method)
+		}
+		if len(c.Paths) == 0 {
+			return fmt.Errorf("contact %s names no path: e.g. contact %s /support/tickets*", c.Method, c.Method)
+		}
+		for _, p := range c.Paths {
+			if p == "" || (p[0] != '/' && p[0] != '*') {
+				return fmt.Errorf("contact %s path %q must start with '/' (or '*' for a suffix match)", c.Method, p)
+			}
+		}
+	}
+	if w := time.Duration(j.RepeatWindow); w < 0 || w > maxRepeatWindow || (w > 0 && w < time.Second) {
+		return fmt.Errorf("repeat_window %v: want a duration between 1s and %v, e.g. 72h", w, maxRepeatWindow)
+	}
+	return nil
+}
+
+func isUpperToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func validateBackend(j *Journey, b *Backend) error {

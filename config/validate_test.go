@@ -37,6 +37,15 @@ func TestValidateRejects(t *testing.T) {
 		{"missing owner", func(js []*Journey) any { js[0].Backends[0].Owner = ""; return js[0].Backends[0] }, `owner is required`},
 		{"vendor in-house", func(js []*Journey) any { js[0].Backends[0].Vendor = "X"; return js[0].Backends[0] }, `vendor "X" is set on an in-house backend`},
 		{"no backends", func(js []*Journey) any { js[1].Backends = nil; return js[1] }, `journey "support" has no backend`},
+		{"contact method", func(js []*Journey) any {
+			js[1].Contacts = []ContactRule{{Method: "post", Paths: []string{"/support/tickets*"}}}
+			return js[1]
+		}, `contact method "post"`},
+		{"contact path", func(js []*Journey) any {
+			js[1].Contacts = []ContactRule{{Method: "POST", Paths: []string{"tickets"}}}
+			return js[1]
+		}, `contact POST path "tickets" must start with '/'`},
+		{"repeat window", func(js []*Journey) any { js[1].RepeatWindow = Duration(365 * 24 * time.Hour); return js[1] }, `repeat_window 8760h0m0s`},
 		{"duplicate journey", func(js []*Journey) any { js[1].Name = "checkout"; js[1].Paths = []string{"/x"}; return js[1] }, `journey "checkout" is defined twice`},
 		{"duplicate backend", func(js []*Journey) any { js[1].Backends[1].Name = "care"; return js[1].Backends[1] }, `backend "care" is defined twice`},
 		{"path twice", func(js []*Journey) any { js[1].Paths = append(js[1].Paths, "/checkout*"); return js[1] }, `path "/checkout*" is claimed by journeys "checkout" and "support"`},

@@ -464,3 +464,91 @@ func TestStreamsThroughVendorWithBanner(t *testing.T) {
 		t.Errorf("first event took %s: events are not passed on as they come", el)
 	}
 }
+
+// TestChatHangUpsAndReloads: who ends a chat shows per backend, and a
+// reload does not cut a live one.
+func TestChatHangUpsAndReloads(t *testing.T) {
+	echo := func(hangUpAfter time.Duration) websocket.Handler {
+		return func(c *websocket.Conn) {
+			if hangUpAfter > 0 {
+				time.AfterFunc(hangUpAfter, func() { c.Close() })
+			}
+			io.Copy(c, c) //nolint:errcheck
+		}
+	}
+	desk := echo(2 * time.Second) // the vendor's desk hangs up on every chat after 2s
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) { desk.ServeHTTP(w, r) })
+	team := echo(0)
+	inhouse := startBackend(t, "inhouse", func(w http.ResponseWriter, r *http.Request) { team.ServeHTTP(w, r) })
+	gw := brandSite(t, vendor.URL, inhouse.URL, "")
+	dial := func(path string) *websocket.Conn {
+		t.Helper()
+		ws, err := websocket.Dial("ws"+strings.TrimPrefix(gw.URL, "http")+path, "", gw.URL)
+		if err != nil {
+			t.Fatalf("chat %s: %v", path, err)
+		}
+		return ws
+	}
+	say := func(ws *websocket.Conn, msg string) error {
+		if _, err := ws.Write([]byte(msg)); err != nil {
+			return err
+		}
+		buf := make([]byte, 64)
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+		n, err := ws.Read(buf)
+		if err == nil && string(buf[:n]) != msg {
+			err = fmt.Errorf("echo %q, want %q", buf[:n], msg)
+		}
+		return err
+	}
+
+	vendorChat := dial("/v/chat")
+	if err := say(vendorChat, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	vendorChat.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	if _, err := vendorChat.Read(make([]byte, 64)); err == nil {
+		t.Error("the vendor desk did not hang up")
+	}
+	vendorChat.Close()
+
+	ownChat := dial("/own/chat")
+	if err := say(ownChat, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	gw.reload(t, frontdoorBlock(fmt.Sprintf(`
+		journey vendor /v/* {
+			backend shipco {
+				owner outsourced
+				vendor ShipCo
+				to %s
+			}
+		}
+		journey own /own/* {
+			backend shop {
+				owner in-house
+				to %s
+			}
+		}`, vendor.URL, inhouse.URL))+"\n\theader X-Reloaded yes")
+	if resp, _ := do(t, "GET", gw.URL+"/elsewhere", nil, nil); resp.Header.Get("X-Reloaded") != "yes" {
+		t.Fatal("the reload did not take effect")
+	}
+	if err := say(ownChat, "still there?"); err != nil {
+		t.Errorf("the reload cut a live chat: %v", err)
+	}
+	ownChat.Close() // the customer ends it
+
+	series := func(backend, journey, owner, vendor, closedBy string) string {
+		return fmt.Sprintf(`frontdoor_streams_total{backend="%s",closed_by="%s",journey="%s",owner="%s",vendor="%s"}`, backend, closedBy, journey, owner, vendor)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		m := gw.metrics(t)
+		if v, _ := metricValue(m, series("shipco", "vendor", "outsourced", "ShipCo", "backend")); v != 1 {
+			return fmt.Errorf("vendor hang-ups counted %v, want 1", v)
+		}
+		if v, _ := metricValue(m, series("shop", "own", "in-house", "", "client")); v != 1 {
+			return fmt.Errorf("in-house chats ended by the customer counted %v, want 1", v)
+		}
+		return nil
+	})
+}

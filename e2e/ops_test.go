@@ -240,3 +240,75 @@ func TestOverrideWhileRedisIsDown(t *testing.T) {
 		t.Errorf("the override's audit entry did not reach Redis: %v", out)
 	}
 }
+
+// TestRepeatContacts: a customer's second ticket within the repeat window
+// counts a repeat against the backend of the first, across instances and
+// backends; after the window, or from an anonymous visitor, none.
+func TestRepeatContacts(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	care := startBackend(t, "care-team", nil)
+	night := startBackend(t, "nightdesk", nil)
+	site := strings.Replace(opsSite(rs.URL(), care, night), "journey support /support* {",
+		"journey support /support* {\n\t\t\tcontact POST /support/tickets*\n\t\t\trepeat_window 3s", 1)
+	gw1, gw2 := startGateway(t, site), startGateway(t, site)
+	count := func(metric, backend string) float64 {
+		owner, vendor := "outsourced", "NightDesk BPO"
+		if backend == "care-team" {
+			owner, vendor = "in-house", ""
+		}
+		var total float64
+		for _, gw := range []*gateway{gw1, gw2} {
+			v, _ := metricValue(gw.metrics(t), fmt.Sprintf(`%s{backend="%s",journey="support",owner="%s",vendor="%s"}`, metric, backend, owner, vendor))
+			total += v
+		}
+		return total
+	}
+	ticket := func(gw *gateway, headers map[string]string) {
+		t.Helper()
+		if resp, body := do(t, "POST", gw.URL+"/support/tickets", strings.NewReader("help"), headers); resp.StatusCode != 200 {
+			t.Fatalf("ticket: %d %s", resp.StatusCode, body)
+		}
+	}
+	expect := func(metric, backend string, want float64) {
+		t.Helper()
+		waitFor(t, 5*time.Second, func() error {
+			if got := count(metric, backend); got != want {
+				return fmt.Errorf("%s{%s} = %v, want %v", metric, backend, got, want)
+			}
+			return nil
+		})
+	}
+
+	ticket(gw1, withCookie(sessionID)) // the first contact: the vendor's desk
+	expect("frontdoor_contacts_total", "nightdesk", 1)
+	ticket(gw2, withCookie(sessionID)) // back within the window, on another instance
+	expect("frontdoor_repeat_contacts_total", "nightdesk", 1)
+
+	// Back again, now to the in-house team: the repeat is the desk's.
+	adminJSON(t, gw1, "PUT", "/frontdoor/overrides/support", `{"backend":"care-team","ttl":"1h","reason":"drill"}`)
+	waitFor(t, 5*time.Second, func() error {
+		if who := whoServes(t, gw2); who != "care-team" {
+			return fmt.Errorf("override not followed: %s", who)
+		}
+		return nil
+	})
+	ticket(gw2, withCookie(sessionID))
+	expect("frontdoor_contacts_total", "care-team", 1)
+	expect("frontdoor_repeat_contacts_total", "nightdesk", 2)
+
+	// After the window, a contact is a new matter; anonymous visitors and
+	// requests that are not contacts count nothing.
+	time.Sleep(3500 * time.Millisecond)
+	ticket(gw1, withCookie(sessionID))
+	ticket(gw1, nil)
+	do(t, "GET", gw1.URL+"/support/tickets", nil, withCookie(sessionID))
+	expect("frontdoor_contacts_total", "care-team", 2)
+	time.Sleep(500 * time.Millisecond)
+	if got := count("frontdoor_repeat_contacts_total", "care-team"); got != 0 {
+		t.Errorf("a contact after the window counted as a repeat: %v", got)
+	}
+	if got := count("frontdoor_repeat_contacts_total", "nightdesk"); got != 2 {
+		t.Errorf("repeats against the desk: %v, want 2", got)
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,19 +40,9 @@ type TrailOptions struct {
 // never delays a response, and when Redis cannot keep up entries are
 // dropped and counted rather than piling up in memory.
 type Trail struct {
-	client  redis.UniversalClient
-	opts    TrailOptions
-	logger  *zap.Logger
-	queue   chan trailJob
-	dropped atomic.Uint64
-	failed  atomic.Uint64
-	written atomic.Uint64
-	wg      sync.WaitGroup
-
-	// mu guards the queue's closing: a config's in-flight requests may
-	// still record notes while the Redis they used is being let go.
-	mu     sync.RWMutex
-	closed bool
+	client redis.UniversalClient
+	opts   TrailOptions
+	queue  *queue[trailJob]
 }
 
 type trailJob struct {
@@ -74,49 +62,23 @@ func NewTrail(client redis.UniversalClient, opts TrailOptions, logger *zap.Logge
 	if opts.Queue <= 0 {
 		opts.Queue = 1024
 	}
-	t := &Trail{client: client, opts: opts, logger: logger, queue: make(chan trailJob, opts.Queue)}
-	t.wg.Add(1)
-	go t.run()
+	t := &Trail{client: client, opts: opts}
+	t.queue = newQueue(opts.Queue, t.write, logFailure(logger, "trail: entry not written",
+		func(job trailJob) zap.Field { return zap.String("request_id", job.entry.RequestID) }))
 	return t
 }
 
 func trailKey(customerID string) string { return "frontdoor:trail:" + customerID }
 
 // Record queues an entry without blocking. It reports false when the
-// queue is full and the entry was dropped.
+// entry was dropped: the queue is full, or the trail closed.
 func (t *Trail) Record(customerID, sessionKey string, e Entry) bool {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.closed {
-		t.dropped.Add(1)
-		return false
-	}
-	select {
-	case t.queue <- trailJob{customerID: customerID, sessionKey: sessionKey, entry: e}:
-		return true
-	default:
-		t.dropped.Add(1)
-		return false
-	}
+	return t.queue.add(trailJob{customerID: customerID, sessionKey: sessionKey, entry: e})
 }
 
 // Stats returns how many entries were written, dropped (queue full) and
 // failed (Redis error).
-func (t *Trail) Stats() (written, dropped, failed uint64) {
-	return t.written.Load(), t.dropped.Load(), t.failed.Load()
-}
-
-func (t *Trail) run() {
-	defer t.wg.Done()
-	for job := range t.queue {
-		if err := t.write(job); err != nil {
-			t.failed.Add(1)
-			t.logger.Warn("trail: entry not written", zap.String("request_id", job.entry.RequestID), zap.Error(err))
-			continue
-		}
-		t.written.Add(1)
-	}
-}
+func (t *Trail) Stats() (written, dropped, failed uint64) { return t.queue.stats() }
 
 func (t *Trail) write(job trailJob) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -161,12 +123,4 @@ func Read(ctx context.Context, client redis.UniversalClient, customerID string, 
 
 // Close stops accepting entries and writes those already queued. Entries
 // recorded after Close are dropped and counted.
-func (t *Trail) Close() {
-	t.mu.Lock()
-	if !t.closed {
-		t.closed = true
-		close(t.queue)
-	}
-	t.mu.Unlock()
-	t.wg.Wait()
-}
+func (t *Trail) Close() { t.queue.close() }
