@@ -8,9 +8,10 @@
 //
 // run starts a fast backend, a real redis-server (with one customer's
 // session and 10,000 more) and one frontdoor process per configuration
-// (bare Caddy reverse_proxy; frontdoor with its defaults, with assertion
-// reuse off, with many customers, with the context uncached, with and
-// without the banner), then runs wrk against each in turn, interleaved over
+// (bare Caddy reverse_proxy, alone and adding frontdoor's headers;
+// frontdoor with its defaults, without Caddy's proxy logger, with
+// assertion reuse off, with many customers, with the context uncached,
+// with and without the banner), then runs wrk against each in turn, interleaved over
 // several rounds, and prints a markdown table of medians with the targets
 // of issue 13 ("fast by default"), each PASS or MISS. soak runs mixed traffic for a long time while Redis and a
 // vendor go down and come back, sampling the gateway's RSS and goroutine
@@ -127,7 +128,8 @@ var htmlPage = func() []byte {
 // ?echo=1, it echoes the session state and customer id it was given in
 // X-Bench-Session and X-Bench-Customer so that the setup can be checked;
 // measured requests do not ask, so their responses are the same size as
-// bare Caddy's.
+// bare Caddy's. Asked with ?echo=headers, it answers with the headers
+// frontdoor added to the request.
 func backendHandler(name string) http.Handler {
 	text := []byte("hello from " + name + "\n")
 	textLen := strconv.Itoa(len(text))
@@ -137,9 +139,24 @@ func backendHandler(name string) http.Handler {
 			io.Copy(io.Discard, r.Body) //nolint:errcheck
 		}
 		h := w.Header()
-		if r.URL.RawQuery == "echo=1" {
+		switch r.URL.RawQuery {
+		case "echo=1":
 			h.Set("X-Bench-Session", r.Header.Get("X-Frontdoor-Session"))
 			h.Set("X-Bench-Customer", r.Header.Get("X-Frontdoor-Context-Customer-Id"))
+		case "echo=headers":
+			// The headers frontdoor added, one "Name: value" a line.
+			var names []string
+			for name := range r.Header {
+				if strings.HasPrefix(name, "X-Frontdoor-") || name == "X-Request-Id" {
+					names = append(names, name)
+				}
+			}
+			slices.Sort(names)
+			h.Set("Content-Type", "text/plain")
+			for _, name := range names {
+				fmt.Fprintf(w, "%s: %s\n", name, r.Header.Get(name))
+			}
+			return
 		}
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/page"):
@@ -284,9 +301,11 @@ type gateway struct {
 }
 
 // startGateway writes a Caddyfile around site and runs it. Every gateway
-// has the same global options: an admin endpoint on a free loopback port
-// (for pprof and the soak's samples), no automatic HTTPS, no saved config.
-func startGateway(bin, dir, name, site string) (*gateway, error) {
+// has the same global options, an admin endpoint on a free loopback port
+// (for pprof and the soak's samples), no automatic HTTPS, no saved config,
+// and then global (more global options, or ""); env is added to its
+// environment.
+func startGateway(bin, dir, name, global, site string, env ...string) (*gateway, error) {
 	sitePort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -300,14 +319,14 @@ func startGateway(bin, dir, name, site string) (*gateway, error) {
 	if err := os.MkdirAll(g.dir, 0o700); err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf("{\n\tadmin %s\n\tauto_https off\n\tpersist_config off\n}\n\nhttp://127.0.0.1:%d {\n%s\n}\n",
-		g.admin, sitePort, site)
+	cfg := fmt.Sprintf("{\n\tadmin %s\n\tauto_https off\n\tpersist_config off\n%s}\n\nhttp://127.0.0.1:%d {\n%s\n}\n",
+		g.admin, global, sitePort, site)
 	caddyfile := filepath.Join(g.dir, "Caddyfile")
 	if err := os.WriteFile(caddyfile, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
 	g.cmd, err = spawn(filepath.Join(g.dir, "frontdoor.log"),
-		[]string{"HOME=" + g.dir, "XDG_DATA_HOME=" + g.dir, "XDG_CONFIG_HOME=" + g.dir},
+		append([]string{"HOME=" + g.dir, "XDG_DATA_HOME=" + g.dir, "XDG_CONFIG_HOME=" + g.dir}, env...),
 		bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
 	if err != nil {
 		return nil, err
@@ -452,12 +471,18 @@ const noReuse = "\t\tassertion {\n\t\t\treuse 0s\n\t\t}\n"
 type benchConfig struct {
 	key, desc string
 	path      string
-	cookie    bool                                         // one customer's session cookie on every request
-	many      bool                                         // wrk rotates through the many customers' cookies
-	site      func(backend string, redisURL string) string // "" site: the backend itself
-	check     func(resp *http.Response, body string) error
-	gw        *gateway
-	url       string
+	optional  bool     // run only when named in -only
+	cookie    bool     // one customer's session cookie on every request
+	many      bool     // wrk rotates through the many customers' cookies
+	global    string   // more global options
+	env       []string // more environment of the gateway
+	// site is the site block, given the backend's URL, Redis's URL and
+	// the headers frontdoor adds to d's requests ("Name: value" lines); a
+	// nil site measures the backend itself.
+	site  func(backend, redisURL string, added []string) string
+	check func(resp *http.Response, body string) error
+	gw    *gateway
+	url   string
 
 	rps, p50, p99, errs []float64
 	cpuPerReq           []float64 // gateway CPU time per request, µs
@@ -496,26 +521,36 @@ const checkedCustomer = 4242
 // header a banner backend adds to requests (Accept-Encoding) out of the
 // plain-text rows, whose replies get no banner anyway.
 func configs() []*benchConfig {
-	b512Site := func(b, _ string) string {
+	b512Site := func(b, _ string, _ []string) string {
 		return "\treverse_proxy " + b + " {\n\t\ttransport http {\n\t\t\tkeepalive_idle_conns_per_host 512\n\t\t}\n\t}"
 	}
-	dSite := func(b, r string) string { return frontdoorSite(b, sessionBlock(r, ""), "", "banner off") }
-	d0Site := func(b, r string) string { return frontdoorSite(b, sessionBlock(r, ""), noReuse, "banner off") }
+	dSite := func(b, r string, _ []string) string { return frontdoorSite(b, sessionBlock(r, ""), "", "banner off") }
+	d0Site := func(b, r string, _ []string) string {
+		return frontdoorSite(b, sessionBlock(r, ""), noReuse, "banner off")
+	}
+	noSession := func(b, _ string, _ []string) string { return frontdoorSite(b, "", "", "banner off") }
 	return []*benchConfig{
-		{key: "a", desc: "backend directly (the limit)", path: "/support/text"},
+		{key: "a", desc: "backend directly (the limit)", path: "/support/text", optional: true},
 		{key: "b", desc: "stock Caddy reverse_proxy (default idle pool 32/host)", path: "/support/text",
-			site: func(b, _ string) string { return "\treverse_proxy " + b }},
+			site: func(b, _ string, _ []string) string { return "\treverse_proxy " + b }},
 		{key: "b512", desc: "bare Caddy reverse_proxy, idle pool 512/host like frontdoor's (the baseline)", path: "/support/text",
 			site: b512Site},
 		// wrk spends more CPU making each request in Lua than sending a
 		// fixed one, on the cores the gateway uses: the many-customers
 		// rows are compared with bare Caddy under the same load.
-		{key: "bm", desc: "b512 under m's wrk script (the cookies mean nothing to it): the baseline of m", path: "/support/text",
+		{key: "bm", desc: "b512 under m's wrk script (the cookies mean nothing to it): the baseline of m and e", path: "/support/text",
 			many: true, site: b512Site},
+		{key: "bh", desc: "b512 adding the request headers frontdoor adds for d (header_up, same values): what the headers cost", path: "/support/text",
+			site: headerUpSite},
 		{key: "c", desc: "frontdoor, no session: routing, brand headers, reused assertion, metrics, banner off", path: "/support/text", cookie: true,
-			site:  func(b, _ string) string { return frontdoorSite(b, "", "", "banner off") },
-			check: sessionIs("none", "")},
+			site: noSession, check: sessionIs("none", "")},
 		{key: "d", desc: "the defaults: c + Redis context cached 2s, one customer", path: "/support/text", cookie: true,
+			site: dSite, check: sessionIs("found", "C-1001")},
+		{key: "dl", desc: "d with Caddy's log excluding http.handlers.reverse_proxy (no per-round-trip debug logger)", path: "/support/text",
+			cookie: true, global: "\tlog default {\n\t\texclude http.handlers.reverse_proxy\n\t}\n",
+			site: dSite, check: sessionIs("found", "C-1001")},
+		{key: "dg", desc: "d with GOGC=400 (the Go runtime collects garbage a quarter as often)", path: "/support/text",
+			cookie: true, optional: true, env: []string{"GOGC=400"},
 			site: dSite, check: sessionIs("found", "C-1001")},
 		{key: "d0", desc: "d with reuse 0s: one assertion signed per request", path: "/support/text", cookie: true,
 			site: d0Site, check: sessionIs("found", "C-1001")},
@@ -524,16 +559,64 @@ func configs() []*benchConfig {
 			site: dSite, check: sessionIs("found", manyCustomer(checkedCustomer))},
 		{key: "m0", desc: "m with reuse 0s: one assertion signed per request", path: "/support/text", many: true,
 			site: d0Site, check: sessionIs("found", manyCustomer(checkedCustomer))},
-		{key: "e", desc: "d with the context uncached (cache 0s): one Redis round trip per request", path: "/support/text", cookie: true,
-			site:  func(b, r string) string { return frontdoorSite(b, sessionBlock(r, "0s"), "", "banner off") },
-			check: sessionIs("found", "C-1001")},
+		// With one customer, concurrent lookups of the same session share
+		// one round trip even uncached: e rotates through the many.
+		{key: "e", desc: "m with the context uncached (cache 0s): a Redis round trip per request", path: "/support/text", many: true,
+			site:  func(b, r string, _ []string) string { return frontdoorSite(b, sessionBlock(r, "0s"), "", "banner off") },
+			check: sessionIs("found", manyCustomer(checkedCustomer))},
 		{key: "f0", desc: "20 KB vendor HTML through frontdoor (no session), banner off", path: "/support/page",
-			site:  func(b, _ string) string { return frontdoorSite(b, "", "", "banner off") },
-			check: bannerIs(false)},
+			site: noSession, check: bannerIs(false)},
 		{key: "f", desc: "the same page with the banner injected (the default)", path: "/support/page",
-			site:  func(b, _ string) string { return frontdoorSite(b, "", "", "") },
+			site:  func(b, _ string, _ []string) string { return frontdoorSite(b, "", "", "") },
 			check: bannerIs(true)},
 	}
+}
+
+// headerUpSite is bare Caddy with frontdoor's idle pool adding the request
+// headers frontdoor added to one of d's requests, with the same values, so
+// that what the headers cost on their way (Caddy's round-trip logger, the
+// request write, the backend's parse) shows apart from frontdoor's code.
+func headerUpSite(backend, _ string, added []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\treverse_proxy %s {\n", backend)
+	for _, line := range added {
+		name, value, _ := strings.Cut(line, ": ")
+		fmt.Fprintf(&b, "\t\theader_up %s `%s`\n", name, value)
+	}
+	b.WriteString("\t\ttransport http {\n\t\t\tkeepalive_idle_conns_per_host 512\n\t\t}\n\t}")
+	return b.String()
+}
+
+// addedHeaders runs a gateway like d's for a moment and returns the
+// request headers frontdoor added to one of its requests, as "Name: value"
+// lines.
+func addedHeaders(bin, out string, backend *server, rs *redisServer) ([]string, error) {
+	g, err := startGateway(bin, out, "probe", "", frontdoorSite(backend.url(), sessionBlock(rs.url(), ""), "", "banner off"))
+	if err != nil {
+		return nil, err
+	}
+	defer kill(g.cmd)
+	req, _ := http.NewRequest(http.MethodGet, g.url+"/support/text?echo=headers", nil)
+	req.Header.Set("Cookie", "theme=dark; "+sessionCookie+"="+sessionID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if resp.StatusCode != http.StatusOK || len(lines) < 5 {
+		return nil, fmt.Errorf("frontdoor's added headers: status %d, %q", resp.StatusCode, body)
+	}
+	for _, l := range lines {
+		if strings.ContainsAny(l, "`{}") {
+			return nil, fmt.Errorf("header %q cannot go into a Caddyfile as it is", l)
+		}
+	}
+	return lines, nil
 }
 
 // customersScript is the wrk Lua script of the many-customers
@@ -705,7 +788,7 @@ func runBench(ctx context.Context, args []string) error {
 	threads := fs.Int("threads", 2, "wrk threads")
 	conns := fs.Int("connections", 64, "wrk connections")
 	out := fs.String("out", "", "directory for logs and the profile (default: a temp dir)")
-	only := fs.String("only", "", "comma-separated configuration keys to run (default all)")
+	only := fs.String("only", "", "comma-separated configuration keys to run (default: all but the optional a and dg)")
 	profile := fs.String("profile", "b512,d,m", "comma-separated configurations to take a 5s CPU profile of under load (\"\": none)")
 	fs.Parse(args) //nolint:errcheck // ExitOnError
 	if *bin == "" {
@@ -740,12 +823,20 @@ func runBench(ctx context.Context, args []string) error {
 	defer rs.stop()
 
 	var cfgs []*benchConfig
-	many := false
+	many, headers := false, false
 	for _, c := range configs() {
-		if *only == "" || slices.Contains(strings.Split(*only, ","), c.key) {
+		if *only == "" && !c.optional || slices.Contains(strings.Split(*only, ","), c.key) {
 			cfgs = append(cfgs, c)
 			many = many || c.many
+			headers = headers || c.key == "bh"
 		}
+	}
+	var added []string
+	if headers {
+		if added, err = addedHeaders(*bin, *out, backend, rs); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "frontdoor adds %d request headers to d's requests:\n  %s\n", len(added), strings.Join(added, "\n  "))
 	}
 	cookie := "Cookie: theme=dark; " + sessionCookie + "=" + sessionID
 	script := filepath.Join(*out, "customers.lua")
@@ -762,7 +853,7 @@ func runBench(ctx context.Context, args []string) error {
 			c.url = backend.url() + c.path
 			continue
 		}
-		g, err := startGateway(*bin, *out, "cfg-"+c.key, c.site(backend.url(), rs.url()))
+		g, err := startGateway(*bin, *out, "cfg-"+c.key, c.global, c.site(backend.url(), rs.url(), added), c.env...)
 		if err != nil {
 			return err
 		}
@@ -1000,11 +1091,12 @@ func targets(by map[string]*benchConfig) []target {
 		ts = append(ts, target{"d", fmt.Sprintf("d ≥ 0.90× b512 and p99 ≤ b512's + 1 ms: %.2f×, p99 %.2f ≤ %.2f ms", r, p99("d"), limit),
 			r >= 0.9 && p99("d") <= limit})
 	}
-	if r := rps("m") / rps("bm"); !math.IsNaN(r) && !math.IsInf(r, 0) {
-		ts = append(ts, target{"m", fmt.Sprintf("m ≥ 0.80× bm (b512 under the same wrk script): %.2f× (%.2f× b512)", r, rps("m")/rps("b512")),
-			r >= 0.8})
+	for _, key := range []string{"m", "e"} {
+		if r := rps(key) / rps("bm"); !math.IsNaN(r) && !math.IsInf(r, 0) {
+			ts = append(ts, target{key, fmt.Sprintf("%s ≥ 0.80× bm (b512 under the same wrk script): %.2f× (%.2f× b512)",
+				key, r, rps(key)/rps("b512")), r >= 0.8})
+		}
 	}
-	ratioTarget("e", "b512", 0.8)
 	ratioTarget("f", "f0", 0.9)
 	if r := rps("d") / rps("b"); !math.IsNaN(r) && !math.IsInf(r, 0) {
 		ts = append(ts, target{"d", fmt.Sprintf("beyond: d ≥ 1.00× stock Caddy b: %.2f×", r), r >= 1})
@@ -1212,7 +1304,7 @@ func runSoak(ctx context.Context, args []string) error {
 		}
 	}
 	respond "brand home"`, vendor.url(), inhouse.url())
-	gw, err := startGateway(*bin, *out, "soak", site)
+	gw, err := startGateway(*bin, *out, "soak", "", site)
 	if err != nil {
 		return err
 	}
