@@ -463,6 +463,11 @@ func sessionBlock(redisURL, cache string) string {
 `, redisURL, sessionCookie, cache)
 }
 
+// noProxyLog keeps Caddy's default log from reverse_proxy, whose logger
+// then costs nothing: it JSON-encodes every proxied request's headers in
+// each round trip even when debug logging is off.
+const noProxyLog = "\tlog default {\n\t\texclude http.handlers.reverse_proxy\n\t}\n"
+
 // noReuse signs one assertion per request, as before assertion reuse was
 // the default.
 const noReuse = "\t\tassertion {\n\t\t\treuse 0s\n\t\t}\n"
@@ -547,10 +552,10 @@ func configs() []*benchConfig {
 		{key: "d", desc: "the defaults: c + Redis context cached 2s, one customer", path: "/support/text", cookie: true,
 			site: dSite, check: sessionIs("found", "C-1001")},
 		{key: "dl", desc: "d with Caddy's log excluding http.handlers.reverse_proxy (no per-round-trip debug logger)", path: "/support/text",
-			cookie: true, global: "\tlog default {\n\t\texclude http.handlers.reverse_proxy\n\t}\n",
+			cookie: true, global: noProxyLog,
 			site: dSite, check: sessionIs("found", "C-1001")},
-		{key: "dg", desc: "d with GOGC=400 (the Go runtime collects garbage a quarter as often)", path: "/support/text",
-			cookie: true, optional: true, env: []string{"GOGC=400"},
+		{key: "dg", desc: "dl with GOGC=400 (the Go runtime collects garbage a quarter as often)", path: "/support/text",
+			cookie: true, optional: true, env: []string{"GOGC=400"}, global: noProxyLog,
 			site: dSite, check: sessionIs("found", "C-1001")},
 		{key: "d0", desc: "d with reuse 0s: one assertion signed per request", path: "/support/text", cookie: true,
 			site: d0Site, check: sessionIs("found", "C-1001")},
@@ -1088,7 +1093,7 @@ func targets(by map[string]*benchConfig) []target {
 	}
 	if r := rps("d") / rps("b512"); !math.IsNaN(r) && !math.IsInf(r, 0) {
 		limit := p99("b512") + 1
-		ts = append(ts, target{"d", fmt.Sprintf("d ≥ 0.90× b512 and p99 ≤ b512's + 1 ms: %.2f×, p99 %.2f ≤ %.2f ms", r, p99("d"), limit),
+		ts = append(ts, target{"d", fmt.Sprintf("d ≥ 0.90× b512 and p99 ≤ %.2f ms (b512's + 1): %.2f×, p99 %.2f ms", limit, r, p99("d")),
 			r >= 0.9 && p99("d") <= limit})
 	}
 	for _, key := range []string{"m", "e"} {

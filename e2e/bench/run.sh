@@ -32,7 +32,7 @@
 #        request (with one customer, concurrent lookups would share one)
 #   f0   a 20 KB vendor page through frontdoor with banner off
 #   f    the same page with the banner injected (the default)
-# and, named in ONLY only: a (the backend directly, the limit) and dg (d
+# and, named in ONLY only: a (the backend directly, the limit) and dg (dl
 # with GOGC=400). It prints a markdown table of medians with the targets
 # (PASS or MISS: d ≥ 0.90× b512 with p99 within 1 ms; m and e ≥ 0.80× bm;
 # f ≥ 0.90× f0; beyond, d ≥ 1.0× b), the signature floor (one assertion
