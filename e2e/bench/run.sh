@@ -1,34 +1,50 @@
 #!/usr/bin/env bash
 # Benchmark of frontdoor's cost on the request path, run by hand (not by CI):
 #
-#   e2e/bench/run.sh                        # 5 interleaved rounds × 10 s (about 8 minutes)
-#   ROUNDS=3 DURATION=5s e2e/bench/run.sh   # shorter
+#   e2e/bench/run.sh                        # 5 interleaved rounds × 10 s (about 12 minutes)
+#   ROUNDS=3 DURATION=5s e2e/bench/run.sh   # shorter (about 4 minutes)
 #
 # It builds the frontdoor binary once (or uses $FRONTDOOR_BINARY), starts a
 # fast loopback backend (plain text and a 20 KB HTML page), a real
-# redis-server and one frontdoor process per configuration, and measures
-# each with wrk (-t2 -c64 by default), interleaved over the rounds:
-#   a   the backend directly (the limit)
-#   b   bare Caddy reverse_proxy (same binary, Caddy's default idle pool)
+# redis-server with one customer's session and 10,000 more, and one
+# frontdoor process per configuration, and measures each with wrk (-t2
+# -c64 by default), interleaved over the rounds. frontdoor runs with its
+# defaults (an ES256 assertion key made at start, one assertion reused per
+# customer for 30s, context cached 2s, metrics on) unless said otherwise:
+#   b    stock Caddy reverse_proxy (same binary, Caddy's default idle pool)
 #   b512 bare Caddy reverse_proxy with frontdoor's idle pool (the baseline)
-#   c   frontdoor: routing, brand headers, assertion, metrics, no session
-#   d   c + Redis customer context, cached (cache 2s)
-#   dr  d with one assertion reused per customer for 30s (assertion { reuse 30s })
-#   e   c + Redis customer context, uncached (cache 0s)
-#   f0  a 20 KB vendor page through frontdoor with banner off
-#   f   the same page with the banner injected
-# and prints a markdown table of medians with the issue's targets (PASS or
-# MISS), the signature floor (one assertion signed on this machine against
-# bare Caddy's CPU per request: the most c, d and e can reach), then a 5 s
-# CPU profile of d under load with the top entries of frontdoor's own
-# packages. Needs wrk and redis-server
-# (apt-get install wrk redis-server). Everything stays on 127.0.0.1.
+#   bm   b512 under m's wrk script: making each request in Lua costs wrk
+#        CPU on the gateway's cores, so m and e are compared with this
+#   bh   b512 adding, with header_up, the request headers frontdoor adds
+#        to d's requests (same values): what those headers cost by
+#        themselves
+#   c    frontdoor without a session: routing, brand headers, reused
+#        assertion, metrics, banner off (plain-text replies)
+#   d    the defaults: c + Redis customer context, one customer
+#   dl   d with Caddy's default log excluding http.handlers.reverse_proxy,
+#        whose debug logger encodes every request's headers even when
+#        debug is off
+#   d0   d with assertion { reuse 0s }: one signature per request
+#   m    the defaults, many customers: a wrk Lua script sends each request
+#        with the session cookie of one of the 10,000, picked at random
+#   m0   m with reuse 0s
+#   e    m with the context uncached (cache 0s): a Redis round trip per
+#        request (with one customer, concurrent lookups would share one)
+#   f0   a 20 KB vendor page through frontdoor with banner off
+#   f    the same page with the banner injected (the default)
+# and, named in ONLY only: a (the backend directly, the limit) and dg (dl
+# with GOGC=400). It prints a markdown table of medians with the targets
+# (PASS or MISS: d ≥ 0.90× b512 with p99 within 1 ms; m and e ≥ 0.80× bm;
+# f ≥ 0.90× f0; beyond, d ≥ 1.0× b), the signature floor (one assertion
+# signed on this machine against bare Caddy's CPU per request: the most d0
+# and m0 can reach), then a 5 s CPU profile of b512, d and m under load
+# with their top entries. Needs wrk and redis-server (apt-get install wrk
+# redis-server). Everything stays on 127.0.0.1.
 #
 # Environment: ROUNDS (5), DURATION (10s), THREADS (2), CONNECTIONS (64),
-# ONLY (comma-separated config keys), PROFILE (configs to profile, default d;
-# empty: none),
-# OUT (directory for logs, the profile
-# and a copy of the report), FRONTDOOR_BINARY (skip the build).
+# ONLY (comma-separated config keys), PROFILE (configs to profile, default
+# b512,d,m; empty: none), OUT (directory for logs, the profiles, the wrk
+# script and a copy of the report), FRONTDOOR_BINARY (skip the build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
