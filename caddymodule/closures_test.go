@@ -83,3 +83,67 @@ func TestCaddyfileClosedErrors(t *testing.T) {
 		})
 	}
 }
+
+// A backend closed now is skipped like one out of hours, whatever its
+// hours say, and the one chosen instead is there because of the closure.
+// An override still wins.
+func TestPlanClosures(t *testing.T) {
+	const outOfHours = "Sat,Sun 08:00-20:00" // monday10 is a Monday
+	cases := []struct {
+		name     string
+		backends []testBackend
+		closed   map[string]string // backend -> closed dates
+		override string
+		want     string
+	}{
+		{"first closed today", []testBackend{{name: "a"}, {name: "b"}}, map[string]string{"a": "2026-11-23"}, "",
+			"b:closed"},
+		{"closed yearly", []testBackend{{name: "a"}, {name: "b"}}, map[string]string{"a": "*-11-23"}, "",
+			"b:closed"},
+		{"closed yesterday", []testBackend{{name: "a"}, {name: "b"}}, map[string]string{"a": "2026-11-22"}, "",
+			"a:first b:failover"},
+		{"closures win over hours", []testBackend{{name: "a", hours: "Mon-Fri 08:00-20:00"}, {name: "b"}}, map[string]string{"a": "2026-11-20..2026-11-27"}, "",
+			"b:closed"},
+		{"closed then out of hours", []testBackend{{name: "a"}, {name: "b", hours: outOfHours}, {name: "c"}}, map[string]string{"a": "2026-11-23"}, "",
+			"c:closed"},
+		{"out of hours then closed", []testBackend{{name: "a", hours: outOfHours}, {name: "b"}, {name: "c"}}, map[string]string{"b": "2026-11-23"}, "",
+			"c:closed"},
+		{"closed then unhealthy", []testBackend{{name: "a"}, {name: "b", sick: true}, {name: "c"}}, map[string]string{"a": "2026-11-23"}, "",
+			"c:failover"},
+		{"all closed", []testBackend{{name: "a"}, {name: "b"}}, map[string]string{"a": "2026-11-23", "b": "*-11-23"}, "",
+			""},
+		{"override wins over a closure", []testBackend{{name: "a"}, {name: "b"}}, map[string]string{"a": "2026-11-23"}, "a",
+			"a:override b:failover"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			j := planJourney(t, c.backends...)
+			for _, b := range j.backends {
+				if dates, ok := c.closed[b.name]; ok {
+					cl, err := config.CompileClosures(nil, []config.Closure{{Dates: dates}}, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b.closures = cl
+				}
+			}
+			var buf [maxBackends]candidate
+			if got := describePlan(j.plan(monday10, c.override, buf[:])); got != c.want {
+				t.Errorf("plan = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestStatusPrintsWhyClosed(t *testing.T) {
+	var out strings.Builder
+	printStatus(&out, Status{Journeys: []JourneyStatus{{Name: "support", Backends: []BackendStatus{
+		{Name: "care-team", Owner: "in-house", ClosedReason: "Christmas Day"},
+		{Name: "nightdesk", Owner: "outsourced", Vendor: "NightDesk", OpenNow: true, Healthy: true},
+	}}}})
+	lines := strings.Split(out.String(), "\n")
+	if len(lines) < 3 || !strings.Contains(lines[1], "care-team") || !strings.Contains(lines[1], "no (closed: Christmas Day)") ||
+		!strings.Contains(lines[2], "nightdesk") || strings.Contains(lines[2], "closed") {
+		t.Errorf("status output:\n%s", out.String())
+	}
+}
