@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -444,5 +445,33 @@ func TestHolidaySummaryIsOneBoundedLine(t *testing.T) {
 	}
 	if reason, _ := cl.At(at(t, "UTC", "2026-12-27 12:00")); reason != "holiday" {
 		t.Errorf("reason without summary %q, want holiday", reason)
+	}
+}
+
+// A config from JSON is validated like a Caddyfile: the error is about
+// the backend, so the adapter can name its line.
+func TestValidateRejectsBadClosures(t *testing.T) {
+	for name, mutate := range map[string]func(b *Backend){
+		"bad date":     func(b *Backend) { b.Closed = []Closure{{Dates: "2026-12-32"}} },
+		"missing file": func(b *Backend) { b.Holidays = []string{filepath.Join(t.TempDir(), "none.ics")} },
+		"mixed zones": func(b *Backend) {
+			b.Hours = append(b.Hours, Hours{When: "Sat 10:00-12:00"})
+			b.Closed = []Closure{{Dates: "*-12-25"}}
+		},
+		"control chars": func(b *Backend) { b.Closed = []Closure{{Dates: "*-12-25", Reason: "X\x1b[2J"}} },
+	} {
+		js := validConfig()
+		b := js[1].Backends[0]
+		mutate(b)
+		err := Validate("Acme", Contact{}, "", js)
+		var ve *Error
+		if !errors.As(err, &ve) || ve.Elem != b || !strings.HasPrefix(err.Error(), `journey "support", backend "care": `) {
+			t.Errorf("%s: error %v, want one about the backend", name, err)
+		}
+	}
+	js := validConfig()
+	js[1].Backends[0].Closed = []Closure{{Dates: "*-12-25", Reason: "Christmas Day"}}
+	if err := Validate("Acme", Contact{}, "", js); err != nil {
+		t.Error(err)
 	}
 }
