@@ -137,7 +137,7 @@ func TestClosureErrors(t *testing.T) {
 
 // writeICS writes a calendar of events (the lines between BEGIN:VCALENDAR
 // and END:VCALENDAR) with CRLF line ends, as calendar apps do.
-func writeICS(t *testing.T, events string) string {
+func writeICS(t testing.TB, events string) string {
 	t.Helper()
 	body := "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//frontdoor//test//EN\n" + strings.TrimSpace(events) + "\nEND:VCALENDAR\n"
 	p := filepath.Join(t.TempDir(), "holidays.ics")
@@ -473,5 +473,45 @@ func TestValidateRejectsBadClosures(t *testing.T) {
 	js[1].Backends[0].Closed = []Closure{{Dates: "*-12-25", Reason: "Christmas Day"}}
 	if err := Validate("Acme", Contact{}, "", js); err != nil {
 		t.Error(err)
+	}
+}
+
+// BenchmarkClosuresAt is the per-request cost: a kept answer.
+func BenchmarkClosuresAt(b *testing.B) {
+	ics := writeICS(b, `
+BEGIN:VEVENT
+UID:xmas
+DTSTART;VALUE=DATE:20001225
+RRULE:FREQ=YEARLY
+SUMMARY:Christmas Day
+END:VEVENT`)
+	cl, err := CompileClosures(newYork("Mon-Fri 08:00-20:00"), []Closure{{Dates: "*-07-04"}, {Dates: "*-12-31..*-01-01"}}, []string{ics})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		cl.At(now.Add(time.Duration(i%1000) * time.Millisecond))
+	}
+}
+
+// BenchmarkClosuresEvaluate is the cost of a new answer (at most a few
+// times a day): 20 yearly holidays since 2000 and a weekly event.
+func BenchmarkClosuresEvaluate(b *testing.B) {
+	var events strings.Builder
+	for i := range 20 {
+		events.WriteString("BEGIN:VEVENT\nUID:h" + string(rune('a'+i)) + "\nDTSTART;VALUE=DATE:2000" + time.Date(2000, time.Month(1+i%12), 1+i, 0, 0, 0, 0, time.UTC).Format("0102") + "\nRRULE:FREQ=YEARLY\nSUMMARY:Holiday\nEND:VEVENT\n")
+	}
+	events.WriteString("BEGIN:VEVENT\nUID:w\nDTSTART;TZID=America/New_York:20200106T100000\nDTEND;TZID=America/New_York:20200106T110000\nRRULE:FREQ=WEEKLY\nSUMMARY:Training\nEND:VEVENT\n")
+	ics := writeICS(b, events.String())
+	cl, err := CompileClosures(newYork("Mon-Fri 08:00-20:00"), nil, []string{ics})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		cl.evaluate(now)
 	}
 }
