@@ -90,6 +90,10 @@ type BackendStatus struct {
 	Requests  uint64           `json:"requests"`
 	Errors    uint64           `json:"errors"`
 	Upstreams []UpstreamStatus `json:"upstreams"`
+
+	// ClosedReason says why a closed date or a holiday shuts the backend
+	// now, e.g. "Christmas Day"; empty when none does.
+	ClosedReason string `json:"closed_reason,omitempty"`
 }
 
 // UpstreamStatus is Caddy's view of one upstream address.
@@ -114,8 +118,9 @@ func (adminAPI) status(w http.ResponseWriter, r *http.Request) error {
 			js.Override = &o
 		}
 		for _, b := range j.backends {
+			open, closedReason := b.openAt(h.now())
 			bs := BackendStatus{Name: b.name, Owner: string(b.owner), Vendor: b.vendor,
-				OpenNow: b.schedule.Open(h.now()), Healthy: b.healthy(),
+				OpenNow: open, Healthy: b.healthy(), ClosedReason: closedReason,
 				Requests: b.counts.requests.Load(), Errors: b.counts.errors.Load(), Upstreams: []UpstreamStatus{}}
 			for _, u := range b.proxy.Upstreams {
 				us := UpstreamStatus{Address: u.Dial}

@@ -68,6 +68,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				vendor  <name>
 //				to      <upstream...>
 //				hours   "<days> <HH:MM-HH:MM>" [<zone>]
+//				closed  <date>[..<date>] [<reason>]
+//				holidays <file.ics>
 //				context <field...>
 //				slo availability <percent>%
 //				slo latency <percent>% <duration>
@@ -392,6 +394,31 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 			}
 			on := v == "on"
 			b.Banner = &on
+		case "closed":
+			args := d.RemainingArgs()
+			if len(args) > 2 {
+				return nil, d.Errf(`closed: quote the reason, e.g. closed %s "%s"`, args[0], strings.Join(args[1:], " "))
+			}
+			if len(args) == 0 {
+				return nil, d.Err(`closed wants DATE or DATE..DATE and an optional reason, e.g. closed *-12-25 "Christmas Day"`)
+			}
+			c := config.Closure{Dates: args[0]}
+			if len(args) == 2 {
+				c.Reason = args[1]
+			}
+			if err := config.CheckClosure(c); err != nil {
+				return nil, d.Errf("backend %s: %v", b.Name, err)
+			}
+			b.Closed = append(b.Closed, c)
+		case "holidays":
+			var file string
+			if !d.AllArgs(&file) {
+				return nil, d.Err("holidays wants one iCalendar file, e.g. holidays /etc/frontdoor/holidays.ics")
+			}
+			if err := config.CheckHolidays(file); err != nil {
+				return nil, d.Errf("backend %s: %v", b.Name, err)
+			}
+			b.Holidays = append(b.Holidays, file)
 		default:
 			// Everything else belongs to the backend's reverse proxy.
 			proxyTokens = append(proxyTokens, d.NextSegment()...)

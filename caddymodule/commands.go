@@ -246,7 +246,7 @@ func printStatus(w io.Writer, st Status) {
 				override = fmt.Sprintf("until %s: %s", j.Override.ExpiresAt.Local().Format(time.TimeOnly), j.Override.Reason)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", j.Name, b.Name, b.Owner, dash(b.Vendor),
-				yesNo(b.OpenNow), yesNo(b.Healthy), b.Requests, b.Errors, dash(override))
+				openNow(b), yesNo(b.Healthy), b.Requests, b.Errors, dash(override))
 		}
 	}
 	tw.Flush()
@@ -259,6 +259,15 @@ func printStatus(w io.Writer, st Status) {
 		}
 		tw.Flush()
 	}
+}
+
+// openNow says whether a backend takes traffic now, and why not when a
+// closure shuts it: "no (closed: Christmas Day)".
+func openNow(b BackendStatus) string {
+	if b.ClosedReason != "" {
+		return "no (closed: " + b.ClosedReason + ")"
+	}
+	return yesNo(b.OpenNow)
 }
 
 func yesNo(b bool) string {

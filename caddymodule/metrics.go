@@ -75,7 +75,7 @@ func newCollectors() *metrics {
 		}, append(backendLabels, "kind")),
 		routing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "routing_decisions_total",
-			Help: "Why each backend was chosen: first, hours, failover or override.",
+			Help: "Why each backend was chosen: first, hours, closed, failover or override.",
 		}, []string{"journey", "backend", "reason"}),
 		contextLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "context_lookups_total",
@@ -176,7 +176,7 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 	s.timeout = m.upstreamErrors.WithLabelValues(append(l[:4:4], errTimeout)...)
 	s.status5x = m.upstreamErrors.WithLabelValues(append(l[:4:4], errStatus5xx)...)
 	s.reasons = map[string]prometheus.Counter{}
-	for _, r := range []string{reasonFirst, reasonHours, reasonFailover, reasonOverride} {
+	for _, r := range []string{reasonFirst, reasonHours, reasonClosed, reasonFailover, reasonOverride} {
 		s.reasons[r] = m.routing.WithLabelValues(journey, b.Name, r)
 	}
 	s.banners = map[string]prometheus.Counter{}

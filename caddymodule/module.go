@@ -191,6 +191,10 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
 		}
+		closures, err := config.CompileClosures(b.Hours, b.Closed, b.Holidays)
+		if err != nil {
+			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+		}
 		raw, err := withEdgeKeepAlive(b.ProxyRaw)
 		if err == nil {
 			raw, err = withStreamCloseDelay(raw)
@@ -226,6 +230,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			proxy:      proxy,
 			upstreams:  upstreamAuthorities(proxy),
 			stats:      h.metrics.forBackend(j.Name, b),
+			closures:   closures,
 		})
 	}
 	return route, nil

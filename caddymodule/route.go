@@ -56,12 +56,14 @@ type backendRoute struct {
 	proxy         *reverseproxy.Handler
 	upstreams     map[string]bool // host:port of every static upstream, for Location rewriting
 	stats         *backendStats
+	closures      *config.Closures // closed dates and holidays; nil: none
 }
 
 // Why a backend was chosen; these are metric label values.
 const (
 	reasonFirst    = "first"
 	reasonHours    = "hours"
+	reasonClosed   = "closed"
 	reasonFailover = "failover"
 	reasonOverride = "override"
 )
@@ -92,12 +94,12 @@ type candidate struct {
 	reason  string
 }
 
-// plan lists the backends to try, in order: those open by their hours and
-// healthy, as written; if every open backend is unhealthy they are all
+// plan lists the backends to try, in order: those open (neither closed by
+// a closure nor outside their hours) and healthy, as written; if every open backend is unhealthy they are all
 // tried anyway, because health checks can be stale and a chance to serve
 // beats a certain error. An empty plan means no backend is open now.
 //
-// An override puts its backend first whatever its hours and health (taking
+// An override puts its backend first whatever its closures, hours and health (taking
 // a journey back in-house at night is what overrides are for); the normal
 // plan follows it as failover.
 func (j *journeyRoute) plan(now time.Time, override string, buf []candidate) []candidate {
@@ -121,9 +123,14 @@ func (j *journeyRoute) plan(now time.Time, override string, buf []candidate) []c
 // only healthy ones if onlyHealthy; it reports whether any open backend
 // was left out as unhealthy.
 func (j *journeyRoute) appendOpen(plan []candidate, now time.Time, skip *backendRoute, onlyHealthy bool) ([]candidate, bool) {
-	skippedHours, skippedUnhealthy := false, false
+	skippedHours, skippedClosed, skippedUnhealthy := false, false, false
 	for _, b := range j.backends {
 		if b == skip {
+			continue
+		}
+		// Closures first: a holiday closes a backend whatever its hours.
+		if _, closed := b.closures.At(now); closed {
+			skippedClosed = true
 			continue
 		}
 		if !b.schedule.Open(now) {
@@ -134,25 +141,37 @@ func (j *journeyRoute) appendOpen(plan []candidate, now time.Time, skip *backend
 			skippedUnhealthy = true
 			continue
 		}
-		plan = append(plan, candidate{backend: b, reason: reasonFor(b, skippedHours, skippedUnhealthy || len(plan) > 0)})
+		plan = append(plan, candidate{backend: b, reason: reasonFor(b, skippedHours, skippedClosed, skippedUnhealthy || len(plan) > 0)})
 	}
 	return plan, skippedUnhealthy
 }
 
 // reasonFor names why b is tried: failover when a backend before it was
 // skipped as unhealthy or tried and failed (an overridden one included),
-// first when it is the journey's first, hours when only closed backends
+// first when it is the journey's first, closed when a backend before it
+// was skipped for a closure, hours when only backends outside their hours
 // were skipped before it.
-func reasonFor(b *backendRoute, skippedHours, failedOver bool) string {
+func reasonFor(b *backendRoute, skippedHours, skippedClosed, failedOver bool) string {
 	switch {
 	case failedOver:
 		return reasonFailover
 	case b.first:
 		return reasonFirst
+	case skippedClosed:
+		return reasonClosed
 	case skippedHours:
 		return reasonHours
 	}
 	return reasonFirst
+}
+
+// openAt reports whether b takes traffic at now by its closures and hours
+// (an override aside) and, when a closure shuts it, why.
+func (b *backendRoute) openAt(now time.Time) (open bool, closedReason string) {
+	if reason, closed := b.closures.At(now); closed {
+		return false, reason
+	}
+	return b.schedule.Open(now), ""
 }
 
 // replayable reports whether a request may be sent to a second backend

@@ -190,22 +190,26 @@ func TestReasonFor(t *testing.T) {
 	first := &backendRoute{first: true}
 	other := &backendRoute{}
 	cases := []struct {
-		b                        *backendRoute
-		skippedHours, failedOver bool
-		want                     string
+		b                                       *backendRoute
+		skippedHours, skippedClosed, failedOver bool
+		want                                    string
 	}{
-		{first, false, false, reasonFirst},
+		{first, false, false, false, reasonFirst},
 		// The first backend, tried only after an overridden one failed,
 		// is a failover like any other.
-		{first, true, true, reasonFailover},
-		{other, true, false, reasonHours},
-		{other, false, true, reasonFailover},
-		// Failing over beats hours: it would only serve after another failed.
-		{other, true, true, reasonFailover},
+		{first, true, false, true, reasonFailover},
+		{other, true, false, false, reasonHours},
+		{other, false, true, false, reasonClosed},
+		// A closure is the better reason: it is evaluated before hours.
+		{other, true, true, false, reasonClosed},
+		{other, false, false, true, reasonFailover},
+		// Failing over beats hours and closures: it would only serve after another failed.
+		{other, true, false, true, reasonFailover},
+		{other, false, true, true, reasonFailover},
 	}
 	for _, c := range cases {
-		if got := reasonFor(c.b, c.skippedHours, c.failedOver); got != c.want {
-			t.Errorf("reasonFor(first=%v, hours=%v, failover=%v) = %q, want %q", c.b.first, c.skippedHours, c.failedOver, got, c.want)
+		if got := reasonFor(c.b, c.skippedHours, c.skippedClosed, c.failedOver); got != c.want {
+			t.Errorf("reasonFor(first=%v, hours=%v, closed=%v, failover=%v) = %q, want %q", c.b.first, c.skippedHours, c.skippedClosed, c.failedOver, got, c.want)
 		}
 	}
 }

@@ -164,6 +164,22 @@ type Backend struct {
 	// backend (upstreams, transport, health checks, load balancing). Its
 	// "handler" must be "reverse_proxy". Required.
 	ProxyRaw json.RawMessage `json:"proxy,omitempty" caddy:"namespace=http.handlers inline_key=handler"`
+
+	// Closed lists the days this backend is closed whatever its hours
+	// (public holidays, inventory days), in the zone of its hours, or UTC
+	// when it has none (its hours must then all be in one zone). A closed
+	// backend is skipped like one outside its hours; an override still
+	// sends the journey to it. Default: none.
+	Closed []Closure `json:"closed,omitempty"`
+
+	// Holidays are iCalendar (.ics) files whose events close this backend
+	// while they run: an all-day event from midnight to midnight in the
+	// zone of the backend's hours, a timed event for its span, a recurring
+	// event (RRULE, RDATE, EXDATE, RECURRENCE-ID) on each occurrence;
+	// cancelled events are ignored. The event's SUMMARY is the reason the
+	// status endpoint shows. Files are read when the config loads: reload
+	// to pick up a changed file. Default: none.
+	Holidays []string `json:"holidays,omitempty"`
 }
 
 // BannerEnabled reports whether the brand banner applies to this backend,

@@ -164,6 +164,9 @@ func validateBackend(j *Journey, b *Backend) error {
 	if _, err := Compile(b.Hours); err != nil {
 		return errorf(b, "%s: %v", where, err)
 	}
+	if _, err := CompileClosures(b.Hours, b.Closed, b.Holidays); err != nil {
+		return errorf(b, "%s: %v", where, err)
+	}
 	headerOf := make(map[string]string, len(b.Context))
 	for _, f := range b.Context {
 		if err := checkField(f); err != nil {
