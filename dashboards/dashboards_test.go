@@ -24,9 +24,14 @@ var designMetrics = map[string][]string{
 	"frontdoor_banner_injections_total":         {"journey", "backend", "result"},
 	"frontdoor_error_pages_total":               {"journey", "backend", "code"},
 	"frontdoor_backend_slo_objective":           {"journey", "backend", "owner", "vendor", "slo", "threshold"},
+	"frontdoor_contacts_total":                  {"journey", "backend", "owner", "vendor"},
+	"frontdoor_repeat_contacts_total":           {"journey", "backend", "owner", "vendor"},
+	"frontdoor_streams_total":                   {"journey", "backend", "owner", "vendor", "closed_by"},
+	"frontdoor_stream_duration_seconds":         {"journey", "backend", "owner", "vendor"},
 }
 
-var designHistograms = []string{"frontdoor_request_duration_seconds", "frontdoor_context_lookup_duration_seconds"}
+var designHistograms = []string{"frontdoor_request_duration_seconds", "frontdoor_context_lookup_duration_seconds",
+	"frontdoor_stream_duration_seconds"}
 
 // targetLabels are added by Prometheus to every scraped series.
 var targetLabels = []string{"instance", "job"}
