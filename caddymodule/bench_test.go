@@ -186,6 +186,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		}`
 	fd := provisionHandler(b, site, monday10)
 	fdSigned := provisionHandler(b, site+"\nassertion {\n\treuse 0s\n}", monday10)
+	fdAssertionOnly := provisionHandler(b, strings.Replace(site, "context customer_id", "headers assertion\n\t\t\t\tcontext customer_id", 1), monday10)
 
 	noNext := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 		return nil
@@ -214,6 +215,9 @@ func BenchmarkServeHTTP(b *testing.B) {
 	})
 	b.Run("frontdoor", func(b *testing.B) {
 		run(b, func(w http.ResponseWriter, r *http.Request) error { return fd.ServeHTTP(w, r, noNext) })
+	})
+	b.Run("frontdoor-assertion-only", func(b *testing.B) {
+		run(b, func(w http.ResponseWriter, r *http.Request) error { return fdAssertionOnly.ServeHTTP(w, r, noNext) })
 	})
 	b.Run("frontdoor-signed", func(b *testing.B) {
 		run(b, func(w http.ResponseWriter, r *http.Request) error { return fdSigned.ServeHTTP(w, r, noNext) })

@@ -74,6 +74,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				slo availability <percent>%
 //				slo latency <percent>% <duration>
 //				banner  on|off
+//				headers all|assertion
 //				<any reverse_proxy subdirective>
 //			}
 //		}
@@ -386,6 +387,10 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 		case "slo":
 			if err := parseSLO(d, b); err != nil {
 				return nil, err
+			}
+		case "headers":
+			if !d.AllArgs(&b.Headers) {
+				return nil, d.Err("headers wants all or assertion")
 			}
 		case "banner":
 			var v string

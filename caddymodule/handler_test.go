@@ -446,3 +446,54 @@ func TestServeJWKS(t *testing.T) {
 		t.Errorf("POST: status %d Allow %q", w.Code, w.Header().Get("Allow"))
 	}
 }
+
+// TestAssertionOnlyBackend: a backend with headers assertion gets the
+// signed assertion and the request id, no plain context header; failing
+// over from it to a backend with plain headers gives that one all of them.
+func TestAssertionOnlyBackend(t *testing.T) {
+	lean := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close() // hangs up before answering: the request fails over
+		}
+	})
+	plain := newBackend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }) //nolint:errcheck
+	h := provisionHandler(t, `brand "Acme Outdoor"
+		contact {
+			phone "+1 800 555 0100"
+		}
+		journey support /support* {
+			backend lean {
+				owner in-house
+				to `+lean.addr()+`
+				headers assertion
+				context customer_id
+			}
+			backend plain {
+				owner in-house
+				to `+plain.addr()+`
+				context customer_id
+			}
+		}`, monday10)
+	serve(t, h, httptest.NewRequest("GET", "http://shop.example.com/support/x", nil), nil)
+	got := lean.requests()
+	if len(got) != 1 {
+		t.Fatalf("lean backend got %d requests", len(got))
+	}
+	for name := range got[0].Header {
+		if strings.HasPrefix(name, "X-Frontdoor-") && name != "X-Frontdoor-Assertion" {
+			t.Errorf("assertion-only backend received %s", name)
+		}
+	}
+	if got[0].Header.Get("X-Frontdoor-Assertion") == "" || got[0].Header.Get("X-Request-Id") == "" {
+		t.Errorf("assertion-only backend lacks the assertion or the request id: %v", got[0].Header)
+	}
+	if len(plain.requests()) == 0 {
+		t.Fatal("no failover to the plain backend")
+	}
+	after := plain.requests()[0].Header
+	for _, name := range []string{"X-Frontdoor-Brand", "X-Frontdoor-Support-Contact", "X-Frontdoor-Journey", "X-Frontdoor-Backend", "X-Frontdoor-Session", "X-Frontdoor-Assertion"} {
+		if after.Get(name) == "" {
+			t.Errorf("after failover the plain backend lacks %s", name)
+		}
+	}
+}

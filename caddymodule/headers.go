@@ -11,6 +11,7 @@ import (
 
 // Headers frontdoor sends to backends.
 const (
+	headerPrefix  = "X-Frontdoor-"
 	headerBrand   = "X-Frontdoor-Brand"
 	headerContact = "X-Frontdoor-Support-Contact"
 	headerJourney = "X-Frontdoor-Journey"

@@ -217,20 +217,21 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			return nil, fmt.Errorf("backend %q: proxy handler must be reverse_proxy, not %T", b.Name, mod)
 		}
 		route.backends = append(route.backends, &backendRoute{
-			journey:    j.Name,
-			name:       b.Name,
-			owner:      b.Owner,
-			vendor:     b.Vendor,
-			first:      i == 0,
-			outsourced: b.Owner == config.Outsourced,
-			banner:     b.BannerEnabled(),
-			context:    newContextFields(b.Context),
-			counts:     new(backendCounts),
-			schedule:   schedule,
-			proxy:      proxy,
-			upstreams:  upstreamAuthorities(proxy),
-			stats:      h.metrics.forBackend(j.Name, b),
-			closures:   closures,
+			journey:       j.Name,
+			name:          b.Name,
+			owner:         b.Owner,
+			vendor:        b.Vendor,
+			first:         i == 0,
+			outsourced:    b.Owner == config.Outsourced,
+			banner:        b.BannerEnabled(),
+			assertionOnly: b.Headers == "assertion",
+			context:       newContextFields(b.Context),
+			counts:        new(backendCounts),
+			schedule:      schedule,
+			proxy:         proxy,
+			upstreams:     upstreamAuthorities(proxy),
+			stats:         h.metrics.forBackend(j.Name, b),
+			closures:      closures,
 		})
 	}
 	return route, nil

@@ -50,6 +50,7 @@ type backendRoute struct {
 	first         bool // written first in its journey
 	outsourced    bool
 	banner        bool           // HTML responses carry the brand banner
+	assertionOnly bool           // the context travels in the signed assertion only (headers assertion)
 	context       []contextField // session fields this backend may see
 	counts        *backendCounts // for the status endpoint
 	schedule      config.Schedule

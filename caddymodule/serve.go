@@ -62,11 +62,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	keepReservedHeaders(r.Header)
-	x.values.set(r.Header, headerBrand, h.Brand)
-	if h.contactHeader != "" {
-		x.values.set(r.Header, headerContact, h.contactHeader)
-	}
-	x.values.set(r.Header, headerJourney, journey.name)
 	x.values.set(r.Header, headerRequest, requestID)
 	ownServer := w.Header()["Server"]
 	canReplay := replayable(r)
@@ -79,14 +74,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if i > 0 {
 			clearContextHeaders(r.Header, plan[i-1].backend)
 		}
-		x.values.set(r.Header, headerBackend, b.name)
+		if b.assertionOnly {
+			clearPlainHeaders(r.Header)
+		} else {
+			h.setPlainHeaders(r.Header, &x.values, journey.name, b, cc)
+		}
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
 		if cookies := backendCookies(clientCookies, b, h.vendorCookies); cookies != nil {
 			r.Header["Cookie"] = cookies
 		} else {
 			delete(r.Header, "Cookie")
 		}
-		setContextHeaders(r.Header, &x.values, b, cc)
 		token, signErr := h.sign(b, journey.name, *cc, x.fields[:0])
 		if signErr != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("signing assertion: %w", signErr))
@@ -153,6 +151,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	return nil
+}
+
+// setPlainHeaders sets the headers that say in plain text what the
+// assertion says signed: the brand, its contact, the journey and backend,
+// the session state and the context fields the backend may see.
+func (h *Handler) setPlainHeaders(hdr http.Header, values *valueSlab, journey string, b *backendRoute, cc *customerContext) {
+	values.set(hdr, headerBrand, h.Brand)
+	if h.contactHeader != "" {
+		values.set(hdr, headerContact, h.contactHeader)
+	}
+	values.set(hdr, headerJourney, journey)
+	values.set(hdr, headerBackend, b.name)
+	setContextHeaders(hdr, values, b, cc)
+}
+
+// clearPlainHeaders removes them for a backend that reads the assertion
+// only (headers assertion), also after an attempt at one that did not.
+func clearPlainHeaders(hdr http.Header) {
+	for name := range hdr {
+		if name != assertion.Header && len(name) >= len(headerPrefix) && name[:len(headerPrefix)] == headerPrefix {
+			delete(hdr, name)
+		}
+	}
 }
 
 // exchange holds what a proxied request needs beyond the stack, in one

@@ -160,6 +160,14 @@ type Backend struct {
 	// contact banner. Default: on for outsourced backends, off for in-house.
 	Banner *bool `json:"banner,omitempty"`
 
+	// Headers says how this backend receives the brand's and the
+	// customer's context: "all" sends the plain X-Frontdoor-* headers and
+	// the signed X-Frontdoor-Assertion carrying the same; "assertion" sends
+	// only the assertion (and X-Request-Id), for a backend that verifies
+	// it and reads everything from it: less to send, parse and log on
+	// every request. Default: all.
+	Headers string `json:"headers,omitempty"`
+
 	// ProxyRaw is the Caddy reverse_proxy handler that reaches this
 	// backend (upstreams, transport, health checks, load balancing). Its
 	// "handler" must be "reverse_proxy". Required.

@@ -161,6 +161,9 @@ func validateBackend(j *Journey, b *Backend) error {
 	default:
 		return errorf(b, "%s: unknown owner %q: use in-house or outsourced", where, b.Owner)
 	}
+	if b.Headers != "" && b.Headers != "all" && b.Headers != "assertion" {
+		return errorf(b, "%s: headers %q: want all (plain headers and the assertion) or assertion (the signed assertion only)", where, b.Headers)
+	}
 	if _, err := Compile(b.Hours); err != nil {
 		return errorf(b, "%s: %v", where, err)
 	}
