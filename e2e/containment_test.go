@@ -316,3 +316,33 @@ func newJarClient(t *testing.T) *http.Client {
 	}
 	return &http.Client{Jar: jar}
 }
+
+// TestVendorTrailersScrubbed: a vendor cannot declare response trailers
+// with names frontdoor owns (a spoofed request id, a note after the body).
+func TestVendorTrailersScrubbed(t *testing.T) {
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Request-Id, X-Frontdoor-Note, X-Checksum")
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"parcel":"in transit"}`)
+		w.(http.Flusher).Flush()
+		w.Header().Set("X-Request-Id", "SPOOFED")
+		w.Header().Set("X-Frontdoor-Note", "sneaky")
+		w.Header().Set("X-Checksum", "abc")
+	})
+	inhouse := startBackend(t, "inhouse", nil)
+	gw := brandSite(t, vendor.URL, inhouse.URL, "")
+	resp, err := http.Get(gw.URL + "/v/parcel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	resp.Body.Close()
+	if resp.Trailer.Get("X-Checksum") != "abc" {
+		t.Errorf("an ordinary trailer was lost: %v", resp.Trailer)
+	}
+	for _, name := range []string{"X-Request-Id", "X-Frontdoor-Note"} {
+		if v := resp.Trailer.Get(name); v != "" {
+			t.Errorf("vendor trailer %s reached the customer: %q", name, v)
+		}
+	}
+}
