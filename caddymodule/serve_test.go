@@ -88,6 +88,11 @@ func TestAcceptsGzip(t *testing.T) {
 		{[]string{"*;q=0"}, false},
 		// An explicit gzip entry decides, even with a wildcard after it.
 		{[]string{"gzip;q=0, *"}, false},
+		// A malformed q makes its element meaningless, as the error page's
+		// Accept reading has it (one parser, internal/accept): the wildcard
+		// after it decides.
+		{[]string{"gzip;q=bogus, *"}, true},
+		{[]string{"gzip;q=2, br"}, false},
 	}
 	for _, c := range cases {
 		if got := acceptsGzip(c.values); got != c.want {
