@@ -696,3 +696,28 @@ func TestRuleUnitTestsOrderAllGroups(t *testing.T) {
 		t.Errorf("group_eval_order %v, want every rule group in file order %v", order, groups)
 	}
 }
+
+// TestDashboardJSONIsGenerated: frontdoor.json is the output of Dashboard() (dashboard.go); edit
+// the Go code and run `go generate ./dashboards`, never the JSON.
+func TestDashboardJSONIsGenerated(t *testing.T) {
+	generated, err := GenerateDashboardJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(generated, DashboardJSON) {
+		return
+	}
+	got, want := strings.Split(string(DashboardJSON), "\n"), strings.Split(string(generated), "\n")
+	for i := 0; i < len(got) || i < len(want); i++ {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			t.Fatalf("frontdoor.json differs from what dashboard.go generates (run `go generate ./dashboards`); first difference at line %d:\n committed: %s\n generated: %s", i+1, g, w)
+		}
+	}
+}

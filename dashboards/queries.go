@@ -61,7 +61,7 @@ var BuiltinVariables = map[string]string{
 	"__range_ms":      "3600000",
 }
 
-type dashboard struct {
+type dashboardModel struct {
 	Annotations struct {
 		List []struct {
 			Name string `json:"name"`
@@ -104,7 +104,7 @@ var variableRef = regexp.MustCompile(`\$\{(\w+)(?::[\w]+)?\}|\[\[(\w+)(?::[\w]+)
 // also of panels inside collapsed rows, and annotation queries) in panel order, with the variables
 // substituted as documented on Query.Expr. A variable that the dashboard does not define is an error.
 func Queries(dashboardJSON []byte) ([]Query, error) {
-	var d dashboard
+	var d dashboardModel
 	if err := json.Unmarshal(dashboardJSON, &d); err != nil {
 		return nil, fmt.Errorf("dashboard JSON: %w", err)
 	}
