@@ -384,12 +384,12 @@ func newChart(j Journey) chart {
 }
 
 // axisFloor is where a chart's bars start: the highest of 0, 50, 80, 90, 95, 98, 99, 99.5 and
-// 99.9% below every value and objective, so that 99.3% and 99.9% do not look alike. The axis
-// says where it starts.
+// 99.9% that leaves the lowest value (or objective) a bar of at least a sixth of the track, so
+// that 99.3% and 99.9% do not look alike and no bar vanishes. The axis says where it starts.
 func axisFloor(low float64) float64 {
 	floor := 0.0
 	for _, f := range []float64{0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999} {
-		if f < low {
+		if (low-f)/(1-f) >= 1.0/6 {
 			floor = f
 		}
 	}

@@ -299,7 +299,7 @@ func TestFormats(t *testing.T) {
 	if got := mdCell("a|b\nc<d>\\"); got != `a\|b c&lt;d&gt;\\` {
 		t.Errorf("mdCell = %q", got)
 	}
-	for in, want := range map[float64]float64{1: 0.999, 0.9995: 0.999, 0.9993: 0.999, 0.9985: 0.995, 0.97: 0.95, 0.7241: 0.5, 0.3: 0} {
+	for in, want := range map[float64]float64{1: 0.999, 0.9995: 0.999, 0.9993: 0.999, 0.9985: 0.995, 0.97: 0.95, 0.7241: 0.5, 0.5004: 0, 0.3: 0} {
 		if got := axisFloor(in); got != want {
 			t.Errorf("axisFloor(%v) = %v, want %v", in, got, want)
 		}
