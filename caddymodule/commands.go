@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,21 +18,23 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/scorecard"
 )
 
 // Every Caddy build that includes the module has frontdoor's operator
-// commands under "frontdoor": caddy frontdoor keygen, status, override
-// and trail. (Caddy modules may add subcommands; "frontdoor" keeps these
+// commands under "frontdoor": caddy frontdoor keygen, status, override,
+// trail and scorecard. (Caddy modules may add subcommands; "frontdoor" keeps these
 // names apart from Caddy's own and other modules'.)
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "frontdoor",
-		Usage: "keygen|status|override|trail ...",
+		Usage: "keygen|status|override|trail|scorecard ...",
 		Short: "Makes assertion keys and operates a running frontdoor",
 		Long: `
 frontdoor's operator commands: keygen makes a key for signing
 X-Frontdoor-Assertion; status, override and trail talk to a running
-instance's admin endpoint. The frontdoor binary also has them at top level
+instance's admin endpoint; scorecard reports every vendor against its
+contract from Prometheus. The frontdoor binary also has them at top level
 (frontdoor status).`,
 		CobraFunc: func(cmd *cobra.Command) {
 			for _, c := range Commands() {
@@ -44,10 +47,10 @@ instance's admin endpoint. The frontdoor binary also has them at top level
 }
 
 // Commands returns frontdoor's operator commands (keygen, status,
-// override, trail), each new, for a binary that registers them at top
+// override, trail, scorecard), each new, for a binary that registers them at top
 // level with caddycmd.RegisterCommand as the frontdoor binary does.
 func Commands() []caddycmd.Command {
-	return []caddycmd.Command{keygenCommand(), statusCommand(), overrideCommand(), trailCommand()}
+	return []caddycmd.Command{keygenCommand(), statusCommand(), overrideCommand(), trailCommand(), scorecardCommand()}
 }
 
 func keygenCommand() caddycmd.Command {
@@ -211,6 +214,42 @@ func trailCommand() caddycmd.Command {
 						e.Journey, e.Backend, e.Owner, e.Status, dash(e.Case), dash(e.Note), e.RequestID)
 				}
 				return tw.Flush()
+			}
+		},
+	}
+}
+
+func scorecardCommand() caddycmd.Command {
+	return caddycmd.Command{
+		Name:  "scorecard",
+		Usage: "--prometheus <url> [--range 30d] [--journey <name>] [--format md|html] [--out <file>]",
+		Short: "Writes the vendor review's scorecard from Prometheus",
+		Long: `
+Reads the Prometheus that scrapes frontdoor and loads its recording rules
+(dashboards/rules/frontdoor.rules.yml) and writes, per journey, every
+backend next to the in-house team against its contract over the range:
+requests, availability and latency against the slo lines (met or missed,
+error budget left), and the secret-shopper pass rate, first-contact
+resolution and hang-up share where those metrics exist. Markdown pastes into
+a ticket; HTML is one printable page (inline SVG, no script, no network):
+
+	frontdoor scorecard --prometheus http://prometheus:9090 --range 30d --format html --out scorecard.html`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.Flags().String("prometheus", "", "base URL of the Prometheus API (required)")
+			cmd.Flags().String("range", "30d", "period reported, ending now: a Prometheus duration (30d, 1w, 12h)")
+			cmd.Flags().String("journey", "", "report one journey (default: every journey with requests)")
+			cmd.Flags().String("format", "md", "md (Markdown) or html")
+			cmd.Flags().String("out", "", "file to write (default: standard output)")
+			cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+				var opts scorecard.Options
+				opts.Prometheus, _ = cmd.Flags().GetString("prometheus")
+				opts.Range, _ = cmd.Flags().GetString("range")
+				opts.Journey, _ = cmd.Flags().GetString("journey")
+				format, _ := cmd.Flags().GetString("format")
+				out, _ := cmd.Flags().GetString("out")
+				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+				defer cancel()
+				return scorecard.Write(ctx, opts, format, out, os.Stdout)
 			}
 		},
 	}

@@ -24,6 +24,10 @@ var designMetrics = map[string][]string{
 	"frontdoor_banner_injections_total":         {"journey", "backend", "result"},
 	"frontdoor_error_pages_total":               {"journey", "backend", "code"},
 	"frontdoor_backend_slo_objective":           {"journey", "backend", "owner", "vendor", "slo", "threshold"},
+	"frontdoor_probe_success":                   {"journey", "backend", "owner", "vendor", "probe"},
+	"frontdoor_probe_runs_total":                {"journey", "backend", "owner", "vendor", "probe", "result"},
+	"frontdoor_probe_duration_seconds":          {"journey", "backend", "owner", "vendor", "probe"},
+	"frontdoor_probe_check_failures_total":      {"journey", "backend", "owner", "vendor", "probe", "check"},
 	"frontdoor_contacts_total":                  {"journey", "backend", "owner", "vendor"},
 	"frontdoor_repeat_contacts_total":           {"journey", "backend", "owner", "vendor"},
 	"frontdoor_streams_total":                   {"journey", "backend", "owner", "vendor", "closed_by"},
@@ -31,7 +35,7 @@ var designMetrics = map[string][]string{
 }
 
 var designHistograms = []string{"frontdoor_request_duration_seconds", "frontdoor_context_lookup_duration_seconds",
-	"frontdoor_stream_duration_seconds"}
+	"frontdoor_probe_duration_seconds", "frontdoor_stream_duration_seconds"}
 
 // targetLabels are added by Prometheus to every scraped series.
 var targetLabels = []string{"instance", "job"}
@@ -159,6 +163,7 @@ func TestDashboardQueriesArePromQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	qs = append(qs, scorecardQueries()...)
 	var b strings.Builder
 	b.WriteString("groups:\n  - name: dashboard\n    rules:\n")
 	for i, q := range qs {
@@ -173,6 +178,17 @@ func TestDashboardQueriesArePromQL(t *testing.T) {
 	if want := fmt.Sprintf("%d rules found", len(qs)); !strings.Contains(out, want) {
 		t.Fatalf("promtool check rules: want %q in\n%s", want, out)
 	}
+}
+
+// scorecardQueries are the queries of `frontdoor scorecard` as the tests run them: over
+// $__range (1h) and every journey, as instant queries.
+func scorecardQueries() []Query {
+	var qs []Query
+	for _, q := range ScorecardQueries {
+		qs = append(qs, Query{PanelTitle: "scorecard: " + q.Name, RefID: "S", Template: q.Template,
+			Expr: q.Expr(BuiltinVariables["__range"], ".*"), Instant: true})
+	}
+	return qs
 }
 
 // ---------------------------------------------------------------------------------- embedding
@@ -411,6 +427,7 @@ func TestDashboardQueriesUseContractMetricsAndLabels(t *testing.T) {
 	if len(qs) < 30 {
 		t.Fatalf("only %d queries found", len(qs))
 	}
+	qs = append(qs, scorecardQueries()...)
 	recorded := recordedNames(t)
 	labels := contractLabels()
 	usedRecorded := map[string]bool{}
@@ -699,5 +716,30 @@ func TestRuleUnitTestsOrderAllGroups(t *testing.T) {
 	}
 	if strings.Join(order, " ") != strings.Join(groups, " ") {
 		t.Errorf("group_eval_order %v, want every rule group in file order %v", order, groups)
+	}
+}
+
+// TestDashboardJSONIsGenerated: frontdoor.json is the output of Dashboard() (dashboard.go); edit
+// the Go code and run `go generate ./dashboards`, never the JSON.
+func TestDashboardJSONIsGenerated(t *testing.T) {
+	generated, err := GenerateDashboardJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(generated, DashboardJSON) {
+		return
+	}
+	got, want := strings.Split(string(DashboardJSON), "\n"), strings.Split(string(generated), "\n")
+	for i := 0; i < len(got) || i < len(want); i++ {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			t.Fatalf("frontdoor.json differs from what dashboard.go generates (run `go generate ./dashboards`); first difference at line %d:\n committed: %s\n generated: %s", i+1, g, w)
+		}
 	}
 }

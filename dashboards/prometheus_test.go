@@ -106,6 +106,21 @@ func fakeGateway(start time.Time) http.Handler {
 		line("frontdoor_backend_slo_objective", 0.99, "journey", "tracking", "backend", "shipco", "owner", "outsourced",
 			"vendor", "ShipCo", "slo", "availability")
 
+		// The experience metrics of the secret shopper, contacts and streams.
+		typ("frontdoor_probe_success", "gauge")
+		typ("frontdoor_contacts_total", "counter")
+		typ("frontdoor_repeat_contacts_total", "counter")
+		typ("frontdoor_streams_total", "counter")
+		for _, be := range fakeBackends {
+			id := []string{"journey", be.journey, "backend", be.backend, "owner", be.owner, "vendor", be.vendor}
+			line("frontdoor_probe_success", 1, append(id, "probe", "help-page")...)
+			line("frontdoor_contacts_total", 2*s, id...)
+			line("frontdoor_repeat_contacts_total", 0.3*s, id...)
+			for closedBy, rate := range map[string]float64{"client": 1, "backend": 0.2, "gateway": 0.01} {
+				line("frontdoor_streams_total", rate*s, append(id, "closed_by", closedBy)...)
+			}
+		}
+
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		io.WriteString(w, b.String())
 	})
@@ -219,6 +234,7 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
+	qs = append(qs, scorecardQueries()...)
 	// Recording rules feed each other across groups: give them time, then require data everywhere.
 	deadline := time.Now().Add(90 * time.Second)
 	var problems []string

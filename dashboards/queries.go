@@ -61,7 +61,7 @@ var BuiltinVariables = map[string]string{
 	"__range_ms":      "3600000",
 }
 
-type dashboard struct {
+type dashboardModel struct {
 	Annotations struct {
 		List []struct {
 			Name string `json:"name"`
@@ -104,7 +104,7 @@ var variableRef = regexp.MustCompile(`\$\{(\w+)(?::[\w]+)?\}|\[\[(\w+)(?::[\w]+)
 // also of panels inside collapsed rows, and annotation queries) in panel order, with the variables
 // substituted as documented on Query.Expr. A variable that the dashboard does not define is an error.
 func Queries(dashboardJSON []byte) ([]Query, error) {
-	var d dashboard
+	var d dashboardModel
 	if err := json.Unmarshal(dashboardJSON, &d); err != nil {
 		return nil, fmt.Errorf("dashboard JSON: %w", err)
 	}
@@ -184,4 +184,75 @@ func Queries(dashboardJSON []byte) ([]Query, error) {
 		queries = append(queries, Query{PanelTitle: "annotation: " + a.Name, RefID: "Anno", Template: a.Expr, Expr: expr})
 	}
 	return queries, nil
+}
+
+// ScorecardQuery is one PromQL query of `frontdoor scorecard` (internal/scorecard), run as an
+// instant query at the end of the reported range. Like the dashboard's queries it is written with
+// Grafana's variables: $__range is the reported range (a PromQL duration such as 30d) and $journey
+// a regex of the journeys reported.
+type ScorecardQuery struct {
+	// Name says what the query measures.
+	Name string
+	// Template is the expression with $__range and $journey.
+	Template string
+	// Optional queries read metrics of features a deployment may not use (the secret shopper,
+	// contacts, streams): an empty result only leaves their column out.
+	Optional bool
+}
+
+// Expr is the query for a range and a journey regex.
+func (q ScorecardQuery) Expr(window, journeyRegex string) string {
+	return strings.NewReplacer("$__range", window, "$journey", journeyRegex).Replace(q.Template)
+}
+
+// The scorecard's queries. The service levels read the recording rules of rules/frontdoor.rules.yml
+// as the dashboard and the alerts do: a ratio over the range is a sum of recorded 5m rates divided
+// by another, the form of the *:ratio_rate30d rules, so that `--range 30d` agrees with them. The
+// number of requests and the optional experience metrics read their counters: increase() is exact
+// at the edges of the range, where recorded 5m rates lag by up to 5 minutes.
+var (
+	// ScorecardRequests is the number of requests of a backend in the range.
+	ScorecardRequests = ScorecardQuery{Name: "requests", Template: `sum by (journey, backend, owner, vendor) (increase(frontdoor_requests_total{journey=~"$journey"}[$__range]))`}
+	// ScorecardErrorRatio is the share of a backend's requests answered 5xx over the range.
+	ScorecardErrorRatio = ScorecardQuery{Name: "error ratio", Template: `sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoor_requests_errors:rate5m{journey=~"$journey"}[$__range]))
+/
+sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoor_requests:rate5m{journey=~"$journey"}[$__range]))`}
+	// ScorecardAvailabilityObjective is a backend's latest availability objective in the range.
+	ScorecardAvailabilityObjective = ScorecardQuery{Name: "availability objective", Template: `max by (journey, backend) (last_over_time(journey_backend:frontdoor_slo_availability_objective:max{journey=~"$journey"}[$__range]))`}
+	// ScorecardLatencyCompliance is the share of a backend's requests answered within its latency
+	// SLO threshold over the range (backends with a latency SLO).
+	ScorecardLatencyCompliance = ScorecardQuery{Name: "latency compliance", Template: `sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoor_latency_slo_good:rate5m{journey=~"$journey"}[$__range]))
+/
+sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoor_request_duration_seconds_count:rate5m{journey=~"$journey"}[$__range]))`}
+	// ScorecardLatencyObjective is a backend's latest latency objective in the range, with its
+	// threshold (seconds) as label.
+	ScorecardLatencyObjective = ScorecardQuery{Name: "latency objective", Template: `max by (journey, backend, threshold) (last_over_time(journey_backend_threshold:frontdoor_slo_latency_objective:max{journey=~"$journey"}[$__range]))`}
+	// ScorecardP95 is a backend's 95th percentile latency over the range, in seconds.
+	ScorecardP95 = ScorecardQuery{Name: "p95 latency", Template: `histogram_quantile(0.95, sum by (journey, backend, le) (sum_over_time(journey_backend_le:frontdoor_request_duration_seconds_bucket:rate5m{journey=~"$journey"}[$__range])))`}
+	// ScorecardShopperPassRate is the share of the range during which a backend's secret-shopper
+	// probes passed (their latest run, averaged over the probes).
+	ScorecardShopperPassRate = ScorecardQuery{Name: "secret-shopper pass rate", Optional: true, Template: `avg by (journey, backend) (avg_over_time(frontdoor_probe_success{journey=~"$journey"}[$__range]))`}
+	// ScorecardFirstContactResolution is 1 - repeat contacts / contacts of a backend over the range.
+	ScorecardFirstContactResolution = ScorecardQuery{Name: "first-contact resolution", Optional: true, Template: `1 - (
+    sum by (journey, backend) (increase(frontdoor_repeat_contacts_total{journey=~"$journey"}[$__range]))
+  or
+    0 * sum by (journey, backend) (increase(frontdoor_contacts_total{journey=~"$journey"}[$__range]))
+)
+/
+sum by (journey, backend) (increase(frontdoor_contacts_total{journey=~"$journey"}[$__range]))`}
+	// ScorecardHangupShare is the share of a backend's chats and event streams that the backend closed.
+	ScorecardHangupShare = ScorecardQuery{Name: "hang-up share", Optional: true, Template: `(
+    sum by (journey, backend) (increase(frontdoor_streams_total{journey=~"$journey", closed_by="backend"}[$__range]))
+  or
+    0 * sum by (journey, backend) (increase(frontdoor_streams_total{journey=~"$journey"}[$__range]))
+)
+/
+sum by (journey, backend) (increase(frontdoor_streams_total{journey=~"$journey"}[$__range]))`}
+)
+
+// ScorecardQueries lists every query of the scorecard.
+var ScorecardQueries = []ScorecardQuery{
+	ScorecardRequests, ScorecardErrorRatio, ScorecardAvailabilityObjective,
+	ScorecardLatencyCompliance, ScorecardLatencyObjective, ScorecardP95,
+	ScorecardShopperPassRate, ScorecardFirstContactResolution, ScorecardHangupShare,
 }

@@ -174,25 +174,20 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 	time.Sleep(3 * time.Second) // a last scrape and rule evaluation
 	t.Logf("%d requests sent", sent.Load())
 
-	// Every query of the dashboard runs without error on real data.
+	// Every query of the (generated) dashboard returns data from the real binary's metrics.
 	queries, err := dashboards.Queries(dashboards.DashboardJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
-	empty := 0
 	for _, q := range queries {
 		r := prom.query(t, q.Expr)
 		if r.Status != "success" {
 			t.Errorf("panel %d %q (%s): %s: %s\n%s", q.PanelID, q.PanelTitle, q.RefID, r.ErrorType, r.Error, q.Expr)
-		}
-		if len(r.Data.Result) == 0 {
-			empty++
+		} else if len(r.Data.Result) == 0 {
+			t.Errorf("panel %d %q (%s) returned no data:\n%s", q.PanelID, q.PanelTitle, q.RefID, q.Expr)
 		}
 	}
-	t.Logf("%d dashboard queries ran, %d returned no series", len(queries), empty)
-	if empty > len(queries)/2 {
-		t.Errorf("%d of %d dashboard queries returned nothing", empty, len(queries))
-	}
+	t.Logf("%d dashboard queries ran", len(queries))
 
 	// The key comparisons: the vendor errs more and is slower than the
 	// in-house team on the same journey, and misses its latency SLO.

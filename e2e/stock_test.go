@@ -93,7 +93,7 @@ func TestStockCaddyBuildHasFrontdoor(t *testing.T) {
 		t.Errorf("version of the stock build: %q", out)
 	}
 	help := run("frontdoor", "--help")
-	for _, sub := range []string{"keygen", "status", "override", "trail"} {
+	for _, sub := range []string{"keygen", "status", "override", "trail", "scorecard"} {
 		if !regexp.MustCompile(`(?m)^\s+` + sub + `\s`).MatchString(help) {
 			t.Errorf("caddy frontdoor --help lacks %s:\n%s", sub, help)
 		}

@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestScorecardShowsTheVendorMissingItsSLO: a vendor answering half its requests with 503 and a
+// healthy in-house team on one journey, a real Prometheus with the shipped rules scraping the real
+// binary, then `frontdoor scorecard` in both formats says the vendor missed its availability SLO and
+// the in-house team met its own; Chromium renders the HTML page (screenshot kept as an artifact).
+func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
+	care := startBackend(t, "care-team", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "in-house answer")
+	})
+	var n atomic.Int64
+	night := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%2 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "vendor answer")
+	})
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				slo availability 99.5%%
+				slo latency 95%% 800ms
+			}
+			backend care-team {
+				owner in-house
+				to %s
+				slo availability 99.9%%
+				slo latency 95%% 100ms
+			}
+		}`, night.URL, care.URL)))
+	prom := startPrometheus(t, gw.AdminAddr)
+	// Prometheus takes a few seconds to scrape a new target the first time; traffic before that
+	// would be one jump of the counters, which increase() cannot see.
+	waitFor(t, 30*time.Second, func() error {
+		if len(prom.query(t, `up{job="frontdoor"} == 1`).Data.Result) == 0 {
+			return fmt.Errorf("gateway not scraped yet")
+		}
+		return nil
+	})
+
+	// Before any traffic: a clear error, not an empty report.
+	out, err := frontdoorCmd(t, "scorecard", "--prometheus", prom.URL, "--range", "1h")
+	if err == nil || !strings.Contains(out, "no frontdoor requests at "+prom.URL+" in the 1h before") {
+		t.Errorf("scorecard without traffic: %v\n%s", err, out)
+	}
+
+	// The vendor serves the journey, then an override hands it to the in-house team.
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			for !stop.Load() {
+				if resp, err := client.Get(gw.URL + "/support/chat"); err == nil {
+					resp.Body.Close()
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(5 * time.Second)
+	if code, out := adminJSON(t, gw, "PUT", "/frontdoor/overrides/support", `{"backend":"care-team","ttl":"1h","reason":"vendor review"}`); code != 200 {
+		t.Fatalf("override: %d %v", code, out)
+	}
+	time.Sleep(5 * time.Second)
+	stop.Store(true)
+	wg.Wait()
+	// A scrape, then the rules (groups feed each other, one evaluation a second).
+	waitFor(t, 30*time.Second, func() error {
+		r := prom.query(t, `journey_backend:frontdoor_latency_slo_good:rate5m{journey="support"}`)
+		if len(r.Data.Result) < 2 {
+			return fmt.Errorf("latency rule has %d series", len(r.Data.Result))
+		}
+		return nil
+	})
+
+	md, err := frontdoorCmd(t, "scorecard", "--prometheus", prom.URL, "--range", "1h")
+	if err != nil {
+		t.Fatalf("scorecard: %v\n%s", err, md)
+	}
+	t.Logf("scorecard (Markdown):\n%s", md)
+	rows := map[string]string{}
+	for _, line := range strings.Split(md, "\n") {
+		if cells := strings.Split(line, " | "); len(cells) > 4 && strings.HasPrefix(line, "| ") {
+			rows[strings.TrimPrefix(cells[0], "| ")] = line
+		}
+	}
+	vendorRow := regexp.MustCompile(`^\| nightdesk \| outsourced: NightDesk BPO \| [0-9,]+ \| (4[0-9]|5[0-9])\.[0-9]{2}% \| \*\*missed \(≥ 99\.5%\)\*\* \| -[0-9]+% \| [0-9.]+% ≤ 800ms \| met \(≥ 95%\) \|`)
+	if !vendorRow.MatchString(rows["nightdesk"]) {
+		t.Errorf("vendor row %q, want about 50%% availability, availability SLO missed, latency SLO met", rows["nightdesk"])
+	}
+	inHouseRow := regexp.MustCompile(`^\| care-team \| in-house \| [0-9,]+ \| 100\.00% \| met \(≥ 99\.9%\) \| 100% \| [0-9.]+% ≤ 100ms \| met \(≥ 95%\) \| [0-9]+% \|`)
+	if !inHouseRow.MatchString(rows["care-team"]) {
+		t.Errorf("in-house row %q, want 100%% availability, both SLOs met", rows["care-team"])
+	}
+	if strings.Index(md, "| care-team |") > strings.Index(md, "| nightdesk |") {
+		t.Error("the in-house team does not come first")
+	}
+	if !strings.Contains(md, "- support / nightdesk (outsourced: NightDesk BPO): availability ") {
+		t.Error("the summary does not name the vendor that missed its objective")
+	}
+
+	// Errors an operator can act on.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--prometheus", prom.URL, "--journey", "billing"}, `unknown journey "billing": it has no requests in the 30d before`},
+		{[]string{"--prometheus", "http://" + deadAddr(t)}, " is unreachable: "},
+		{[]string{"--prometheus", prom.URL, "--format", "pdf"}, `format "pdf": want md or html`},
+	} {
+		if out, err := frontdoorCmd(t, append([]string{"scorecard"}, tc.args...)...); err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("scorecard %v: %v, want %q in\n%s", tc.args, err, tc.want, out)
+		}
+	}
+
+	// The HTML page, rendered by Chromium.
+	page := filepath.Join(t.ArtifactDir(), "scorecard.html")
+	if out, err := frontdoorCmd(t, "scorecard", "--prometheus", prom.URL, "--range", "1h", "--journey", "support", "--format", "html", "--out", page); err != nil {
+		t.Fatalf("scorecard --format html: %v\n%s", err, out)
+	}
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<script", "src=", "href=", "url(", "<link"} {
+		if strings.Contains(strings.ToLower(string(html)), bad) {
+			t.Errorf("the page contains %q", bad)
+		}
+	}
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1100, 700), chromedp.Navigate("file://"+page),
+		chromedp.WaitVisible(chromedp.CSS("svg"))); err != nil {
+		t.Fatalf("opening the scorecard: %v", err)
+	}
+	screenshot(t, ctx, "scorecard")
+	text := browse(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	for _, want := range []string{"Missed objectives", "nightdesk", "MISSED", "care-team", "met (≥ 99.9%)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+	drawn := browse(t, ctx, chromedp.Evaluate[map[string]float64](`(() => {
+		const w = s => [...document.querySelectorAll(s)].map(e => e.getBBox().width);
+		return {missed: Math.max(0, ...w('svg rect.missed')), met: Math.max(0, ...w('svg rect.met')),
+			resources: performance.getEntriesByType('resource').length, scripts: document.scripts.length};
+	})()`))
+	if drawn["missed"] <= 0 || drawn["met"] <= drawn["missed"] {
+		t.Errorf("bars: vendor's (missed) %v px, in-house's (met) %v px; want both drawn, the vendor's shorter", drawn["missed"], drawn["met"])
+	}
+	if drawn["resources"] != 0 || drawn["scripts"] != 0 {
+		t.Errorf("the page loaded %v resources and has %v scripts, want none", drawn["resources"], drawn["scripts"])
+	}
+}
