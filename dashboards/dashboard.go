@@ -72,7 +72,7 @@ func Dashboard() (dashboard.Dashboard, error) {
 			UseValueForTime(false))
 
 	for _, row := range []func(*dashboard.DashboardBuilder){
-		trafficRow, comparisonRow, serviceLevelRow, routingRow, contextRow, customerRow,
+		trafficRow, comparisonRow, serviceLevelRow, routingRow, contextRow, customerRow, experienceRow,
 	} {
 		row(b)
 	}
@@ -617,4 +617,21 @@ sum(journey_backend:frontdoor_requests:rate5m{journey=~"$journey", backend=~"$ba
 			tableQuery("A", `sum by (journey, backend, code) (increase(frontdoor_error_pages_total{journey=~"$journey", backend=~"$backend", instance=~"$instance"}[$__range])) > 0`),
 		).
 			OverrideByName("Error pages", unit("short")))
+}
+
+// experienceRow: do customers come back, and who ends their chats? Each vendor next to the
+// in-house team on the same journey.
+func experienceRow(b *dashboard.DashboardBuilder) {
+	b.
+		WithRow(dashboard.NewRowBuilder("Experience: first-contact resolution and chat hang-ups")).
+		WithPanel(lines("First-contact resolution by backend (1d)",
+			"Answers: which share of each backend's contacts (the journey's contact requests) did not bring the customer back within the repeat window; a repeat counts against the backend of the previous contact. FrontdoorVendorRepeatContacts fires when a vendor is 10 points below the in-house team. Source: journey_backend:frontdoor_first_contact_resolution:ratio_1d.",
+			"percentunit", 12, 8,
+			query("A", `journey_backend:frontdoor_first_contact_resolution:ratio_1d{journey=~"$journey", backend=~"$backend"}`, "{{journey}} / {{backend}} ({{owner}})"),
+		).Min(0).Max(1)).
+		WithPanel(lines("Chats ended by the backend (1d)",
+			"Answers: which share of each backend's WebSocket chats and event streams the backend ended itself (not the customer, not a reload). FrontdoorVendorHangsUpChats fires when a vendor is 10 points above the in-house team. Source: journey_backend:frontdoor_stream_hangups:ratio_1d.",
+			"percentunit", 12, 8,
+			query("A", `journey_backend:frontdoor_stream_hangups:ratio_1d{journey=~"$journey", backend=~"$backend"}`, "{{journey}} / {{backend}} ({{owner}})"),
+		).Min(0).Max(1))
 }
