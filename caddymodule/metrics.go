@@ -179,6 +179,13 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 	for _, r := range []string{reasonFirst, reasonHours, reasonClosed, reasonFailover, reasonOverride} {
 		s.reasons[r] = m.routing.WithLabelValues(journey, b.Name, r)
 	}
+	// Series that start rare are exported at zero from the start, so that
+	// increase() sees their first event.
+	m.contacts.WithLabelValues(l...)
+	m.repeatContacts.WithLabelValues(l...)
+	for _, by := range []string{closedByClient, closedByBackend, closedByGateway} {
+		m.streams.WithLabelValues(append(l[:4:4], by)...)
+	}
 	s.banners = map[string]prometheus.Counter{}
 	for _, r := range []string{"injected", "appended", "skipped"} {
 		s.banners[r] = m.bannerInjections.WithLabelValues(journey, b.Name, r)

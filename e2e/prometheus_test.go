@@ -10,12 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/frontdoor-dev/frontdoor/dashboards"
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
 
 // prometheus is a real Prometheus server scraping the gateway every second
@@ -119,6 +121,15 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 		fmt.Fprint(w, "fast in-house answer")
 	})
 	night := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/support/events" { // a short chat the desk ends itself
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: hello\n\n")
+			return
+		}
+		if r.URL.Path == "/support/tickets" {
+			fmt.Fprint(w, "ticket opened")
+			return
+		}
 		time.Sleep(120 * time.Millisecond)
 		if rand.IntN(4) == 0 {
 			w.WriteHeader(http.StatusInternalServerError)
@@ -126,8 +137,15 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 		}
 		fmt.Fprint(w, "slow vendor answer")
 	})
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+		}
 		journey support /support* {
+			contact POST /support/tickets*
 			backend nightdesk {
 				owner outsourced
 				vendor "NightDesk BPO"
@@ -141,8 +159,21 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 				slo availability 99.9%%
 				slo latency 95%% 100ms
 			}
-		}`, night.URL, care.URL)))
+		}`, rs.URL(), night.URL, care.URL)))
 	prom := startPrometheus(t, gw.AdminAddr)
+	// Traffic starts once Prometheus scrapes the gateway: a first scrape
+	// after the vendor's half would miss it.
+	waitFor(t, 30*time.Second, func() error {
+		if len(prom.query(t, `up{job="frontdoor"} == 1`).Data.Result) == 0 {
+			return fmt.Errorf("gateway not scraped yet")
+		}
+		return nil
+	})
+	// A customer opens a ticket and comes back with another; a chat.
+	contact := func() {
+		do(t, "POST", gw.URL+"/support/tickets", strings.NewReader("help"), withCookie(sessionID))
+		do(t, "GET", gw.URL+"/support/events", nil, nil)
+	}
 
 	// Traffic for ~16 s: the vendor serves the journey, then an override
 	// hands it to the in-house team for the second half.
@@ -164,11 +195,15 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(8 * time.Second)
+	time.Sleep(6 * time.Second)
+	contact()
+	time.Sleep(2 * time.Second)
 	if code, out := adminJSON(t, gw, "PUT", "/frontdoor/overrides/support", `{"backend":"care-team","ttl":"1h","reason":"compare"}`); code != 200 {
 		t.Fatalf("override: %d %v", code, out)
 	}
-	time.Sleep(8 * time.Second)
+	time.Sleep(2 * time.Second)
+	contact() // the customer comes back, now to the in-house team
+	time.Sleep(6 * time.Second)
 	stop.Store(true)
 	wg.Wait()
 	time.Sleep(3 * time.Second) // a last scrape and rule evaluation
