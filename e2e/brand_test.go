@@ -75,7 +75,13 @@ func vendorPages(w http.ResponseWriter, r *http.Request) {
 }
 
 func brandSite(t *testing.T, vendorURL, inhouseURL string, extra string) *gateway {
-	return startGateway(t, frontdoorBlock(fmt.Sprintf(`
+	return startGateway(t, brandJourneys(vendorURL, inhouseURL, extra))
+}
+
+// brandJourneys is brandSite's site block: a vendor journey under /v/ and
+// an in-house one under /own/.
+func brandJourneys(vendorURL, inhouseURL string, extra string) string {
+	return frontdoorBlock(fmt.Sprintf(`
 		journey vendor /v/* {
 			backend shipco {
 				owner outsourced
@@ -90,7 +96,7 @@ func brandSite(t *testing.T, vendorURL, inhouseURL string, extra string) *gatewa
 				owner in-house
 				to %s
 			}
-		}`, vendorURL, extra, inhouseURL)))
+		}`, vendorURL, extra, inhouseURL))
 }
 
 func TestBannerOnVendorPages(t *testing.T) {

@@ -344,20 +344,7 @@ func TestReloadChangingRedisUnderLoad(t *testing.T) {
 func TestBrandErrorPageKeepsBrandHeaders(t *testing.T) {
 	vendor := startBackend(t, "vendor", vendorPages)
 	inhouse := startBackend(t, "inhouse", nil)
-	gw := startGateway(t, "\theader Strict-Transport-Security \"max-age=31536000\"\n"+frontdoorBlock(fmt.Sprintf(`
-		journey vendor /v/* {
-			backend shipco {
-				owner outsourced
-				vendor ShipCo
-				to %s
-			}
-		}
-		journey own /own/* {
-			backend shop {
-				owner in-house
-				to %s
-			}
-		}`, vendor.URL, inhouse.URL)))
+	gw := startGateway(t, "\theader Strict-Transport-Security \"max-age=31536000\"\n"+brandJourneys(vendor.URL, inhouse.URL, ""))
 	resp, body := do(t, "GET", gw.URL+"/v/crash", nil, nil)
 	if err := brandErrorPage(resp, []byte(body), "VendorCRM"); err != nil {
 		t.Fatal(err)
@@ -516,20 +503,7 @@ func TestChatHangUpsAndReloads(t *testing.T) {
 	if err := say(ownChat, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	gw.reload(t, frontdoorBlock(fmt.Sprintf(`
-		journey vendor /v/* {
-			backend shipco {
-				owner outsourced
-				vendor ShipCo
-				to %s
-			}
-		}
-		journey own /own/* {
-			backend shop {
-				owner in-house
-				to %s
-			}
-		}`, vendor.URL, inhouse.URL))+"\n\theader X-Reloaded yes")
+	gw.reload(t, brandJourneys(vendor.URL, inhouse.URL, "")+"\n\theader X-Reloaded yes")
 	if resp, _ := do(t, "GET", gw.URL+"/elsewhere", nil, nil); resp.Header.Get("X-Reloaded") != "yes" {
 		t.Fatal("the reload did not take effect")
 	}

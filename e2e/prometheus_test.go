@@ -106,6 +106,18 @@ func (p *prometheus) query(t *testing.T, expr string) promResult {
 	return r
 }
 
+// waitScraped waits until Prometheus has scraped the gateway: its first
+// scrape comes seconds after it starts.
+func (p *prometheus) waitScraped(t *testing.T) {
+	t.Helper()
+	waitFor(t, 30*time.Second, func() error {
+		if len(p.query(t, `up{job="frontdoor"} == 1`).Data.Result) == 0 {
+			return fmt.Errorf("gateway not scraped yet")
+		}
+		return nil
+	})
+}
+
 // valueBy returns the query's sample values keyed by one label.
 func (r promResult) valueBy(label string) map[string]float64 {
 	out := map[string]float64{}
@@ -163,12 +175,7 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 	prom := startPrometheus(t, gw.AdminAddr)
 	// Traffic starts once Prometheus scrapes the gateway: a first scrape
 	// after the vendor's half would miss it.
-	waitFor(t, 30*time.Second, func() error {
-		if len(prom.query(t, `up{job="frontdoor"} == 1`).Data.Result) == 0 {
-			return fmt.Errorf("gateway not scraped yet")
-		}
-		return nil
-	})
+	prom.waitScraped(t)
 	// A customer opens a ticket and comes back with another; a chat.
 	contact := func() {
 		do(t, "POST", gw.URL+"/support/tickets", strings.NewReader("help"), withCookie(sessionID))

@@ -50,12 +50,7 @@ func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
 	prom := startPrometheus(t, gw.AdminAddr)
 	// Prometheus takes a few seconds to scrape a new target the first time; traffic before that
 	// would be one jump of the counters, which increase() cannot see.
-	waitFor(t, 30*time.Second, func() error {
-		if len(prom.query(t, `up{job="frontdoor"} == 1`).Data.Result) == 0 {
-			return fmt.Errorf("gateway not scraped yet")
-		}
-		return nil
-	})
+	prom.waitScraped(t)
 
 	// Before any traffic: a clear error, not an empty report.
 	out, err := frontdoorCmd(t, "scorecard", "--prometheus", prom.URL, "--range", "1h")
