@@ -70,6 +70,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				slo availability <percent>%
 //				slo latency <percent>% <duration>
 //				banner  on|off
+//				isolate on|off
 //				<any reverse_proxy subdirective>
 //			}
 //		}
@@ -374,6 +375,13 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 			}
 			on := v == "on"
 			b.Banner = &on
+		case "isolate":
+			var v string
+			if !d.AllArgs(&v) || (v != "on" && v != "off") {
+				return nil, d.Err("isolate wants on or off")
+			}
+			on := v == "on"
+			b.Isolate = &on
 		default:
 			// Everything else belongs to the backend's reverse proxy.
 			proxyTokens = append(proxyTokens, d.NextSegment()...)

@@ -229,6 +229,19 @@ func TestCaddyfileOptions(t *testing.T) {
 			}
 		}
 	})
+	t.Run("isolate", func(t *testing.T) {
+		for line, want := range map[string]bool{
+			"owner outsourced\nvendor V":              true, // the default for vendors
+			"owner outsourced\nvendor V\nisolate off": false,
+			"owner in-house":                          false,
+			"owner in-house\nisolate on":              true,
+		} {
+			b := mustParse(t, wrap(line)).Journeys[0].Backends[0]
+			if b.IsolateEnabled() != want {
+				t.Errorf("%q: isolated %v, want %v", line, b.IsolateEnabled(), want)
+			}
+		}
+	})
 	t.Run("hours", func(t *testing.T) {
 		b := mustParse(t, wrap(`owner in-house
 			hours "Mon-Fri 08:00-20:00" America/New_York
@@ -400,6 +413,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"unknown slo", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo uptime 99%\n\t\t}\n\t}\n}", `unknown slo "uptime"`},
 		{"slo without args", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo\n\t\t}\n\t}\n}", "slo wants availability P%"},
 		{"banner maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tbanner maybe\n\t\t}\n\t}\n}", "banner wants on or off, at Testfile:4"},
+		{"isolate maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate maybe\n\t\t}\n\t}\n}", "isolate wants on or off, at Testfile:4"},
+		{"isolate without value", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate\n\t\t}\n\t}\n}", "isolate wants on or off"},
 		{"banner without value", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tbanner\n\t\t}\n\t}\n}", "banner wants on or off"},
 		// Caddy's own reverse_proxy parser reports bad subdirectives, at
 		// the line they were written on.

@@ -196,6 +196,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			first:      i == 0,
 			outsourced: b.Owner == config.Outsourced,
 			banner:     b.BannerEnabled(),
+			isolate:    b.IsolateEnabled(),
 			context:    newContextFields(b.Context),
 			counts:     new(backendCounts),
 			schedule:   schedule,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 )
@@ -94,6 +95,9 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		debrand(hdr, aw.req, b.upstreams, aw.ownServer)
 		jarSetCookies(hdr, b.name)
 	}
+	if b.isolate {
+		aw.isolate(hdr)
+	}
 	if b.banner {
 		switch aw.planBody(status, hdr) {
 		case bodyRefused:
@@ -104,6 +108,20 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		}
 	}
 	aw.ResponseWriter.WriteHeader(status)
+}
+
+// isolate adds the sandbox policy to every response of an isolated
+// backend, not only to HTML: SVG, XML and any type a browser may render
+// as a document would otherwise run the backend's scripts in the brand's
+// origin. A policy does nothing to responses that are not documents. It
+// comes in addition to the backend's own policies, which cannot loosen it.
+func (aw *attemptWriter) isolate(hdr http.Header) {
+	const name = "Content-Security-Policy"
+	if existing := hdr[name]; len(existing) > 0 {
+		hdr[name] = append(existing, config.IsolationPolicy)
+		return
+	}
+	aw.values.set(hdr, name, config.IsolationPolicy)
 }
 
 // informational passes on a 1xx response (103 Early Hints) scrubbed like

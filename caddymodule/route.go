@@ -31,6 +31,7 @@ type backendRoute struct {
 	first         bool // written first in its journey
 	outsourced    bool
 	banner        bool           // HTML responses carry the brand banner
+	isolate       bool           // responses carry the sandbox policy
 	context       []contextField // session fields this backend may see
 	counts        *backendCounts // for the status endpoint
 	schedule      config.Schedule
