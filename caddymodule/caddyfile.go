@@ -71,6 +71,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				slo latency <percent>% <duration>
 //				banner  on|off
 //				isolate on|off
+//				allow_redirect <host...>
 //				<any reverse_proxy subdirective>
 //			}
 //		}
@@ -382,6 +383,17 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 			}
 			on := v == "on"
 			b.Isolate = &on
+		case "allow_redirect":
+			hosts := d.RemainingArgs()
+			if len(hosts) == 0 {
+				return nil, d.Err("allow_redirect needs the hosts this backend may redirect to, e.g. allow_redirect pay.example *.pay.example")
+			}
+			for _, host := range hosts {
+				if err := config.CheckRedirectHost(host); err != nil {
+					return nil, d.Errf("backend %s: %v", b.Name, err)
+				}
+			}
+			b.AllowRedirect = append(b.AllowRedirect, hosts...)
 		default:
 			// Everything else belongs to the backend's reverse proxy.
 			proxyTokens = append(proxyTokens, d.NextSegment()...)

@@ -188,21 +188,26 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if !ok {
 			return nil, fmt.Errorf("backend %q: proxy handler must be reverse_proxy, not %T", b.Name, mod)
 		}
+		var allowRedirect []string
+		if len(b.AllowRedirect) > 0 {
+			allowRedirect = normalizeRedirectHosts(b.AllowRedirect)
+		}
 		route.backends = append(route.backends, &backendRoute{
-			journey:    j.Name,
-			name:       b.Name,
-			owner:      b.Owner,
-			vendor:     b.Vendor,
-			first:      i == 0,
-			outsourced: b.Owner == config.Outsourced,
-			banner:     b.BannerEnabled(),
-			isolate:    b.IsolateEnabled(),
-			context:    newContextFields(b.Context),
-			counts:     new(backendCounts),
-			schedule:   schedule,
-			proxy:      proxy,
-			upstreams:  upstreamAuthorities(proxy),
-			stats:      h.metrics.forBackend(j.Name, b),
+			journey:       j.Name,
+			name:          b.Name,
+			owner:         b.Owner,
+			vendor:        b.Vendor,
+			first:         i == 0,
+			outsourced:    b.Owner == config.Outsourced,
+			banner:        b.BannerEnabled(),
+			isolate:       b.IsolateEnabled(),
+			allowRedirect: allowRedirect,
+			context:       newContextFields(b.Context),
+			counts:        new(backendCounts),
+			schedule:      schedule,
+			proxy:         proxy,
+			upstreams:     upstreamAuthorities(proxy),
+			stats:         h.metrics.forBackend(j.Name, b),
 		})
 	}
 	return route, nil

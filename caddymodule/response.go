@@ -95,6 +95,10 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		debrand(hdr, aw.req, b.upstreams, aw.ownServer)
 		jarSetCookies(hdr, b.name)
 	}
+	if (status >= 300 && status < 400 && len(hdr["Location"]) > 0 || len(hdr["Refresh"]) > 0) && !aw.checkRedirects(hdr, status) {
+		aw.swallow(http.StatusBadGateway)
+		return
+	}
 	if b.isolate {
 		aw.isolate(hdr)
 	}

@@ -32,6 +32,7 @@ type backendRoute struct {
 	outsourced    bool
 	banner        bool           // HTML responses carry the brand banner
 	isolate       bool           // responses carry the sandbox policy
+	allowRedirect []string       // allow_redirect hosts, normalized; nil: every redirect passes
 	context       []contextField // session fields this backend may see
 	counts        *backendCounts // for the status endpoint
 	schedule      config.Schedule

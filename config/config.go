@@ -145,6 +145,16 @@ type Backend struct {
 	// Default: on for outsourced backends, off for in-house.
 	Isolate *bool `json:"isolate,omitempty"`
 
+	// AllowRedirect lists the hosts, besides the brand's own, that this
+	// backend's redirects may send the customer to: "pay.example" matches
+	// that host on any port, "*.pay.example" any host under it. When set,
+	// a response whose Location (on a 3xx) or Refresh leads a browser to
+	// any other host is replaced by a brand 502 page. A Location naming
+	// the backend's own upstream is rewritten to the brand host first.
+	// Default: none, and every redirect passes; offsite redirects are
+	// counted either way.
+	AllowRedirect []string `json:"allow_redirect,omitempty"`
+
 	// ProxyRaw is the Caddy reverse_proxy handler that reaches this
 	// backend (upstreams, transport, health checks, load balancing). Its
 	// "handler" must be "reverse_proxy". Required.
