@@ -228,8 +228,9 @@ func (adminAPI) override(w http.ResponseWriter, r *http.Request) error {
 		if len(req.Reason) > 500 || len(req.By) > 100 {
 			return apiError(http.StatusBadRequest, "reason (500 bytes) or by (100 bytes) too long")
 		}
+		req.Reason = fleet.CleanText(req.Reason)
 		if req.By != "" {
-			by = req.By + " (" + r.RemoteAddr + ")"
+			by = fleet.CleanText(req.By) + " (" + r.RemoteAddr + ")"
 		}
 		now := time.Now()
 		o := fleet.Override{Journey: journey, Backend: req.Backend, Reason: req.Reason, By: by, SetAt: now, ExpiresAt: now.Add(ttl)}

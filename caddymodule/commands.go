@@ -8,9 +8,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -154,7 +157,7 @@ vendor outage:
 					if err := json.Unmarshal(body, &o); err != nil {
 						return fmt.Errorf("decoding override: %w", err)
 					}
-					fmt.Printf("journey %s now goes to %s until %s (%s)\n", o.Journey, o.Backend,
+					fmt.Printf("journey %s now goes to %s until %s (%s)\n", printable(o.Journey), printable(o.Backend),
 						o.ExpiresAt.Local().Format(time.DateTime), time.Until(o.ExpiresAt).Round(time.Second))
 					return nil
 				},
@@ -171,7 +174,7 @@ vendor outage:
 					if _, err := adminRequest(cmd, http.MethodDelete, "/frontdoor/overrides/"+url.PathEscape(args[0]), nil); err != nil {
 						return err
 					}
-					fmt.Printf("journey %s is back to normal routing\n", args[0])
+					fmt.Printf("journey %s is back to normal routing\n", printable(args[0]))
 					return nil
 				},
 			}
@@ -201,16 +204,10 @@ func trailCommand() caddycmd.Command {
 					return fmt.Errorf("decoding trail: %w", err)
 				}
 				if len(t.Entries) == 0 {
-					fmt.Printf("no trail for customer %s\n", args[0])
+					fmt.Printf("no trail for customer %s\n", printable(args[0]))
 					return nil
 				}
-				tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "TIME\tJOURNEY\tBACKEND\tOWNER\tSTATUS\tCASE\tNOTE\tREFERENCE")
-				for _, e := range t.Entries {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
-						e.Journey, e.Backend, e.Owner, e.Status, dash(e.Case), dash(e.Note), e.RequestID)
-				}
-				return tw.Flush()
+				return printTrail(os.Stdout, t.Entries)
 			}
 		},
 	}
@@ -245,8 +242,8 @@ func printStatus(w io.Writer, st Status) {
 			if j.Override != nil && j.Override.Backend == b.Name {
 				override = fmt.Sprintf("until %s: %s", j.Override.ExpiresAt.Local().Format(time.TimeOnly), j.Override.Reason)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", j.Name, b.Name, b.Owner, dash(b.Vendor),
-				yesNo(b.OpenNow), yesNo(b.Healthy), b.Requests, b.Errors, dash(override))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", printable(j.Name), printable(b.Name), printable(b.Owner),
+				dash(b.Vendor), yesNo(b.OpenNow), yesNo(b.Healthy), b.Requests, b.Errors, dash(override))
 		}
 	}
 	tw.Flush()
@@ -255,10 +252,56 @@ func printStatus(w io.Writer, st Status) {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tJOURNEY\tBACKEND\tSTATUS\tKIND\tREFERENCE")
 		for _, e := range st.RecentErrors {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.Time.Local().Format(time.TimeOnly), e.Journey, e.Backend, e.Status, dash(e.Kind), e.RequestID)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.Time.Local().Format(time.TimeOnly),
+				printable(e.Journey), printable(e.Backend), e.Status, dash(e.Kind), printable(e.RequestID))
 		}
 		tw.Flush()
 	}
+}
+
+// printTrail prints a customer's trail entries as a table.
+func printTrail(w io.Writer, entries []fleet.Entry) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tJOURNEY\tBACKEND\tOWNER\tSTATUS\tCASE\tNOTE\tREFERENCE")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
+			printable(e.Journey), printable(e.Backend), printable(e.Owner), e.Status, dash(e.Case), dash(e.Note), printable(e.RequestID))
+	}
+	return tw.Flush()
+}
+
+// printable escapes what a terminal must not be given from a note, a
+// reason or any other text the admin endpoint returns: a character that
+// is not printable (controls, tabs, line breaks, bidirectional formatting)
+// is written as Go escapes it (\x1b, \t, \u202e), and so is each byte of
+// invalid UTF-8. Text stored by this version has none (fleet.CleanText);
+// older entries or other writers might.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+size])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 func yesNo(b bool) string {
@@ -268,9 +311,10 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// dash shows text for a table cell: escaped, or "-" when blank.
 func dash(s string) string {
 	if strings.TrimSpace(s) == "" {
 		return "-"
 	}
-	return s
+	return printable(s)
 }

@@ -83,8 +83,10 @@ func NewTrail(client redis.UniversalClient, opts TrailOptions, logger *zap.Logge
 func trailKey(customerID string) string { return "frontdoor:trail:" + customerID }
 
 // Record queues an entry without blocking. It reports false when the
-// queue is full and the entry was dropped.
+// queue is full and the entry was dropped. The note and case are stored
+// as CleanText makes them.
 func (t *Trail) Record(customerID, sessionKey string, e Entry) bool {
+	e.Note, e.Case = CleanText(e.Note), CleanText(e.Case)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
