@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
@@ -213,24 +216,93 @@ func trailCommand() caddycmd.Command {
 	}
 }
 
+// addressFlag adds the flags that say how to reach the admin endpoint:
+// the local one (Caddy's, localhost:2019 or a unix socket) by default, or
+// the remote one over mutual TLS with --cert and --key.
 func addressFlag(cmd *cobra.Command) {
-	cmd.Flags().String("address", "localhost:2019", "address of frontdoor's admin endpoint")
+	cmd.Flags().String("address", "localhost:2019", "address of frontdoor's admin endpoint; with --cert, of Caddy's remote admin endpoint (default localhost:2021)")
+	cmd.Flags().String("cert", "", "PEM file of the client certificate (and its intermediates) for Caddy's remote admin endpoint; its name is recorded as who made a change")
+	cmd.Flags().String("key", "", "PEM file of the client certificate's private key")
+	cmd.Flags().String("ca", "", "PEM file of the CA that issued the remote admin endpoint's certificate (default: the system's roots)")
 }
 
 func adminRequest(cmd *cobra.Command, method, path string, body []byte) ([]byte, error) {
 	address, _ := cmd.Flags().GetString("address")
+	certFile, _ := cmd.Flags().GetString("cert")
+	keyFile, _ := cmd.Flags().GetString("key")
+	caFile, _ := cmd.Flags().GetString("ca")
 	var r io.Reader
 	headers := http.Header{}
 	if body != nil {
 		r = bytes.NewReader(body)
 		headers.Set("Content-Type", "application/json")
 	}
-	resp, err := caddycmd.AdminAPIRequest(address, method, path, headers, r)
+	if certFile == "" && keyFile == "" {
+		if caFile != "" {
+			return nil, fmt.Errorf("--ca is for the remote admin endpoint: give --cert and --key too")
+		}
+		resp, err := caddycmd.AdminAPIRequest(address, method, path, headers, r)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	if !cmd.Flags().Changed("address") {
+		address = "localhost" + caddy.DefaultRemoteAdminListen
+	}
+	client, err := remoteAdminClient(certFile, keyFile, caFile)
 	if err != nil {
 		return nil, err
 	}
+	req, err := http.NewRequest(method, "https://"+address+path, r)
+	if err != nil {
+		return nil, fmt.Errorf("remote admin request: %w", err)
+	}
+	req.Header = headers
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("remote admin request: %w", err)
+	}
 	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("remote admin request: reading the answer: %w", err)
+	}
+	if resp.StatusCode >= 400 {
+		return nil, fmt.Errorf("remote admin endpoint answered HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(answer))
+	}
+	return answer, nil
+}
+
+// remoteAdminClient is an HTTPS client for Caddy's remote admin endpoint
+// that proves who it is with the client certificate in certFile.
+func remoteAdminClient(certFile, keyFile, caFile string) (*http.Client, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, fmt.Errorf("the remote admin endpoint needs both --cert and --key")
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading the client certificate: %w", err)
+	}
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Always present the certificate: Caddy asks for the CAs of its
+		// access_control list, and a listed certificate issued by a CA
+		// that is not listed would otherwise not be sent.
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil },
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s holds no PEM certificate", caFile)
+		}
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}, nil
 }
 
 func printStatus(w io.Writer, st Status) {
