@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
@@ -93,8 +94,17 @@ func (aw *attemptWriter) WriteHeader(status int) {
 	dropReservedTrailers(hdr)
 	aw.values.set(hdr, headerRequest, aw.requestID)
 	if b.outsourced {
+		if aw.req.Header.Get("Service-Worker") == "script" {
+			// A vendor's service worker would outlive the vendor and
+			// could take over every page of the brand's origin.
+			aw.h.logger.Warn("refused a vendor's service worker", zap.String("journey", b.journey),
+				zap.String("backend", b.name), zap.String("request_id", aw.requestID))
+			aw.swallow(http.StatusForbidden)
+			return
+		}
 		debrand(hdr, aw.req, b.upstreams, aw.ownServer)
 		jarSetCookies(hdr, b.name)
+		aw.keepOriginHeaders(hdr)
 	}
 	if (status >= 300 && status < 400 && len(hdr["Location"]) > 0 || len(hdr["Refresh"]) > 0) && !aw.checkRedirects(hdr, status) {
 		aw.swallow(http.StatusBadGateway)
@@ -113,6 +123,34 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		}
 	}
 	aw.ResponseWriter.WriteHeader(status)
+}
+
+// originHeaders are response headers that act on the whole origin, not
+// on the response they come with: a vendor sending them would act as the
+// brand. Clear-Site-Data wipes every cookie and storage of the origin
+// (logging the customer out of the brand); Service-Worker-Allowed widens
+// a worker's scope beyond the vendor's paths; Strict-Transport-Security
+// and Alt-Svc change how the browser reaches the brand host; NEL and
+// Report-To would have the browser report the brand's requests to the
+// vendor for as long as the vendor asks.
+var originHeaders = []string{"Clear-Site-Data", "Service-Worker-Allowed", "Strict-Transport-Security", "Alt-Svc", "Nel", "Report-To"}
+
+// keepOriginHeaders removes the values of originHeaders an outsourced
+// backend added, keeping those the brand's response had before (Caddy's
+// own Alt-Svc, the brand's HSTS).
+func (aw *attemptWriter) keepOriginHeaders(hdr http.Header) {
+	for _, name := range originHeaders {
+		values, ok := hdr[name]
+		if !ok {
+			continue
+		}
+		n, _ := aw.before.values(name)
+		if n == 0 {
+			delete(hdr, name)
+		} else if len(values) > n {
+			hdr[name] = values[:n:n]
+		}
+	}
 }
 
 // isolate adds the sandbox policy to every response of an isolated

@@ -124,7 +124,7 @@ func isolateSite(t *testing.T, redisURL, shop, vendor string) *gateway {
 				to %s
 			}
 		}
-		journey open /open/* {
+		journey open /open* {
 			backend nightdesk-open {
 				owner outsourced
 				vendor "NightDesk BPO"
@@ -231,5 +231,123 @@ func TestVendorScriptIsolation(t *testing.T) {
 	resp, _ = do(t, "GET", gw.URL+"/own/account", nil, nil)
 	if p := resp.Header.Values("Content-Security-Policy"); len(p) != 0 {
 		t.Errorf("the in-house page was isolated: %q", p)
+	}
+}
+
+// originVendor is a vendor that reaches for the whole brand origin from
+// its own paths: a service worker whose scope it widens to "/" (one at
+// /open-sw.js would not even need the header: a journey's /open* claims
+// it, and its directory is the root), and Clear-Site-Data, which wipes
+// every cookie of the origin, the brand's session included.
+func originVendor(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasSuffix(r.URL.Path, "sw.js"):
+		w.Header().Set("Content-Type", "text/javascript")
+		w.Header().Set("Service-Worker-Allowed", "/")
+		io.WriteString(w, `self.addEventListener('install', e => self.skipWaiting());
+self.addEventListener('activate', e => e.waitUntil(clients.claim()));
+self.addEventListener('fetch', e => {
+	if (e.request.url.includes('/own/')) e.respondWith(new Response('PWNED by the vendor', {headers: {'Content-Type': 'text/plain'}}));
+});`) //nolint:errcheck
+	case strings.HasSuffix(r.URL.Path, "/logout"):
+		w.Header().Set("Clear-Site-Data", `"cookies", "storage"`)
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<html><body><pre id="out">logged out</pre></body></html>`) //nolint:errcheck
+	default:
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<html><body><pre id="out"></pre><script>
+navigator.serviceWorker.register(location.pathname.endsWith('/root') ? '/open-sw.js' : 'sw.js', {scope: '/'})
+	.then(reg => document.getElementById('out').textContent = 'registered ' + reg.scope,
+		e => document.getElementById('out').textContent = 'ERR:' + e.name);
+</script></body></html>`) //nolint:errcheck
+	}
+}
+
+// TestVendorCannotTakeOverTheOrigin: even a vendor trusted with isolate
+// off cannot install a service worker over the brand's pages, nor wipe
+// the brand's cookies with Clear-Site-Data, in Chromium.
+func TestVendorCannotTakeOverTheOrigin(t *testing.T) {
+	rs := redistest.Start(t)
+	shop := startBackend(t, "shop", brandShop)
+	desk := startBackend(t, "desk", originVendor)
+	gw := isolateSite(t, rs.URL(), shop.URL, desk.URL)
+	ctx := newBrowser(t)
+	text := func(path, selector string) string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+path)); err != nil {
+			t.Fatalf("loading %s: %v", path, err)
+		}
+		var out string
+		waitFor(t, 10*time.Second, func() error {
+			out = browse(t, ctx, chromedp.Evaluate[string](selector))
+			if out == "" {
+				return fmt.Errorf("%s: nothing yet", path)
+			}
+			return nil
+		})
+		return out
+	}
+	body := `document.body.innerText`
+	text("/own/login", body)
+
+	for _, page := range []string{"/open/page", "/open/root"} {
+		out := text(page, `document.getElementById('out').textContent`)
+		if !strings.HasPrefix(out, "ERR:") {
+			t.Errorf("%s: the vendor registered a service worker: %s", page, out)
+		}
+		time.Sleep(500 * time.Millisecond) // a worker would claim the page now
+		if got := text("/own/account", body); got != "Dana Smith, card ending 4242" {
+			t.Fatalf("after %s the in-house page shows %q", page, got)
+		}
+	}
+
+	text("/open/logout", `document.getElementById('out').textContent`)
+	if got := text("/own/account", body); got != "Dana Smith, card ending 4242" {
+		t.Errorf("after the vendor's Clear-Site-Data the in-house page shows %q", got)
+	}
+}
+
+// TestVendorOriginHeadersRemoved: headers that act on the whole origin
+// reach the customer only as the brand set them.
+func TestVendorOriginHeadersRemoved(t *testing.T) {
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=0")
+		w.Header().Set("Alt-Svc", `h3="vendor.example:443"; ma=86400`)
+		w.Header().Set("NEL", `{"report_to":"v","max_age":31536000,"include_subdomains":true,"success_fraction":1.0}`)
+		w.Header().Set("Report-To", `{"group":"v","max_age":31536000,"endpoints":[{"url":"https://vendor.example/nel"}]}`)
+		w.Header().Set("Clear-Site-Data", `"*"`)
+		w.Header().Set("Service-Worker-Allowed", "/")
+		w.Header().Set("Content-Type", "text/javascript")
+		io.WriteString(w, "self.onfetch = () => {}") //nolint:errcheck
+	})
+	inhouse := startBackend(t, "inhouse", nil)
+	gw := startGateway(t, "\theader Strict-Transport-Security \"max-age=63072000\"\n"+frontdoorBlock(fmt.Sprintf(`
+		journey vendor /v/* {
+			backend shipco {
+				owner outsourced
+				vendor ShipCo
+				isolate off
+				to %s
+			}
+		}
+		journey own /own/* {
+			backend shop {
+				owner in-house
+				to %s
+			}
+		}`, vendor.URL, inhouse.URL)))
+	resp, _ := do(t, "GET", gw.URL+"/v/app.js", nil, nil)
+	if hsts := resp.Header.Values("Strict-Transport-Security"); len(hsts) != 1 || hsts[0] != "max-age=63072000" {
+		t.Errorf("Strict-Transport-Security %q, want only the brand's", hsts)
+	}
+	for _, name := range []string{"Alt-Svc", "NEL", "Report-To", "Clear-Site-Data", "Service-Worker-Allowed"} {
+		if v := resp.Header.Values(name); len(v) > 0 {
+			t.Errorf("the vendor's %s reached the customer: %q", name, v)
+		}
+	}
+	// A browser fetching a service worker script says so.
+	resp, body := do(t, "GET", gw.URL+"/v/sw.js", nil, map[string]string{"Service-Worker": "script"})
+	if err := brandErrorPage(resp, []byte(body), "onfetch"); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a vendor's service worker script: %d %v", resp.StatusCode, err)
 	}
 }
