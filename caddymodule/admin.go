@@ -214,7 +214,10 @@ func (adminAPI) override(w http.ResponseWriter, r *http.Request) error {
 	if len(handlers) == 0 {
 		return apiError(http.StatusNotFound, "unknown journey %q", journey)
 	}
-	by := r.RemoteAddr
+	by, signed := certificateName(r)
+	if !signed {
+		by = r.RemoteAddr
+	}
 	switch r.Method {
 	case http.MethodPut:
 		var req overrideRequest
@@ -233,8 +236,9 @@ func (adminAPI) override(w http.ResponseWriter, r *http.Request) error {
 		if len(req.Reason) > 500 || len(req.By) > 100 {
 			return apiError(http.StatusBadRequest, "reason (500 bytes) or by (100 bytes) too long")
 		}
-		if req.By != "" {
-			by = req.By + " (" + r.RemoteAddr + ")"
+		req.Reason = fleet.CleanText(req.Reason)
+		if req.By != "" && !signed {
+			by = fleet.CleanText(req.By) + " (" + r.RemoteAddr + ")"
 		}
 		now := time.Now()
 		o := fleet.Override{Journey: journey, Backend: req.Backend, Reason: req.Reason, By: by, SetAt: now, ExpiresAt: now.Add(ttl)}
@@ -263,6 +267,23 @@ func (adminAPI) override(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return apiError(http.StatusMethodNotAllowed, "method %s not allowed: use PUT or DELETE", r.Method)
+}
+
+// certificateName names who made a request on Caddy's remote admin
+// endpoint: the common name of the client certificate the TLS handshake
+// verified (its whole subject if it has none), with the address it came
+// from. It reports false for a request without a verified certificate,
+// as on the local endpoint, where the body's by is all there is.
+func certificateName(r *http.Request) (string, bool) {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+		return "", false
+	}
+	subject := r.TLS.PeerCertificates[0].Subject
+	name := subject.CommonName
+	if name == "" {
+		name = subject.String()
+	}
+	return fleet.CleanText(name) + " (client certificate, " + r.RemoteAddr + ")", true
 }
 
 // overrideAnswer is the answer to a change of override: the override and

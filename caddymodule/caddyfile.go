@@ -75,6 +75,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				slo latency <percent>% <duration>
 //				banner  on|off
 //				headers all|assertion
+//				isolate on|off
+//				allow_redirect <host...>
 //				<any reverse_proxy subdirective>
 //			}
 //		}
@@ -424,6 +426,24 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 				return nil, d.Errf("backend %s: %v", b.Name, err)
 			}
 			b.Holidays = append(b.Holidays, file)
+		case "isolate":
+			var v string
+			if !d.AllArgs(&v) || (v != "on" && v != "off") {
+				return nil, d.Err("isolate wants on or off")
+			}
+			on := v == "on"
+			b.Isolate = &on
+		case "allow_redirect":
+			hosts := d.RemainingArgs()
+			if len(hosts) == 0 {
+				return nil, d.Err("allow_redirect needs the hosts this backend may redirect to, e.g. allow_redirect pay.example *.pay.example")
+			}
+			for _, host := range hosts {
+				if err := config.CheckRedirectHost(host); err != nil {
+					return nil, d.Errf("backend %s: %v", b.Name, err)
+				}
+			}
+			b.AllowRedirect = append(b.AllowRedirect, hosts...)
 		default:
 			// Everything else belongs to the backend's reverse proxy.
 			proxyTokens = append(proxyTokens, d.NextSegment()...)

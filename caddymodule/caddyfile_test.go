@@ -229,6 +229,25 @@ func TestCaddyfileOptions(t *testing.T) {
 			}
 		}
 	})
+	t.Run("isolate", func(t *testing.T) {
+		for line, want := range map[string]bool{
+			"owner outsourced\nvendor V":              true, // the default for vendors
+			"owner outsourced\nvendor V\nisolate off": false,
+			"owner in-house":                          false,
+			"owner in-house\nisolate on":              true,
+		} {
+			b := mustParse(t, wrap(line)).Journeys[0].Backends[0]
+			if b.IsolateEnabled() != want {
+				t.Errorf("%q: isolated %v, want %v", line, b.IsolateEnabled(), want)
+			}
+		}
+	})
+	t.Run("allow_redirect", func(t *testing.T) {
+		b := mustParse(t, wrap("owner outsourced\nvendor V\nallow_redirect pay.example *.cdn.example\nallow_redirect 10.0.0.1 [::1] PAY.example.")).Journeys[0].Backends[0]
+		if want := []string{"pay.example", "*.cdn.example", "10.0.0.1", "[::1]", "PAY.example."}; !reflect.DeepEqual(b.AllowRedirect, want) {
+			t.Errorf("allow_redirect %q, want %q", b.AllowRedirect, want)
+		}
+	})
 	t.Run("hours", func(t *testing.T) {
 		b := mustParse(t, wrap(`owner in-house
 			hours "Mon-Fri 08:00-20:00" America/New_York
@@ -400,6 +419,11 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"unknown slo", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo uptime 99%\n\t\t}\n\t}\n}", `unknown slo "uptime"`},
 		{"slo without args", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo\n\t\t}\n\t}\n}", "slo wants availability P%"},
 		{"banner maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tbanner maybe\n\t\t}\n\t}\n}", "banner wants on or off, at Testfile:4"},
+		{"isolate maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate maybe\n\t\t}\n\t}\n}", "isolate wants on or off, at Testfile:4"},
+		{"isolate without value", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate\n\t\t}\n\t}\n}", "isolate wants on or off"},
+		{"allow_redirect url", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect pay.example https://pay.example/\n\t\t}\n\t}\n}", `backend b: allow_redirect "https://pay.example/": want a host name such as pay.example or *.pay.example (no scheme, port or path), at Testfile:4`},
+		{"allow_redirect inner wildcard", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect pay.*.example\n\t\t}\n\t}\n}", `allow_redirect "pay.*.example"`},
+		{"allow_redirect empty", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect\n\t\t}\n\t}\n}", "allow_redirect needs the hosts this backend may redirect to, e.g. allow_redirect pay.example *.pay.example, at Testfile:4"},
 		{"banner without value", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tbanner\n\t\t}\n\t}\n}", "banner wants on or off"},
 		// Caddy's own reverse_proxy parser reports bad subdirectives, at
 		// the line they were written on.

@@ -3,16 +3,22 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
@@ -157,7 +163,7 @@ vendor outage:
 					if err := json.Unmarshal(body, &o); err != nil {
 						return fmt.Errorf("decoding override: %w", err)
 					}
-					fmt.Printf("journey %s now goes to %s until %s (%s)\n", o.Journey, o.Backend,
+					fmt.Printf("journey %s now goes to %s until %s (%s)\n", printable(o.Journey), printable(o.Backend),
 						o.ExpiresAt.Local().Format(time.DateTime), time.Until(o.ExpiresAt).Round(time.Second))
 					return nil
 				},
@@ -174,7 +180,7 @@ vendor outage:
 					if _, err := adminRequest(cmd, http.MethodDelete, "/frontdoor/overrides/"+url.PathEscape(args[0]), nil); err != nil {
 						return err
 					}
-					fmt.Printf("journey %s is back to normal routing\n", args[0])
+					fmt.Printf("journey %s is back to normal routing\n", printable(args[0]))
 					return nil
 				},
 			}
@@ -204,16 +210,10 @@ func trailCommand() caddycmd.Command {
 					return fmt.Errorf("decoding trail: %w", err)
 				}
 				if len(t.Entries) == 0 {
-					fmt.Printf("no trail for customer %s\n", args[0])
+					fmt.Printf("no trail for customer %s\n", printable(args[0]))
 					return nil
 				}
-				tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "TIME\tJOURNEY\tBACKEND\tOWNER\tSTATUS\tCASE\tNOTE\tREFERENCE")
-				for _, e := range t.Entries {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
-						e.Journey, e.Backend, e.Owner, e.Status, dash(e.Case), dash(e.Note), e.RequestID)
-				}
-				return tw.Flush()
+				return printTrail(os.Stdout, t.Entries)
 			}
 		},
 	}
@@ -255,24 +255,93 @@ a ticket; HTML is one printable page (inline SVG, no script, no network):
 	}
 }
 
+// addressFlag adds the flags that say how to reach the admin endpoint:
+// the local one (Caddy's, localhost:2019 or a unix socket) by default, or
+// the remote one over mutual TLS with --cert and --key.
 func addressFlag(cmd *cobra.Command) {
-	cmd.Flags().String("address", "localhost:2019", "address of frontdoor's admin endpoint")
+	cmd.Flags().String("address", "localhost:2019", "address of frontdoor's admin endpoint; with --cert, of Caddy's remote admin endpoint (default localhost:2021)")
+	cmd.Flags().String("cert", "", "PEM file of the client certificate (and its intermediates) for Caddy's remote admin endpoint; its name is recorded as who made a change")
+	cmd.Flags().String("key", "", "PEM file of the client certificate's private key")
+	cmd.Flags().String("ca", "", "PEM file of the CA that issued the remote admin endpoint's certificate (default: the system's roots)")
 }
 
 func adminRequest(cmd *cobra.Command, method, path string, body []byte) ([]byte, error) {
 	address, _ := cmd.Flags().GetString("address")
+	certFile, _ := cmd.Flags().GetString("cert")
+	keyFile, _ := cmd.Flags().GetString("key")
+	caFile, _ := cmd.Flags().GetString("ca")
 	var r io.Reader
 	headers := http.Header{}
 	if body != nil {
 		r = bytes.NewReader(body)
 		headers.Set("Content-Type", "application/json")
 	}
-	resp, err := caddycmd.AdminAPIRequest(address, method, path, headers, r)
+	if certFile == "" && keyFile == "" {
+		if caFile != "" {
+			return nil, fmt.Errorf("--ca is for the remote admin endpoint: give --cert and --key too")
+		}
+		resp, err := caddycmd.AdminAPIRequest(address, method, path, headers, r)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	if !cmd.Flags().Changed("address") {
+		address = "localhost" + caddy.DefaultRemoteAdminListen
+	}
+	client, err := remoteAdminClient(certFile, keyFile, caFile)
 	if err != nil {
 		return nil, err
 	}
+	req, err := http.NewRequest(method, "https://"+address+path, r)
+	if err != nil {
+		return nil, fmt.Errorf("remote admin request: %w", err)
+	}
+	req.Header = headers
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("remote admin request: %w", err)
+	}
 	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("remote admin request: reading the answer: %w", err)
+	}
+	if resp.StatusCode >= 400 {
+		return nil, fmt.Errorf("remote admin endpoint answered HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(answer))
+	}
+	return answer, nil
+}
+
+// remoteAdminClient is an HTTPS client for Caddy's remote admin endpoint
+// that proves who it is with the client certificate in certFile.
+func remoteAdminClient(certFile, keyFile, caFile string) (*http.Client, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, fmt.Errorf("the remote admin endpoint needs both --cert and --key")
+	}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading the client certificate: %w", err)
+	}
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Always present the certificate: Caddy asks for the CAs of its
+		// access_control list, and a listed certificate issued by a CA
+		// that is not listed would otherwise not be sent.
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil },
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s holds no PEM certificate", caFile)
+		}
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}, nil
 }
 
 func printStatus(w io.Writer, st Status) {
@@ -284,8 +353,8 @@ func printStatus(w io.Writer, st Status) {
 			if j.Override != nil && j.Override.Backend == b.Name {
 				override = fmt.Sprintf("until %s: %s", j.Override.ExpiresAt.Local().Format(time.TimeOnly), j.Override.Reason)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", j.Name, b.Name, b.Owner, dash(b.Vendor),
-				openNow(b), yesNo(b.Healthy), b.Requests, b.Errors, dash(override))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", printable(j.Name), printable(b.Name), printable(b.Owner),
+				dash(b.Vendor), openNow(b), yesNo(b.Healthy), b.Requests, b.Errors, dash(override))
 		}
 	}
 	tw.Flush()
@@ -294,7 +363,8 @@ func printStatus(w io.Writer, st Status) {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tJOURNEY\tBACKEND\tSTATUS\tKIND\tREFERENCE")
 		for _, e := range st.RecentErrors {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.Time.Local().Format(time.TimeOnly), e.Journey, e.Backend, e.Status, dash(e.Kind), e.RequestID)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.Time.Local().Format(time.TimeOnly),
+				printable(e.Journey), printable(e.Backend), e.Status, dash(e.Kind), printable(e.RequestID))
 		}
 		tw.Flush()
 	}
@@ -309,6 +379,51 @@ func openNow(b BackendStatus) string {
 	return yesNo(b.OpenNow)
 }
 
+// printTrail prints a customer's trail entries as a table.
+func printTrail(w io.Writer, entries []fleet.Entry) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tJOURNEY\tBACKEND\tOWNER\tSTATUS\tCASE\tNOTE\tREFERENCE")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Time.Local().Format(time.DateTime),
+			printable(e.Journey), printable(e.Backend), printable(e.Owner), e.Status, dash(e.Case), dash(e.Note), printable(e.RequestID))
+	}
+	return tw.Flush()
+}
+
+// printable escapes what a terminal must not be given from a note, a
+// reason or any other text the admin endpoint returns: a character that
+// is not printable (controls, tabs, line breaks, bidirectional formatting)
+// is written as Go escapes it (\x1b, \t, \u202e), and so is each byte of
+// invalid UTF-8. Text stored by this version has none (fleet.CleanText);
+// older entries or other writers might.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+size])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += size
+	}
+	return b.String()
+}
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -316,9 +431,10 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// dash shows text for a table cell: escaped, or "-" when blank.
 func dash(s string) string {
 	if strings.TrimSpace(s) == "" {
 		return "-"
 	}
-	return s
+	return printable(s)
 }

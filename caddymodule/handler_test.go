@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 )
 
@@ -315,6 +316,10 @@ func TestServeVendor(t *testing.T) {
 		w := get("/support/json")
 		if w.Body.String() != `{"ok":true}` {
 			t.Errorf("body %q", w.Body)
+		}
+		// Isolation covers every type a browser might render as a document.
+		if csp := w.Header().Values("Content-Security-Policy"); len(csp) != 1 || csp[0] != config.IsolationPolicy {
+			t.Errorf("Content-Security-Policy %q, want the isolation policy", csp)
 		}
 	})
 

@@ -31,6 +31,7 @@ type metrics struct {
 	streamDuration   *prometheus.HistogramVec
 	bannerInjections *prometheus.CounterVec
 	errorPages       *prometheus.CounterVec
+	offsiteRedirects *prometheus.CounterVec
 	trailWrites      *prometheus.CounterVec
 	droppedValues    prometheus.CounterFunc
 
@@ -126,12 +127,17 @@ func newCollectors() *metrics {
 			Namespace: ns, Name: "error_pages_total",
 			Help: "Brand error pages shown to customers instead of a backend's answer.",
 		}, []string{"journey", "backend", "code"}),
+		offsiteRedirects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "offsite_redirects_total",
+			Help: "Backend redirects (Location, Refresh) to a host other than the brand's: allowed (passed on) or not (replaced by a brand error page under allow_redirect).",
+		}, append(backendLabels, "allowed")),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
-		m.contextLookups, m.contextDuration, m.contextErrors, m.contacts, m.repeatContacts, m.streams, m.streamDuration, m.bannerInjections, m.errorPages, m.trailWrites, m.droppedValues, sloObjectives}
+		m.contextLookups, m.contextDuration, m.contextErrors, m.contacts, m.repeatContacts, m.streams, m.streamDuration,
+		m.bannerInjections, m.errorPages, m.offsiteRedirects, m.trailWrites, m.droppedValues, sloObjectives}
 }
 
 // registerMetrics registers the shared collectors in the registry of the
@@ -166,6 +172,7 @@ type backendStats struct {
 	status5x prometheus.Counter
 	reasons  map[string]prometheus.Counter
 	banners  map[string]prometheus.Counter // by result: injected, appended, skipped
+	offsite  [2]prometheus.Counter         // offsite redirects refused, allowed
 }
 
 func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
@@ -190,7 +197,18 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 	for _, r := range []string{"injected", "appended", "skipped"} {
 		s.banners[r] = m.bannerInjections.WithLabelValues(journey, b.Name, r)
 	}
+	s.offsite[0] = m.offsiteRedirects.WithLabelValues(append(l[:4:4], "false")...)
+	s.offsite[1] = m.offsiteRedirects.WithLabelValues(append(l[:4:4], "true")...)
 	return s
+}
+
+// offsiteRedirect counts a redirect to a host other than the brand's.
+func (s *backendStats) offsiteRedirect(allowed bool) {
+	if allowed {
+		s.offsite[1].Inc()
+	} else {
+		s.offsite[0].Inc()
+	}
 }
 
 func (s *backendStats) observe(status int, elapsed time.Duration) {

@@ -216,6 +216,10 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if !ok {
 			return nil, fmt.Errorf("backend %q: proxy handler must be reverse_proxy, not %T", b.Name, mod)
 		}
+		var allowRedirect []string
+		if len(b.AllowRedirect) > 0 {
+			allowRedirect = normalizeRedirectHosts(b.AllowRedirect)
+		}
 		route.backends = append(route.backends, &backendRoute{
 			journey:       j.Name,
 			name:          b.Name,
@@ -225,6 +229,8 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			outsourced:    b.Owner == config.Outsourced,
 			banner:        b.BannerEnabled(),
 			assertionOnly: b.Headers == "assertion",
+			isolate:       b.IsolateEnabled(),
+			allowRedirect: allowRedirect,
 			context:       newContextFields(b.Context),
 			counts:        new(backendCounts),
 			schedule:      schedule,

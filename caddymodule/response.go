@@ -8,9 +8,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
+	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 )
@@ -100,8 +103,24 @@ func (aw *attemptWriter) WriteHeader(status int) {
 	dropReservedTrailers(hdr)
 	aw.values.set(hdr, headerRequest, aw.requestID)
 	if b.outsourced {
+		if aw.req.Header.Get("Service-Worker") == "script" {
+			// A vendor's service worker would outlive the vendor and
+			// could take over every page of the brand's origin.
+			aw.h.logger.Warn("refused a vendor's service worker", zap.String("journey", b.journey),
+				zap.String("backend", b.name), zap.String("request_id", aw.requestID))
+			aw.swallow(http.StatusForbidden)
+			return
+		}
 		debrand(hdr, aw.req, b.upstreams, aw.ownServer)
 		jarSetCookies(hdr, b.name)
+		aw.keepOriginHeaders(hdr)
+	}
+	if (status >= 300 && status < 400 && len(hdr["Location"]) > 0 || len(hdr["Refresh"]) > 0) && !aw.checkRedirects(hdr, status) {
+		aw.swallow(http.StatusBadGateway)
+		return
+	}
+	if b.isolate {
+		aw.isolate(hdr)
 	}
 	if b.banner {
 		switch aw.planBody(status, hdr) {
@@ -113,6 +132,48 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		}
 	}
 	aw.ResponseWriter.WriteHeader(status)
+}
+
+// originHeaders are response headers that act on the whole origin, not
+// on the response they come with: a vendor sending them would act as the
+// brand. Clear-Site-Data wipes every cookie and storage of the origin
+// (logging the customer out of the brand); Service-Worker-Allowed widens
+// a worker's scope beyond the vendor's paths; Strict-Transport-Security
+// and Alt-Svc change how the browser reaches the brand host; NEL and
+// Report-To would have the browser report the brand's requests to the
+// vendor for as long as the vendor asks.
+var originHeaders = []string{"Clear-Site-Data", "Service-Worker-Allowed", "Strict-Transport-Security", "Alt-Svc", "Nel", "Report-To"}
+
+// keepOriginHeaders removes the values of originHeaders an outsourced
+// backend added, keeping those the brand's response had before (Caddy's
+// own Alt-Svc, the brand's HSTS).
+func (aw *attemptWriter) keepOriginHeaders(hdr http.Header) {
+	for _, name := range originHeaders {
+		values, ok := hdr[name]
+		if !ok {
+			continue
+		}
+		n, _ := aw.before.values(name)
+		if n == 0 {
+			delete(hdr, name)
+		} else if len(values) > n {
+			hdr[name] = values[:n:n]
+		}
+	}
+}
+
+// isolate adds the sandbox policy to every response of an isolated
+// backend, not only to HTML: SVG, XML and any type a browser may render
+// as a document would otherwise run the backend's scripts in the brand's
+// origin. A policy does nothing to responses that are not documents. It
+// comes in addition to the backend's own policies, which cannot loosen it.
+func (aw *attemptWriter) isolate(hdr http.Header) {
+	const name = "Content-Security-Policy"
+	if existing := hdr[name]; len(existing) > 0 {
+		hdr[name] = append(existing, config.IsolationPolicy)
+		return
+	}
+	aw.values.set(hdr, name, config.IsolationPolicy)
 }
 
 // informational passes on a 1xx response (103 Early Hints) scrubbed like
@@ -258,9 +319,13 @@ func (aw *attemptWriter) recordTrail(hdr http.Header, status int) {
 	}
 }
 
+// truncate cuts s to at most n bytes, at the start of a character.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

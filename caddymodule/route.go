@@ -51,6 +51,8 @@ type backendRoute struct {
 	outsourced    bool
 	banner        bool           // HTML responses carry the brand banner
 	assertionOnly bool           // the context travels in the signed assertion only (headers assertion)
+	isolate       bool           // responses carry the sandbox policy
+	allowRedirect []string       // allow_redirect hosts, normalized; nil: every redirect passes
 	context       []contextField // session fields this backend may see
 	counts        *backendCounts // for the status endpoint
 	schedule      config.Schedule

@@ -168,6 +168,28 @@ type Backend struct {
 	// every request. Default: all.
 	Headers string `json:"headers,omitempty"`
 
+	// Isolate sets whether this backend's responses reach the customer in
+	// an opaque origin: frontdoor adds the policy IsolationPolicy as one
+	// more Content-Security-Policy header (policies combine, so the
+	// backend's own cannot loosen it). The backend's scripts, forms,
+	// popups, dialogs and downloads keep working, but its pages can no
+	// longer read the brand's cookies or storage, nor read the answers of
+	// brand pages fetched with the customer's credentials; they also
+	// cannot use cookies or storage of their own from script, and their
+	// requests to their own paths become cross-origin (Origin: null).
+	// Default: on for outsourced backends, off for in-house.
+	Isolate *bool `json:"isolate,omitempty"`
+
+	// AllowRedirect lists the hosts, besides the brand's own, that this
+	// backend's redirects may send the customer to: "pay.example" matches
+	// that host on any port, "*.pay.example" any host under it. When set,
+	// a response whose Location (on a 3xx) or Refresh leads a browser to
+	// any other host is replaced by a brand 502 page. A Location naming
+	// the backend's own upstream is rewritten to the brand host first.
+	// Default: none, and every redirect passes; offsite redirects are
+	// counted either way.
+	AllowRedirect []string `json:"allow_redirect,omitempty"`
+
 	// ProxyRaw is the Caddy reverse_proxy handler that reaches this
 	// backend (upstreams, transport, health checks, load balancing). Its
 	// "handler" must be "reverse_proxy". Required.
@@ -195,6 +217,21 @@ type Backend struct {
 func (b *Backend) BannerEnabled() bool {
 	if b.Banner != nil {
 		return *b.Banner
+	}
+	return b.Owner == Outsourced
+}
+
+// IsolationPolicy is the Content-Security-Policy an isolated backend's
+// responses carry: a sandbox without allow-same-origin, which gives the
+// document an opaque origin, keeping scripts, forms, popups (which may
+// leave the sandbox), dialogs and downloads.
+const IsolationPolicy = "sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads"
+
+// IsolateEnabled reports whether this backend's responses are isolated,
+// applying the owner-dependent default.
+func (b *Backend) IsolateEnabled() bool {
+	if b.Isolate != nil {
+		return *b.Isolate
 	}
 	return b.Owner == Outsourced
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"net/textproto"
 	"strings"
 	"time"
@@ -192,6 +193,11 @@ func validateBackend(j *Journey, b *Backend) error {
 			return errorf(b, "%s: %v", where, err)
 		}
 	}
+	for _, host := range b.AllowRedirect {
+		if err := CheckRedirectHost(host); err != nil {
+			return errorf(b, "%s: %v", where, err)
+		}
+	}
 	if len(b.ProxyRaw) == 0 {
 		return errorf(b, "%s: no upstream: add to ADDRESS, e.g. to http://127.0.0.1:9001", where)
 	}
@@ -227,6 +233,33 @@ func validateSLO(s *SLO) error {
 // the matching histogram bucket's le label (seconds, shortest form).
 func SLOThresholdLabel(d Duration) string {
 	return fmt.Sprint(time.Duration(d).Seconds())
+}
+
+// CheckRedirectHost checks one host of allow_redirect: a DNS name, an IP
+// address, or "*." and a DNS name for every host under it. Letter case
+// and a trailing dot do not matter.
+func CheckRedirectHost(host string) error {
+	bad := fmt.Errorf("allow_redirect %q: want a host name such as pay.example or *.pay.example (no scheme, port or path)", host)
+	name := strings.TrimSuffix(host, ".")
+	if addr, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")); err == nil && addr.Zone() == "" {
+		return nil
+	}
+	name = strings.TrimPrefix(name, "*.")
+	if name == "" || len(name) > 253 {
+		return bad
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return bad
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return bad
+			}
+		}
+	}
+	return nil
 }
 
 func checkOnError(v string) error {

@@ -61,6 +61,19 @@ func TestValidateRejects(t *testing.T) {
 		{"relative path", func(js []*Journey) any { js[0].Paths = []string{"checkout"}; return js[0] }, `must start with '/'`},
 		{"bad field", func(js []*Journey) any { js[0].Backends[0].Context = []string{"a:b"}; return js[0].Backends[0] }, `field "a:b"`},
 		{"on_error", func(js []*Journey) any { js[0].OnError = "maybe"; return js[0] }, `on_error "maybe"`},
+		{"allow_redirect url", func(js []*Journey) any {
+			js[1].Backends[1].AllowRedirect = []string{"pay.example", "https://pay.example"}
+			return js[1].Backends[1]
+		}, `allow_redirect "https://pay.example": want a host name`},
+		{"allow_redirect port", func(js []*Journey) any {
+			js[1].Backends[1].AllowRedirect = []string{"pay.example:443"}
+			return js[1].Backends[1]
+		}, `allow_redirect "pay.example:443"`},
+		{"allow_redirect zone", func(js []*Journey) any {
+			js[1].Backends[1].AllowRedirect = []string{"fe80::1%eth0"}
+			return js[1].Backends[1]
+		}, `allow_redirect "fe80::1%eth0"`},
+		{"allow_redirect empty", func(js []*Journey) any { js[1].Backends[1].AllowRedirect = []string{""}; return js[1].Backends[1] }, `allow_redirect ""`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

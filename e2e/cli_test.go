@@ -212,6 +212,12 @@ func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
 			`percent-encode it`},
 		{"tab in contact phone", "\t\tcontact {\n\t\t\tphone \"+1 800\t555 0100\"\n\t\t}\n\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 4,
 			`contact phone "+1 800\t555 0100" has a tab`},
+		{"allow_redirect with a scheme", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tallow_redirect pay.example https://pay.example/"), 7,
+			`allow_redirect "https://pay.example/": want a host name such as pay.example or *.pay.example`},
+		{"allow_redirect with a port", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tallow_redirect pay.example:443\n\t\t\t\tto 127.0.0.1:1"), 6,
+			`allow_redirect "pay.example:443"`},
+		{"allow_redirect without hosts", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tallow_redirect"), 7,
+			`allow_redirect needs the hosts`},
 		{"slo without %", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tslo availability 99.5"), 7, `needs a % sign`},
 	}
 	for _, c := range cases {

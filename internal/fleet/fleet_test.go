@@ -244,3 +244,21 @@ func TestOverrideSetWhileRedisIsDown(t *testing.T) {
 		}
 	}
 }
+
+// A backend's note and case are stored without control characters: an
+// operator reading the trail gets text, not terminal commands.
+func TestTrailStoresCleanText(t *testing.T) {
+	rs := redistest.Start(t)
+	client := rs.Client(t)
+	tr := NewTrail(client, TrailOptions{}, zap.NewNop())
+	tr.Record("C-1", "session:abc", Entry{Time: time.Now(), Journey: "support", Backend: "nightdesk", Owner: "outsourced",
+		Status: 200, RequestID: "R1", Note: "\x1b[2Jrefund\tpromised \u202eevil", Case: "ND\x1b[31m-1"})
+	tr.Close()
+	entries, err := Read(context.Background(), client, "C-1", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Note != "[2Jrefund promised evil" || entries[0].Case != "ND[31m-1" {
+		t.Errorf("entries %+v", entries)
+	}
+}

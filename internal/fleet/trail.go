@@ -71,8 +71,10 @@ func NewTrail(client redis.UniversalClient, opts TrailOptions, logger *zap.Logge
 func trailKey(customerID string) string { return "frontdoor:trail:" + customerID }
 
 // Record queues an entry without blocking. It reports false when the
-// entry was dropped: the queue is full, or the trail closed.
+// entry was dropped: the queue is full, or the trail closed. The note and
+// case are stored as CleanText makes them.
 func (t *Trail) Record(customerID, sessionKey string, e Entry) bool {
+	e.Note, e.Case = CleanText(e.Note), CleanText(e.Case)
 	return t.queue.add(trailJob{customerID: customerID, sessionKey: sessionKey, entry: e})
 }
 
