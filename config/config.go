@@ -98,6 +98,10 @@ type Journey struct {
 	// "open" forwards without customer context when the context store
 	// fails, "closed" answers a brand 503 page. Default: the session's.
 	OnError string `json:"on_error,omitempty"`
+
+	// Probes are the journey's secret shoppers: each walks its steps
+	// through every backend of the journey on its interval. Default: none.
+	Probes []*Probe `json:"probes,omitempty"`
 }
 
 // Backend is one way to serve a journey: an in-house team or a vendor,
