@@ -61,6 +61,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		error_template  <file>
 //		journey <name> <path...> {
 //			on_error open|closed
+//			probe <name> {
+//				every <duration>
+//				customer {
+//					<field> <value>
+//				}
+//				step <method> <path> [body <text>]
+//				expect status <code...>
+//				expect body <regexp>
+//				expect customer <field...>
+//				forbid <regexp>
+//				within <duration>
+//			}
 //			backend <name> {
 //				owner   in-house|outsourced
 //				vendor  <name>
@@ -140,7 +152,11 @@ func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper
 	if h.Session != nil {
 		onError = h.Session.OnError
 	}
-	if err := config.Validate(h.Brand, h.Contact, onError, h.Journeys); err != nil {
+	err := config.Validate(h.Brand, h.Contact, onError, h.Journeys)
+	if err == nil {
+		err = checkProbeSessions(h)
+	}
+	if err != nil {
 		tok := directive
 		var ve *config.Error
 		if errors.As(err, &ve) && ve.Elem != nil {
@@ -309,8 +325,14 @@ func (p *parser) parseJourney(d *caddyfile.Dispenser) (*config.Journey, error) {
 			if !d.AllArgs(&j.OnError) {
 				return nil, d.ArgErr()
 			}
+		case "probe":
+			pr, err := p.parseProbe(d)
+			if err != nil {
+				return nil, err
+			}
+			j.Probes = append(j.Probes, pr)
 		default:
-			return nil, d.Errf("unrecognized journey option %q: expected backend or on_error", d.Val())
+			return nil, d.Errf("unrecognized journey option %q: expected backend, probe or on_error", d.Val())
 		}
 	}
 	return j, nil
