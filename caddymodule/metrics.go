@@ -29,6 +29,7 @@ type metrics struct {
 	errorPages       *prometheus.CounterVec
 	trailWrites      *prometheus.CounterVec
 	droppedValues    prometheus.CounterFunc
+	probes           probeMetrics
 
 	// lookupResults holds contextLookups resolved for each result, so a
 	// request's lookup does no label hashing.
@@ -105,12 +106,14 @@ func newCollectors() *metrics {
 			Namespace: ns, Name: "error_pages_total",
 			Help: "Brand error pages shown to customers instead of a backend's answer.",
 		}, []string{"journey", "backend", "code"}),
+		probes: newProbeMetrics(ns),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
-		m.contextLookups, m.contextDuration, m.contextErrors, m.bannerInjections, m.errorPages, m.trailWrites, m.droppedValues, sloObjectives}
+	return append([]prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
+		m.contextLookups, m.contextDuration, m.contextErrors, m.bannerInjections, m.errorPages, m.trailWrites, m.droppedValues, sloObjectives},
+		m.probes.collectors()...)
 }
 
 // registerMetrics registers the shared collectors in the registry of the

@@ -37,6 +37,7 @@ type backendRoute struct {
 	proxy         *reverseproxy.Handler
 	upstreams     map[string]bool // host:port of every static upstream, for Location rewriting
 	stats         *backendStats
+	shopper       bool // the secret shopper's copy: its stats count nowhere, it leaves no trail
 }
 
 // Why a backend was chosen; these are metric label values.

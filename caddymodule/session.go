@@ -239,11 +239,16 @@ func (h *Handler) lookupContext(r *http.Request, j *journeyRoute) customerContex
 	id := sessionCookie(r, h.Session.Cookie)
 	start := time.Now()
 	ctx, result, err := h.store.Lookup(r.Context(), j.fields, id)
-	h.metrics.contextLookup(string(result), time.Since(start))
+	shopper := visitOf(r.Context()) != nil
+	if !shopper {
+		h.metrics.contextLookup(string(result), time.Since(start))
+	}
 	switch {
 	case err != nil:
 		reason := session.ErrorReason(err)
-		h.metrics.contextLookupError(reason)
+		if !shopper {
+			h.metrics.contextLookupError(reason)
+		}
 		if c := h.logger.Check(zapcore.DebugLevel, "customer context lookup failed"); c != nil {
 			c.Write(zap.String("journey", j.name), zap.String("reason", reason), zap.Error(err))
 		}
