@@ -90,6 +90,9 @@ type BackendStatus struct {
 	Requests  uint64           `json:"requests"`
 	Errors    uint64           `json:"errors"`
 	Upstreams []UpstreamStatus `json:"upstreams"`
+	// Probes are the latest secret shopper run of each probe of the
+	// journey through this backend (result "pending" before the first).
+	Probes []ProbeRun `json:"probes,omitempty"`
 }
 
 // UpstreamStatus is Caddy's view of one upstream address.
@@ -124,6 +127,7 @@ func (adminAPI) status(w http.ResponseWriter, r *http.Request) error {
 				}
 				bs.Upstreams = append(bs.Upstreams, us)
 			}
+			bs.Probes = h.probeRuns(j.name, b.name)
 			js.Backends = append(js.Backends, bs)
 		}
 		st.Journeys = append(st.Journeys, js)

@@ -26,11 +26,11 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "frontdoor",
-		Usage: "keygen|status|override|trail ...",
+		Usage: "keygen|status|probes|override|trail ...",
 		Short: "Makes assertion keys and operates a running frontdoor",
 		Long: `
 frontdoor's operator commands: keygen makes a key for signing
-X-Frontdoor-Assertion; status, override and trail talk to a running
+X-Frontdoor-Assertion; status, probes, override and trail talk to a running
 instance's admin endpoint. The frontdoor binary also has them at top level
 (frontdoor status).`,
 		CobraFunc: func(cmd *cobra.Command) {
@@ -44,10 +44,10 @@ instance's admin endpoint. The frontdoor binary also has them at top level
 }
 
 // Commands returns frontdoor's operator commands (keygen, status,
-// override, trail), each new, for a binary that registers them at top
-// level with caddycmd.RegisterCommand as the frontdoor binary does.
+// probes, override, trail), each new, for a binary that registers them at
+// top level with caddycmd.RegisterCommand as the frontdoor binary does.
 func Commands() []caddycmd.Command {
-	return []caddycmd.Command{keygenCommand(), statusCommand(), overrideCommand(), trailCommand()}
+	return []caddycmd.Command{keygenCommand(), statusCommand(), probesCommand(), overrideCommand(), trailCommand()}
 }
 
 func keygenCommand() caddycmd.Command {

@@ -457,3 +457,36 @@ func TestHostsTo(t *testing.T) {
 		t.Errorf("site host %q https %v", host, https)
 	}
 }
+
+func TestPrintProbes(t *testing.T) {
+	at := time.Date(2026, 11, 23, 2, 14, 9, 0, time.Local)
+	st := Status{Journeys: []JourneyStatus{{Name: "support", Backends: []BackendStatus{
+		{Name: "care-team", Owner: "in-house", Probes: []ProbeRun{{Probe: "help-page", Time: at, Result: "pass", Duration: 0.0123}}},
+		{Name: "nightdesk", Owner: "outsourced", Vendor: "NightDesk BPO", Probes: []ProbeRun{{Probe: "help-page", Time: at, Result: "fail",
+			Open: true, Duration: 0.9, Step: "GET /support/help", RequestID: "2XPXZ1WQ5F70W",
+			Failed: []CheckFailure{{Check: "forbid", Detail: "the page shows \"NightDesk\x1b[2J\""}, {Check: "within", Detail: "answered in 900ms, want within 800ms"}}}}},
+		{Name: "shipco", Owner: "outsourced", Vendor: "ShipCo", Probes: []ProbeRun{{Probe: "help-page", Result: "pending"}}},
+	}}}}
+	var out strings.Builder
+	printProbes(&out, st)
+	got := out.String()
+	for _, want := range []string{
+		"support  care-team  in-house    -              help-page  no    pass     2026-11-23 02:14:09  12ms   -              -                  -",
+		"support  nightdesk  outsourced  NightDesk BPO  help-page  yes   fail     2026-11-23 02:14:09  900ms  forbid,within  GET /support/help  2XPXZ1WQ5F70W",
+		"support  shipco     outsourced  ShipCo         help-page  -     pending  -",
+		"support/nightdesk/help-page forbid: the page shows \"NightDesk?[2J\"",
+		"support/nightdesk/help-page within: answered in 900ms, want within 800ms",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "\x1b") {
+		t.Error("a control character reached the terminal")
+	}
+	out.Reset()
+	printProbes(&out, Status{})
+	if !strings.Contains(out.String(), "no probe configured") {
+		t.Errorf("no probes: %q", out.String())
+	}
+}
