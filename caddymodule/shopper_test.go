@@ -134,7 +134,9 @@ func TestShopperChecksEveryBackend(t *testing.T) {
 			value(t, m.routing.WithLabelValues("shopsupport", "nightdesk", "first")) +
 			value(t, m.routing.WithLabelValues("shopsupport", "care-team", "first")) +
 			value(t, m.contextLookups.WithLabelValues("hit")) + value(t, m.contextLookups.WithLabelValues("cached")) +
-			value(t, m.bannerInjections.WithLabelValues("shopsupport", "nightdesk", "injected"))
+			value(t, m.bannerInjections.WithLabelValues("shopsupport", "nightdesk", "injected")) +
+			value(t, m.errorPages.WithLabelValues("shopsupport", "nightdesk", "500")) +
+			value(t, m.upstreamErrors.WithLabelValues("shopsupport", "nightdesk", "outsourced", "NightDesk BPO", "status_5xx"))
 	}
 	before := customerRequests()
 
