@@ -24,9 +24,13 @@ var designMetrics = map[string][]string{
 	"frontdoor_banner_injections_total":         {"journey", "backend", "result"},
 	"frontdoor_error_pages_total":               {"journey", "backend", "code"},
 	"frontdoor_backend_slo_objective":           {"journey", "backend", "owner", "vendor", "slo", "threshold"},
+	"frontdoor_probe_success":                   {"journey", "backend", "owner", "vendor", "probe"},
+	"frontdoor_probe_runs_total":                {"journey", "backend", "owner", "vendor", "probe", "result"},
+	"frontdoor_probe_check_failures_total":      {"journey", "backend", "owner", "vendor", "probe", "check"},
+	"frontdoor_probe_duration_seconds":          {"journey", "backend", "owner", "vendor", "probe"},
 }
 
-var designHistograms = []string{"frontdoor_request_duration_seconds", "frontdoor_context_lookup_duration_seconds"}
+var designHistograms = []string{"frontdoor_request_duration_seconds", "frontdoor_context_lookup_duration_seconds", "frontdoor_probe_duration_seconds"}
 
 // targetLabels are added by Prometheus to every scraped series.
 var targetLabels = []string{"instance", "job"}
