@@ -259,6 +259,7 @@ func TestShopperAlwaysOnChecks(t *testing.T) {
 		{"customer not shown", vendor, &config.Step{ExpectCustomer: []string{"first_name"}}, stepOutcome{status: 200, header: html, body: page("Hi")}, []string{checkCustomer}},
 		{"customer shown escaped", vendor, &config.Step{ExpectCustomer: []string{"first_name"}}, stepOutcome{status: 200, header: html, body: page("Hi Zoë &amp; Co")}, nil},
 		{"customer not told", inHouse, &config.Step{ExpectCustomer: []string{"first_name"}}, stepOutcome{status: 200, body: []byte("Hi")}, nil},
+		{"customer unknown to the session store", vendor, &config.Step{ExpectCustomer: []string{"first_name"}}, stepOutcome{status: 200, header: html, body: page("Hi"), noContext: true}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -490,5 +491,26 @@ func TestPrintProbes(t *testing.T) {
 	printProbes(&out, Status{})
 	if !strings.Contains(out.String(), "no probe configured") {
 		t.Errorf("no probes: %q", out.String())
+	}
+}
+
+// With the session store down, each instance shops on its own, and a
+// backend is not blamed for not knowing a customer frontdoor could not
+// look up.
+func TestShopperWithRedisDown(t *testing.T) {
+	var mode atomic.Int32
+	vendor := shopVendor(t, &mode)
+	care := shopVendor(t, &mode)
+	h := shopperHandler(t, "redis://"+refusedAddr(t)+"/0", vendor.addr(), care.addr())
+	h.shopper.stop()
+	target := targetsByBackend(h)["nightdesk"]
+	h.shopper.launch(context.Background(), target, time.Now().UnixNano()/int64(time.Hour))
+	h.shopper.runs.Wait()
+	run := target.last.Load()
+	if run == nil || run.Result != resultPass {
+		t.Fatalf("run with Redis down: %+v", run)
+	}
+	if got := vendor.requests()[0].Header.Get("X-Frontdoor-Session"); got != "unavailable" {
+		t.Errorf("vendor got X-Frontdoor-Session %q", got)
 	}
 }
