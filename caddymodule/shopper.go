@@ -301,9 +301,10 @@ func (s *shopper) keepResults() {
 	}
 }
 
-// shopperStartDelay lets a config become the running one before it
-// shops: a config that is only validated is cleaned up before then.
-var shopperStartDelay = time.Second
+// shopperStartPoll is how often a new config checks whether it runs yet:
+// a config that is only validated, or replaced before it starts, never
+// runs and so never shops.
+var shopperStartPoll = 100 * time.Millisecond
 
 // start runs the scheduler until stop.
 func (s *shopper) start() {
@@ -324,16 +325,17 @@ func (s *shopper) stop() {
 	s.runs.Wait()
 }
 
-// loop starts each probe's runs at the start of each of its intervals
-// (the first one at once), the intervals counted from the Unix epoch so
-// that every instance of the fleet agrees on them.
+// loop starts each probe's runs at the start of each of its intervals,
+// the intervals counted from the Unix epoch so that every instance of the
+// fleet agrees on them. The interval under way when the config starts to
+// run is shopped at once.
 func (s *shopper) loop(ctx context.Context) {
 	defer close(s.done)
-	first := time.Now().Add(shopperStartDelay)
 	next := make([]time.Time, len(s.probes))
 	for i := range next {
-		next[i] = first
+		next[i] = time.Now()
 	}
+	running := false // the config has been seen running
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -350,13 +352,18 @@ func (s *shopper) loop(ctx context.Context) {
 		case <-timer.C:
 		}
 		now := time.Now()
+		active := s.active()
+		running = running || active
 		for i, p := range s.probes {
 			if now.Before(next[i]) {
 				continue
 			}
 			slot := now.UnixNano() / int64(p.every)
 			next[i] = time.Unix(0, (slot+1)*int64(p.every))
-			if !s.active() {
+			if !active {
+				if !running && now.Add(shopperStartPoll).Before(next[i]) {
+					next[i] = now.Add(shopperStartPoll) // not started yet: this interval may still be shopped
+				}
 				continue
 			}
 			for _, t := range p.targets {

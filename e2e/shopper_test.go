@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -306,6 +310,67 @@ func TestSecretShopperOncePerIntervalAcrossFleet(t *testing.T) {
 		a, b := probeRuns(t, gw1, "support")["nightdesk"], probeRuns(t, gw2, "support")["nightdesk"]
 		if a.Time.IsZero() || !a.Time.Equal(b.Time) || a.RanBy != b.RanBy {
 			return fmt.Errorf("instances show different latest runs: %+v and %+v", a, b)
+		}
+		return nil
+	})
+}
+
+// TestSecretShopperSurvivesReloads: forced reloads three times a second
+// while the shopper runs every second: each backend is still shopped once
+// an interval (each config shops the interval it starts in unless another
+// took it), no shopper goroutine is left behind, and the latest runs are
+// kept.
+func TestSecretShopperSurvivesReloads(t *testing.T) {
+	rs := redistest.Start(t)
+	var careMode, nightMode atomic.Int32
+	care := helpDesk(t, "care-team", &careMode)
+	night := helpDesk(t, "nightdesk", &nightMode)
+	gw := startGateway(t, shopperSite(rs.URL(), care, night))
+	out, err := exec.Command(binary, "adapt", "--config", filepath.Join(gw.dir, "Caddyfile")).Output()
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		if run := probeRuns(t, gw, "support")["nightdesk"]; run.Result != "pass" {
+			return fmt.Errorf("no passing run yet: %+v", run)
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	goroutines := gw.goroutines(t)
+	start, before := time.Now(), night.count()
+	for range 30 {
+		req, _ := http.NewRequest("POST", "http://"+gw.AdminAddr+"/load", bytes.NewReader(out))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cache-Control", "must-revalidate")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("reload: %d", resp.StatusCode)
+		}
+		if run := probeRuns(t, gw, "support")["nightdesk"]; run.Result != "pass" {
+			t.Fatalf("after a reload the latest run is %+v", run)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	shopped := night.count() - before
+	intervals := int(elapsed / time.Second)
+	t.Logf("30 reloads in %s: nightdesk shopped %d times", elapsed.Round(time.Millisecond), shopped)
+	if shopped < intervals-1 || shopped > intervals+1 {
+		t.Errorf("nightdesk shopped %d times in %d intervals across 30 reloads", shopped, intervals)
+	}
+	time.Sleep(3 * time.Second)
+	if run := probeRuns(t, gw, "support")["nightdesk"]; time.Since(run.Time) > 2*time.Second {
+		t.Errorf("the shopper stopped after the reloads: latest run %+v", run)
+	}
+	waitFor(t, 20*time.Second, func() error {
+		if n := gw.goroutines(t); n > goroutines+goroutines/10 {
+			return fmt.Errorf("%d goroutines after 30 reloads, %d before", n, goroutines)
 		}
 		return nil
 	})
