@@ -94,6 +94,10 @@ type BackendStatus struct {
 	// ClosedReason says why a closed date or a holiday shuts the backend
 	// now, e.g. "Christmas Day"; empty when none does.
 	ClosedReason string `json:"closed_reason,omitempty"`
+
+	// Probes are the latest secret shopper run of each probe of the
+	// journey through this backend (result "pending" before the first).
+	Probes []ProbeRun `json:"probes,omitempty"`
 }
 
 // UpstreamStatus is Caddy's view of one upstream address.
@@ -129,6 +133,7 @@ func (adminAPI) status(w http.ResponseWriter, r *http.Request) error {
 				}
 				bs.Upstreams = append(bs.Upstreams, us)
 			}
+			bs.Probes = h.probeRuns(j.name, b.name)
 			js.Backends = append(js.Backends, bs)
 		}
 		st.Journeys = append(st.Journeys, js)

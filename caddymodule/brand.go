@@ -62,7 +62,11 @@ func (h *Handler) brandError(w http.ResponseWriter, r *http.Request, journey, ba
 		c.Write(zap.String("journey", journey), zap.String("backend", backend), zap.Int("status", status),
 			zap.String("request_id", requestID))
 	}
-	h.metrics.errorPage(journey, backend, status)
+	if v := visitOf(r.Context()); v != nil {
+		v.sawErrorPage(status)
+	} else {
+		h.metrics.errorPage(journey, backend, status)
+	}
 	page := errorpage.Page{Status: status, Brand: h.Brand, Phone: h.Contact.Phone, Email: h.Contact.Email,
 		URL: h.Contact.URL, Reference: requestID, Journey: journey}
 	w.Header().Set(headerRequest, requestID)

@@ -63,6 +63,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			on_error open|closed
 //			contact <method> <path...>
 //			repeat_window <duration>
+//			probe <name> {
+//				every <duration>
+//				customer {
+//					<field> <value>
+//				}
+//				step <method> <path> [body <text>]
+//				expect status <code...>
+//				expect body <regexp>
+//				expect customer <field...>
+//				forbid <regexp>
+//				within <duration>
+//			}
 //			backend <name> {
 //				owner   in-house|outsourced
 //				vendor  <name>
@@ -147,7 +159,11 @@ func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper
 	if h.Session != nil {
 		onError = h.Session.OnError
 	}
-	if err := config.Validate(h.Brand, h.Contact, onError, h.Journeys); err != nil {
+	err := config.Validate(h.Brand, h.Contact, onError, h.Journeys)
+	if err == nil {
+		err = checkProbeSessions(h)
+	}
+	if err != nil {
 		tok := directive
 		var ve *config.Error
 		if errors.As(err, &ve) && ve.Elem != nil {
@@ -332,8 +348,14 @@ func (p *parser) parseJourney(d *caddyfile.Dispenser) (*config.Journey, error) {
 				return nil, d.Errf("repeat_window %q: %v", v, err)
 			}
 			j.RepeatWindow = config.Duration(w)
+		case "probe":
+			pr, err := p.parseProbe(d)
+			if err != nil {
+				return nil, err
+			}
+			j.Probes = append(j.Probes, pr)
 		default:
-			return nil, d.Errf("unrecognized journey option %q: expected backend, on_error, contact or repeat_window", d.Val())
+			return nil, d.Errf("unrecognized journey option %q: expected backend, probe, on_error, contact or repeat_window", d.Val())
 		}
 	}
 	return j, nil

@@ -391,7 +391,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"journey without name", "frontdoor {\n\tbrand Acme\n\tjourney {\n\t}\n}", "journey needs a name and paths, e.g. journey checkout /checkout* /cart*, at Testfile:3"},
 		{"journey without paths", "frontdoor {\n\tbrand Acme\n\tjourney j {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `journey "j" claims no path`},
 		{"journey without backends", "frontdoor {\n\tbrand Acme\n\n\tjourney j /j* {\n\t}\n}", `journey "j" has no backend: add at least one backend block, at Testfile:4`},
-		{"unknown journey option", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tvendor V\n\t}\n}", `unrecognized journey option "vendor": expected backend, on_error, contact or repeat_window, at Testfile:4`},
+		{"unknown journey option", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tvendor V\n\t}\n}", `unrecognized journey option "vendor": expected backend, probe, on_error, contact or repeat_window, at Testfile:4`},
 		{"backend without name", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend {\n\t\t}\n\t}\n}", "backend needs a name, e.g. backend care-team { ... }, at Testfile:4"},
 		{"backend with upstream on its line", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend b 127.0.0.1:1 {\n\t\t}\n\t}\n}", `backend b: unexpected "127.0.0.1:1": put upstreams inside the block with to, at Testfile:4`},
 		{"unknown owner", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend ok {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t\tbackend b {\n\t\t\towner partner\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `unknown owner "partner": use in-house or outsourced, at Testfile:8`},

@@ -34,11 +34,11 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "frontdoor",
-		Usage: "keygen|status|override|trail|scorecard ...",
+		Usage: "keygen|status|probes|override|trail|scorecard ...",
 		Short: "Makes assertion keys and operates a running frontdoor",
 		Long: `
 frontdoor's operator commands: keygen makes a key for signing
-X-Frontdoor-Assertion; status, override and trail talk to a running
+X-Frontdoor-Assertion; status, probes, override and trail talk to a running
 instance's admin endpoint; scorecard reports every vendor against its
 contract from Prometheus. The frontdoor binary also has them at top level
 (frontdoor status).`,
@@ -53,10 +53,10 @@ contract from Prometheus. The frontdoor binary also has them at top level
 }
 
 // Commands returns frontdoor's operator commands (keygen, status,
-// override, trail, scorecard), each new, for a binary that registers them at top
-// level with caddycmd.RegisterCommand as the frontdoor binary does.
+// probes, override, trail, scorecard), each new, for a binary that registers
+// them at top level with caddycmd.RegisterCommand as the frontdoor binary does.
 func Commands() []caddycmd.Command {
-	return []caddycmd.Command{keygenCommand(), statusCommand(), overrideCommand(), trailCommand(), scorecardCommand()}
+	return []caddycmd.Command{keygenCommand(), statusCommand(), probesCommand(), overrideCommand(), trailCommand(), scorecardCommand()}
 }
 
 func keygenCommand() caddycmd.Command {

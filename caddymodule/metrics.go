@@ -34,6 +34,7 @@ type metrics struct {
 	offsiteRedirects *prometheus.CounterVec
 	trailWrites      *prometheus.CounterVec
 	droppedValues    prometheus.CounterFunc
+	probes           probeMetrics
 
 	// lookupResults holds contextLookups resolved for each result, so a
 	// request's lookup does no label hashing.
@@ -131,13 +132,15 @@ func newCollectors() *metrics {
 			Namespace: ns, Name: "offsite_redirects_total",
 			Help: "Backend redirects (Location, Refresh) to a host other than the brand's: allowed (passed on) or not (replaced by a brand error page under allow_redirect).",
 		}, append(backendLabels, "allowed")),
+		probes: newProbeMetrics(ns),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
+	return append([]prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
 		m.contextLookups, m.contextDuration, m.contextErrors, m.contacts, m.repeatContacts, m.streams, m.streamDuration,
-		m.bannerInjections, m.errorPages, m.offsiteRedirects, m.trailWrites, m.droppedValues, sloObjectives}
+		m.bannerInjections, m.errorPages, m.offsiteRedirects, m.trailWrites, m.droppedValues, sloObjectives},
+		m.probes.collectors()...)
 }
 
 // registerMetrics registers the shared collectors in the registry of the

@@ -95,6 +95,7 @@ type Handler struct {
 
 	retiredAt     *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 	routes        []*journeyRoute
+	shopper       *shopper // nil without probes
 	contactHeader string
 	metrics       *metrics
 	logger        *zap.Logger
@@ -160,7 +161,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.routes = append(h.routes, route)
 	}
+	if err := h.provisionShopper(ctx); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
 	liveHandlers.add(h)
+	if h.shopper != nil {
+		h.shopper.start()
+	}
 	return nil
 }
 
@@ -318,11 +325,15 @@ func withPassiveHealth(raw json.RawMessage) (json.RawMessage, error) {
 // already, where the errors can name the journey.
 func (h *Handler) Validate() error { return nil }
 
-// Cleanup stops exporting this handler's SLO objectives. The reverse
-// proxies are sub-modules: Caddy cleans them up with the context.
+// Cleanup stops this handler's secret shopper (waiting for its runs) and
+// exporting its SLO objectives. The reverse proxies are sub-modules: Caddy
+// cleans them up with the context.
 func (h *Handler) Cleanup() error {
 	if h.retiredAt != nil {
 		h.retiredAt.Store(time.Now().UnixNano())
+	}
+	if h.shopper != nil {
+		h.shopper.stop()
 	}
 	liveHandlers.remove(h)
 	h.cleanupSession()

@@ -300,8 +300,8 @@ const maxNoteLen = 1024
 // before the customer sees the response.
 func (aw *attemptWriter) recordTrail(hdr http.Header, status int) {
 	note, caseID := hdr.Get(headerNote), hdr.Get(headerCase)
-	if note == "" && caseID == "" {
-		return
+	if note == "" && caseID == "" || aw.backend.shopper {
+		return // the shopper's customer is nobody's: no trail
 	}
 	h, b := aw.h, aw.backend
 	customerID, _ := aw.customer.ctx.Get(customerIDField)

@@ -47,6 +47,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	var buf [maxBackends]candidate
 	plan := journey.plan(now, override, buf[:])
+	if v := visitOf(r.Context()); v != nil {
+		plan = v.plan(journey, buf[:])
+	}
 	if len(plan) == 0 {
 		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
 			fmt.Errorf("journey %q: no backend is open at this hour", journey.name))
@@ -198,6 +201,9 @@ func newExchange() *exchange {
 
 // noteError keeps a failure for the status endpoint.
 func (h *Handler) noteError(journey string, b *backendRoute, status int, kind, requestID string) {
+	if b.shopper {
+		return // the shopper reports its own
+	}
 	b.counts.errors.Add(1)
 	h.errors.add(recentError{Time: time.Now(), Journey: journey, Backend: b.name, Status: status, Kind: kind, RequestID: requestID})
 }

@@ -242,11 +242,18 @@ func (h *Handler) lookupContext(r *http.Request, j *journeyRoute) customerContex
 	id := sessionCookie(r, h.Session.Cookie)
 	start := time.Now()
 	ctx, result, err := h.store.Lookup(r.Context(), j.fields, id)
-	h.metrics.contextLookup(string(result), time.Since(start))
+	visit := visitOf(r.Context())
+	if visit == nil {
+		h.metrics.contextLookup(string(result), time.Since(start))
+	}
 	switch {
 	case err != nil:
 		reason := session.ErrorReason(err)
-		h.metrics.contextLookupError(reason)
+		if visit == nil {
+			h.metrics.contextLookupError(reason)
+		} else {
+			visit.contextUnavailable.Store(true)
+		}
 		if c := h.logger.Check(zapcore.DebugLevel, "customer context lookup failed"); c != nil {
 			c.Write(zap.String("journey", j.name), zap.String("reason", reason), zap.Error(err))
 		}

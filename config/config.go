@@ -111,6 +111,10 @@ type Journey struct {
 	// RepeatWindow is how long after a contact another contact on the
 	// journey counts as a repeat of it. Default: 72h.
 	RepeatWindow Duration `json:"repeat_window,omitempty"`
+
+	// Probes are the journey's secret shoppers: each walks its steps
+	// through every backend of the journey on its interval. Default: none.
+	Probes []*Probe `json:"probes,omitempty"`
 }
 
 // DefaultRepeatWindow is the repeat window of a journey that sets none:

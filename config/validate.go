@@ -12,7 +12,7 @@ import (
 )
 
 // Error is a validation error about one element of the model (a *Journey,
-// a *Backend or nil for the whole configuration). Carrying the element lets
+// a *Backend, a *Probe, a *Step or nil for the whole configuration). Carrying the element lets
 // the Caddyfile adapter point at the line the element was written on.
 type Error struct {
 	Elem any
@@ -106,7 +106,7 @@ func validateJourney(j *Journey) error {
 		}
 		names[b.Name] = true
 	}
-	return nil
+	return validateProbes(j)
 }
 
 // maxRepeatWindow bounds a journey's repeat window: a contact months

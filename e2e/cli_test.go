@@ -150,8 +150,10 @@ func TestShippedCaddyfilesAreFormatted(t *testing.T) {
 }
 
 // TestDesignExampleAdapts adapts Caddyfile.example, which is the DESIGN.md
-// example as caddy fmt writes it, and, where shared/DESIGN.md is checked out
-// beside the repository (as in CI), the example in DESIGN.md itself.
+// example as caddy fmt writes it plus a secret shopper probe in each
+// journey (DESIGN.md shows probes in a section of their own), and, where
+// shared/DESIGN.md is checked out beside the repository (as in CI), the
+// example in DESIGN.md itself.
 func TestDesignExampleAdapts(t *testing.T) {
 	files := []string{"../Caddyfile.example"}
 	if design, err := os.ReadFile("../../shared/DESIGN.md"); err == nil {
@@ -164,8 +166,8 @@ func TestDesignExampleAdapts(t *testing.T) {
 		files = append(files, p)
 		example, _ := os.ReadFile("../Caddyfile.example")
 		formatted, err := exec.Command(binary, "fmt", p).Output()
-		if string(example) != string(formatted) {
-			t.Errorf("Caddyfile.example is not the DESIGN.md example as caddy fmt writes it (%v)", err)
+		if withoutProbes(string(example)) != string(formatted) {
+			t.Errorf("Caddyfile.example without its probes is not the DESIGN.md example as caddy fmt writes it (%v)", err)
 		}
 	}
 	for _, f := range files {
@@ -179,11 +181,37 @@ func TestDesignExampleAdapts(t *testing.T) {
 				t.Errorf("adapted %s lacks %s", f, want)
 			}
 		}
+		if f == "../Caddyfile.example" {
+			for _, probe := range []string{`"name":"cart"`, `"name":"help-page"`, `"name":"track-order"`} {
+				if !strings.Contains(out, probe) {
+					t.Errorf("Caddyfile.example does not shop with probe %s", probe)
+				}
+			}
+		}
 		// frontdoor runs before respond without an order option.
 		if strings.Index(out, `"handler":"frontdoor"`) > strings.Index(out, `"handler":"static_response"`) {
 			t.Error("frontdoor is ordered after respond")
 		}
 	}
+}
+
+// withoutProbes removes the probe blocks of a formatted Caddyfile.
+func withoutProbes(caddyfile string) string {
+	var out strings.Builder
+	closing := ""
+	for _, line := range strings.SplitAfter(caddyfile, "\n") {
+		switch {
+		case closing != "":
+			if line == closing {
+				closing = ""
+			}
+		case strings.HasPrefix(strings.TrimLeft(line, "\t"), "probe ") && strings.HasSuffix(line, "{\n"):
+			closing = line[:len(line)-len(strings.TrimLeft(line, "\t"))] + "}\n"
+		default:
+			out.WriteString(line)
+		}
+	}
+	return out.String()
 }
 
 func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
@@ -219,6 +247,8 @@ func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
 		{"allow_redirect without hosts", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tallow_redirect"), 7,
 			`allow_redirect needs the hosts`},
 		{"slo without %", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tslo availability 99.5"), 7, `needs a % sign`},
+		{"probe regexp", "\t\tjourney j /j* {\n\t\t\tprobe p {\n\t\t\t\tstep GET /j\n\t\t\t\tforbid \"(?i\"\n\t\t\t}\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 5, `journey "j", probe "p", step 1 (GET /j): forbid "(?i": error parsing regexp`},
+		{"probe check before its step", "\t\tjourney j /j* {\n\t\t\tprobe p {\n\t\t\t\twithin 1s\n\t\t\t\tstep GET /j\n\t\t\t}\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 5, `within comes before any step`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

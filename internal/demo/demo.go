@@ -91,6 +91,9 @@ frontdoor demo is running: Acme Outdoor at %[1]s
   %[1]s/track/broken        a vendor 500
   %[1]s/                    the brand home page (no journey claims it: next handler)
   http://%[3]s/metrics      Prometheus metrics (frontdoor_*)
+  frontdoor probes --address %[3]s
+                            the secret shopper walks /support through both support backends
+                            every 10s: NightDesk BPO fails it (its own name is on the page)
 
 Each page lists the X-Frontdoor-* headers its backend received. Ctrl-C stops the demo.
 `, base, SessionCookie, opts.Admin)
@@ -151,6 +154,16 @@ http://{LISTEN} {
 			}
 		}
 		journey support /support* /help* {
+			probe help-page {
+				every 10s
+				customer {
+					customer_id P-0001
+					first_name Quinn
+				}
+				step GET /support
+				expect status 200
+				forbid "(?i)nightdesk"
+			}
 			backend care-team {
 				owner in-house
 				to http://{CARE}

@@ -1,0 +1,122 @@
+package caddymodule
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frontdoor-dev/frontdoor/config"
+)
+
+// probeMetrics are the secret shopper's collectors. Runs, check failures
+// and durations are counted by the instance that ran them, so a sum across
+// the fleet counts each run once. frontdoor_probe_success is the latest
+// run of each probe and backend the instance knows of, its own or, with
+// Redis, the fleet's; it is read from the live handlers, so a probe or a
+// backend a reload removes disappears with it.
+type probeMetrics struct {
+	runs     *prometheus.CounterVec
+	checks   *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	success  *probeSuccessCollector
+}
+
+func newProbeMetrics(ns string) probeMetrics {
+	labels := []string{"journey", "backend", "owner", "vendor", "probe"}
+	return probeMetrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "probe_runs_total",
+			Help: "Secret shopper runs through each backend, by result: pass or fail.",
+		}, append(labels, "result")),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "probe_check_failures_total",
+			Help: "Checks secret shopper runs failed: status, body, forbid, customer, within, server_error, error_page, banner, vendor_header.",
+		}, append(labels, "check")),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "probe_duration_seconds",
+			Help:                            "Time a secret shopper run took, all its steps included.",
+			Buckets:                         config.LatencyBuckets,
+			NativeHistogramBucketFactor:     1.1,
+			NativeHistogramMaxBucketNumber:  160,
+			NativeHistogramMinResetDuration: time.Hour,
+		}, labels),
+		success: &probeSuccessCollector{desc: prometheus.NewDesc("frontdoor_probe_success",
+			"1 if the latest secret shopper run through the backend passed every check, 0 if it failed.", labels, nil)},
+	}
+}
+
+func (p probeMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{p.runs, p.checks, p.duration, p.success}
+}
+
+// probeStats are one probe's series for one backend, resolved once.
+type probeStats struct {
+	pass, fail prometheus.Counter
+	checks     map[string]prometheus.Counter
+	duration   prometheus.Observer
+}
+
+// forProbe resolves the series of a probe against a backend. Every check
+// starts at zero, so that the first failure shows in increase().
+func (m *metrics) forProbe(journey string, b *config.Backend, probe string) *probeStats {
+	l := []string{journey, b.Name, string(b.Owner), b.Vendor, probe}
+	s := &probeStats{
+		pass:     m.probes.runs.WithLabelValues(append(l[:5:5], resultPass)...),
+		fail:     m.probes.runs.WithLabelValues(append(l[:5:5], resultFail)...),
+		duration: m.probes.duration.WithLabelValues(l...),
+		checks:   map[string]prometheus.Counter{},
+	}
+	for _, c := range allChecks {
+		s.checks[c] = m.probes.checks.WithLabelValues(append(l[:5:5], c)...)
+	}
+	return s
+}
+
+func (s *probeStats) observe(run *ProbeRun) {
+	s.duration.Observe(run.Duration)
+	if run.Result == resultPass {
+		s.pass.Inc()
+		return
+	}
+	s.fail.Inc()
+	seen := map[string]bool{}
+	for _, f := range run.Failed {
+		if !seen[f.Check] {
+			seen[f.Check] = true
+			s.checks[f.Check].Inc()
+		}
+	}
+}
+
+// probeSuccessCollector exports frontdoor_probe_success from the live
+// handlers' latest runs.
+type probeSuccessCollector struct {
+	desc *prometheus.Desc
+}
+
+func (c *probeSuccessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *probeSuccessCollector) Collect(ch chan<- prometheus.Metric) {
+	seen := map[[5]string]bool{}
+	for _, h := range currentHandlers() { // newest first: during a reload the new config wins
+		if h.shopper == nil {
+			continue
+		}
+		for _, p := range h.shopper.probes {
+			for _, t := range p.targets {
+				run := t.last.Load()
+				b := t.backend
+				labels := [5]string{b.journey, b.name, string(b.owner), b.vendor, p.name}
+				if run == nil || seen[labels] {
+					continue
+				}
+				seen[labels] = true
+				v := 0.0
+				if run.Result == resultPass {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, labels[:]...)
+			}
+		}
+	}
+}
