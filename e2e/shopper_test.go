@@ -306,10 +306,13 @@ func TestSecretShopperOncePerIntervalAcrossFleet(t *testing.T) {
 			t.Errorf("%s shopped %d times in %d intervals", name, n, intervals)
 		}
 	}
+	// Each instance shows the fleet's latest run: one instance picks up a
+	// run of the other before its next interval, so at any moment the two
+	// are at most one interval apart.
 	waitFor(t, 3*time.Second, func() error {
 		a, b := probeRuns(t, gw1, "support")["nightdesk"], probeRuns(t, gw2, "support")["nightdesk"]
-		if a.Time.IsZero() || !a.Time.Equal(b.Time) || a.RanBy != b.RanBy {
-			return fmt.Errorf("instances show different latest runs: %+v and %+v", a, b)
+		if a.Time.IsZero() || b.Time.IsZero() || a.Time.Sub(b.Time).Abs() > 1100*time.Millisecond {
+			return fmt.Errorf("instances show latest runs more than an interval apart: %+v and %+v", a, b)
 		}
 		return nil
 	})

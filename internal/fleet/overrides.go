@@ -50,6 +50,7 @@ type Board struct {
 
 	mu      sync.Mutex               // serialises local writes
 	pending map[string]pendingChange // set while Redis was unreachable, by journey
+	version uint64                   // counts local changes, so a resync never undoes a newer one
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -245,6 +246,7 @@ func (b *Board) Audit(ctx context.Context, n int64) ([]map[string]any, error) {
 // applyLocked copies the state, makes the change in the copy and
 // publishes it, so readers never see a map being written. b.mu is held.
 func (b *Board) applyLocked(c pendingChange) {
+	b.version++
 	next := make(map[string]Override, len(*b.state.Load())+1)
 	for k, v := range *b.state.Load() {
 		next[k] = v
@@ -294,6 +296,9 @@ func (b *Board) follow(ctx context.Context) {
 func (b *Board) resync(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
+	b.mu.Lock()
+	version := b.version
+	b.mu.Unlock()
 	raw, err := b.client.HGetAll(ctx, overridesKey).Result()
 	if err != nil {
 		return err
@@ -308,11 +313,16 @@ func (b *Board) resync(ctx context.Context) error {
 		next[journey] = o
 	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.version != version {
+		// A change was made here while Redis was read: what was read may
+		// predate it. The next resync reads it back.
+		return nil
+	}
 	for _, c := range b.pending { // still this instance's own word
 		c.applyTo(next)
 	}
 	b.state.Store(&next)
-	b.mu.Unlock()
 	return nil
 }
 
