@@ -557,6 +557,11 @@ func configs() []*benchConfig {
 		{key: "dg", desc: "dl with GOGC=400 (the Go runtime collects garbage a quarter as often)", path: "/support/text",
 			cookie: true, optional: true, env: []string{"GOGC=400"}, global: noProxyLog,
 			site: dSite, check: sessionIs("found", "C-1001")},
+		{key: "da", desc: "d with headers assertion: the context in the signed assertion only, no plain X-Frontdoor-* headers", path: "/support/text",
+			cookie: true,
+			site: func(b, r string, _ []string) string {
+				return frontdoorSite(b, sessionBlock(r, ""), "", "banner off\n\t\t\t\theaders assertion")
+			}},
 		{key: "d0", desc: "d with reuse 0s: one assertion signed per request", path: "/support/text", cookie: true,
 			site: d0Site, check: sessionIs("found", "C-1001")},
 		{key: "m", desc: fmt.Sprintf("the defaults, many customers: wrk picks one of %d sessions at random per request", manyCustomers),

@@ -24,6 +24,7 @@
 #   dl   d with Caddy's default log excluding http.handlers.reverse_proxy,
 #        whose debug logger encodes every request's headers even when
 #        debug is off
+#   da   d with headers assertion: the context only in the signed assertion
 #   d0   d with assertion { reuse 0s }: one signature per request
 #   m    the defaults, many customers: a wrk Lua script sends each request
 #        with the session cookie of one of the 10,000, picked at random
