@@ -59,6 +59,13 @@ func jarOf(name string) (backend, original string, ok bool) {
 	return backend, prefix + rest, true
 }
 
+// isJarName reports whether a cookie name is in the jars' name space,
+// well formed or not.
+func isJarName(name string) bool {
+	_, rest := splitCookiePrefix(name)
+	return strings.HasPrefix(rest, jarPrefix)
+}
+
 // backendCookies returns the Cookie header a backend receives, built from
 // the customer's: for an outsourced backend its own jar under the names it
 // set and the customer's cookies that are neither the brand's nor in a jar
@@ -97,6 +104,9 @@ func backendCookies(lines []string, b *backendRoute, brand map[string]bool) []st
 				add(original, value)
 			}
 			continue
+		}
+		if isJarName(name) {
+			continue // a jar name without a backend or a name: nobody's
 		}
 		if b.outsourced && (brand[name] || contains(shadowed, name)) {
 			continue
@@ -144,8 +154,8 @@ func jarSetCookies(h http.Header, backend string) {
 	for _, line := range lines {
 		name, rest, found := strings.Cut(line, "=")
 		name = strings.TrimSpace(name)
-		if !found || !validCookieName(name) {
-			continue
+		if _, rest := splitCookiePrefix(name); !found || rest == "" || !validCookieName(name) {
+			continue // no name, or only a prefix ("__Host-"): nothing to keep it under
 		}
 		kept = append(kept, stripCookieDomain(jarName(backend, name)+"="+rest))
 	}

@@ -154,6 +154,7 @@ func TestBackendCookies(t *testing.T) {
 		{"another vendor's jar withheld", carrier, []string{"fd-jar.nightdesk.sid=1; fd-jar.shipco.parcel=9"}, []string{"parcel=9"}},
 		{"no jar reaches the brand", inHouse, []string{"fd-jar.nightdesk.sid=1; acme_session=s; __Secure-fd-jar.shipco.x=2"}, []string{"acme_session=s"}},
 		{"the jar wins over a customer cookie of its name", vendor, []string{"sid=customer; fd-jar.nightdesk.sid=vendor"}, []string{"sid=vendor"}},
+		{"a malformed jar name is nobody's", inHouse, []string{"fd-jar.=1; __Host-fd-jar.nightdesk.=2; fd-jar.x=3; a=4"}, []string{"a=4"}},
 		{"a jar named like the brand cookie stays the vendor's", vendor, []string{"fd-jar.nightdesk.acme_session=v; acme_session=s"}, []string{"acme_session=v"}},
 	}
 	for _, c := range cases {
@@ -178,6 +179,7 @@ func TestJarSetCookies(t *testing.T) {
 		"=acme_session=NAMELESS",
 		"acme_session",
 		"bad name=1",
+		"__Host-=only a prefix",
 	}}
 	jarSetCookies(h, "nightdesk")
 	want := []string{
