@@ -30,6 +30,7 @@ fuzz ./config/ FuzzHours 100000x
 fuzz ./caddymodule/ FuzzScrubReserved 8000x
 fuzz ./caddymodule/ FuzzCookieFilter 8000x
 fuzz ./caddymodule/ FuzzCookieJar 8000x
+fuzz ./caddymodule/ FuzzRedirectTarget 8000x
 fuzz ./caddymodule/ FuzzCaddyfile 10000x
 
 echo "== e2e (real binary, redis-server, backends, prometheus, chromium)"
