@@ -112,6 +112,12 @@ func FuzzRedirectTarget(f *testing.F) {
 		if u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" {
 			t.Fatalf("%q: judged onsite, but has scheme %q", loc, u.Scheme)
 		}
+		if u.Scheme != "" && u.Host == "" {
+			// "http:/host" and "http:host": browsers read the host after
+			// a special scheme however few slashes follow; Go reads a
+			// path. redirectTarget follows the browser.
+			return
+		}
 		if got := base.ResolveReference(u).Hostname(); !strings.EqualFold(strings.TrimSuffix(got, "."), "brand.example") && u.Opaque == "" {
 			t.Fatalf("%q: judged onsite, but resolves to host %q", loc, got)
 		}
