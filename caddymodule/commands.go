@@ -104,6 +104,27 @@ Every instance must use the same key files.`,
 
 // The ops commands talk to a running frontdoor's admin endpoint.
 
+// showStatus runs a command that reads GET /frontdoor/status and prints it
+// with print, or as the raw JSON with --json.
+func showStatus(print func(io.Writer, Status)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		body, err := adminRequest(cmd, http.MethodGet, "/frontdoor/status", nil)
+		if err != nil {
+			return err
+		}
+		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+			_, err := os.Stdout.Write(body)
+			return err
+		}
+		var st Status
+		if err := json.Unmarshal(body, &st); err != nil {
+			return fmt.Errorf("decoding status: %w", err)
+		}
+		print(os.Stdout, st)
+		return nil
+	}
+}
+
 func statusCommand() caddycmd.Command {
 	return caddycmd.Command{
 		Name:  "status",
@@ -112,22 +133,7 @@ func statusCommand() caddycmd.Command {
 		CobraFunc: func(cmd *cobra.Command) {
 			addressFlag(cmd)
 			cmd.Flags().Bool("json", false, "print the raw JSON")
-			cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-				body, err := adminRequest(cmd, http.MethodGet, "/frontdoor/status", nil)
-				if err != nil {
-					return err
-				}
-				if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-					_, err := os.Stdout.Write(body)
-					return err
-				}
-				var st Status
-				if err := json.Unmarshal(body, &st); err != nil {
-					return fmt.Errorf("decoding status: %w", err)
-				}
-				printStatus(os.Stdout, st)
-				return nil
-			}
+			cmd.RunE = showStatus(printStatus)
 		},
 	}
 }

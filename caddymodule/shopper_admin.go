@@ -1,11 +1,8 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,22 +49,7 @@ to look up in the vendor's own logs).`,
 		CobraFunc: func(cmd *cobra.Command) {
 			addressFlag(cmd)
 			cmd.Flags().Bool("json", false, "print the raw JSON of the status endpoint")
-			cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-				body, err := adminRequest(cmd, http.MethodGet, "/frontdoor/status", nil)
-				if err != nil {
-					return err
-				}
-				if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-					_, err := os.Stdout.Write(body)
-					return err
-				}
-				var st Status
-				if err := json.Unmarshal(body, &st); err != nil {
-					return fmt.Errorf("decoding status: %w", err)
-				}
-				printProbes(os.Stdout, st)
-				return nil
-			}
+			cmd.RunE = showStatus(printProbes)
 		},
 	}
 }

@@ -81,7 +81,16 @@ func startGatewayWith(t *testing.T, bin, site string) *gateway {
 	port := freePort(t)
 	g.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	g.writeConfig(t, site, port)
-	g.cmd = exec.Command(bin, "run", "--config", filepath.Join(g.dir, "Caddyfile"), "--adapter", "caddyfile")
+	g.launch(t, bin, "run", "--config", filepath.Join(g.dir, "Caddyfile"), "--adapter", "caddyfile")
+	return g
+}
+
+// launch starts the gateway process with args, stops it when the test
+// ends (printing its logs if the test failed) and waits until the site
+// answers.
+func (g *gateway) launch(t *testing.T, bin string, args ...string) {
+	t.Helper()
+	g.cmd = exec.Command(bin, args...)
 	g.cmd.Env = append(os.Environ(), "HOME="+g.dir, "XDG_DATA_HOME="+g.dir, "XDG_CONFIG_HOME="+g.dir)
 	g.logs = &syncBuffer{}
 	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
@@ -106,7 +115,6 @@ func startGatewayWith(t *testing.T, bin, site string) *gateway {
 		resp.Body.Close()
 		return nil
 	})
-	return g
 }
 
 func (g *gateway) writeConfig(t *testing.T, site string, port int) {

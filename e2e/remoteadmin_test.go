@@ -123,31 +123,7 @@ func startGatewayRemoteAdmin(t *testing.T, site, remote string, root *testCert, 
 	if err := os.WriteFile(cfgFile, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.cmd = exec.Command(binary, "run", "--config", cfgFile)
-	g.cmd.Env = append(os.Environ(), "HOME="+g.dir, "XDG_DATA_HOME="+g.dir, "XDG_CONFIG_HOME="+g.dir)
-	g.logs = &syncBuffer{}
-	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		g.cmd.Process.Kill() //nolint:errcheck
-		g.cmd.Wait()         //nolint:errcheck
-		if t.Failed() {
-			t.Logf("frontdoor logs:\n%s", g.logs.String())
-		}
-	})
-	waitFor(t, 15*time.Second, func() error {
-		if g.cmd.ProcessState != nil {
-			return fmt.Errorf("frontdoor exited: %s", g.logs.String())
-		}
-		resp, err := http.Get(g.URL + "/__frontdoor_e2e_ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	})
+	g.launch(t, binary, "run", "--config", cfgFile)
 	return g
 }
 
