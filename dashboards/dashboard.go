@@ -395,20 +395,8 @@ sum by (journey, owner) (journey_backend:frontdoor_requests:rate5m{journey=~"$jo
 + clamp_min(journey_owner:frontdoor_requests_errors:ratio_rate5m{journey=~"$journey", owner="in-house"}, 0.01)`, "{{journey}} · alert threshold"),
 		).Min(0).
 			OverrideByRegexp(".*alert threshold", dashed("red"))).
-		WithPanel(lines("Latency in-house: p50 / p95 / p99",
-			"Answers: how fast the in-house backends answer this journey, to read side by side with the outsourced panel. Source: journey_owner:frontdoor_request_duration_seconds:p50/p95/p99_rate5m.",
-			"s", 12, 8,
-			query("A", `journey_owner:frontdoor_request_duration_seconds:p50_rate5m{journey=~"$journey", owner="in-house"}`, "{{journey}} p50"),
-			query("B", `journey_owner:frontdoor_request_duration_seconds:p95_rate5m{journey=~"$journey", owner="in-house"}`, "{{journey}} p95"),
-			query("C", `journey_owner:frontdoor_request_duration_seconds:p99_rate5m{journey=~"$journey", owner="in-house"}`, "{{journey}} p99"),
-		).Min(0)).
-		WithPanel(lines("Latency outsourced: p50 / p95 / p99",
-			"Answers: how fast the outsourced backends answer this journey, to read side by side with the in-house panel. Source: journey_owner:frontdoor_request_duration_seconds:p50/p95/p99_rate5m.",
-			"s", 12, 8,
-			query("A", `journey_owner:frontdoor_request_duration_seconds:p50_rate5m{journey=~"$journey", owner="outsourced"}`, "{{journey}} p50"),
-			query("B", `journey_owner:frontdoor_request_duration_seconds:p95_rate5m{journey=~"$journey", owner="outsourced"}`, "{{journey}} p95"),
-			query("C", `journey_owner:frontdoor_request_duration_seconds:p99_rate5m{journey=~"$journey", owner="outsourced"}`, "{{journey}} p99"),
-		).Min(0)).
+		WithPanel(ownerLatency("in-house", "outsourced")).
+		WithPanel(ownerLatency("outsourced", "in-house")).
 		WithPanel(lines("Error ratio by backend (5m)",
 			"Answers: which backend fails. Source: journey_backend:frontdoor_requests_errors:ratio_rate5m.",
 			"percentunit", 12, 8,
@@ -634,4 +622,16 @@ func experienceRow(b *dashboard.DashboardBuilder) {
 			"percentunit", 12, 8,
 			query("A", `journey_backend:frontdoor_stream_hangups:ratio_1d{journey=~"$journey", backend=~"$backend"}`, "{{journey}} / {{backend}} ({{owner}})"),
 		).Min(0).Max(1))
+}
+
+// ownerLatency is the p50/p95/p99 panel of one owner's backends on the
+// journey, to read beside the other owner's.
+func ownerLatency(owner, other string) *timeseries.PanelBuilder {
+	q := func(refID, quantile string) *prometheus.DataqueryBuilder {
+		return query(refID, `journey_owner:frontdoor_request_duration_seconds:`+quantile+`_rate5m{journey=~"$journey", owner="`+owner+`"}`, "{{journey}} "+quantile)
+	}
+	return lines("Latency "+owner+": p50 / p95 / p99",
+		"Answers: how fast the "+owner+" backends answer this journey, to read side by side with the "+other+" panel. Source: journey_owner:frontdoor_request_duration_seconds:p50/p95/p99_rate5m.",
+		"s", 12, 8, q("A", "p50"), q("B", "p95"), q("C", "p99"),
+	).Min(0)
 }

@@ -255,23 +255,30 @@ func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
 			cfg := "http://127.0.0.1:1 {\n\tfrontdoor {\n" + c.journeys + "\t\t}\n\t}\n}\n"
 			cfg = strings.Replace(cfg, "\tfrontdoor {\n", "\tfrontdoor {\n\t\tbrand Acme\n", 1)
 			c.line++ // the brand line
-			p := filepath.Join(t.TempDir(), "Caddyfile")
-			if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			for _, cmd := range []string{"validate", "adapt"} {
-				out, err := frontdoorCmd(t, cmd, "--config", p, "--adapter", "caddyfile")
-				if err == nil {
-					t.Fatalf("%s accepted the config:\n%s", cmd, cfg)
-				}
-				if !strings.Contains(out, c.reason) {
-					t.Errorf("%s: output lacks the reason %q:\n%s", cmd, c.reason, lastLine(out))
-				}
-				if at := fmt.Sprintf("%s:%d", p, c.line); !strings.Contains(out, at) {
-					t.Errorf("%s: output does not name line %s:\n%s\nconfig:\n%s", cmd, at, lastLine(out), numbered(cfg))
-				}
-			}
+			expectRejected(t, cfg, c.reason, c.line)
 		})
+	}
+}
+
+// expectRejected writes a Caddyfile and checks that both validate and
+// adapt refuse it, giving the reason and naming the line.
+func expectRejected(t *testing.T, cfg, reason string, line int) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"validate", "adapt"} {
+		out, err := frontdoorCmd(t, cmd, "--config", p, "--adapter", "caddyfile")
+		if err == nil {
+			t.Fatalf("%s accepted the config:\n%s", cmd, cfg)
+		}
+		if !strings.Contains(out, reason) {
+			t.Errorf("%s: output lacks the reason %q:\n%s", cmd, reason, lastLine(out))
+		}
+		if at := fmt.Sprintf("%s:%d", p, line); !strings.Contains(out, at) {
+			t.Errorf("%s: output does not name line %s:\n%s\nconfig:\n%s", cmd, at, lastLine(out), numbered(cfg))
+		}
 	}
 }
 

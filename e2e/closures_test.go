@@ -201,22 +201,7 @@ func TestBadClosureIsRejectedWithLineAndReason(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := "http://127.0.0.1:1 {\n\tfrontdoor {\n\t\tbrand Acme\n\t\tjourney j /j* {\n\t\t\tbackend b {\n\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1\n" +
 				"\t\t\t\thours \"Mon-Fri 08:00-20:00\" Europe/Paris\n\t\t\t\t" + c.line + "\n\t\t\t}\n\t\t}\n\t}\n}\n"
-			p := filepath.Join(t.TempDir(), "Caddyfile")
-			if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			for _, cmd := range []string{"validate", "adapt"} {
-				out, err := frontdoorCmd(t, cmd, "--config", p, "--adapter", "caddyfile")
-				if err == nil {
-					t.Fatalf("%s accepted the config:\n%s", cmd, cfg)
-				}
-				if !strings.Contains(out, c.reason) {
-					t.Errorf("%s: output lacks the reason %q:\n%s", cmd, c.reason, lastLine(out))
-				}
-				if at := p + ":9"; !strings.Contains(out, at) {
-					t.Errorf("%s: output does not name line %s:\n%s\nconfig:\n%s", cmd, at, lastLine(out), numbered(cfg))
-				}
-			}
+			expectRejected(t, cfg, c.reason, 9)
 		})
 	}
 }
