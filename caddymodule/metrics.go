@@ -61,7 +61,7 @@ func newCollectors() *metrics {
 	return &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "requests_total",
-			Help: "Requests sent to each backend, by the status the customer got.",
+			Help: "Requests sent to each backend, by outcome: the status the customer got; 502 (or 504) for an answer the backend cut off (or stalled) mid-body, 499 when the customer left first.",
 		}, append(backendLabels, "code")),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Name: "request_duration_seconds",
@@ -73,7 +73,7 @@ func newCollectors() *metrics {
 		}, backendLabels),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "upstream_errors_total",
-			Help: "Backend failures: dial (refused or no upstream available), timeout, status_5xx.",
+			Help: "Backend failures: dial (refused or no upstream available), timeout (no first byte, or no progress sending the request or reading the answer), status_5xx, aborted (the backend cut its answer off).",
 		}, append(backendLabels, "kind")),
 		routing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "routing_decisions_total",
@@ -173,6 +173,7 @@ type backendStats struct {
 	dial     prometheus.Counter
 	timeout  prometheus.Counter
 	status5x prometheus.Counter
+	aborted  prometheus.Counter
 	reasons  map[string]prometheus.Counter
 	banners  map[string]prometheus.Counter // by result: injected, appended, skipped
 	offsite  [2]prometheus.Counter         // offsite redirects refused, allowed
@@ -185,6 +186,7 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 	s.dial = m.upstreamErrors.WithLabelValues(append(l[:4:4], errDial)...)
 	s.timeout = m.upstreamErrors.WithLabelValues(append(l[:4:4], errTimeout)...)
 	s.status5x = m.upstreamErrors.WithLabelValues(append(l[:4:4], errStatus5xx)...)
+	s.aborted = m.upstreamErrors.WithLabelValues(append(l[:4:4], errAborted)...)
 	s.reasons = map[string]prometheus.Counter{}
 	for _, r := range []string{reasonFirst, reasonHours, reasonClosed, reasonFailover, reasonOverride} {
 		s.reasons[r] = m.routing.WithLabelValues(journey, b.Name, r)
@@ -239,6 +241,8 @@ func (s *backendStats) upstreamError(kind string) {
 		s.timeout.Inc()
 	case errStatus5xx:
 		s.status5x.Inc()
+	case errAborted:
+		s.aborted.Inc()
 	}
 }
 

@@ -95,31 +95,49 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		x.values.set(r.Header, assertion.Header, token)
 		h.metrics.routed(b, c.reason)
 
-		aw := &x.attempt
+		aw, hold, watch := &x.attempt, &x.hold, &x.watch
 		if i > 0 {
-			aw = new(attemptWriter) // the first attempt's proxy may still hold the first
+			// The first attempt's proxy may still hold the first ones.
+			aw, hold, watch = new(attemptWriter), new(headHold), new(bodyWatch)
 		}
-		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		hold.reset(w)
+		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: hold},
 			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc,
 			before: &x.before}
 		start := time.Now()
-		aborted, err := aw.serve(b.proxy, r, next)
+		aborted, err, stalled := watchAttempt(aw, watch, b, r, next)
 		elapsed := time.Since(start)
 
 		b.counts.requests.Add(1)
 		if aw.stream != notStream {
 			h.metrics.streamEnded(b, aw.streamClosedBy(aborted != nil), elapsed)
 		}
-		if aborted != nil {
-			// The proxy gave up on a response under way (the backend hung
-			// up mid-body) and aborts the customer's connection with a
-			// panic: count the attempt, then let the server do so.
-			status := aw.statusOrOK()
+		var status int
+		var kind string
+		switch {
+		case aborted != nil:
+			// The proxy gave up on an answer under way (the backend hung
+			// up mid-body, its body bound tripped, or the customer left)
+			// and aborts with a panic.
+			status, kind = classifyAbort(stalled, hold.lost || r.Context().Err() != nil)
+			b.stats.upstreamError(kind)
 			b.stats.observe(status, elapsed)
-			h.noteError(journey.name, b, status, "aborted", requestID)
-			panic(aborted)
-		}
-		if err == nil {
+			if kind != "" {
+				h.noteError(journey.name, b, status, kind, requestID)
+			}
+			if hold.passed || kind == "" {
+				panic(aborted) // part of it reached the customer, or nobody is there: the server cuts the connection
+			}
+			// Nothing of it reached the customer: they get the brand
+			// page, or the next backend, as for a backend that never
+			// answered.
+			hold.discard()
+			aw.swallow(status)
+			err = fmt.Errorf("backend %q: answer %s before any of it reached the customer", b.name, abortedHow(kind))
+		case err == nil:
+			if relErr := hold.release(); relErr != nil {
+				return nil // the customer left: nothing to send them
+			}
 			status := aw.statusOrOK()
 			b.stats.observe(status, elapsed)
 			if status >= 500 {
@@ -131,18 +149,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				h.countContact(r, journey, b, cc)
 			}
 			return nil
-		}
-		status, kind := classify(err)
-		b.stats.upstreamError(kind)
-		b.stats.observe(status, elapsed)
-		if kind != "" {
-			h.noteError(journey.name, b, status, kind, requestID)
-		}
-		if kind == "" && !aw.wroteHeader {
-			return err // not the backend's fault (the client went away)
-		}
-		if aw.wroteHeader && !aw.swallowed {
-			return err // the response is under way: nothing better can be sent
+		default:
+			status, kind = classify(err)
+			b.stats.upstreamError(kind)
+			b.stats.observe(status, elapsed)
+			if kind != "" {
+				h.noteError(journey.name, b, status, kind, requestID)
+			}
+			if kind == "" && !aw.wroteHeader {
+				return err // not the backend's fault (the client went away)
+			}
+			if aw.wroteHeader && !aw.swallowed {
+				hold.release() //nolint:errcheck // the response is under way: nothing better can be sent
+				return err
+			}
 		}
 		if !canReplay || i == len(plan)-1 {
 			h.brandError(w, r, journey.name, b.name, status, requestID, err)
@@ -187,6 +207,8 @@ func clearPlainHeaders(hdr http.Header) {
 type exchange struct {
 	customer customerContext
 	attempt  attemptWriter
+	hold     headHold
+	watch    bodyWatch
 	before   headerSnapshot
 	fields   [8]assertion.Field
 	slab     [slabSize]string

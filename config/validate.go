@@ -162,6 +162,9 @@ func validateBackend(j *Journey, b *Backend) error {
 	default:
 		return errorf(b, "%s: unknown owner %q: use in-house or outsourced", where, b.Owner)
 	}
+	if b.ResponseBodyTimeout != nil && *b.ResponseBodyTimeout < 0 {
+		return errorf(b, "%s: response_body_timeout %v: must not be negative (0 turns it off)", where, time.Duration(*b.ResponseBodyTimeout))
+	}
 	if b.Headers != "" && b.Headers != "all" && b.Headers != "assertion" {
 		return errorf(b, "%s: headers %q: want all (plain headers and the assertion) or assertion (the signed assertion only)", where, b.Headers)
 	}
