@@ -158,9 +158,7 @@ func (h *Handler) provisionSession() error {
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
 	}
-	h.lookupLog = h.logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewSamplerWithOptions(c, lookupFailureLogEvery, 1, 0)
-	}))
+	h.lookupLog = lookupFailureLogger(h.logger)
 	h.logger.Info("customer context store configured", zap.String("redis", session.Redact(s.Redis)),
 		zap.Duration("timeout", time.Duration(s.Timeout)), zap.Duration("cache", opts.CacheTTL))
 	return nil
@@ -276,6 +274,14 @@ var lookupFailureMessages = map[string]string{
 	session.ReasonTimeout:     "customer context lookups failing: redis did not answer within the session timeout",
 	session.ReasonBreakerOpen: "customer context lookups failing at once: redis failed just before and a probe lookup must succeed first",
 	session.ReasonRedis:       "customer context lookups failing: redis answered with an error or the connection failed",
+}
+
+// lookupFailureLogger is logger keeping one line per message per
+// lookupFailureLogEvery.
+func lookupFailureLogger(logger *zap.Logger) *zap.Logger {
+	return logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, lookupFailureLogEvery, 1, 0)
+	}))
 }
 
 // noteLookupFailure tells the operator why lookups fail: at info level,

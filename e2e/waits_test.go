@@ -399,16 +399,27 @@ func TestWaitsTruncatedAnswersAreFailures(t *testing.T) {
 			resp.Body.Close()
 		}
 	}
-	// Customers who leave a long download half way.
-	for range 5 {
-		resp, err := client.Get(gw.URL + "/downloads/big")
-		if err != nil {
-			t.Fatal(err)
+	// Customers who leave a long download half way, in two rounds with a
+	// scrape between, so that Prometheus sees the series increase.
+	leave := func(n int) {
+		for range n {
+			resp, err := client.Get(gw.URL + "/downloads/big")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.CopyN(io.Discard, resp.Body, 256<<10) //nolint:errcheck
+			resp.Body.Close()
 		}
-		io.CopyN(io.Discard, resp.Body, 256<<10) //nolint:errcheck
-		resp.Body.Close()
+		client.CloseIdleConnections()
 	}
-	client.CloseIdleConnections()
+	leave(3)
+	waitFor(t, 30*time.Second, func() error {
+		if len(prom.query(t, `frontdoor_requests_total{backend="files"}`).Data.Result) == 0 {
+			return fmt.Errorf("files not scraped yet")
+		}
+		return nil
+	})
+	leave(2)
 
 	aborted := `frontdoor_upstream_errors_total{backend="nightdesk",journey="support",kind="aborted",owner="outsourced",vendor="NightDesk BPO"}`
 	waitFor(t, 10*time.Second, func() error {
