@@ -105,7 +105,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc,
 			before: &x.before}
 		start := time.Now()
-		aborted, err, stalled := watchAttempt(aw, watch, b, r, next)
+		aborted, err, stalled := watchAttempt(aw, watch, hold, b, r, next)
 		elapsed := time.Since(start)
 
 		b.counts.requests.Add(1)

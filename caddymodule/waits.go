@@ -61,6 +61,7 @@ type bodyWatch struct {
 	http.ResponseWriter // the attempt's writer
 
 	proxy   caddyhttp.MiddlewareHandler
+	hold    *headHold // told whether the answer streams
 	bound   time.Duration
 	cancel  context.CancelCauseFunc
 	timer   *time.Timer
@@ -75,12 +76,18 @@ func (bw *bodyWatch) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 	return bw.proxy.ServeHTTP(bw, r, next)
 }
 
-// WriteHeader starts the watch once a final response that is not a
-// stream begins.
+// WriteHeader starts the watch once a final response that is not an
+// event stream begins, and tells the hold whether the backend streams it:
+// the proxy has copied the backend's headers, before the attempt's writer
+// changes them, and an answer without a Content-Length is one the proxy
+// flushes as it comes.
 func (bw *bodyWatch) WriteHeader(status int) {
 	if status >= 200 && !bw.headed {
 		bw.headed = true
-		if !isEventStream(bw.Header().Get("Content-Type")) {
+		hdr := bw.Header()
+		eventStream := isEventStream(hdr.Get("Content-Type"))
+		bw.hold.streamed = eventStream || len(hdr["Content-Length"]) == 0
+		if !eventStream {
 			bw.arm()
 		}
 	}
@@ -150,14 +157,15 @@ func (bw *bodyWatch) stop() {
 
 // watchAttempt runs the proxy of backend b for the attempt aw under its
 // body bound. stalled reports whether the bound cut the attempt.
-func watchAttempt(aw *attemptWriter, bw *bodyWatch, b *backendRoute, r *http.Request, next caddyhttp.Handler) (aborted any, err error, stalled bool) {
+func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRoute, r *http.Request, next caddyhttp.Handler) (aborted any, err error, stalled bool) {
+	*bw = bodyWatch{proxy: b.proxy, hold: hold, bound: b.bodyTimeout}
 	if b.bodyTimeout <= 0 {
-		aborted, err = aw.serve(b.proxy, r, next)
+		aborted, err = aw.serve(bw, r, next)
 		return aborted, err, false
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	*bw = bodyWatch{proxy: b.proxy, bound: b.bodyTimeout, cancel: cancel}
+	bw.cancel = cancel
 	aborted, err = aw.serve(bw, r.WithContext(ctx), next)
 	bw.stop()
 	return aborted, err, errors.Is(context.Cause(ctx), errBodyStalled)
@@ -191,18 +199,24 @@ func abortedHow(kind string) string {
 	return "cut off by the backend"
 }
 
-// headHold keeps a backend's answer from the customer until it has shown
-// progress (progressUnit bytes of body) or ended, so that a backend that
-// stalls, trickles or hangs up before then is answered with the brand
-// error page (or the next backend) instead of a status line and a broken
-// body. Interim (1xx) and upgrade (101) responses and event streams pass
-// at once; flushes wait for the hold to end. It sits between the
-// attempt's writer and the customer's.
+// headHold keeps a backend's answer of announced length from the
+// customer until it has shown progress (progressUnit bytes of body) or
+// ended, so that a backend that stalls, trickles or hangs up before then
+// is answered with the brand error page (or the next backend) instead of
+// a status line and a broken body. Such an answer is not flushed by the
+// proxy anyway, and the server buffers more than that before it sends
+// anything: the hold costs nothing in latency. Answers the backend
+// streams (without a Content-Length: chunked pages, event streams),
+// interim (1xx) and upgrade (101) responses pass at once: a page that
+// sends its first part early keeps doing so. Flushes of a held answer
+// wait for the hold to end (the proxy flushes an answer it is about to
+// abort). It sits between the attempt's writer and the customer's.
 type headHold struct {
 	http.ResponseWriter // the customer's
 	status              int
 	held                []byte
 	buf                 [progressUnit]byte
+	streamed            bool // set by the body watch: the backend streams its answer
 	holding             bool // a final head is held
 	passed              bool // a final head went to the customer
 	lost                bool // writing to the customer failed: they left
@@ -210,7 +224,7 @@ type headHold struct {
 
 func (hh *headHold) reset(w http.ResponseWriter) {
 	hh.ResponseWriter, hh.status, hh.held = w, 0, nil
-	hh.holding, hh.passed, hh.lost = false, false, false
+	hh.streamed, hh.holding, hh.passed, hh.lost = false, false, false, false
 }
 
 func (hh *headHold) WriteHeader(status int) {
@@ -220,7 +234,7 @@ func (hh *headHold) WriteHeader(status int) {
 	case status < 200:
 		hh.passed = status == http.StatusSwitchingProtocols
 		hh.ResponseWriter.WriteHeader(status)
-	case isEventStream(hh.Header().Get("Content-Type")):
+	case hh.streamed:
 		hh.passed = true
 		hh.ResponseWriter.WriteHeader(status)
 	default:

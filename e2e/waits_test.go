@@ -76,8 +76,13 @@ func rawVendor(t *testing.T, rcvbuf int, serve func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
-// trickle answers a chunked HTML page a byte a second, for ever.
-func trickle(c net.Conn) {
+// trickle answers the head of a long HTML page, then a byte a second.
+func trickle(c net.Conn) { trickleFramed(c, "Content-Length: 1000000") }
+
+// trickleChunked is trickle for a page the vendor streams.
+func trickleChunked(c net.Conn) { trickleFramed(c, "Transfer-Encoding: chunked") }
+
+func trickleFramed(c net.Conn, framing string) {
 	br := bufio.NewReader(c)
 	for {
 		line, err := br.ReadString('\n')
@@ -89,11 +94,15 @@ func trickle(c net.Conn) {
 		}
 	}
 	go io.Copy(io.Discard, br) //nolint:errcheck
-	if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"+framing+"\r\n\r\n"); err != nil {
 		return
 	}
+	chunk := "<"
+	if strings.HasPrefix(framing, "Transfer-Encoding") {
+		chunk = "1\r\n<\r\n"
+	}
 	for {
-		if _, err := io.WriteString(c, "1\r\n<\r\n"); err != nil {
+		if _, err := io.WriteString(c, chunk); err != nil {
 			return
 		}
 		time.Sleep(time.Second)
@@ -136,13 +145,16 @@ func (zeros) Read(p []byte) (int, error) {
 }
 
 // TestWaitsBoundHangingTricklingAndDeafVendors: 200 concurrent customers
-// each of a vendor that never answers, one that trickles a byte a second
-// and one that never reads a 50 MB upload get the brand 504 (or 502) page
-// with a reference within the default bounds, and the gateway's
+// each of a vendor that never answers, one that sends the head of a page
+// and then trickles a byte a second, and one that never reads a 50 MB
+// upload get the brand 504 (or 502) page with a reference within the
+// default bounds; 200 more, of a vendor that streams its page (chunked)
+// a byte a second, have it cut within the bound; and the gateway's
 // goroutines and vendor connections are back at baseline within seconds.
 func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 	hang := stallServer(t)
 	slow := rawVendor(t, 0, trickle)
+	streamer := rawVendor(t, 0, trickleChunked)
 	deaf := rawVendor(t, 4096, func(net.Conn) {}) // reads nothing, ever
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		journey hang /hang* {
@@ -165,7 +177,14 @@ func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 				vendor "Deaf Desk"
 				to %s
 			}
-		}`, hang, slow, deaf)))
+		}
+		journey stream /stream* {
+			backend streamer {
+				owner outsourced
+				vendor "Stream Desk"
+				to %s
+			}
+		}`, hang, slow, deaf, streamer)))
 	do(t, "GET", gw.URL+"/warm", nil, nil)
 	baseline := gw.goroutines(t)
 
@@ -177,9 +196,9 @@ func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 		elapsed time.Duration
 		err     error
 	}
-	results := make(chan outcome, 3*customers)
+	results := make(chan outcome, 4*customers)
 	var wg sync.WaitGroup
-	for _, path := range []string{"/hang/page", "/trickle/page", "/upload/form"} {
+	for _, path := range []string{"/hang/page", "/trickle/page", "/upload/form", "/stream/page"} {
 		for range customers {
 			wg.Go(func() {
 				var body io.Reader
@@ -195,7 +214,15 @@ func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 				start := time.Now()
 				resp, err := client.Do(req)
 				o := outcome{path: path, err: err}
-				if err == nil {
+				if err == nil && path == "/stream/page" {
+					// A page the vendor streams reached the customer as
+					// it came; trickled, it is cut at the bound.
+					_, err := io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if o.status = resp.StatusCode; err == nil {
+						o.err = fmt.Errorf("status %d and a complete body from a trickling vendor", resp.StatusCode)
+					}
+				} else if err == nil {
 					page, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					o.status = resp.StatusCode
@@ -234,7 +261,7 @@ func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 	}
 
 	waitFor(t, 10*time.Second, func() error {
-		for name, addr := range map[string]string{"hanging": hang, "trickling": slow, "deaf": deaf} {
+		for name, addr := range map[string]string{"hanging": hang, "trickling": slow, "deaf": deaf, "streaming": streamer} {
 			if n := gatewayConns(t, addr); n != 0 {
 				return fmt.Errorf("the gateway still holds %d connections to the %s vendor", n, name)
 			}
@@ -248,6 +275,7 @@ func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 	for _, s := range []string{
 		`frontdoor_upstream_errors_total{backend="stuck",journey="hang",kind="timeout",owner="outsourced",vendor="Stuck Desk"}`,
 		`frontdoor_upstream_errors_total{backend="drip",journey="trickle",kind="timeout",owner="outsourced",vendor="Drip Desk"}`,
+		`frontdoor_upstream_errors_total{backend="streamer",journey="stream",kind="timeout",owner="outsourced",vendor="Stream Desk"}`,
 	} {
 		if v, _ := metricValue(m, s); v != customers {
 			t.Errorf("%s = %v, want %d", s, v, customers)
