@@ -30,6 +30,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
+	expireStrayJars(w.Header(), r.Header["Cookie"], h.jars, r.URL.Path)
 	if journey == nil {
 		return next.ServeHTTP(w, r)
 	}
@@ -83,7 +84,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.setPlainHeaders(r.Header, &x.values, journey.name, b, cc)
 		}
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
-		if cookies := backendCookies(clientCookies, b, h.vendorCookies); cookies != nil {
+		cookies, jarInUse := backendCookies(clientCookies, b.response.jar, h.vendorCookies)
+		if cookies != nil {
 			r.Header["Cookie"] = cookies
 		} else {
 			delete(r.Header, "Cookie")
@@ -100,10 +102,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			// The first attempt's proxy may still hold the first ones.
 			aw, hold, watch = new(attemptWriter), new(headHold), new(bodyWatch)
 		}
+		scope := &x.scope
+		if i > 0 {
+			scope = new(exchangeScope)
+		}
+		*scope = exchangeScope{req: r, requestID: requestID, values: &x.values, ownServer: ownServer, before: &x.before, jarInUse: jarInUse}
 		hold.reset(w)
 		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: hold},
-			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc,
-			before: &x.before}
+			policy: b.response, scope: scope, customer: cc}
 		start := time.Now()
 		aborted, err, stalled := watchAttempt(aw, watch, hold, b, r, next)
 		elapsed := time.Since(start)
@@ -135,6 +141,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			aw.swallow(status)
 			err = fmt.Errorf("backend %q: answer %s before any of it reached the customer", b.name, abortedHow(kind))
 		case err == nil:
+			if !aw.wroteHeader {
+				// The proxy passed nothing on: an answer it would not carry
+				// (a protocol switch nobody asked for) is the backend's failure.
+				aw.swallow(http.StatusBadGateway)
+				b.stats.upstreamError(errAborted)
+			}
 			if relErr := hold.release(); relErr != nil {
 				return nil // the customer left: nothing to send them
 			}
@@ -209,6 +221,7 @@ type exchange struct {
 	attempt  attemptWriter
 	hold     headHold
 	watch    bodyWatch
+	scope    exchangeScope
 	before   headerSnapshot
 	fields   [8]assertion.Field
 	slab     [slabSize]string
@@ -283,6 +296,7 @@ const (
 	errDial      = "dial"
 	errTimeout   = "timeout"
 	errStatus5xx = "status_5xx"
+	errAborted   = "aborted"
 )
 
 // classify maps a reverse proxy error to the status the customer gets and

@@ -171,10 +171,6 @@ func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRo
 	return aborted, err, errors.Is(context.Cause(ctx), errBodyStalled)
 }
 
-// Upstream error kind of an answer the backend cut off (a metric label
-// value, with those of classify).
-const errAborted = "aborted"
-
 // classifyAbort maps an attempt the proxy aborted mid-answer to the
 // status it counts as and the kind of upstream failure: the body bound
 // tripped (504, timeout), the customer left (499, no upstream failure),
