@@ -242,9 +242,18 @@ func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 	client.CloseIdleConnections()
 
 	slowest := map[string]time.Duration{}
+	fastest := map[string]time.Duration{}
+	statuses := map[string]map[int]int{}
 	failures := map[string]int{}
 	for o := range results {
 		slowest[o.path] = max(slowest[o.path], o.elapsed)
+		if f, ok := fastest[o.path]; !ok || o.elapsed < f {
+			fastest[o.path] = o.elapsed
+		}
+		if statuses[o.path] == nil {
+			statuses[o.path] = map[int]int{}
+		}
+		statuses[o.path][o.status]++
 		if o.err != nil {
 			if failures[o.path] < 3 {
 				t.Errorf("%s: %v after %s", o.path, o.err, o.elapsed.Round(time.Millisecond))
@@ -252,7 +261,7 @@ func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 			failures[o.path]++
 		}
 	}
-	t.Logf("slowest brand page: %v; failures %v", slowest, failures)
+	t.Logf("answers within [fastest, slowest]: %v .. %v; statuses %v; failures %v", fastest, slowest, statuses, failures)
 	// Within the bound, give or take a loaded two-core machine.
 	for path, el := range slowest {
 		if el > defaultBound+5*time.Second {
@@ -260,6 +269,7 @@ func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 		}
 	}
 
+	settled := time.Now()
 	waitFor(t, 10*time.Second, func() error {
 		for name, addr := range map[string]string{"hanging": hang, "trickling": slow, "deaf": deaf, "streaming": streamer} {
 			if n := gatewayConns(t, addr); n != 0 {
@@ -271,6 +281,8 @@ func TestWaitsBoundHangingTricklingAndDeafVendors(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("goroutines %d (baseline %d) and no vendor connection %s after the last answer",
+		gw.goroutines(t), baseline, time.Since(settled).Round(time.Millisecond))
 	m := gw.metrics(t)
 	for _, s := range []string{
 		`frontdoor_upstream_errors_total{backend="stuck",journey="hang",kind="timeout",owner="outsourced",vendor="Stuck Desk"}`,
