@@ -15,9 +15,9 @@ import (
 
 // Bounded waits. A vendor that hangs or trickles must not hold a customer,
 // a goroutine or a connection for longer than an edge can afford. Each
-// attempt at a backend has three bounds, all made of progress, not of
-// total time, so a large download or upload that keeps moving is never
-// cut:
+// attempt at a backend has three bounds; the two on bodies are on
+// progress, not on total time, so a large download or upload that keeps
+// moving is never cut:
 //
 //   - the first response byte: Caddy's transport response_header_timeout,
 //     counted from the end of the request;
