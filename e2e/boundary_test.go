@@ -184,7 +184,7 @@ func TestLargeCompressedPageUnderRace(t *testing.T) {
 // sniffer held its headers back, the chat never opened, and
 // frontdoor_streams_total missed it.
 func TestWebSocketOverHTTP2ThroughBannerBackend(t *testing.T) {
-	t.Setenv("GODEBUG", "http2xconnect=1") // inherited by the gateway
+	t.Setenv("GODEBUG", "http2xconnect=1")                               // inherited by the gateway
 	echo := websocket.Handler(func(c *websocket.Conn) { io.Copy(c, c) }) //nolint:errcheck
 	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) { echo.ServeHTTP(w, r) })
 	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
