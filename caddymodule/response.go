@@ -112,7 +112,11 @@ func (aw *attemptWriter) WriteHeader(status int) {
 			return
 		}
 		debrand(hdr, aw.req, b.upstreams, aw.ownServer)
-		jarSetCookies(hdr, b.name)
+		if b.onOrigin {
+			originSetCookies(hdr)
+		} else {
+			jarSetCookies(hdr, b.name)
+		}
 		aw.keepOriginHeaders(hdr)
 	}
 	if (status >= 300 && status < 400 && len(hdr["Location"]) > 0 || len(hdr["Refresh"]) > 0) && !aw.checkRedirects(hdr, status) {
