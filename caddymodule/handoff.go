@@ -201,10 +201,16 @@ func (h *Handler) completeHandoff(w http.ResponseWriter, r *http.Request, origin
 		refuse(http.StatusMethodNotAllowed, "not a POST")
 		return
 	}
-	// Only the brand host's handoff page posts here: a vendor page on the
-	// origin or any other site cannot.
-	if o := r.Header.Get("Origin"); o != "" && o != hostURL(r, h.brandHost) {
+	// Only the brand host's handoff page posts here, not a vendor page on
+	// the origin or a page of another site. The page's no-referrer policy
+	// makes its Origin "null", so fetch metadata tells where a browser's
+	// post comes from; another origin, when named, must be the brand's.
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != hostURL(r, h.brandHost) {
 		refuse(http.StatusForbidden, "posted from another origin")
+		return
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-site" {
+		refuse(http.StatusForbidden, "posted from "+site)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), handoffTimeout)

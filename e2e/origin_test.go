@@ -127,6 +127,26 @@ func startSPAVendor(t *testing.T) *spaVendor {
 	return v
 }
 
+// originSessionID is the brand session of the customer in these tests.
+const originSessionID = "REAL-SESSION-0001"
+
+// originShop is the in-house shop of isolate_test.go with a session id
+// the context store accepts.
+func originShop(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/own/login":
+		http.SetCookie(w, &http.Cookie{Name: "acme_session", Value: originSessionID, Path: "/", HttpOnly: true})
+		http.SetCookie(w, &http.Cookie{Name: "acme_csrf", Value: "CSRF-T0KEN", Path: "/"})
+		io.WriteString(w, "logged in") //nolint:errcheck
+	case "/own/account":
+		if c, err := r.Cookie("acme_session"); err != nil || c.Value != originSessionID {
+			io.WriteString(w, "please log in") //nolint:errcheck
+			return
+		}
+		io.WriteString(w, "Dana Smith, card ending 4242") //nolint:errcheck
+	}
+}
+
 // originSite is the brand's shop, the vendor on its origin under
 // /support and the same vendor under /legacy kept on the brand host with
 // today's defaults (isolate on).
@@ -153,6 +173,10 @@ func originSite(redisURL, shop, desk, cache string) string {
 				context customer_id
 				to %s
 			}
+			backend care {
+				owner in-house
+				to %s
+			}
 		}
 		journey legacy /legacy* {
 			backend desk-legacy {
@@ -162,7 +186,7 @@ func originSite(redisURL, shop, desk, cache string) string {
 				context customer_id
 				to %s
 			}
-		}`, redisURL, cache, shop, desk, desk))
+		}`, redisURL, cache, shop, desk, shop, desk))
 }
 
 // siteURL is the gateway's URL for one of the site's host names.
@@ -176,8 +200,8 @@ func (g *gateway) siteURL(host string) string {
 // (isolate on), where the same app breaks.
 func TestVendorAppOnItsOrigin(t *testing.T) {
 	rs := redistest.Start(t)
-	seedSession(t, rs, "REAL", "customer_id", "C-4242", "first_name", "Dana")
-	shop := startBackend(t, "shop", brandShop)
+	seedSession(t, rs, originSessionID, "customer_id", "C-4242", "first_name", "Dana")
+	shop := startBackend(t, "shop", originShop)
 	vendor := startSPAVendor(t)
 	gw := startGatewayOn(t, originHosts, originSite(rs.URL(), shop.URL, vendor.backend.URL, "2s"))
 	brand, help := gw.siteURL("shop.localhost"), gw.siteURL("help.shop.localhost")
@@ -193,7 +217,9 @@ func TestVendorAppOnItsOrigin(t *testing.T) {
 		waitFor(t, 20*time.Second, func() error {
 			out = browse(t, ctx, chromedp.Evaluate[string](`(document.getElementById('out') || {}).textContent || ''`))
 			if out == "" {
-				return fmt.Errorf("%s: the app has not reported", url)
+				return fmt.Errorf("%s: the app has not reported; at %s: %.300s", url,
+					browse(t, ctx, chromedp.Evaluate[string](`location.href`)),
+					browse(t, ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`)))
 			}
 			return nil
 		})
@@ -270,7 +296,7 @@ func TestVendorAppOnItsOrigin(t *testing.T) {
 	sawOrigin := false
 	for _, r := range vendor.backend.requests {
 		cookie := r.Header.Get("Cookie")
-		for _, secret := range []string{"acme_session", "REAL", "fd-session", "fd-handoff", "acme_csrf"} {
+		for _, secret := range []string{"acme_session", originSessionID, "fd-session", "fd-handoff", "acme_csrf"} {
 			if strings.Contains(cookie, secret) {
 				t.Errorf("the vendor received %q in %s %s: Cookie: %s", secret, r.Method, r.URL, cookie)
 			}
