@@ -53,6 +53,9 @@ func (h *Handler) provisionOrigins(ctx caddy.Context) error {
 			served := *br
 			served.onOrigin = true
 			served.isolate = false // the browser isolates the origin
+			policy := *br.response
+			policy.onOrigin = true
+			served.response = &policy
 			origins[br.origin] = &originRoute{host: br.origin, journey: route, backend: br, served: &served}
 		}
 	}
@@ -307,9 +310,9 @@ func (h *Handler) routeOrigins(w http.ResponseWriter, r *http.Request, origin *o
 // cookiesFor is the Cookie header a backend receives: on its origin the
 // customer's cookies there less the brand's and frontdoor's own, which
 // are the vendor's own; elsewhere its jar (backendCookies).
-func (h *Handler) cookiesFor(lines []string, b *backendRoute) []string {
+func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsage) {
 	if !b.onOrigin {
-		return backendCookies(lines, b, h.vendorCookies)
+		return backendCookies(lines, b.response.jar, h.vendorCookies)
 	}
 	var out strings.Builder
 	for name, part := range cookieParts(lines) {
@@ -322,9 +325,9 @@ func (h *Handler) cookiesFor(lines []string, b *backendRoute) []string {
 		out.WriteString(part)
 	}
 	if out.Len() == 0 {
-		return nil
+		return nil, jarUsage{}
 	}
-	return []string{out.String()}
+	return []string{out.String()}, jarUsage{}
 }
 
 // originSetCookies keeps a vendor's cookies its own on its origin: they

@@ -39,6 +39,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return caddyhttp.Error(http.StatusBadRequest, err)
 		}
 	}
+	expireStrayJars(w.Header(), r.Header["Cookie"], h.jars, r.URL.Path)
 	if journey == nil {
 		return next.ServeHTTP(w, r)
 	}
@@ -105,7 +106,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.setPlainHeaders(r.Header, &x.values, journey.name, b, cc)
 		}
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
-		if cookies := h.cookiesFor(clientCookies, b); cookies != nil {
+		cookies, jarInUse := h.cookiesFor(clientCookies, b)
+		if cookies != nil {
 			r.Header["Cookie"] = cookies
 		} else {
 			delete(r.Header, "Cookie")
@@ -121,9 +123,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if i > 0 {
 			aw = new(attemptWriter) // the first attempt's proxy may still hold the first
 		}
+		scope := &x.scope
+		if i > 0 {
+			scope = new(exchangeScope)
+		}
+		*scope = exchangeScope{req: r, requestID: requestID, values: &x.values, ownServer: ownServer, before: &x.before, jarInUse: jarInUse}
 		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
-			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc,
-			before: &x.before}
+			policy: b.response, scope: scope, customer: cc}
 		start := time.Now()
 		aborted, err := aw.serve(b.proxy, r, next)
 		elapsed := time.Since(start)
@@ -140,6 +146,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			b.stats.observe(status, elapsed)
 			h.noteError(journey.name, b, status, "aborted", requestID)
 			panic(aborted)
+		}
+		if err == nil && !aw.wroteHeader {
+			// The proxy passed nothing on: an answer it would not carry
+			// (a protocol switch nobody asked for) is the backend's failure.
+			aw.swallow(http.StatusBadGateway)
+			b.stats.upstreamError(errAborted)
 		}
 		if err == nil {
 			status := aw.statusOrOK()
@@ -209,6 +221,7 @@ func clearPlainHeaders(hdr http.Header) {
 type exchange struct {
 	customer customerContext
 	attempt  attemptWriter
+	scope    exchangeScope
 	before   headerSnapshot
 	fields   [8]assertion.Field
 	slab     [slabSize]string
@@ -283,6 +296,7 @@ const (
 	errDial      = "dial"
 	errTimeout   = "timeout"
 	errStatus5xx = "status_5xx"
+	errAborted   = "aborted"
 )
 
 // classify maps a reverse proxy error to the status the customer gets and
