@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -400,6 +401,18 @@ func TestDemoServesTheJourneys(t *testing.T) {
 	resp, _ = do(t, "GET", base+"/track/login", nil, nil)
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), base+"/") {
 		t.Errorf("demo vendor redirect: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// ShipCo runs on its own origin: a navigation on the brand host goes
+	// there, and the origin asks the brand host for the customer.
+	_, port, _ := net.SplitHostPort(listen)
+	nav := newBrowserClient(t)
+	resp, _ = nav.do(http.MethodGet, "http://shop.localhost:"+port+"/track/order-1001", nil, true)
+	if want := "http://track.shop.localhost:" + port + "/track/order-1001"; resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Errorf("demo navigation to ShipCo: %d to %q, want %s", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	resp, _ = nav.do(http.MethodGet, "http://track.shop.localhost:"+port+"/track/order-1001", nil, true)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "http://shop.localhost:"+port+"/.well-known/frontdoor/handoff?") {
+		t.Errorf("demo ShipCo origin without a session: %d to %q, want the handoff", resp.StatusCode, loc)
 	}
 }
 

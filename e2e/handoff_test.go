@@ -195,6 +195,16 @@ func TestHandoffGivesTheOriginTheCustomer(t *testing.T) {
 	if got := b.who(gw); !strings.Contains(got, "found C-4242") {
 		t.Errorf("the vendor on its origin got %s, want the customer", got)
 	}
+	// The journey's pipeline runs on the origin: the brand banner on the
+	// vendor's page, its requests in the journey's metrics.
+	if resp, body := b.do(http.MethodGet, gw.siteURL("help.shop.localhost")+"/support/", nil, true); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `id="frontdoor-banner"`) || resp.Header.Get("Content-Security-Policy") != "" {
+		t.Errorf("the vendor's page on its origin: %d, CSP %q, banner %v", resp.StatusCode,
+			resp.Header.Get("Content-Security-Policy"), strings.Contains(body, `id="frontdoor-banner"`))
+	}
+	if m := gw.metrics(t); !strings.Contains(m, `frontdoor_requests_total{backend="desk",code="200",journey="support",owner="outsourced",vendor="NightDesk BPO"}`) {
+		t.Error("requests on the origin are not in the journey's metrics")
+	}
 	// The code, the state and the origin session never reached the vendor.
 	session := b.cookie(gw.siteURL("help.shop.localhost"), "fd-session")
 	vendor.backend.mu.Lock()
