@@ -173,8 +173,10 @@ func (h *Handler) mintHandoff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := hostURL(r, origin.host) + callbackPath
+	// frame-ancestors 'self': a vendor widget framed in a brand page hands
+	// off inside its frame; no other site may frame the page.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src "+handoffScriptHash+
-		"; form-action "+action+"; base-uri 'none'; frame-ancestors 'none'")
+		"; form-action "+action+"; base-uri 'none'; frame-ancestors 'self'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set(headerRequest, requestID)
 	if r.Method == http.MethodHead {

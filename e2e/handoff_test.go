@@ -430,3 +430,29 @@ func TestOriginServesOnlyItsBackend(t *testing.T) {
 		t.Errorf("the brand host under the override: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestSecretShopperShopsOriginBackend: the shopper walks a journey whose
+// vendor has an origin through frontdoor's pipeline (no redirect to the
+// origin for it) and the vendor passes.
+func TestSecretShopperShopsOriginBackend(t *testing.T) {
+	rs := redistest.Start(t)
+	shop := startBackend(t, "shop", originShop)
+	vendor := startSPAVendor(t)
+	site := strings.Replace(originSite(rs.URL(), shop.URL, vendor.backend.URL, "2s"), "journey support /support* {", `journey support /support* {
+			probe app {
+				every 1s
+				customer {
+					customer_id P-0001
+				}
+				step GET /support/
+				expect status 200
+				expect body "How can we help"
+			}`, 1)
+	gw := startGatewayOn(t, originHosts, site)
+	waitFor(t, 10*time.Second, func() error {
+		if run := probeRuns(t, gw, "support")["desk"]; run.Result != "pass" {
+			return fmt.Errorf("the shopper's run of the origin's vendor: %+v", run)
+		}
+		return nil
+	})
+}
