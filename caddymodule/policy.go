@@ -80,6 +80,11 @@ func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route 
 	return p
 }
 
+// trailRecorder is the handler's writer of backend notes, for its policies.
+func (h *Handler) trailRecorder() *trailRecorder {
+	return &trailRecorder{trail: h.trail, sessionKey: h.sessionKey, metrics: h.metrics}
+}
+
 // forShopper is the policy of the secret shopper's copy of a backend: the
 // same steps, with what it sees counted in the shopper's sink and written
 // to no customer's trail.
