@@ -54,6 +54,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //		assertion {
 //			key <pem file...>
+//			rotate <duration>
 //			ttl <duration>
 //			reuse <duration>
 //		}
@@ -276,6 +277,16 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 				return nil, d.Err("key needs PEM files: the first signs, all are published")
 			}
 			a.Keys = append(a.Keys, keys...)
+		case "rotate":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			every, err := caddy.ParseDuration(v)
+			if err != nil || every < assertion.MinRotation {
+				return nil, d.Errf("assertion rotate %q: want a duration of at least %v, e.g. 24h", v, assertion.MinRotation)
+			}
+			a.Rotate = caddy.Duration(every)
 		case "ttl":
 			var v string
 			if !d.AllArgs(&v) {
@@ -299,8 +310,11 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 			a.Reuse = &r
 			reuseErr = d.Errf("assertion reuse %s: must be at most half the assertion ttl", v)
 		default:
-			return nil, d.Errf("unrecognized assertion option %q: expected key, ttl or reuse", d.Val())
+			return nil, d.Errf("unrecognized assertion option %q: expected key, rotate, ttl or reuse", d.Val())
 		}
+	}
+	if a.Rotate != 0 && len(a.Keys) > 0 {
+		return nil, d.Err("assertion: rotate makes its keys in the process and cannot rotate key files: use one or the other")
 	}
 	ttl := assertion.DefaultTTL
 	if a.TTL != 0 {

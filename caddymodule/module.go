@@ -84,11 +84,16 @@ type Handler struct {
 	redis             redis.UniversalClient
 	sessionKey        string // key template of the session hash
 	errors            *recentErrors
-	vendorCookies     map[string]bool // never sent to outsourced backends
-	signer            *assertion.Signer
-	kid               string      // of the key that signs
-	tokens            *tokenCache // nil unless assertions are reused
-	jwks              []byte
+	vendorCookies     map[string]bool            // never sent to outsourced backends
+	signer            *assertion.Signer          // from key files; nil when ring signs
+	ring              *assertion.Ring            // keys made by frontdoor; nil with key files
+	ringKey           string                     // in rings
+	ringSigner        *atomic.Pointer[ttlSigner] // the ring's signer with this handler's ttl
+	ttl               time.Duration
+	fleet             *assertion.Fleet // the fleet's keys, when a Redis is configured
+	jwksMaxAge        time.Duration
+	keysReleased      bool          // by Cleanup
+	tokens            *tokenCache   // nil unless assertions are reused
 	bannerPage        *banner.Bound // the banner with the request reference still to be put in
 	bannerStyleHashes []string
 	errorTemplate     *errorpage.Template
@@ -133,10 +138,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionBrandPages(); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
-	if err := h.provisionAssertion(); err != nil {
+	if err := h.provisionAssertion(ctx); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
-	h.jwks = h.signer.JWKS()
 	h.board = localBoard()
 	if h.Session != nil {
 		if err := h.provisionSession(); err != nil {
@@ -337,6 +341,7 @@ func (h *Handler) Cleanup() error {
 	}
 	liveHandlers.remove(h)
 	h.cleanupSession()
+	h.cleanupAssertion()
 	return nil
 }
 

@@ -1,0 +1,182 @@
+package assertion
+
+import (
+	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// FleetKey is the Redis sorted set of the fleet's public keys: each member
+// is a public JWK, its score the time (unix milliseconds) it stays listed
+// until. Only public keys are ever written there.
+const FleetKey = "frontdoor:jwks"
+
+const (
+	// fleetTick is how often a process writes its keys to Redis and drops
+	// the expired ones of the fleet.
+	fleetTick = 5 * time.Second
+	// fleetCacheFor is how long a JWK Set read from Redis is served
+	// before it is read again.
+	fleetCacheFor = 2 * time.Second
+	// fleetMargin keeps a key listed a little past the expiry of its last
+	// token, for vendors whose clock runs behind (a common leeway is 60 s).
+	fleetMargin = time.Minute
+	// heldFor is how long past the latest write a held key stays listed
+	// should the process stop without letting it go: the longest token it
+	// may have signed, plus a write that did not happen.
+	heldFor = MaxTTL + 2*fleetTick
+	// maxFleetKeys bounds what is read from Redis.
+	maxFleetKeys = 256
+)
+
+// Fleet publishes a process's keys through Redis and serves the JWK Set of
+// the whole fleet: the keys every instance sharing the Redis holds, and
+// those whose last token has not expired. A key is written with the time
+// it stays listed until, so a key stays listed across restarts, and one
+// whose process died without letting it go drops out on its own.
+type Fleet struct {
+	client redis.UniversalClient
+	pub    *Published
+	logger *zap.Logger
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	cached   []byte
+	cachedAt time.Time
+}
+
+// NewFleet starts writing pub's keys to Redis every few seconds, until
+// Close.
+func NewFleet(client redis.UniversalClient, pub *Published, logger *zap.Logger) *Fleet {
+	f := &Fleet{client: client, pub: pub, logger: logger,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go f.run()
+	return f
+}
+
+// Publish asks for the keys to be written now, without waiting: a key
+// made at start must reach the fleet before vendors ask for it.
+func (f *Fleet) Publish() {
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (f *Fleet) run() {
+	defer close(f.done)
+	t := time.NewTicker(fleetTick)
+	defer t.Stop()
+	for {
+		if err := f.write(time.Now()); err != nil {
+			f.logger.Warn("assertion keys not published to Redis; other instances' JWK Sets miss them until it works",
+				zap.Error(err))
+		}
+		select {
+		case <-f.stop:
+			// A last write with the keys let go records when their last
+			// tokens expire.
+			if err := f.write(time.Now()); err != nil {
+				f.logger.Warn("assertion keys not published to Redis at shutdown", zap.Error(err))
+			}
+			return
+		case <-t.C:
+		case <-f.kick:
+		}
+	}
+}
+
+func (f *Fleet) write(now time.Time) error {
+	listed := f.pub.Listed(now)
+	members := make([]redis.Z, 0, len(listed))
+	for _, l := range listed {
+		until := l.Until.Add(fleetMargin)
+		if l.Held {
+			until = now.Add(heldFor + fleetMargin)
+		}
+		members = append(members, redis.Z{Score: float64(until.UnixMilli()), Member: l.JWK})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := f.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if len(members) > 0 {
+			p.ZAdd(ctx, FleetKey, members...)
+		}
+		p.ZRemRangeByScore(ctx, FleetKey, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
+		return nil
+	})
+	return err
+}
+
+// JWKS returns the JWK Set of the fleet at now: this process's keys, then
+// those the other instances published, read from Redis at most every
+// fleetCacheFor. When Redis fails it is this process's keys alone.
+func (f *Fleet) JWKS(ctx context.Context, now time.Time) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cached != nil && now.Sub(f.cachedAt) < fleetCacheFor && !now.Before(f.cachedAt) {
+		return f.cached
+	}
+	local := f.pub.Listed(now)
+	others, err := f.read(ctx, now)
+	if err != nil && ctx.Err() == nil {
+		f.logger.Warn("reading the fleet's assertion keys from Redis: serving this instance's keys only", zap.Error(err))
+	}
+	f.cached, f.cachedAt = encodeSet(local, others), now
+	return f.cached
+}
+
+func (f *Fleet) read(ctx context.Context, now time.Time) ([]jose.JSONWebKey, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	members, err := f.client.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: FleetKey, ByScore: true,
+		Start: "(" + strconv.FormatInt(now.UnixMilli(), 10), Stop: "+inf",
+		Count: maxFleetKeys,
+	}).Result()
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]jose.JSONWebKey, 0, len(members))
+	for _, m := range members {
+		if k, ok := parseFleetKey(m); ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// parseFleetKey accepts a member of FleetKey only if it is a public
+// signing key of an algorithm frontdoor signs with, under its RFC 7638
+// thumbprint: whatever else is in Redis is not served to vendors.
+func parseFleetKey(member string) (jose.JSONWebKey, bool) {
+	var k jose.JSONWebKey
+	if err := json.Unmarshal([]byte(member), &k); err != nil || !k.IsPublic() || !k.Valid() {
+		return k, false
+	}
+	if k.Algorithm != string(jose.ES256) && k.Algorithm != string(jose.EdDSA) || k.Use != "sig" {
+		return k, false
+	}
+	sum, err := k.Thumbprint(crypto.SHA256)
+	if err != nil || base64.RawURLEncoding.EncodeToString(sum) != k.KeyID {
+		return k, false
+	}
+	return k, true
+}
+
+// Close stops publishing after a last write, and waits for it.
+func (f *Fleet) Close() {
+	close(f.stop)
+	<-f.done
+}
