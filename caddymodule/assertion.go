@@ -368,22 +368,28 @@ func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	jwks := h.jwks(r.Context(), time.Now())
+	jwks, maxAge := h.jwks(r.Context(), time.Now())
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(h.jwksMaxAge/time.Second)))
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(maxAge/time.Second)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
 		w.Write(jwks) //nolint:errcheck
 	}
 }
 
-// jwks is the JWK Set served at now.
-func (h *Handler) jwks(ctx context.Context, now time.Time) []byte {
+// jwks is the JWK Set served at now and how long it may be cached: this
+// handler's max-age, or a shorter one another instance of the fleet asks
+// for, as its keys are in the set too.
+func (h *Handler) jwks(ctx context.Context, now time.Time) ([]byte, time.Duration) {
 	if h.ring != nil {
 		h.ring.Signer(now) // a rotation that is due happens before it is listed
 	}
-	if h.fleet != nil {
-		return h.fleet.JWKS(ctx, now)
+	if h.fleet == nil {
+		return publishedKeys().JWKS(now), h.jwksMaxAge
 	}
-	return publishedKeys().JWKS(now)
+	set, fleetMaxAge := h.fleet.JWKS(ctx, now)
+	if fleetMaxAge > 0 && fleetMaxAge < h.jwksMaxAge {
+		return set, fleetMaxAge
+	}
+	return set, h.jwksMaxAge
 }

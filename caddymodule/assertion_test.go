@@ -38,7 +38,7 @@ func TestEphemeralKeyIsES256(t *testing.T) {
 		t.Errorf("ephemeral key signs %s, want ES256", got)
 	}
 	var jwks jose.JSONWebKeySet
-	data := h.jwks(context.Background(), time.Now())
+	data, _ := h.jwks(context.Background(), time.Now())
 	if err := json.Unmarshal(data, &jwks); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,8 @@ func TestServeReusesAssertions(t *testing.T) {
 				t.Fatalf("vendor got %d requests, want %d", len(tokens), len(cookies))
 			}
 			var jwks jose.JSONWebKeySet
-			if err := json.Unmarshal(h.jwks(context.Background(), time.Now()), &jwks); err != nil {
+			data, _ := h.jwks(context.Background(), time.Now())
+			if err := json.Unmarshal(data, &jwks); err != nil {
 				t.Fatal(err)
 			}
 			wantSub := []string{"C-1", "C-1", "C-2", ""}
@@ -402,7 +403,8 @@ func TestReloadKeepsOldKeyListed(t *testing.T) {
 	before.Cleanup()
 	listed := func() bool {
 		var set jose.JSONWebKeySet
-		if err := json.Unmarshal(after.jwks(context.Background(), time.Now()), &set); err != nil {
+		data, _ := after.jwks(context.Background(), time.Now())
+		if err := json.Unmarshal(data, &set); err != nil {
 			t.Fatal(err)
 		}
 		return len(set.Key(oldKid)) == 1

@@ -148,6 +148,9 @@ func (h *Handler) provisionSession() error {
 	h.board, h.trail, h.contacts, h.redis = shared.board, shared.trail, shared.contacts, shared.client
 	h.fleet = shared.keys
 	h.fleet.Publish() // this config's keys reach the fleet before vendors ask
+	if h.ring != nil && h.jwksMaxAge < jwksMaxAge {
+		h.fleet.AskMaxAge(h.jwksMaxAge)
+	}
 	h.sessionKey = s.Key
 	if h.sessionKey == "" {
 		h.sessionKey = session.DefaultKeyTemplate

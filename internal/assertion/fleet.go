@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -18,6 +19,12 @@ import (
 // is a public JWK, its score the time (unix milliseconds) it stays listed
 // until. Only public keys are ever written there.
 const FleetKey = "frontdoor:jwks"
+
+// FleetMaxAgeKey is the Redis sorted set of the Cache-Control max-age each
+// instance wants for the JWK Set (seconds), scored like FleetKey: as every
+// instance serves the keys of all, each serves the shortest, so that a
+// cache following any of them sees a rotating instance's next key in time.
+const FleetMaxAgeKey = "frontdoor:jwks:max-age"
 
 const (
 	// fleetTick is how often a process writes its keys to Redis and drops
@@ -51,9 +58,26 @@ type Fleet struct {
 	stop chan struct{}
 	done chan struct{}
 
-	mu       sync.Mutex
-	cached   []byte
-	cachedAt time.Time
+	maxAge atomic.Int64 // seconds: the shortest this process asks for; 0 for none
+
+	mu           sync.Mutex
+	cached       []byte
+	cachedMaxAge time.Duration
+	cachedAt     time.Time
+}
+
+// AskMaxAge asks that the fleet's JWK Set be cached for at most d: a
+// rotating instance asks for a fraction of its period. The process asks
+// for the shortest any of its configs did.
+func (f *Fleet) AskMaxAge(d time.Duration) {
+	secs := max(int64(d/time.Second), 1)
+	for {
+		cur := f.maxAge.Load()
+		if cur != 0 && cur <= secs || f.maxAge.CompareAndSwap(cur, secs) {
+			break
+		}
+	}
+	f.Publish()
 }
 
 // NewFleet starts writing pub's keys to Redis every few seconds, until
@@ -113,7 +137,11 @@ func (f *Fleet) write(now time.Time) error {
 		if len(members) > 0 {
 			p.ZAdd(ctx, FleetKey, members...)
 		}
+		if secs := f.maxAge.Load(); secs > 0 {
+			p.ZAdd(ctx, FleetMaxAgeKey, redis.Z{Score: float64(now.Add(heldFor + fleetMargin).UnixMilli()), Member: secs})
+		}
 		p.ZRemRangeByScore(ctx, FleetKey, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
+		p.ZRemRangeByScore(ctx, FleetMaxAgeKey, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
 		return nil
 	})
 	return err
@@ -121,40 +149,57 @@ func (f *Fleet) write(now time.Time) error {
 
 // JWKS returns the JWK Set of the fleet at now: this process's keys, then
 // those the other instances published, read from Redis at most every
-// fleetCacheFor. When Redis fails it is this process's keys alone.
-func (f *Fleet) JWKS(ctx context.Context, now time.Time) []byte {
+// fleetCacheFor; and the shortest max-age an instance asked for (0 when
+// none did). When Redis fails it is this process's keys alone.
+func (f *Fleet) JWKS(ctx context.Context, now time.Time) ([]byte, time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.cached != nil && now.Sub(f.cachedAt) < fleetCacheFor && !now.Before(f.cachedAt) {
-		return f.cached
+		return f.cached, f.cachedMaxAge
 	}
 	local := f.pub.Listed(now)
-	others, err := f.read(ctx, now)
+	others, maxAge, err := f.read(ctx, now)
 	if err != nil && ctx.Err() == nil {
 		f.logger.Warn("reading the fleet's assertion keys from Redis: serving this instance's keys only", zap.Error(err))
 	}
-	f.cached, f.cachedAt = encodeSet(local, others), now
-	return f.cached
+	if secs := f.maxAge.Load(); secs > 0 && (maxAge == 0 || time.Duration(secs)*time.Second < maxAge) {
+		maxAge = time.Duration(secs) * time.Second
+	}
+	f.cached, f.cachedMaxAge, f.cachedAt = encodeSet(local, others), maxAge, now
+	return f.cached, f.cachedMaxAge
 }
 
-func (f *Fleet) read(ctx context.Context, now time.Time) ([]jose.JSONWebKey, error) {
+func (f *Fleet) read(ctx context.Context, now time.Time) ([]jose.JSONWebKey, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	members, err := f.client.ZRangeArgs(ctx, redis.ZRangeArgs{
-		Key: FleetKey, ByScore: true,
-		Start: "(" + strconv.FormatInt(now.UnixMilli(), 10), Stop: "+inf",
-		Count: maxFleetKeys,
-	}).Result()
+	live := redis.ZRangeArgs{ByScore: true, Start: "(" + strconv.FormatInt(now.UnixMilli(), 10), Stop: "+inf", Count: maxFleetKeys}
+	var keysCmd, agesCmd *redis.StringSliceCmd
+	_, err := f.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		live.Key = FleetKey
+		keysCmd = p.ZRangeArgs(ctx, live)
+		live.Key = FleetMaxAgeKey
+		agesCmd = p.ZRangeArgs(ctx, live)
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	var maxAge time.Duration
+	for _, a := range agesCmd.Val() {
+		if secs, err := strconv.ParseInt(a, 10, 32); err == nil && secs > 0 {
+			if d := time.Duration(secs) * time.Second; maxAge == 0 || d < maxAge {
+				maxAge = d
+			}
+		}
+	}
+	members := keysCmd.Val()
 	keys := make([]jose.JSONWebKey, 0, len(members))
 	for _, m := range members {
 		if k, ok := parseFleetKey(m); ok {
 			keys = append(keys, k)
 		}
 	}
-	return keys, nil
+	return keys, maxAge, nil
 }
 
 // parseFleetKey accepts a member of FleetKey only if it is a public

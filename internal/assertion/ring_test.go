@@ -125,7 +125,15 @@ func TestFleetListsOtherInstancesKeys(t *testing.T) {
 	mr.ZAdd(FleetKey, float64(now.Add(time.Hour).UnixMilli()), string(priv))
 	got := map[string]bool{}
 	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(fb.JWKS(context.Background(), now), &set); err != nil {
+	fa.AskMaxAge(10 * time.Second)
+	if err := fa.write(now); err != nil {
+		t.Fatal(err)
+	}
+	body, maxAge := fb.JWKS(context.Background(), now)
+	if maxAge != 10*time.Second {
+		t.Errorf("fleet max-age %v, want the 10s a rotating instance asked for", maxAge)
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range set.Keys {
@@ -144,10 +152,10 @@ func TestFleetListsOtherInstancesKeys(t *testing.T) {
 	a.Release(sa)
 	fa.Close()
 	later := now.Add(DefaultTTL + fleetMargin - time.Second)
-	if keys, err := fb.read(context.Background(), later); err != nil || !containsKid(keys, sa.KeyID()) {
+	if keys, _, err := fb.read(context.Background(), later); err != nil || !containsKid(keys, sa.KeyID()) {
 		t.Errorf("a's key left Redis before its last token expired: %v", err)
 	}
-	if keys, err := fb.read(context.Background(), now.Add(DefaultTTL+fleetMargin+2*time.Second)); err != nil || containsKid(keys, sa.KeyID()) {
+	if keys, _, err := fb.read(context.Background(), now.Add(DefaultTTL+fleetMargin+2*time.Second)); err != nil || containsKid(keys, sa.KeyID()) {
 		t.Errorf("a's key is still in Redis after its last token expired: %v", err)
 	}
 }
