@@ -88,7 +88,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				slo latency <percent>% <duration>
 //				banner  on|off
 //				headers all|assertion
-//				isolate on|off
+//				isolate [on|off]
 //				allow_redirect <host...>
 //				<any reverse_proxy subdirective>
 //			}
@@ -463,11 +463,15 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 			}
 			b.Holidays = append(b.Holidays, file)
 		case "isolate":
-			var v string
-			if !d.AllArgs(&v) || (v != "on" && v != "off") {
-				return nil, d.Err("isolate wants on or off")
+			// Bare, it reads as on, like the other flags.
+			on := true
+			switch args := d.RemainingArgs(); {
+			case len(args) == 0:
+			case len(args) == 1 && (args[0] == "on" || args[0] == "off"):
+				on = args[0] == "on"
+			default:
+				return nil, d.Err("isolate wants on, off or nothing (on)")
 			}
-			on := v == "on"
 			b.Isolate = &on
 		case "allow_redirect":
 			hosts := d.RemainingArgs()

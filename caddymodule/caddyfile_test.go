@@ -235,6 +235,7 @@ func TestCaddyfileOptions(t *testing.T) {
 			"owner outsourced\nvendor V\nisolate off": false,
 			"owner in-house":                          false,
 			"owner in-house\nisolate on":              true,
+			"owner in-house\nisolate":                 true, // bare, as DESIGN reads it
 		} {
 			b := mustParse(t, wrap(line)).Journeys[0].Backends[0]
 			if b.IsolateEnabled() != want {
@@ -421,8 +422,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"unknown slo", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo uptime 99%\n\t\t}\n\t}\n}", `unknown slo "uptime"`},
 		{"slo without args", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo\n\t\t}\n\t}\n}", "slo wants availability P%"},
 		{"banner maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tbanner maybe\n\t\t}\n\t}\n}", "banner wants on or off, at Testfile:4"},
-		{"isolate maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate maybe\n\t\t}\n\t}\n}", "isolate wants on or off, at Testfile:4"},
-		{"isolate without value", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate\n\t\t}\n\t}\n}", "isolate wants on or off"},
+		{"isolate maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate maybe\n\t\t}\n\t}\n}", "isolate wants on, off or nothing (on), at Testfile:4"},
+		{"isolate with two values", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate on off\n\t\t}\n\t}\n}", "isolate wants on, off or nothing (on), at Testfile:4"},
 		{"allow_redirect url", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect pay.example https://pay.example/\n\t\t}\n\t}\n}", `backend b: allow_redirect "https://pay.example/": want a host name such as pay.example or *.pay.example (no scheme, port or path), at Testfile:4`},
 		{"allow_redirect inner wildcard", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect pay.*.example\n\t\t}\n\t}\n}", `allow_redirect "pay.*.example"`},
 		{"allow_redirect empty", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect\n\t\t}\n\t}\n}", "allow_redirect needs the hosts this backend may redirect to, e.g. allow_redirect pay.example *.pay.example, at Testfile:4"},
