@@ -65,7 +65,11 @@ type dashboardModel struct {
 	Annotations struct {
 		List []struct {
 			Name string `json:"name"`
-			Expr string `json:"expr"`
+			Expr string `json:"expr"` // legacy, before Grafana moved it into target
+			// Target is the annotation's query, as Grafana stores it.
+			Target struct {
+				Expr string `json:"expr"`
+			} `json:"target"`
 		} `json:"list"`
 	} `json:"annotations"`
 	Templating struct {
@@ -174,6 +178,9 @@ func Queries(dashboardJSON []byte) ([]Query, error) {
 		return nil, err
 	}
 	for _, a := range d.Annotations.List {
+		if a.Target.Expr != "" {
+			a.Expr = a.Target.Expr
+		}
 		if strings.TrimSpace(a.Expr) == "" {
 			continue
 		}
