@@ -54,8 +54,9 @@ type Handler struct {
 	Session *SessionConfig `json:"session,omitempty"`
 
 	// Assertion configures the signed X-Frontdoor-Assertion every backend
-	// receives. Default: signed with an ES256 key made at start (one
-	// instance only), valid for 2m, one token reused for the same claims
+	// receives. Default: signed with an ES256 key frontdoor makes at first
+	// start and keeps in Caddy's storage (published to the fleet through the
+	// session Redis), valid for 2m, one token reused for the same claims
 	// for 30s.
 	Assertion *AssertionConfig `json:"assertion,omitempty"`
 

@@ -21,10 +21,10 @@ import (
 func (r *Report) Markdown(w io.Writer) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# frontdoor scorecard: last %s\n\n", r.Range)
+	fmt.Fprintf(&b, "%s to %s, from Prometheus at %s.\n\n", stamp(r.From), stamp(r.To), mdCell(r.Prometheus))
 	if c := r.Coverage(); c != "" {
 		fmt.Fprintf(&b, "**Partial period: %s** (since %s); the figures cover that much only.\n\n", c, stamp(r.DataFrom))
 	}
-	fmt.Fprintf(&b, "%s to %s, from Prometheus at %s.\n\n", stamp(r.From), stamp(r.To), mdCell(r.Prometheus))
 	missed := r.missedLines()
 	if len(missed) == 0 {
 		b.WriteString("**Every backend met its objectives.**\n\n")
