@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
@@ -80,6 +81,7 @@ type sharedRedis struct {
 	board    *fleet.Board
 	trail    *fleet.Trail
 	contacts *fleet.Contacts
+	keys     *assertion.Fleet
 }
 
 // Destruct stops the board and the trail writer (writing what is queued)
@@ -91,6 +93,7 @@ func (s *sharedRedis) Destruct() error {
 		s.board.Close()
 		s.trail.Close()
 		s.contacts.Close()
+		s.keys.Close()
 		s.client.Close() //nolint:errcheck // nothing to do about it
 	}()
 	return nil
@@ -134,7 +137,8 @@ func (h *Handler) provisionSession() error {
 		}
 		logger := caddy.Log().Named("frontdoor.fleet")
 		return &sharedRedis{client: c, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger),
-			contacts: fleet.NewContacts(c, logger)}, nil
+			contacts: fleet.NewContacts(c, logger),
+			keys:     assertion.NewFleet(c, publishedKeys(), caddy.Log().Named("frontdoor.assertion"))}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
@@ -142,6 +146,11 @@ func (h *Handler) provisionSession() error {
 	h.redisKey = s.Redis
 	shared := val.(*sharedRedis)
 	h.board, h.trail, h.contacts, h.redis = shared.board, shared.trail, shared.contacts, shared.client
+	h.fleet = shared.keys
+	h.fleet.Publish() // this config's keys reach the fleet before vendors ask
+	if h.ring != nil && h.jwksMaxAge < jwksMaxAge {
+		h.fleet.AskMaxAge(h.jwksMaxAge)
+	}
 	h.sessionKey = s.Key
 	if h.sessionKey == "" {
 		h.sessionKey = session.DefaultKeyTemplate
