@@ -4,7 +4,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +15,8 @@ import (
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/htmlcharset"
+	"github.com/frontdoor-dev/frontdoor/internal/mimetype"
 )
 
 // attemptWriter watches one backend's response on its way to the customer:
@@ -337,12 +338,10 @@ func (aw *attemptWriter) statusOrOK() int {
 	return aw.status
 }
 
-// isHTML reports whether a Content-Type is an HTML page, without the
-// allocations of a full parse, which only pages need (for the charset).
+// isHTML reports whether a Content-Type value is an HTML page.
 func isHTML(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	mediaType = strings.TrimSpace(mediaType)
-	return strings.EqualFold(mediaType, "text/html") || strings.EqualFold(mediaType, "application/xhtml+xml")
+	m, ok := mimetype.Parse(contentType)
+	return ok && mimetype.IsHTML(m)
 }
 
 // bodyPlan is what happens to a banner backend's response body.
@@ -350,8 +349,7 @@ type bodyPlan int
 
 const (
 	bodyAsIs    bodyPlan = iota // not a page, or one that must not change
-	bodyBanner                  // a page: the banner goes in
-	bodySniffed                 // no Content-Type: the body decides
+	bodySniffed                 // a page or maybe one: the start of the body decides its type and charset
 	bodyRefused                 // a page in a coding frontdoor cannot read
 )
 
@@ -360,9 +358,11 @@ const (
 // coding a browser reads is decoded, a body without a Content-Type is
 // sniffed as a browser would, and a page frontdoor cannot read is refused.
 func (aw *attemptWriter) planBody(status int, hdr http.Header) bodyPlan {
-	contentType := hdr.Get("Content-Type")
-	typed := contentType != ""
-	if typed && !isHTML(contentType) {
+	// What the browser takes the response for, from all its Content-Type
+	// lines; it sniffs one without a usable type.
+	page, typed := mimetype.Extract(hdr["Content-Type"])
+	typed = typed && !mimetype.Sniffed(page, typed)
+	if typed && !mimetype.IsHTML(page) {
 		return bodyAsIs
 	}
 	disposition, _, _ := mime.ParseMediaType(hdr.Get("Content-Disposition"))
@@ -384,32 +384,20 @@ func (aw *attemptWriter) planBody(status int, hdr http.Header) bodyPlan {
 	if !single || coding != "" && !decodableCoding(coding) {
 		return bodyRefused
 	}
-	if typed {
-		_, params, _ := mime.ParseMediaType(contentType)
-		if charset := strings.ToLower(params["charset"]); strings.HasPrefix(charset, "utf-16") || strings.HasPrefix(charset, "utf-32") {
-			aw.h.metrics.bannerResult(aw.backend, "skipped")
-			return bodyAsIs
-		}
-	}
 	if coding != "" {
 		hdr.Del("Content-Encoding")
 		hdr.Del("Content-Length")
 	}
 	aw.detach()
-	if !typed {
-		aw.sniffer = &pageSniffer{aw: aw}
-		aw.body = aw.sniffer
-	} else if !aw.startBanner(hdr) {
-		return bodyAsIs
-	}
+	// Every page waits for the start of its body: the charset a browser
+	// decodes it with may come from there, and an untyped one is sniffed.
+	aw.sniffer = &pageSniffer{aw: aw, page: page, typed: typed}
+	aw.body = aw.sniffer
 	if coding != "" {
 		aw.decoder = newDecodeWriter(coding, aw.body, func() { aw.flushPage() }) //nolint:errcheck // best effort, as a flush is
 		aw.body = aw.decoder
 	}
-	if !typed {
-		return bodySniffed
-	}
-	return bodyBanner
+	return bodySniffed
 }
 
 // startBanner puts the injector in front of the customer and fixes the
@@ -424,10 +412,11 @@ func (aw *attemptWriter) startBanner(hdr http.Header) bool {
 	}
 	aw.injector = injectorPool.Get().(*banner.Injector)
 	aw.injector.Reset(aw.ResponseWriter, page)
+	aw.injector.SetScripting(banner.ScriptingEnabled(hdr["Content-Security-Policy"]))
 	aw.body = aw.injector
-	if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil {
-		hdr.Set("Content-Length", strconv.FormatInt(n+int64(len(page)), 10))
-	}
+	// The length changes by more than the banner: what closes a page
+	// left open, and transcoding to UTF-8.
+	hdr.Del("Content-Length")
 	if etag := hdr.Get("Etag"); etag != "" && !strings.HasPrefix(etag, "W/") {
 		hdr.Set("Etag", "W/"+etag)
 	}
@@ -465,6 +454,11 @@ func (aw *attemptWriter) finishBody(complete bool) {
 		if err := aw.sniffer.decide(); err != nil {
 			complete = false
 		}
+		if complete && aw.sniffer.transcoder != nil {
+			if err := aw.sniffer.transcoder.Close(); err != nil {
+				complete = false
+			}
+		}
 	}
 	if aw.injector == nil {
 		return
@@ -487,22 +481,25 @@ func (aw *attemptWriter) finishBody(complete bool) {
 
 var injectorPool = sync.Pool{New: func() any { return banner.NewInjector(nil, nil) }}
 
-// pageSniffer holds back the start of a banner backend's body that came
-// without a Content-Type until it shows what it is, as a browser would
-// sniff it, then writes the headers with the type it found (so the browser
-// does not sniff something else) and passes the body on, through the
-// injector if it is a page.
+// pageSniffer holds back the start of a banner backend's page until it
+// shows what a browser takes it for: the type of a body that came without
+// a usable Content-Type, sniffed as a browser would, and the charset of
+// an HTML page (a byte order mark or a <meta> decides it). It then writes
+// the headers with the type and charset it found (so the browser does
+// not decide differently) and passes the body on: through the injector if
+// it is a page, after a transcoder to UTF-8 if the banner cannot go into
+// its encoding as bytes.
 type pageSniffer struct {
-	aw      *attemptWriter
-	held    [sniffLen]byte
-	n       int
-	decided bool
-	out     io.Writer
-	err     error
+	aw         *attemptWriter
+	page       mimetype.MIMEType // the vendor's type, when typed
+	typed      bool
+	held       [htmlcharset.SampleLen]byte
+	n          int
+	decided    bool
+	out        io.Writer
+	transcoder io.WriteCloser
+	err        error
 }
-
-// sniffLen is how much of a body http.DetectContentType reads.
-const sniffLen = 512
 
 func (s *pageSniffer) Write(p []byte) (int, error) {
 	if s.decided {
@@ -510,7 +507,7 @@ func (s *pageSniffer) Write(p []byte) (int, error) {
 	}
 	n := copy(s.held[s.n:], p)
 	s.n += n
-	if s.n < sniffLen {
+	if s.n < len(s.held) {
 		return len(p), nil
 	}
 	if err := s.decide(); err != nil {
@@ -531,11 +528,30 @@ func (s *pageSniffer) decide() error {
 	s.decided = true
 	aw := s.aw
 	hdr := aw.ResponseWriter.Header()
-	contentType := http.DetectContentType(s.held[:s.n])
-	hdr.Set("Content-Type", contentType)
+	page := s.page
+	if !s.typed {
+		// DetectContentType's charset is a guess the browser does not
+		// make: the page's own decides.
+		page, _ = mimetype.Parse(http.DetectContentType(s.held[:s.n]))
+		page.Params = nil
+		hdr.Set("Content-Type", page.String())
+	}
 	s.out = aw.ResponseWriter
-	if isHTML(contentType) && aw.startBanner(hdr) {
+	if mimetype.IsHTML(page) && aw.startBanner(hdr) {
 		s.out = aw.injector
+		label, hasLabel := page.Param("charset")
+		charset := htmlcharset.Decide(s.held[:s.n], label, hasLabel)
+		if charset.Transcode {
+			s.transcoder = charset.NewTranscoder(aw.injector)
+			s.out = s.transcoder
+			page.SetParam("charset", "utf-8")
+		} else if charset.Relabel {
+			page.SetParam("charset", charset.Name)
+		}
+		// One Content-Type, the browser's reading of the vendor's; XHTML
+		// is served as HTML, the parser the banner was placed for.
+		page.Type, page.Subtype = "text", "html"
+		hdr.Set("Content-Type", page.String())
 	}
 	aw.ResponseWriter.WriteHeader(aw.status)
 	_, s.err = s.out.Write(s.held[:s.n])
