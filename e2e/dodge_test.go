@@ -37,11 +37,12 @@ func dodgePages() []dodgePage {
 	page := func(name, body string) dodgePage { return dodgePage{name, html, []byte(body)} }
 	return []dodgePage{
 		page("comment", `<!doctype html><html><body><p>VENDOR-CONTENT</p><!-- </body> --><p>more</p></body></html>`),
-		page("attribute", `<!doctype html><html><body><p title="</body>">VENDOR-CONTENT</p></body></html>`),
+		page("attribute", `<!doctype html><html><body><p title='</body>'>VENDOR-CONTENT</p></body></html>`),
 		page("script-string", `<!doctype html><html><body><p>VENDOR-CONTENT</p><script>var s = "</body>";</script></body></html>`),
 		page("textarea", `<!doctype html><html><body><p>VENDOR-CONTENT</p><textarea></body></textarea></body></html>`),
 		page("title", `<!doctype html><html><head><title></body></title></head><body><p>VENDOR-CONTENT</p></body></html>`),
 		page("style", `<!doctype html><html><head><style>/* </body> */</style></head><body><p>VENDOR-CONTENT</p></body></html>`),
+		page("noembed", `<!doctype html><html><body><p>VENDOR-CONTENT</p><noembed></body></noembed></body></html>`),
 		page("noscript", `<!doctype html><html><body><p>VENDOR-CONTENT</p><noscript></body></noscript></body></html>`),
 		page("template", `<!doctype html><html><body><p>VENDOR-CONTENT</p><template></body></template></body></html>`),
 		page("plaintext", `<!doctype html><html><body><p>VENDOR-CONTENT</p><plaintext></body></html>`),
