@@ -1158,6 +1158,36 @@ func (t *tokenizer) skip(p []byte, k int) int {
 		return n
 	case sPlaintext:
 		return len(p)
+	case sAttrName:
+		if t.nforeign > 0 || t.deep > 0 {
+			return k // <font color> may break out of foreign content
+		}
+		for n = k; n < len(p) && !isHTMLSpace(p[n]) && p[n] != '/' && p[n] != '>' && p[n] != '='; n++ {
+		}
+		return n
+	case sTagName:
+		if t.cand != candNone {
+			return k // each byte decides the candidate
+		}
+		for n = k; n < len(p); n++ {
+			c := p[n]
+			if isHTMLSpace(c) || c == '/' || c == '>' {
+				break
+			}
+			if c == 0 {
+				c = 0xff // as step does
+			}
+			t.appendName(c)
+		}
+		return n
+	case sBeforeAttrName, sAfterAttrName:
+		for n = k; n < len(p) && isHTMLSpace(p[n]); n++ {
+		}
+		return n
+	case sAttrValueUnquoted:
+		for n = k; n < len(p) && !isHTMLSpace(p[n]) && p[n] != '>'; n++ {
+		}
+		return n
 	default:
 		return k
 	}
