@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +17,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/websocket"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
@@ -171,4 +175,85 @@ func TestLargeCompressedPageUnderRace(t *testing.T) {
 	if logs := gw.logs.String(); strings.Contains(logs, "DATA RACE") {
 		t.Errorf("the race detector reported a race:\n%s", logs)
 	}
+}
+
+// TestWebSocketOverHTTP2ThroughBannerBackend: a chat over HTTP/2
+// (extended CONNECT, RFC 8441, which Go's server offers with
+// GODEBUG=http2xconnect=1) through a vendor whose pages get the banner.
+// Only a 101 counted as a stream: the CONNECT's 200 got a body plan, the
+// sniffer held its headers back, the chat never opened, and
+// frontdoor_streams_total missed it.
+func TestWebSocketOverHTTP2ThroughBannerBackend(t *testing.T) {
+	t.Setenv("GODEBUG", "http2xconnect=1")                               // inherited by the gateway
+	echo := websocket.Handler(func(c *websocket.Conn) { io.Copy(c, c) }) //nolint:errcheck
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) { echo.ServeHTTP(w, r) })
+	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	plain, secure := freePort(t), freePort(t)
+	g.URL = fmt.Sprintf("http://127.0.0.1:%d", plain)
+	cfg := fmt.Sprintf("{\n\tadmin %s\n\tmetrics\n\tpersist_config off\n\tlocal_certs\n\tauto_https disable_redirects\n}\n\nhttp://127.0.0.1:%d, https://127.0.0.1:%d {\n%s\n}\n",
+		g.AdminAddr, plain, secure, frontdoorBlock(fmt.Sprintf(`
+		journey support /v/* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+			}
+		}`, desk.URL)))
+	if err := os.WriteFile(filepath.Join(g.dir, "Caddyfile"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.launch(t, binary, "run", "--config", filepath.Join(g.dir, "Caddyfile"), "--adapter", "caddyfile")
+
+	site := fmt.Sprintf("https://127.0.0.1:%d", secure)
+	waitFor(t, 15*time.Second, func() error { // the internal CA issues the site's certificate after start
+		c, err := tls.Dial("tcp", strings.TrimPrefix(site, "https://"), &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	toDesk, clientSide := io.Pipe()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, site+"/v/chat", toDesk)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Origin", site)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("opening the chat over HTTP/2: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Fatalf("chat answered %s over HTTP/%d", resp.Status, resp.ProtoMajor)
+	}
+	// One masked text frame out, its echo back unmasked (RFC 6455 5.2).
+	msg := []byte("hello desk")
+	mask := []byte{1, 2, 3, 4}
+	frame := append([]byte{0x81, 0x80 | byte(len(msg))}, mask...)
+	for i, b := range msg {
+		frame = append(frame, b^mask[i%4])
+	}
+	if _, err := clientSide.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	echoed := make([]byte, 2+len(msg))
+	if _, err := io.ReadFull(resp.Body, echoed); err != nil || string(echoed[2:]) != string(msg) {
+		t.Fatalf("echo: %q %v", echoed, err)
+	}
+	clientSide.Close()
+	resp.Body.Close()
+	waitFor(t, 10*time.Second, func() error {
+		m := g.metrics(t)
+		total := 0.0
+		for _, by := range []string{"client", "backend", "gateway"} {
+			v, _ := metricValue(m, fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, by))
+			total += v
+		}
+		if total != 1 {
+			return fmt.Errorf("%v chats counted, want 1", total)
+		}
+		return nil
+	})
 }
