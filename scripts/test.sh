@@ -38,6 +38,9 @@ echo "== fuzz (short runs)"
 # them all for a longer local run.
 fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-$3}" "$1"; }
 fuzz ./internal/banner/ FuzzInjector 100000x
+fuzz ./internal/banner/ FuzzInjectorTree 20000x
+fuzz ./internal/mimetype/ FuzzParse 100000x
+fuzz ./internal/htmlcharset/ FuzzTranscoder 20000x
 fuzz ./internal/assertion/ FuzzPayload 100000x
 fuzz ./config/ FuzzHours 100000x
 # The first caddymodule target builds Caddy with coverage instrumentation
