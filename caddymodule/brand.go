@@ -83,6 +83,9 @@ func (m *metrics) errorPage(journey, backend string, status int) {
 }
 
 func (m *metrics) bannerResult(b *backendRoute, result string) {
+	if !b.stats.counted {
+		return
+	}
 	if c, ok := b.stats.banners[result]; ok {
 		c.Inc()
 	} else {

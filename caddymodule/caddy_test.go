@@ -56,3 +56,24 @@ func provisionedProxy(t testing.TB, dial ...string) (*reverseproxy.Handler, *swi
 	t.Cleanup(func() { rp.Cleanup() })
 	return rp, br
 }
+
+// waitFor waits until check passes, checking every few milliseconds, and
+// fails the test at the deadline with check's last error.
+func waitFor(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out after %s: %v", timeout, err)
+		case <-tick.C:
+		}
+	}
+}

@@ -77,7 +77,7 @@ type Handler struct {
 	now func() time.Time
 
 	store             *session.Store
-	redisKey          string
+	shared            []string        // keys of what the handler holds in processPool
 	board             *fleet.Board    // live overrides: fleet-wide with Redis, else this process's
 	trail             *fleet.Trail    // nil without Redis
 	contacts          *fleet.Contacts // nil without Redis
@@ -96,6 +96,7 @@ type Handler struct {
 	retiredAt     *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 	routes        []*journeyRoute
 	shopper       *shopper // nil without probes
+	app           *App     // of the handler's config
 	contactHeader string
 	metrics       *metrics
 	logger        *zap.Logger
@@ -137,7 +138,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
 	h.jwks = h.signer.JWKS()
-	h.board = localBoard()
+	if h.Session == nil {
+		if h.board, err = acquireLocalBoard(); err != nil {
+			return fmt.Errorf("frontdoor: %w", err)
+		}
+		h.shared = append(h.shared, localBoardKey)
+	}
 	if h.Session != nil {
 		if err := h.provisionSession(); err != nil {
 			return fmt.Errorf("frontdoor: %w", err)
@@ -164,10 +170,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionShopper(ctx); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
-	liveHandlers.add(h)
-	if h.shopper != nil {
-		h.shopper.start()
+	app, err := appOf(ctx)
+	if err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
 	}
+	h.app = app
+	app.add(h)
 	return nil
 }
 
@@ -325,18 +333,18 @@ func withPassiveHealth(raw json.RawMessage) (json.RawMessage, error) {
 // already, where the errors can name the journey.
 func (h *Handler) Validate() error { return nil }
 
-// Cleanup stops this handler's secret shopper (waiting for its runs) and
-// exporting its SLO objectives. The reverse proxies are sub-modules: Caddy
+// Cleanup takes the handler out of its app (the app's Stop has stopped
+// its secret shopper already when the config ran) and lets go of the
+// shared resources it holds. The reverse proxies are sub-modules: Caddy
 // cleans them up with the context.
 func (h *Handler) Cleanup() error {
 	if h.retiredAt != nil {
 		h.retiredAt.Store(time.Now().UnixNano())
 	}
-	if h.shopper != nil {
-		h.shopper.stop()
+	if h.app != nil {
+		h.app.remove(h)
 	}
-	liveHandlers.remove(h)
-	h.cleanupSession()
+	h.releaseShared()
 	return nil
 }
 

@@ -300,7 +300,7 @@ const maxNoteLen = 1024
 // before the customer sees the response.
 func (aw *attemptWriter) recordTrail(hdr http.Header, status int) {
 	note, caseID := hdr.Get(headerNote), hdr.Get(headerCase)
-	if note == "" && caseID == "" || aw.backend.shopper {
+	if note == "" && caseID == "" || !aw.backend.stats.counted {
 		return // the shopper's customer is nobody's: no trail
 	}
 	h, b := aw.h, aw.backend

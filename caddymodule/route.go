@@ -60,7 +60,6 @@ type backendRoute struct {
 	upstreams     map[string]bool // host:port of every static upstream, for Location rewriting
 	stats         *backendStats
 	closures      *config.Closures // closed dates and holidays; nil: none
-	shopper       bool             // the secret shopper's copy: its stats count nowhere, it leaves no trail
 }
 
 // Why a backend was chosen; these are metric label values.
