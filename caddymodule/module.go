@@ -6,7 +6,6 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -210,17 +209,9 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
 		}
-		raw, err := withEdgeKeepAlive(b.ProxyRaw)
-		if err == nil {
-			raw, err = withStreamCloseDelay(raw)
-		}
+		raw, err := proxyDefaults(b.ProxyRaw, len(j.Backends) > 1)
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
-		}
-		if len(j.Backends) > 1 {
-			if raw, err = withPassiveHealth(raw); err != nil {
-				return nil, fmt.Errorf("backend %q: %w", b.Name, err)
-			}
 		}
 		b.ProxyRaw = raw
 		mod, err := ctx.LoadModule(b, "ProxyRaw")
@@ -256,77 +247,6 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		})
 	}
 	return route, nil
-}
-
-// edgeIdleConnsPerHost replaces reverse_proxy's default idle pool of 32 per
-// host: at the edge, more concurrent clients than that made the backend
-// accept a new connection for most requests.
-const edgeIdleConnsPerHost = 512
-
-// withEdgeKeepAlive raises the upstream idle-connection pool of an HTTP
-// transport the user did not size themselves. It works on the JSON because
-// the transport is built when the module is provisioned.
-func withEdgeKeepAlive(raw json.RawMessage) (json.RawMessage, error) {
-	var proxy map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &proxy); err != nil {
-		return nil, fmt.Errorf("decoding proxy config: %v", err)
-	}
-	transport := map[string]any{"protocol": "http"}
-	if t, ok := proxy["transport"]; ok {
-		if err := json.Unmarshal(t, &transport); err != nil {
-			return nil, fmt.Errorf("decoding proxy transport: %v", err)
-		}
-		if transport["protocol"] != "http" {
-			return raw, nil
-		}
-	}
-	keepAlive, _ := transport["keep_alive"].(map[string]any)
-	if keepAlive == nil {
-		keepAlive = map[string]any{}
-	}
-	if _, set := keepAlive["max_idle_conns_per_host"]; set {
-		return raw, nil
-	}
-	keepAlive["max_idle_conns_per_host"] = edgeIdleConnsPerHost
-	transport["keep_alive"] = keepAlive
-	t, err := json.Marshal(transport)
-	if err != nil {
-		return nil, err
-	}
-	proxy["transport"] = t
-	return json.Marshal(proxy)
-}
-
-// Passive health defaults for a backend that has another to fail over to:
-// after passiveMaxFails failed connections or round trips within
-// passiveFailDuration, its upstream counts as down until the failures age
-// out. Requests then go straight to the next backend instead of each
-// waiting out a dial timeout on a vendor whose packets are dropped. A
-// journey's only backend gets none: marking it down would refuse every
-// customer while it might have served some.
-const (
-	passiveFailDuration = "10s"
-	passiveMaxFails     = 5
-)
-
-// withPassiveHealth adds the passive health defaults to a proxy whose
-// config has no health checks of its own.
-func withPassiveHealth(raw json.RawMessage) (json.RawMessage, error) {
-	var proxy map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &proxy); err != nil {
-		return nil, fmt.Errorf("decoding proxy config: %v", err)
-	}
-	if _, set := proxy["health_checks"]; set {
-		return raw, nil
-	}
-	hc, err := json.Marshal(map[string]any{
-		"passive": map[string]any{"fail_duration": passiveFailDuration, "max_fails": passiveMaxFails},
-	})
-	if err != nil {
-		return nil, err
-	}
-	proxy["health_checks"] = hc
-	return json.Marshal(proxy)
 }
 
 // Validate is called by Caddy after Provision; everything is checked there

@@ -37,7 +37,7 @@ func TestWithEdgeKeepAlive(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := withEdgeKeepAlive(json.RawMessage(c.in))
+			got, err := editProxy(json.RawMessage(c.in), edgeKeepAlive)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,16 +66,17 @@ func TestWithEdgeKeepAliveErrors(t *testing.T) {
 		``,
 		`{`,
 		`[]`,
+		`null`,
 		`{"handler":"reverse_proxy","transport":"http"}`,
 	} {
-		if got, err := withEdgeKeepAlive(json.RawMessage(in)); err == nil {
-			t.Errorf("withEdgeKeepAlive(%s) = %s, want an error", in, got)
+		if got, err := editProxy(json.RawMessage(in), edgeKeepAlive); err == nil {
+			t.Errorf("editProxy(%s, edgeKeepAlive) = %s, want an error", in, got)
 		}
 	}
 }
 
 func TestWithPassiveHealth(t *testing.T) {
-	got, err := withPassiveHealth(json.RawMessage(`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:1"}]}`))
+	got, err := editProxy(json.RawMessage(`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:1"}]}`), passiveHealth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,12 +100,12 @@ func TestWithPassiveHealth(t *testing.T) {
 		`{"handler":"reverse_proxy","health_checks":{"active":{"uri":"/health"}}}`,
 		`{"handler":"reverse_proxy","health_checks":{"passive":{"fail_duration":"1m"}}}`,
 	} {
-		got, err := withPassiveHealth(json.RawMessage(in))
+		got, err := editProxy(json.RawMessage(in), passiveHealth)
 		if err != nil || string(got) != in {
-			t.Errorf("withPassiveHealth(%s) = %s, %v", in, got, err)
+			t.Errorf("editProxy(%s, passiveHealth) = %s, %v", in, got, err)
 		}
 	}
-	if _, err := withPassiveHealth(json.RawMessage(`[`)); err == nil {
+	if _, err := editProxy(json.RawMessage(`[`), passiveHealth); err == nil {
 		t.Error("accepted broken JSON")
 	}
 }
