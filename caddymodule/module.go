@@ -7,8 +7,6 @@ package caddymodule
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +82,7 @@ type Handler struct {
 	sessionKey        string // key template of the session hash
 	errors            *recentErrors
 	vendorCookies     map[string]bool // never sent to outsourced backends
+	jars              map[string]bool // the ids of this config's vendor cookie jars
 	signer            *assertion.Signer
 	kid               string      // of the key that signs
 	tokens            *tokenCache // nil unless assertions are reused
@@ -159,6 +158,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.metrics = m
 
+	h.jars = map[string]bool{}
 	for _, j := range h.Journeys {
 		route, err := h.provisionJourney(ctx, j)
 		if err != nil {
@@ -226,7 +226,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if len(b.AllowRedirect) > 0 {
 			allowRedirect = normalizeRedirectHosts(b.AllowRedirect)
 		}
-		route.backends = append(route.backends, &backendRoute{
+		br := &backendRoute{
 			journey:       j.Name,
 			name:          b.Name,
 			owner:         b.Owner,
@@ -244,7 +244,12 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			upstreams:     upstreamAuthorities(proxy),
 			stats:         h.metrics.forBackend(j.Name, b),
 			closures:      closures,
-		})
+		}
+		br.response = h.newResponsePolicy(j, b, br)
+		if jar := br.response.jar; jar != nil {
+			h.jars[jar.id] = true
+		}
+		route.backends = append(route.backends, br)
 	}
 	return route, nil
 }
@@ -274,7 +279,4 @@ var (
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
-	_ http.Hijacker               = (*attemptWriter)(nil)
-	_ http.Flusher                = (*attemptWriter)(nil)
-	_ io.ReaderFrom               = (*attemptWriter)(nil)
 )

@@ -49,12 +49,13 @@ type backendRoute struct {
 	vendor        string
 	first         bool // written first in its journey
 	outsourced    bool
-	banner        bool           // HTML responses carry the brand banner
-	assertionOnly bool           // the context travels in the signed assertion only (headers assertion)
-	isolate       bool           // responses carry the sandbox policy
-	allowRedirect []string       // allow_redirect hosts, normalized; nil: every redirect passes
-	context       []contextField // session fields this backend may see
-	counts        *backendCounts // for the status endpoint
+	response      *responsePolicy // what its responses go through on the way to the customer
+	banner        bool            // HTML responses carry the brand banner
+	assertionOnly bool            // the context travels in the signed assertion only (headers assertion)
+	isolate       bool            // responses carry the sandbox policy
+	allowRedirect []string        // allow_redirect hosts, normalized; nil: every redirect passes
+	context       []contextField  // session fields this backend may see
+	counts        *backendCounts  // for the status endpoint
 	schedule      config.Schedule
 	proxy         *reverseproxy.Handler
 	upstreams     map[string]bool // host:port of every static upstream, for Location rewriting

@@ -30,6 +30,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
+	expireStrayJars(w.Header(), r.Header["Cookie"], h.jars, r.URL.Path)
 	if journey == nil {
 		return next.ServeHTTP(w, r)
 	}
@@ -83,7 +84,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.setPlainHeaders(r.Header, &x.values, journey.name, b, cc)
 		}
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
-		if cookies := backendCookies(clientCookies, b, h.vendorCookies); cookies != nil {
+		cookies, jarInUse := backendCookies(clientCookies, b.response.jar, h.vendorCookies)
+		if cookies != nil {
 			r.Header["Cookie"] = cookies
 		} else {
 			delete(r.Header, "Cookie")
@@ -99,9 +101,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if i > 0 {
 			aw = new(attemptWriter) // the first attempt's proxy may still hold the first
 		}
+		scope := &x.scope
+		if i > 0 {
+			scope = new(exchangeScope)
+		}
+		*scope = exchangeScope{req: r, requestID: requestID, values: &x.values, ownServer: ownServer, before: &x.before, jarInUse: jarInUse}
 		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
-			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc,
-			before: &x.before}
+			policy: b.response, scope: scope, customer: cc}
 		start := time.Now()
 		aborted, err := aw.serve(b.proxy, r, next)
 		elapsed := time.Since(start)
@@ -118,6 +124,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			b.stats.observe(status, elapsed)
 			h.noteError(journey.name, b, status, "aborted", requestID)
 			panic(aborted)
+		}
+		if err == nil && !aw.wroteHeader {
+			// The proxy passed nothing on: an answer it would not carry
+			// (a protocol switch nobody asked for) is the backend's failure.
+			aw.swallow(http.StatusBadGateway)
+			b.stats.upstreamError(errAborted)
 		}
 		if err == nil {
 			status := aw.statusOrOK()
@@ -187,6 +199,7 @@ func clearPlainHeaders(hdr http.Header) {
 type exchange struct {
 	customer customerContext
 	attempt  attemptWriter
+	scope    exchangeScope
 	before   headerSnapshot
 	fields   [8]assertion.Field
 	slab     [slabSize]string
@@ -261,6 +274,7 @@ const (
 	errDial      = "dial"
 	errTimeout   = "timeout"
 	errStatus5xx = "status_5xx"
+	errAborted   = "aborted"
 )
 
 // classify maps a reverse proxy error to the status the customer gets and

@@ -198,6 +198,11 @@ func validateBackend(j *Journey, b *Backend) error {
 			return errorf(b, "%s: %v", where, err)
 		}
 	}
+	if b.Cookies != nil {
+		if err := validateCookieBudget(b); err != nil {
+			return errorf(b, "%s: %v", where, err)
+		}
+	}
 	if len(b.ProxyRaw) == 0 {
 		return errorf(b, "%s: no upstream: add to ADDRESS, e.g. to http://127.0.0.1:9001", where)
 	}
@@ -347,6 +352,30 @@ func checkHeaderSafe(what, v string) error {
 		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
 			return fmt.Errorf("%s %q contains a control character", what, v)
 		}
+	}
+	return nil
+}
+
+// Bounds of a cookie budget. A browser keeps 180 cookies a host at most,
+// and Caddy refuses requests whose headers pass 16 KiB: a jar is kept
+// well inside both, beside the brand's own cookies.
+const (
+	maxJarCookies = 50
+	minJarBytes   = 64
+	maxJarBytes   = 8192
+)
+
+func validateCookieBudget(b *Backend) error {
+	c := b.Cookies
+	switch {
+	case b.Owner != Outsourced:
+		return errors.New("cookies sets the budget of a vendor's cookie jar: in-house backends have none (their cookies are the brand's)")
+	case c.Max < 0 || c.Max > maxJarCookies:
+		return fmt.Errorf("cookies max %d: want 1 to %d", c.Max, maxJarCookies)
+	case c.Bytes < 0 || c.Bytes > 0 && c.Bytes < minJarBytes || c.Bytes > maxJarBytes:
+		return fmt.Errorf("cookies bytes %d: want %d to %d (all of the jar's names and values together)", c.Bytes, minJarBytes, maxJarBytes)
+	case c.MaxAge < 0:
+		return fmt.Errorf("cookies max_age %s: must not be negative", time.Duration(c.MaxAge))
 	}
 	return nil
 }
