@@ -226,17 +226,37 @@ func deadAddr(t *testing.T) string {
 	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
 }
 
+// waitFor waits until check passes (a metric, a log line, a status field
+// shows the event the test needs), checking every 50ms, and fails the
+// test at the deadline with check's last error.
 func waitFor(t testing.TB, timeout time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := check()
+		if err == nil {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out after %s: %v", timeout, err)
+		case <-tick.C:
+		}
 	}
-	t.Fatalf("timed out after %s: %v", timeout, err)
+}
+
+// hold is a test backend taking its time over a request: d, or less if
+// the gateway gives up on the request first (a timeout, a failover).
+func hold(r *http.Request, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-r.Context().Done():
+	}
 }
 
 // get performs a request without following redirects.

@@ -421,7 +421,7 @@ func TestStreamsThroughVendorWithBanner(t *testing.T) {
 			for i := range 3 {
 				fmt.Fprintf(w, "data: event %d\n\n", i)
 				w.(http.Flusher).Flush()
-				time.Sleep(400 * time.Millisecond)
+				hold(r, 400*time.Millisecond)
 			}
 		}
 	})

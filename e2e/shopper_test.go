@@ -43,7 +43,7 @@ func helpDesk(t *testing.T, name string, mode *atomic.Int32) *backend {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprint(w, `<html><body><form method="post" action="/support/login"><h1>Sign in</h1><input name="user"></form></body></html>`)
 		case vendorSlow:
-			time.Sleep(600 * time.Millisecond)
+			hold(r, 600*time.Millisecond)
 			fmt.Fprintf(w, "<html><body><h1>Hi %s!</h1><p>How can we help?</p></body></html>", first)
 		default:
 			fmt.Fprintf(w, "<html><body><h1>Hi %s!</h1><p>How can we help?</p></body></html>", first)
