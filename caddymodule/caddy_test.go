@@ -8,6 +8,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 // loadEmptyConfig runs an empty Caddy config once per test binary: modules
@@ -61,19 +63,5 @@ func provisionedProxy(t testing.TB, dial ...string) (*reverseproxy.Handler, *swi
 // fails the test at the deadline with check's last error.
 func waitFor(t testing.TB, timeout time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %s: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
+	testwait.For(t, timeout, 5*time.Millisecond, check)
 }

@@ -45,7 +45,10 @@ func shopVendor(t *testing.T, mode *atomic.Int32) *recordingBackend {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprint(w, `<html><body><form action="/login"><h1>Sign in</h1></form></body></html>`)
 		case slow:
-			time.Sleep(300 * time.Millisecond)
+			select { // a vendor that takes its time, until the shopper gives up
+			case <-time.After(300 * time.Millisecond):
+			case <-r.Context().Done():
+			}
 			fmt.Fprintf(w, "<html><body><h1>Hi %s, how can we help?</h1></body></html>", name)
 		case failing:
 			w.WriteHeader(http.StatusInternalServerError)

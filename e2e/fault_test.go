@@ -803,7 +803,12 @@ func TestFaultReloadUnderLoad(t *testing.T) {
 			return nil
 		},
 	})
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, 10*time.Second, func() error {
+		if n := l.snapshot().total; n < 100 {
+			return fmt.Errorf("%d requests answered before the reloads", n)
+		}
+		return nil
+	})
 	gens := 0
 	for time.Since(l.start) < 2500*time.Millisecond && gens < 10 {
 		gens++

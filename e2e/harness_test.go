@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 // binary is the frontdoor binary under test, built once per run.
@@ -231,21 +233,7 @@ func deadAddr(t *testing.T) string {
 // test at the deadline with check's last error.
 func waitFor(t testing.TB, timeout time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out after %s: %v", timeout, err)
-		case <-tick.C:
-		}
-	}
+	testwait.For(t, timeout, 50*time.Millisecond, check)
 }
 
 // hold is a test backend taking its time over a request: d, or less if

@@ -193,13 +193,14 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			client := &http.Client{Timeout: 5 * time.Second}
-			for !stop.Load() {
+			pace := time.NewTicker(20 * time.Millisecond)
+			defer pace.Stop()
+			for ; !stop.Load(); <-pace.C {
 				resp, err := client.Get(gw.URL + "/support/chat")
 				if err == nil {
 					resp.Body.Close()
 					sent.Add(1)
 				}
-				time.Sleep(20 * time.Millisecond)
 			}
 		}()
 	}
