@@ -89,6 +89,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				headers all|assertion
 //				isolate on|off
 //				allow_redirect <host...>
+//				origin  <host>
 //				<any reverse_proxy subdirective>
 //			}
 //		}
@@ -472,6 +473,13 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 				}
 			}
 			b.AllowRedirect = append(b.AllowRedirect, hosts...)
+		case "origin":
+			if !d.AllArgs(&b.Origin) {
+				return nil, d.Err("origin wants one brand subdomain this site serves, e.g. origin help.shop.example.com")
+			}
+			if err := config.CheckOriginHost(b.Origin); err != nil {
+				return nil, d.Errf("backend %s: %v", b.Name, err)
+			}
 		default:
 			// Everything else belongs to the backend's reverse proxy.
 			proxyTokens = append(proxyTokens, d.NextSegment()...)

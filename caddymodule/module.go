@@ -21,6 +21,7 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/errorpage"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/handoff"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
@@ -90,6 +91,10 @@ type Handler struct {
 	bannerPage        *banner.Bound // the banner with the request reference still to be put in
 	bannerStyleHashes []string
 	errorTemplate     *errorpage.Template
+
+	origins   map[string]*originRoute // vendor origins by host; nil: none
+	brandHost string                  // where an origin sends customers back
+	handoffs  *handoff.Store          // nil without a session store
 
 	retiredAt     *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 	routes        []*journeyRoute
@@ -165,6 +170,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("frontdoor: journey %q: %w", j.Name, err)
 		}
 		h.routes = append(h.routes, route)
+	}
+	if err := h.provisionOrigins(ctx); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
 	}
 	if err := h.provisionShopper(ctx); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)

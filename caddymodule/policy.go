@@ -30,6 +30,7 @@ type responsePolicy struct {
 	jar           *cookieJar      // nil: the backend's cookies are the brand's (in-house)
 	allowRedirect []string        // nil: every redirect passes (and offsite ones are counted)
 	banner        *bannerPolicy   // nil: pages pass as they are
+	onOrigin      bool            // the backend's own origin: its cookies are its own, no sandbox (origin.go)
 
 	stats  *backendStats
 	trail  *trailRecorder // nil: no trail (no Redis, or the secret shopper's copy)
@@ -77,6 +78,11 @@ func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route 
 		p.steps = append(p.steps, stepIsolate)
 	}
 	return p
+}
+
+// trailRecorder is the handler's writer of backend notes, for its policies.
+func (h *Handler) trailRecorder() *trailRecorder {
+	return &trailRecorder{trail: h.trail, sessionKey: h.sessionKey, metrics: h.metrics}
 }
 
 // forShopper is the policy of the secret shopper's copy of a backend: the

@@ -251,10 +251,6 @@ type trailRecorder struct {
 	metrics    *metrics
 }
 
-func (h *Handler) trailRecorder() *trailRecorder {
-	return &trailRecorder{trail: h.trail, sessionKey: h.sessionKey, metrics: h.metrics}
-}
-
 // recordTrail queues the backend's note and case for the customer's trail
 // (never blocking: a full queue drops the entry and counts it). The
 // headers themselves are removed with the other X-Frontdoor-* headers

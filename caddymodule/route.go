@@ -61,6 +61,8 @@ type backendRoute struct {
 	upstreams     map[string]bool // host:port of every static upstream, for Location rewriting
 	stats         *backendStats
 	closures      *config.Closures // closed dates and holidays; nil: none
+	origin        string           // its vendor origin's host; "": served on the brand host only
+	onOrigin      bool             // the copy that serves its vendor origin: cookies its own, no sandbox
 }
 
 // Why a backend was chosen; these are metric label values.

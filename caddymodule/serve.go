@@ -26,9 +26,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.serveJWKS(w, r)
 		return nil
 	}
-	journey, err := h.match(r)
-	if err != nil {
-		return caddyhttp.Error(http.StatusBadRequest, err)
+	origin := h.originOf(r)
+	if h.origins != nil && h.serveHandoff(w, r, origin) {
+		return nil
+	}
+	var journey *journeyRoute
+	if origin != nil {
+		journey = origin.journey // every path of an origin is its backend's
+	} else {
+		var err error
+		if journey, err = h.match(r); err != nil {
+			return caddyhttp.Error(http.StatusBadRequest, err)
+		}
 	}
 	expireStrayJars(w.Header(), r.Header["Cookie"], h.jars, r.URL.Path)
 	if journey == nil {
@@ -51,13 +60,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if v := visitOf(r.Context()); v != nil {
 		plan = v.plan(journey, buf[:])
 	}
+	if h.origins != nil {
+		var answered bool
+		if plan, answered = h.routeOrigins(w, r, origin, plan, requestID); answered {
+			return nil
+		}
+	}
 	if len(plan) == 0 {
 		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
 			fmt.Errorf("journey %q: no backend is open at this hour", journey.name))
 		return nil
 	}
 
-	x.customer = h.lookupContext(r, journey)
+	if origin != nil {
+		var answered bool
+		if x.customer, answered = h.originCustomer(w, r, journey, origin); answered {
+			return nil
+		}
+	} else {
+		x.customer = h.lookupContext(r, journey)
+	}
 	cc := &x.customer
 	if cc.state == sessionUnavailable && journey.failClosed {
 		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
@@ -84,7 +106,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.setPlainHeaders(r.Header, &x.values, journey.name, b, cc)
 		}
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
-		cookies, jarInUse := backendCookies(clientCookies, b.response.jar, h.vendorCookies)
+		cookies, jarInUse := h.cookiesFor(clientCookies, b)
 		if cookies != nil {
 			r.Header["Cookie"] = cookies
 		} else {

@@ -194,6 +194,20 @@ type Backend struct {
 	// counted either way.
 	AllowRedirect []string `json:"allow_redirect,omitempty"`
 
+	// Origin is a brand subdomain (e.g. help.shop.example.com) that this
+	// outsourced backend gets as its own origin, served by the same site:
+	// a navigation on the brand host that routes to this backend is
+	// redirected to the same path there, every request on that host
+	// reaches this backend only, the customer's context is handed over
+	// with a one-time code instead of the brand's session cookie, and the
+	// browser's same-origin policy keeps the vendor's scripts away from
+	// the brand's cookies and pages. On its origin the vendor's cookies
+	// are its own (no jar) and its pages are not sandboxed. The host must
+	// be one of the site's addresses and belong to one backend only; a
+	// host name without scheme or port. Default: none; the backend is
+	// served on the brand host.
+	Origin string `json:"origin,omitempty"`
+
 	// Cookies is the budget of an outsourced backend's cookie jar on the
 	// brand host. Default: 20 cookies, 4096 bytes of names and values
 	// together, each kept at most 24h (see CookieBudget).
