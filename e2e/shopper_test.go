@@ -348,13 +348,22 @@ func TestSecretShopperSurvivesReloads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("adapt: %v", err)
 	}
+	var first time.Time
 	waitFor(t, 5*time.Second, func() error {
-		if run := probeRuns(t, gw, "support")["nightdesk"]; run.Result != "pass" {
+		run := probeRuns(t, gw, "support")["nightdesk"]
+		if run.Result != "pass" {
 			return fmt.Errorf("no passing run yet: %+v", run)
+		}
+		first = run.Time
+		return nil
+	})
+	// The goroutine baseline once a whole run cycle is over: the next run.
+	waitFor(t, 5*time.Second, func() error {
+		if run := probeRuns(t, gw, "support")["nightdesk"]; !run.Time.After(first) {
+			return fmt.Errorf("no run after %s yet: %+v", first, run)
 		}
 		return nil
 	})
-	time.Sleep(time.Second)
 	goroutines := gw.goroutines(t)
 	start, before := time.Now(), night.count()
 	for range 30 {
