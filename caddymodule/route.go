@@ -51,6 +51,7 @@ type backendRoute struct {
 	outsourced    bool
 	banner        bool           // HTML responses carry the brand banner
 	assertionOnly bool           // the context travels in the signed assertion only (headers assertion)
+	wrapped       bool           // its transport adds frontdoor's headers (upstreamTransport)
 	isolate       bool           // responses carry the sandbox policy
 	allowRedirect []string       // allow_redirect hosts, normalized; nil: every redirect passes
 	context       []contextField // session fields this backend may see

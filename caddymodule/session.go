@@ -306,25 +306,15 @@ func sessionCookie(r *http.Request, name string) string {
 	return found
 }
 
-// setContextHeaders sets the backend's view of the customer: the session
+// addContextHeaders adds the backend's view of the customer: the session
 // state and exactly the fields it may see. Values the store refused (CR,
 // LF, other control characters, overlong) never get here.
-func setContextHeaders(hdr http.Header, values *valueSlab, b *backendRoute, cc *customerContext) {
-	values.set(hdr, headerSession, cc.state)
+func addContextHeaders(up *upstreamHeaders, b *backendRoute, cc *customerContext) {
+	up.add(headerSession, cc.state)
 	for _, f := range b.context {
 		if v, ok := cc.ctx.Get(f.name); ok {
-			values.set(hdr, f.header, v)
-		} else {
-			delete(hdr, f.header)
+			up.add(f.header, v)
 		}
-	}
-}
-
-// clearContextHeaders removes what an earlier attempt's backend was shown,
-// before the next backend, which may see less, is tried.
-func clearContextHeaders(hdr http.Header, b *backendRoute) {
-	for _, f := range b.context {
-		delete(hdr, f.header)
 	}
 }
 
