@@ -231,3 +231,33 @@ func caddyconfigJSON(b testing.TB, v any) json.RawMessage {
 	}
 	return raw
 }
+
+// BenchmarkTokenCache: a busy brand's reuse cache, full, on all cores:
+// mostly returning customers (hits) and one new customer in sixteen
+// (a miss and an insert that evicts).
+func BenchmarkTokenCache(b *testing.B) {
+	const working = 2 * maxReusedTokens
+	c := newTokenCache(time.Minute, maxReusedTokens)
+	now := time.Now()
+	keys := make([][]byte, working)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "kid\x00support\x00nightdesk\x00found\x00customer-%08d", i)
+		c.put(keys[i], "token", now)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			var key []byte
+			if i%16 == 0 {
+				key = keys[(i*7919)%working] // anyone: often evicted by now
+			} else {
+				key = keys[(i*31)%(maxReusedTokens/2)] // the returning half
+			}
+			if _, ok := c.get(key, now); !ok {
+				c.put(key, "token", now)
+			}
+		}
+	})
+}
