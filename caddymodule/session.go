@@ -41,7 +41,12 @@ type SessionConfig struct {
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// Cache is how long a looked-up context is reused in-process before it
-	// is read again; 0 turns the cache off. Default: 2s.
+	// is read again; 0 turns the cache off. With a standalone Redis
+	// (redis://, rediss://, unix://) on database 0, Redis tracks what the
+	// gateway read and reports changes: a context is then kept until its
+	// session changes or ends (at most a minute), and every instance sees
+	// a change within milliseconds; this TTL applies only where Redis
+	// cannot track (Sentinel, Cluster, another database). Default: 2s.
 	Cache *caddy.Duration `json:"cache,omitempty"`
 
 	// OnError decides what happens when the context store fails: "open"
@@ -77,6 +82,7 @@ var redisClients = caddy.NewUsagePool()
 // overrides, and the trail writer with its queue.
 type sharedRedis struct {
 	client   redis.UniversalClient
+	tracker  *session.Tracker // follows the client's reads under tracking
 	board    *fleet.Board
 	trail    *fleet.Trail
 	contacts *fleet.Contacts
@@ -128,12 +134,13 @@ func (h *Handler) provisionSession() error {
 		return fmt.Errorf("session: %w", err)
 	}
 	val, _, err := redisClients.LoadOrNew(s.Redis, func() (caddy.Destructor, error) {
-		c, err := session.NewClient(s.Redis)
+		tracker := session.NewTracker()
+		c, err := session.NewClientWithOptions(s.Redis, session.ClientOptions{Tracker: tracker})
 		if err != nil {
 			return nil, err
 		}
 		logger := caddy.Log().Named("frontdoor.fleet")
-		return &sharedRedis{client: c, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger),
+		return &sharedRedis{client: c, tracker: tracker, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger),
 			contacts: fleet.NewContacts(c, logger)}, nil
 	})
 	if err != nil {
@@ -150,6 +157,7 @@ func (h *Handler) provisionSession() error {
 		KeyTemplate: s.Key,
 		Timeout:     time.Duration(s.Timeout),
 		CacheTTL:    session.DefaultCacheTTL,
+		Tracker:     shared.tracker,
 	}
 	if s.Cache != nil {
 		opts.CacheTTL = time.Duration(*s.Cache)
@@ -159,11 +167,15 @@ func (h *Handler) provisionSession() error {
 		return fmt.Errorf("session: %w", err)
 	}
 	h.logger.Info("customer context store configured", zap.String("redis", session.Redact(s.Redis)),
-		zap.Duration("timeout", time.Duration(s.Timeout)), zap.Duration("cache", opts.CacheTTL))
+		zap.Duration("timeout", time.Duration(s.Timeout)), zap.Duration("cache", opts.CacheTTL),
+		zap.Bool("tracking", h.store.Tracking()))
 	return nil
 }
 
 func (h *Handler) cleanupSession() {
+	if h.store != nil {
+		h.store.Close()
+	}
 	if h.redisKey != "" {
 		redisClients.Delete(h.redisKey) //nolint:errcheck // closing is best effort
 	}

@@ -552,11 +552,15 @@ func TestRedisOutageFailsOpenOrClosedAndRecovers(t *testing.T) {
 	}
 }
 
+// TestContextCache: where Redis cannot track reads, a cached context is
+// served for the cache TTL, then read again.
 func TestContextCache(t *testing.T) {
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
 	vendor := startBackend(t, "vendor", nil)
-	gw := contextSite(t, rs.URL(), vendor, vendor, "1s")
+	// Over RESP2 Redis cannot track what the gateway read, as on Sentinel
+	// and Cluster: the context cache falls back to its TTL.
+	gw := contextSite(t, rs.URL()+"?protocol=2", vendor, vendor, "1s")
 
 	do(t, "GET", gw.URL+"/support", nil, withCookie(sessionID))
 	rs.ResetStats(t)

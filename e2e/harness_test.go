@@ -228,13 +228,20 @@ func deadAddr(t *testing.T) string {
 
 func waitFor(t testing.TB, timeout time.Duration, check func() error) {
 	t.Helper()
+	waitForEvery(t, timeout, 50*time.Millisecond, check)
+}
+
+// waitForEvery is waitFor checking every interval, for a test that
+// measures how soon something happens.
+func waitForEvery(t testing.TB, timeout, interval time.Duration, check func() error) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error
 	for time.Now().Before(deadline) {
 		if err = check(); err == nil {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(interval)
 	}
 	t.Fatalf("timed out after %s: %v", timeout, err)
 }
