@@ -82,10 +82,9 @@ func (m *metrics) errorPage(journey, backend string, status int) {
 	m.errorPages.WithLabelValues(journey, backend, strconv.Itoa(status)).Inc()
 }
 
-func (m *metrics) bannerResult(b *backendRoute, result string) {
-	if c, ok := b.stats.banners[result]; ok {
+// banner counts where the banner went on one of the backend's pages.
+func (s *backendStats) banner(result string) {
+	if c, ok := s.banners[result]; ok {
 		c.Inc()
-	} else {
-		m.bannerInjections.WithLabelValues(b.journey, b.name, result).Inc()
 	}
 }

@@ -89,6 +89,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				headers all|assertion
 //				isolate on|off
 //				allow_redirect <host...>
+//				origin  <host>
 //				<any reverse_proxy subdirective>
 //			}
 //		}
@@ -455,6 +456,12 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 			}
 			on := v == "on"
 			b.Isolate = &on
+		case "cookies":
+			budget, err := parseCookieBudget(d, b.Name)
+			if err != nil {
+				return nil, err
+			}
+			b.Cookies = budget
 		case "allow_redirect":
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {
@@ -466,6 +473,13 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 				}
 			}
 			b.AllowRedirect = append(b.AllowRedirect, hosts...)
+		case "origin":
+			if !d.AllArgs(&b.Origin) {
+				return nil, d.Err("origin wants one brand subdomain this site serves, e.g. origin help.shop.example.com")
+			}
+			if err := config.CheckOriginHost(b.Origin); err != nil {
+				return nil, d.Errf("backend %s: %v", b.Name, err)
+			}
 		default:
 			// Everything else belongs to the backend's reverse proxy.
 			proxyTokens = append(proxyTokens, d.NextSegment()...)
@@ -561,3 +575,45 @@ func parsePercent(s string) (float64, error) {
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
+
+// parseCookieBudget reads a backend's cookies block:
+//
+//	cookies {
+//		max     COUNT
+//		bytes   SIZE
+//		max_age DURATION
+//	}
+func parseCookieBudget(d *caddyfile.Dispenser, backend string) (*config.CookieBudget, error) {
+	if d.NextArg() {
+		return nil, d.Errf("backend %s: cookies takes a block (max, bytes, max_age), not %q", backend, d.Val())
+	}
+	budget := new(config.CookieBudget)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		key := d.Val()
+		var v string
+		if !d.AllArgs(&v) {
+			return nil, d.Errf("backend %s: cookies %s wants one value", backend, key)
+		}
+		switch key {
+		case "max", "bytes":
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return nil, d.Errf("backend %s: cookies %s %q: want a positive whole number", backend, key, v)
+			}
+			if key == "max" {
+				budget.Max = n
+			} else {
+				budget.Bytes = n
+			}
+		case "max_age":
+			age, err := caddy.ParseDuration(v)
+			if err != nil || age <= 0 {
+				return nil, d.Errf("backend %s: cookies max_age %q: want a positive duration such as 24h", backend, v)
+			}
+			budget.MaxAge = config.Duration(age)
+		default:
+			return nil, d.Errf("backend %s: cookies has max, bytes and max_age, not %q", backend, key)
+		}
+	}
+	return budget, nil
+}

@@ -2,30 +2,45 @@ package caddymodule
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frontdoor-dev/frontdoor/config"
 )
 
 // Vendor cookie jars.
 //
 // An outsourced backend shares the brand's host, so every cookie it sets
 // would be the brand's: it could plant, overwrite or expire the brand's
-// session cookie, and its cookies would reach every other backend. Instead
-// each cookie a vendor sets is stored under a name of that backend's jar,
+// session cookie, its cookies would reach every other backend, and enough
+// of them would lock the customer out of the brand site (a request over
+// Caddy's header limit) or make the browser evict the brand's session
+// cookie. Instead each cookie a vendor sets is stored under a name of that
+// backend's jar,
 //
-//	fd-jar.<backend>.<name>    (__Host- and __Secure- stay in front)
+//	fd-jar~<journey>~<backend>~<name>    (__Secure- in front for a prefixed name)
 //
-// and each outsourced backend receives only its own jar, under the names it
-// set, plus the customer's cookies that are neither the brand's nor in a
-// jar. In-house backends are the brand: they receive the customer's cookies
-// as sent, less every vendor's jar. A vendor can therefore never set a
-// brand cookie or another vendor's, by construction, whatever names it
-// chooses.
+// scoped to the journey's paths, with a capped lifetime, and within the
+// jar's budget. Journey and backend names cannot hold '~', so no pair of
+// them can spell another's jar. Each outsourced backend receives only its
+// own jar, under the names it set, plus the customer's cookies that are
+// neither the brand's nor in a jar. In-house backends are the brand: they
+// receive the customer's cookies as sent, less every vendor's jar. A
+// vendor can therefore never set a brand cookie or another vendor's, by
+// construction, whatever names it chooses.
 
-// jarPrefix starts the stored name of every cookie of a vendor's jar.
-const jarPrefix = "fd-jar."
+// jarPrefix starts the stored name of every cookie of a vendor's jar;
+// legacyJarPrefix started them before jars were named by journey, and such
+// cookies are expired wherever they are seen.
+const (
+	jarPrefix       = "fd-jar~"
+	legacyJarPrefix = "fd-jar."
+)
 
-// cookieNamePrefixes are the prefixes browsers give meaning to; they must
-// stay at the front of a stored name for the browser to enforce them.
+// cookieNamePrefixes are the prefixes browsers give meaning to.
 var cookieNamePrefixes = []string{"__Host-", "__Secure-"}
 
 // splitCookiePrefix separates a __Host- or __Secure- prefix, matched in any
@@ -39,50 +54,163 @@ func splitCookiePrefix(name string) (prefix, rest string) {
 	return "", name
 }
 
-// jarName is the name a backend's cookie is stored under on the brand host.
-func jarName(backend, name string) string {
-	prefix, rest := splitCookiePrefix(name)
-	return prefix + jarPrefix + backend + "." + rest
+// jarName is the name a backend's cookie is stored under on the brand
+// host. A name with a browser prefix keeps the browser's Secure
+// requirement through a __Secure- in front; __Host- itself cannot be kept,
+// since it demands Path=/ and the jar scopes cookies to the journey.
+func jarName(jarID, name string) string {
+	if prefix, _ := splitCookiePrefix(name); prefix != "" {
+		return "__Secure-" + jarPrefix + jarID + "~" + name
+	}
+	return jarPrefix + jarID + "~" + name
 }
 
-// jarOf tells whose jar a stored cookie name belongs to, and the name its
-// backend set.
-func jarOf(name string) (backend, original string, ok bool) {
-	prefix, rest := splitCookiePrefix(name)
-	if !strings.HasPrefix(rest, jarPrefix) {
+// jarOf tells whose jar a stored cookie name belongs to ("journey~backend")
+// and the name its backend set.
+func jarOf(name string) (jarID, original string, ok bool) {
+	_, rest := splitCookiePrefix(name)
+	body, ok := strings.CutPrefix(rest, jarPrefix)
+	if !ok {
 		return "", "", false
 	}
-	backend, rest, ok = strings.Cut(rest[len(jarPrefix):], ".")
-	if !ok || backend == "" || rest == "" {
+	journey, rest, ok1 := strings.Cut(body, "~")
+	backend, original, ok2 := strings.Cut(rest, "~")
+	if !ok1 || !ok2 || journey == "" || backend == "" || original == "" {
 		return "", "", false
 	}
-	return backend, prefix + rest, true
+	return body[:len(journey)+1+len(backend)], original, true
 }
 
-// isJarName reports whether a cookie name is in the jars' name space,
-// well formed or not.
+// isJarName reports whether a cookie name is in the jars' name space, well
+// formed or not, of today's jars or earlier ones.
 func isJarName(name string) bool {
 	_, rest := splitCookiePrefix(name)
-	return strings.HasPrefix(rest, jarPrefix)
+	return strings.HasPrefix(rest, jarPrefix) || strings.HasPrefix(rest, legacyJarPrefix)
+}
+
+// hasJarCookie reports cheaply whether Cookie lines may hold a jar cookie.
+func hasJarCookie(lines []string) bool {
+	for _, line := range lines {
+		if strings.Contains(line, "fd-jar") {
+			return true
+		}
+	}
+	return false
+}
+
+// cookieJar is an outsourced backend's jar, compiled from its config.
+type cookieJar struct {
+	id         string   // journey~backend
+	paths      []string // the Path every stored cookie gets: the journey's
+	maxCookies int
+	maxBytes   int
+	maxAge     time.Duration
+	brand      map[string]bool // the brand's cookies, never sent to the backend
+	dropped    map[string]prometheus.Counter
+	now        func() time.Time
+}
+
+// Why a vendor cookie was not stored; metric label values.
+const (
+	dropInvalid = "invalid" // no name a browser and a jar can both keep
+	dropCount   = "count"   // the jar holds its most cookies
+	dropBytes   = "bytes"   // the jar's names and values would pass its bytes
+)
+
+func newCookieJar(j *config.Journey, b *config.Backend, brand map[string]bool, m *metrics) *cookieJar {
+	jar := &cookieJar{id: j.Name + "~" + b.Name, paths: cookiePaths(j.Paths), brand: brand, now: time.Now,
+		dropped: map[string]prometheus.Counter{}}
+	jar.maxCookies, jar.maxBytes, jar.maxAge = b.Cookies.Limits()
+	for _, reason := range []string{dropInvalid, dropCount, dropBytes} {
+		jar.dropped[reason] = m.vendorCookiesDropped.WithLabelValues(j.Name, b.Name, reason)
+	}
+	return jar
+}
+
+// cookiePaths are the cookie paths that cover a journey's path patterns:
+// each pattern's literal start, up to its first wildcard ("/support*" is
+// /support, "/help/*" /help/). A pattern that starts with a wildcard
+// covers every path, and so does "/".
+func cookiePaths(patterns []string) []string {
+	var paths []string
+	for _, p := range patterns {
+		prefix, _, _ := strings.Cut(p, "*")
+		if prefix == "" || prefix[0] != '/' {
+			return []string{"/"}
+		}
+		paths = append(paths, prefix)
+	}
+	// A path that another covers (by RFC 6265's path-match) adds nothing.
+	kept := paths[:0]
+	for i, p := range paths {
+		covered := false
+		for k, q := range paths {
+			if k != i && pathMatch(p, q) && (p != q || k < i) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			kept = append(kept, p)
+		}
+	}
+	return kept
+}
+
+// pathMatch is RFC 6265's path-match: whether a cookie of path cookiePath
+// is sent on requests for requestPath.
+func pathMatch(requestPath, cookiePath string) bool {
+	if !strings.HasPrefix(requestPath, cookiePath) {
+		return false
+	}
+	return len(requestPath) == len(cookiePath) || strings.HasSuffix(cookiePath, "/") || requestPath[len(cookiePath)] == '/'
+}
+
+// jarUsage is what a customer's browser holds in one backend's jar, as its
+// request shows: the cookies the jar keeps (within budget) and those over
+// it, which the response expires.
+type jarUsage struct {
+	held   []jarEntry
+	excess []string // stored names over budget
+}
+
+type jarEntry struct {
+	name string // as the backend set it
+	size int    // of the stored name and value
+}
+
+func (u jarUsage) bytes() int {
+	n := 0
+	for _, e := range u.held {
+		n += e.size
+	}
+	return n
 }
 
 // backendCookies returns the Cookie header a backend receives, built from
-// the customer's: for an outsourced backend its own jar under the names it
-// set and the customer's cookies that are neither the brand's nor in a jar
-// (a jar cookie wins over a customer cookie of the same name); for an
-// in-house backend everything but the jars. It returns the customer's
-// lines themselves when nothing is to change, and nil when no cookie is
-// left.
-func backendCookies(lines []string, b *backendRoute, brand map[string]bool) []string {
-	if !needsCookieFilter(lines, b.outsourced, brand) {
-		return lines
+// the customer's: for an outsourced backend (jar non-nil) its own jar under
+// the names it set, within the jar's budget, and the customer's cookies
+// that are neither the brand's nor in a jar (a jar cookie wins over a
+// customer cookie of the same name); for an in-house backend everything
+// but the jars. It returns the customer's lines themselves when nothing is
+// to change, and nil when no cookie is left; and what the jar holds.
+func backendCookies(lines []string, jar *cookieJar, brand map[string]bool) ([]string, jarUsage) {
+	var usage jarUsage
+	if !hasJarCookie(lines) && (jar == nil || !hasAnyCookie(lines, brand)) {
+		return lines, usage
 	}
-	var shadowed []string // names the backend's own jar holds
-	if b.outsourced {
-		for name := range cookieParts(lines) {
-			if owner, original, ok := jarOf(name); ok && owner == b.name {
-				shadowed = append(shadowed, original)
+	if jar != nil {
+		for name, part := range cookieParts(lines) {
+			id, original, ok := jarOf(name)
+			if !ok || id != jar.id {
+				continue
 			}
+			size := len(part)
+			if len(usage.held) >= jar.maxCookies || usage.bytes()+size > jar.maxBytes || usage.holds(original) {
+				usage.excess = append(usage.excess, name)
+				continue
+			}
+			usage.held = append(usage.held, jarEntry{original, size})
 		}
 	}
 	var out strings.Builder
@@ -95,75 +223,187 @@ func backendCookies(lines []string, b *backendRoute, brand map[string]bool) []st
 		}
 	}
 	for name, part := range cookieParts(lines) {
-		value := "" // "=value", or nothing for a part without '='
-		if eq := strings.IndexByte(part, '='); eq >= 0 {
-			value = part[eq:]
-		}
-		if owner, original, ok := jarOf(name); ok {
-			if b.outsourced && owner == b.name {
-				add(original, value)
+		if id, original, ok := jarOf(name); ok {
+			if jar != nil && id == jar.id && usage.holdsStored(name, original) {
+				add(original, part[len(name):])
 			}
 			continue
 		}
 		if isJarName(name) {
-			continue // a jar name without a backend or a name: nobody's
+			continue // an earlier jar, or a malformed jar name: nobody's
 		}
-		if b.outsourced && (brand[name] || contains(shadowed, name)) {
+		if jar != nil && (brand[name] || usage.holds(name)) {
 			continue
 		}
 		add(part)
 	}
 	if out.Len() == 0 {
-		return nil
+		return nil, usage
 	}
-	return []string{out.String()}
+	return []string{out.String()}, usage
 }
 
-// needsCookieFilter reports cheaply whether a Cookie header holds anything
-// a backend must not receive as sent: a jar cookie, or for an outsourced
-// backend a brand cookie.
-func needsCookieFilter(lines []string, outsourced bool, brand map[string]bool) bool {
-	for _, line := range lines {
-		if strings.Contains(line, jarPrefix) {
-			return true
-		}
-	}
-	return outsourced && hasAnyCookie(lines, brand)
-}
-
-func contains(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
+func (u jarUsage) holds(original string) bool {
+	for _, e := range u.held {
+		if e.name == original {
 			return true
 		}
 	}
 	return false
 }
 
-// jarSetCookies moves the cookies a vendor sets into its jar and makes
-// them host-only on the brand host. A Set-Cookie without a usable name is
-// dropped: a nameless cookie's value is sent as "value" alone, which a
-// server reads as a cookie named by the value, so a vendor could spell a
-// brand cookie with it.
-func jarSetCookies(h http.Header, backend string) {
+// holdsStored reports whether a stored cookie is within budget (not one of
+// the excess, which may share its original name with a kept one).
+func (u jarUsage) holdsStored(stored, original string) bool {
+	for _, x := range u.excess {
+		if x == stored {
+			return false
+		}
+	}
+	return u.holds(original)
+}
+
+// store moves the cookies of a vendor's response into its jar: renamed,
+// host-only (Domain removed), scoped to the journey's paths, lived at most
+// the jar's max age, within its budget given what the browser holds
+// already. A cookie the jar cannot keep is dropped and counted. Cookies
+// the browser holds over budget are expired.
+func (jar *cookieJar) store(h http.Header, inUse jarUsage) {
 	lines := h["Set-Cookie"]
-	if len(lines) == 0 {
+	if len(lines) == 0 && len(inUse.excess) == 0 {
 		return
 	}
-	kept := lines[:0]
+	now := jar.now()
+	held := append([]jarEntry(nil), inUse.held...)
+	var out []string
 	for _, line := range lines {
-		name, rest, found := strings.Cut(line, "=")
-		name = strings.TrimSpace(name)
-		if _, rest := splitCookiePrefix(name); !found || rest == "" || !validCookieName(name) {
+		c, ok := parseSetCookie(line, now)
+		if _, rest := splitCookiePrefix(c.name); !ok || rest == "" || !validCookieName(c.name) {
+			jar.dropped[dropInvalid].Inc()
 			continue // no name, or only a prefix ("__Host-"): nothing to keep it under
 		}
-		kept = append(kept, stripCookieDomain(jarName(backend, name)+"="+rest))
+		stored := jarName(jar.id, c.name)
+		i := indexEntry(held, c.name)
+		if !c.expires.IsZero() && !c.expires.After(now) {
+			if i >= 0 {
+				held = append(held[:i], held[i+1:]...)
+			}
+			out = jar.expire(out, stored)
+			continue
+		}
+		size := len(stored) + 1 + len(c.value)
+		used, count := 0, len(held)
+		for k, e := range held {
+			if k != i {
+				used += e.size
+			}
+		}
+		if i < 0 {
+			count++
+		}
+		switch {
+		case count > jar.maxCookies:
+			jar.dropped[dropCount].Inc()
+			continue
+		case used+size > jar.maxBytes || size > maxCookiePair:
+			jar.dropped[dropBytes].Inc()
+			continue
+		}
+		if i >= 0 {
+			held[i].size = size
+		} else {
+			held = append(held, jarEntry{c.name, size})
+		}
+		maxAge := ""
+		if !c.expires.IsZero() {
+			lifetime := min(c.expires.Sub(now), jar.maxAge)
+			maxAge = "; Max-Age=" + strconv.FormatInt(int64(lifetime/time.Second), 10)
+		}
+		attrs := ""
+		if len(c.attrs) > 0 {
+			attrs = "; " + strings.Join(c.attrs, "; ")
+		}
+		for _, path := range jar.paths {
+			out = append(out, stored+"="+c.value+"; Path="+path+maxAge+attrs)
+		}
 	}
-	if len(kept) == 0 {
+	for _, name := range inUse.excess {
+		out = jar.expire(out, name)
+	}
+	if len(out) == 0 {
 		delete(h, "Set-Cookie")
 		return
 	}
-	h["Set-Cookie"] = kept
+	h["Set-Cookie"] = out
+}
+
+func indexEntry(entries []jarEntry, name string) int {
+	for i, e := range entries {
+		if e.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// expire adds the lines that delete a stored cookie at each of the jar's
+// paths.
+func (jar *cookieJar) expire(out []string, stored string) []string {
+	for _, path := range jar.paths {
+		out = append(out, expiringCookie(stored, path))
+	}
+	return out
+}
+
+// expiringCookie is the Set-Cookie line that deletes a cookie of that name
+// and path.
+func expiringCookie(name, path string) string {
+	line := name + "=; Path=" + path + "; Max-Age=0"
+	if prefix, _ := splitCookiePrefix(name); prefix != "" {
+		line += "; Secure"
+	}
+	return line
+}
+
+// maxStrayDepth bounds the paths at which a stray jar cookie is expired.
+const maxStrayDepth = 8
+
+// expireStrayJars deletes the jar cookies a customer's browser still holds
+// that no backend of this config owns: cookies of earlier jars (before jars
+// were scoped to journeys, a vendor could fill them with Path=/ until every
+// brand page was refused) and of backends since removed. A cookie is sent
+// for every ancestor of its path, so it is deleted at each ancestor of the
+// request's path: one of them is its own.
+func expireStrayJars(w http.Header, lines []string, jars map[string]bool, requestPath string) {
+	if !hasJarCookie(lines) {
+		return
+	}
+	for name := range cookieParts(lines) {
+		if !isJarName(name) {
+			continue
+		}
+		if id, _, ok := jarOf(name); ok && jars[id] {
+			continue
+		}
+		for _, path := range ancestorPaths(requestPath) {
+			w.Add("Set-Cookie", expiringCookie(name, path))
+		}
+	}
+}
+
+// ancestorPaths lists the cookie paths that match a request path: "/", and
+// each directory above it with and without its trailing slash.
+func ancestorPaths(p string) []string {
+	paths := []string{"/"}
+	for i := 1; i < len(p) && len(paths) < 2*maxStrayDepth; i++ {
+		if p[i] == '/' {
+			paths = append(paths, p[:i], p[:i+1])
+		}
+	}
+	if len(p) > 1 && !strings.HasSuffix(p, "/") && len(paths) < 2*maxStrayDepth {
+		paths = append(paths, p)
+	}
+	return paths
 }
 
 // validCookieName reports whether a name is an RFC 6265 cookie-name: an

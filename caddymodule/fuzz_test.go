@@ -112,7 +112,7 @@ func FuzzCookieFilter(f *testing.F) {
 		if strings.Contains(line1+line2, jarPrefix) || drop == "" {
 			t.Skip("jar cookies are FuzzCookieJar's; no cookie name is empty")
 		}
-		out := backendCookies(lines, testVendor, map[string]bool{drop: true})
+		out := cookiesFor(lines, testVendor, map[string]bool{drop: true})
 		if slices.Equal(out, lines) {
 			out = slices.DeleteFunc(slices.Clone(out), func(l string) bool { return len(refCookieParts([]string{l})) == 0 })
 			if len(out) == 0 {
@@ -224,32 +224,39 @@ func FuzzCaddyfile(f *testing.F) {
 func FuzzCookieJar(f *testing.F) {
 	f.Add("acme_session=VENDORCHOSEN; Path=/own", "acme_session=REAL; theme=dark")
 	f.Add("=acme_session=x", "acme_session=REAL")
-	f.Add("__Host-sid=1; Path=/; Secure", "fd-jar.shipco.parcel=9; x=1")
-	f.Add("fd-jar.shipco.parcel=evil", "fd-jar.shipco.parcel=9")
-	f.Add(" sid =1\r\nX: y", "__secure-fd-jar.nightdesk.a=1")
+	f.Add("__Host-sid=1; Path=/; Secure", "fd-jar~support~shipco~parcel=9; x=1")
+	f.Add("fd-jar~support~shipco~parcel=evil", "fd-jar~support~shipco~parcel=9")
+	f.Add(" sid =1\r\nX: y", "__secure-fd-jar~support~nightdesk~a=1")
+	f.Add("x.sid=1", "fd-jar~support~rawv.x~sid=2")
+	f.Add("sid=1", "fd-jar~tracking~nightdesk~sid=2")
 	brand := map[string]bool{"acme_session": true}
-	vendor := &backendRoute{name: "nightdesk", outsourced: true}
-	carrier := &backendRoute{name: "shipco", outsourced: true}
-	inHouse := &backendRoute{name: "shop"}
+	vendor := testJar("support", "nightdesk")
+	// Names that once spelled each other's jars: a dotted backend, and
+	// the same backend name in another journey.
+	others := []*cookieJar{testJar("support", "shipco"), testJar("support", "rawv"), testJar("support", "rawv.x"),
+		testJar("support", "nightdesk.x"), testJar("tracking", "nightdesk"), nil}
 	f.Fuzz(func(t *testing.T, setCookie, customer string) {
 		h := http.Header{"Set-Cookie": {setCookie}}
-		jarSetCookies(h, vendor.name)
+		vendor.store(h, jarUsage{})
 		stored := ""
 		for _, line := range h["Set-Cookie"] {
 			stored, _, _ = strings.Cut(line, ";")
 			name := refCookieName(stored)
-			if owner, _, ok := jarOf(name); !ok || owner != vendor.name {
+			if owner, _, ok := jarOf(name); !ok || owner != vendor.id {
 				t.Fatalf("vendor cookie %q stored as %q, outside its jar", setCookie, name)
 			}
 			if brand[name] || strings.ContainsAny(name, "\r\n;= \t") {
 				t.Fatalf("vendor cookie stored under name %q", name)
 			}
+			if !strings.Contains(line, "; Path=/support") && !strings.Contains(line, "; Path=/help") {
+				t.Fatalf("vendor cookie %q stored outside the journey's paths: %q", setCookie, line)
+			}
 		}
 		// The desk's cookie alone gives the other backends nothing.
 		if stored != "" {
-			for _, b := range []*backendRoute{carrier, inHouse} {
-				if got := backendCookies([]string{stored}, b, brand); got != nil {
-					t.Errorf("%s received %q from the desk's cookie %q", b.name, got, stored)
+			for _, jar := range others {
+				if got := cookiesFor([]string{stored}, jar, brand); got != nil {
+					t.Errorf("%v received %q from the desk's cookie %q", jar, got, stored)
 				}
 			}
 		}
@@ -257,20 +264,28 @@ func FuzzCookieJar(f *testing.F) {
 		if stored != "" {
 			browser = append(browser, stored)
 		}
-		for _, b := range []*backendRoute{vendor, carrier, inHouse} {
-			got := backendCookies(browser, b, brand)
+		for _, jar := range append(others, vendor) {
+			got := cookiesFor(browser, jar, brand)
 			in, out := strings.Join(browser, ""), strings.Join(got, "")
 			if strings.Count(out, "\n")+strings.Count(out, "\r") > strings.Count(in, "\n")+strings.Count(in, "\r") {
-				t.Errorf("%s: line breaks added: %q from %q", b.name, got, browser)
+				t.Errorf("%v: line breaks added: %q from %q", jar, got, browser)
 			}
 			for _, part := range refCookieParts(got) {
 				name := refCookieName(part)
-				if _, _, ok := jarOf(name); ok && b != vendor {
-					t.Errorf("%s received jar cookie %q", b.name, part)
+				if id, _, ok := jarOf(name); ok && jar != vendor && (jar == nil || id != jar.id) {
+					t.Errorf("%v received jar cookie %q", jar, part)
 				}
-				if b.outsourced && brand[name] && !strings.Contains(in, jarName(b.name, name)) {
-					t.Errorf("%s received the brand cookie %q from %q", b.name, part, browser)
+				if jar != nil && brand[name] && !strings.Contains(in, jarName(jar.id, name)) {
+					t.Errorf("%s received the brand cookie %q from %q", jar.id, part, browser)
 				}
+			}
+		}
+		// A cookie stored for the desk reaches the desk under its name.
+		if stored != "" {
+			name, _, _ := strings.Cut(stored, "=")
+			_, original, _ := jarOf(name)
+			if got := strings.Join(cookiesFor([]string{stored}, vendor, brand), ""); !strings.HasPrefix(got, original+"=") {
+				t.Errorf("the desk's cookie %q came back as %q", stored, got)
 			}
 		}
 	})

@@ -288,7 +288,7 @@ func TestServeVendor(t *testing.T) {
 		if w.Header().Get("Server") != "" || w.Header().Get("X-Powered-By") != "" {
 			t.Errorf("vendor identity reached the customer: %v", w.Header())
 		}
-		if c := w.Header().Get("Set-Cookie"); c != "fd-jar.nightdesk.vsid=1; Path=/" {
+		if c := w.Header().Get("Set-Cookie"); c != "fd-jar~support~nightdesk~vsid=1; Path=/support" {
 			t.Errorf("Set-Cookie %q", c)
 		}
 		body := w.Body.String()

@@ -18,23 +18,24 @@ import (
 // registered in the registry of every config Caddy loads, so counters keep
 // counting across reloads and several frontdoor handlers share them.
 type metrics struct {
-	requests         *prometheus.CounterVec
-	duration         *prometheus.HistogramVec
-	upstreamErrors   *prometheus.CounterVec
-	routing          *prometheus.CounterVec
-	contextLookups   *prometheus.CounterVec
-	contextDuration  prometheus.Histogram
-	contextErrors    *prometheus.CounterVec
-	contacts         *prometheus.CounterVec
-	repeatContacts   *prometheus.CounterVec
-	streams          *prometheus.CounterVec
-	streamDuration   *prometheus.HistogramVec
-	bannerInjections *prometheus.CounterVec
-	errorPages       *prometheus.CounterVec
-	offsiteRedirects *prometheus.CounterVec
-	trailWrites      *prometheus.CounterVec
-	droppedValues    prometheus.CounterFunc
-	probes           probeMetrics
+	requests             *prometheus.CounterVec
+	duration             *prometheus.HistogramVec
+	upstreamErrors       *prometheus.CounterVec
+	routing              *prometheus.CounterVec
+	contextLookups       *prometheus.CounterVec
+	contextDuration      prometheus.Histogram
+	contextErrors        *prometheus.CounterVec
+	contacts             *prometheus.CounterVec
+	repeatContacts       *prometheus.CounterVec
+	streams              *prometheus.CounterVec
+	streamDuration       *prometheus.HistogramVec
+	bannerInjections     *prometheus.CounterVec
+	errorPages           *prometheus.CounterVec
+	offsiteRedirects     *prometheus.CounterVec
+	vendorCookiesDropped *prometheus.CounterVec
+	trailWrites          *prometheus.CounterVec
+	droppedValues        prometheus.CounterFunc
+	probes               probeMetrics
 
 	// lookupResults holds contextLookups resolved for each result, so a
 	// request's lookup does no label hashing.
@@ -132,6 +133,10 @@ func newCollectors() *metrics {
 			Namespace: ns, Name: "offsite_redirects_total",
 			Help: "Backend redirects (Location, Refresh) to a host other than the brand's: allowed (passed on) or not (replaced by a brand error page under allow_redirect).",
 		}, append(backendLabels, "allowed")),
+		vendorCookiesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "vendor_cookies_dropped_total",
+			Help: "Cookies a vendor set that its jar did not keep: invalid (no name a browser and the jar both keep), count or bytes (over the jar's budget).",
+		}, []string{"journey", "backend", "reason"}),
 		probes: newProbeMetrics(ns),
 	}
 }
@@ -139,7 +144,7 @@ func newCollectors() *metrics {
 func (m *metrics) collectors() []prometheus.Collector {
 	return append([]prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
 		m.contextLookups, m.contextDuration, m.contextErrors, m.contacts, m.repeatContacts, m.streams, m.streamDuration,
-		m.bannerInjections, m.errorPages, m.offsiteRedirects, m.trailWrites, m.droppedValues, sloObjectives},
+		m.bannerInjections, m.errorPages, m.offsiteRedirects, m.vendorCookiesDropped, m.trailWrites, m.droppedValues, sloObjectives},
 		m.probes.collectors()...)
 }
 
@@ -173,6 +178,7 @@ type backendStats struct {
 	dial     prometheus.Counter
 	timeout  prometheus.Counter
 	status5x prometheus.Counter
+	aborted  prometheus.Counter
 	reasons  map[string]prometheus.Counter
 	banners  map[string]prometheus.Counter // by result: injected, appended, skipped
 	offsite  [2]prometheus.Counter         // offsite redirects refused, allowed
@@ -185,6 +191,7 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 	s.dial = m.upstreamErrors.WithLabelValues(append(l[:4:4], errDial)...)
 	s.timeout = m.upstreamErrors.WithLabelValues(append(l[:4:4], errTimeout)...)
 	s.status5x = m.upstreamErrors.WithLabelValues(append(l[:4:4], errStatus5xx)...)
+	s.aborted = m.upstreamErrors.WithLabelValues(append(l[:4:4], errAborted)...)
 	s.reasons = map[string]prometheus.Counter{}
 	for _, r := range []string{reasonFirst, reasonHours, reasonClosed, reasonFailover, reasonOverride} {
 		s.reasons[r] = m.routing.WithLabelValues(journey, b.Name, r)
@@ -239,6 +246,8 @@ func (s *backendStats) upstreamError(kind string) {
 		s.timeout.Inc()
 	case errStatus5xx:
 		s.status5x.Inc()
+	case errAborted:
+		s.aborted.Inc()
 	}
 }
 

@@ -116,7 +116,8 @@ func TestMetricsLintClean(t *testing.T) {
 	b.observe(200, time.Millisecond)
 	m.contextLookup("hit", time.Millisecond)
 	m.errorPage("lint", "lint", 503)
-	m.bannerResult(&backendRoute{journey: "lint", name: "lint", stats: b}, "injected")
+	b.banner("injected")
+	m.vendorCookiesDropped.WithLabelValues("lint", "lint", dropCount).Inc()
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

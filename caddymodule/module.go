@@ -8,8 +8,6 @@ package caddymodule
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/errorpage"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/handoff"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
@@ -85,6 +84,7 @@ type Handler struct {
 	sessionKey        string // key template of the session hash
 	errors            *recentErrors
 	vendorCookies     map[string]bool // never sent to outsourced backends
+	jars              map[string]bool // the ids of this config's vendor cookie jars
 	signer            *assertion.Signer
 	kid               string      // of the key that signs
 	tokens            *tokenCache // nil unless assertions are reused
@@ -92,6 +92,10 @@ type Handler struct {
 	bannerPage        *banner.Bound // the banner with the request reference still to be put in
 	bannerStyleHashes []string
 	errorTemplate     *errorpage.Template
+
+	origins   map[string]*originRoute // vendor origins by host; nil: none
+	brandHost string                  // where an origin sends customers back
+	handoffs  *handoff.Store          // nil without a session store
 
 	retiredAt     *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 	routes        []*journeyRoute
@@ -154,12 +158,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.metrics = m
 
+	h.jars = map[string]bool{}
 	for _, j := range h.Journeys {
 		route, err := h.provisionJourney(ctx, j)
 		if err != nil {
 			return fmt.Errorf("frontdoor: journey %q: %w", j.Name, err)
 		}
 		h.routes = append(h.routes, route)
+	}
+	if err := h.provisionOrigins(ctx); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
 	}
 	if err := h.provisionShopper(ctx); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
@@ -235,7 +243,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if len(b.AllowRedirect) > 0 {
 			allowRedirect = normalizeRedirectHosts(b.AllowRedirect)
 		}
-		route.backends = append(route.backends, &backendRoute{
+		br := &backendRoute{
 			journey:       j.Name,
 			name:          b.Name,
 			owner:         b.Owner,
@@ -254,7 +262,12 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			upstreams:     upstreamAuthorities(proxy),
 			stats:         h.metrics.forBackend(j.Name, b),
 			closures:      closures,
-		})
+		}
+		br.response = h.newResponsePolicy(j, b, br)
+		if jar := br.response.jar; jar != nil {
+			h.jars[jar.id] = true
+		}
+		route.backends = append(route.backends, br)
 	}
 	return route, nil
 }
@@ -355,7 +368,4 @@ var (
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
-	_ http.Hijacker               = (*attemptWriter)(nil)
-	_ http.Flusher                = (*attemptWriter)(nil)
-	_ io.ReaderFrom               = (*attemptWriter)(nil)
 )

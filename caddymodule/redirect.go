@@ -163,31 +163,27 @@ func refreshURL(v string) (string, bool) {
 	return target, target != ""
 }
 
-// checkRedirects looks at where a response sends the customer: a Location
-// on a redirect and a Refresh on any response. It counts each offsite one
-// and reports false if one goes where the backend's allow_redirect does
-// not allow.
-func (aw *attemptWriter) checkRedirects(hdr http.Header, status int) bool {
+// redirectsAllowed looks at where a response sends the customer: its
+// Location and Refresh. It counts each offsite one and reports false if
+// one goes where the backend's allow_redirect does not allow.
+func (p *responsePolicy) redirectsAllowed(x *exchangeScope, hdr http.Header) bool {
 	ok := true
 	check := func(target string) {
 		host, onsite := redirectTarget(target)
-		if onsite || host == aw.brandHost() {
+		if onsite || host == brandHost(x.req) {
 			return
 		}
-		b := aw.backend
-		allowed := b.allowRedirect == nil || hostAllowed(host, b.allowRedirect)
-		b.stats.offsiteRedirect(allowed)
+		allowed := p.allowRedirect == nil || hostAllowed(host, p.allowRedirect)
+		p.stats.offsiteRedirect(allowed)
 		if !allowed {
 			ok = false
-			aw.h.logger.Warn("refused a redirect to a host allow_redirect does not list",
-				zap.String("journey", b.journey), zap.String("backend", b.name),
-				zap.String("host", host), zap.String("request_id", aw.requestID))
+			p.logger.Warn("refused a redirect to a host allow_redirect does not list",
+				zap.String("journey", p.journey), zap.String("backend", p.backend),
+				zap.String("host", host), zap.String("request_id", x.requestID))
 		}
 	}
-	if status >= 300 && status < 400 {
-		for _, loc := range hdr["Location"] {
-			check(loc)
-		}
+	for _, loc := range hdr["Location"] {
+		check(loc)
 	}
 	for _, v := range hdr["Refresh"] {
 		if target, found := refreshURL(v); found {
@@ -199,8 +195,8 @@ func (aw *attemptWriter) checkRedirects(hdr http.Header, status int) bool {
 
 // brandHost is the host the customer asked for, as redirectTarget writes
 // hosts.
-func (aw *attemptWriter) brandHost() string {
-	host := aw.req.Host
+func brandHost(r *http.Request) string {
+	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}

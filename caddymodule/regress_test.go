@@ -68,7 +68,7 @@ func TestCookieNamesTrimmedLikeServersDo(t *testing.T) {
 		if !hasAnyCookie([]string{line}, drop) {
 			t.Errorf("hasAnyCookie(%q) = false", line)
 		}
-		kept := strings.Join(backendCookies([]string{line}, testVendor, drop), ";")
+		kept := strings.Join(cookiesFor([]string{line}, testVendor, drop), ";")
 		if strings.Contains(kept, "acme_session") {
 			t.Errorf("backendCookies(%q) kept %q", line, kept)
 		}

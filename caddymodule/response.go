@@ -2,42 +2,38 @@ package caddymodule
 
 import (
 	"io"
-	"mime"
 	"net/http"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
+	"golang.org/x/net/http/httpguts"
 
-	"github.com/frontdoor-dev/frontdoor/config"
-	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
-// attemptWriter watches one backend's response on its way to the customer:
-// it keeps the request id authoritative, de-brands outsourced responses,
-// holds back a vendor's 5xx so a brand error page can replace it, streams
-// HTML through the banner injector (decoding it first if compressed, and
-// sniffing it if it has no Content-Type), and records whether anything was
-// sent, which decides whether failover is still possible.
-//
-// Everything it starts ends in finishBody, which ServeHTTP defers: nothing
-// touches the customer's response after the handler returned, also when
-// the proxy aborts a response with a panic.
+// Interface guards: the writer keeps what the customer's writer offers.
+var (
+	_ http.ResponseWriter                       = (*attemptWriter)(nil)
+	_ http.Hijacker                             = (*attemptWriter)(nil)
+	_ http.Flusher                              = (*attemptWriter)(nil)
+	_ io.ReaderFrom                             = (*attemptWriter)(nil)
+	_ interface{ Unwrap() http.ResponseWriter } = (*attemptWriter)(nil)
+)
+
+// attemptWriter carries one backend's response to the customer under that
+// backend's responsePolicy: every header block (1xx, 101, final) goes
+// through the policy's steps; a refused or failed answer is swallowed so a
+// brand error page can replace it; a page's body goes through the body
+// pipeline, which is set once, when the final headers are known, and
+// finished once, in serve's deferred finish. It records whether anything
+// was sent, which decides whether failover is still possible.
 type attemptWriter struct {
 	caddyhttp.ResponseWriterWrapper
-	h           *Handler
-	req         *http.Request
-	backend     *backendRoute
-	requestID   string
-	values      *valueSlab // the request's, for the headers this writer sets
-	ownServer   []string
+	policy      *responsePolicy
+	scope       *exchangeScope
 	customer    *customerContext
-	before      *headerSnapshot // the customer's headers before any backend answered
 	wroteHeader bool
 	status      int
 
@@ -51,13 +47,9 @@ type attemptWriter struct {
 	// goroutine may be writing the headers themselves.
 	detached http.Header
 
-	// body is where the response body goes when it is transformed: the
-	// banner injector, possibly behind a sniffer and a decoder; nil
-	// streams as is.
-	body     io.Writer
-	injector *banner.Injector
-	sniffer  *pageSniffer
-	decoder  *decodeWriter
+	// body is where a page's body goes (nil streams as is). Set once in
+	// WriteHeader, never changed after.
+	body *bodyPipeline
 
 	stream     streamKind
 	streamConn *watchedConn // the customer's connection of an upgraded stream
@@ -82,110 +74,74 @@ func (aw *attemptWriter) WriteHeader(status int) {
 	aw.wroteHeader = true
 	aw.status = status
 	hdr := aw.ResponseWriter.Header()
-	b := aw.backend
+	p := aw.policy
+	kind := final
 	switch {
 	case status == http.StatusSwitchingProtocols:
-		aw.stream = webSocketStream
+		if !upgradeRequested(aw.scope.req) {
+			// Caddy's proxy refuses to tunnel it; the customer would get
+			// an empty 200.
+			aw.swallow(http.StatusBadGateway)
+			return
+		}
+		aw.stream, kind = webSocketStream, upgrade
+	case isExtendedConnect(aw.scope.req) && status < 300:
+		// A WebSocket over HTTP/2: the 200 of the CONNECT starts it.
+		aw.stream, kind = webSocketStream, upgrade
 	case isEventStream(hdr.Get("Content-Type")):
 		aw.stream = eventStream
 	}
 	if status >= 500 {
-		b.stats.upstreamError(errStatus5xx)
+		p.stats.upstreamError(errStatus5xx)
 	}
-	aw.recordTrail(hdr, status)
-	if b.outsourced && status >= 500 {
+	p.recordTrail(aw.scope, aw.customer, hdr, status)
+	if p.outsourced && status >= 500 {
 		// The vendor's error page never reaches the customer; ServeHTTP
 		// renders the brand's once the proxy is done.
 		aw.swallow(status)
 		return
 	}
-	scrubReserved(hdr)
-	dropReservedTrailers(hdr)
-	aw.values.set(hdr, headerRequest, aw.requestID)
-	if b.outsourced {
-		if aw.req.Header.Get("Service-Worker") == "script" {
-			// A vendor's service worker would outlive the vendor and
-			// could take over every page of the brand's origin.
-			aw.h.logger.Warn("refused a vendor's service worker", zap.String("journey", b.journey),
-				zap.String("backend", b.name), zap.String("request_id", aw.requestID))
-			aw.swallow(http.StatusForbidden)
-			return
-		}
-		debrand(hdr, aw.req, b.upstreams, aw.ownServer)
-		jarSetCookies(hdr, b.name)
-		aw.keepOriginHeaders(hdr)
-	}
-	if (status >= 300 && status < 400 && len(hdr["Location"]) > 0 || len(hdr["Refresh"]) > 0) && !aw.checkRedirects(hdr, status) {
-		aw.swallow(http.StatusBadGateway)
+	if refuse := p.applySteps(aw.scope, hdr, kind); refuse != 0 {
+		aw.swallow(refuse)
 		return
 	}
-	if b.isolate {
-		aw.isolate(hdr)
-	}
-	if b.banner {
-		switch aw.planBody(status, hdr) {
+	if p.banner != nil && kind == final {
+		plan, coding := p.planBody(aw.scope, status, hdr)
+		switch plan {
 		case bodyRefused:
 			aw.swallow(http.StatusBadGateway)
 			return
-		case bodySniffed:
-			return // the sniffer writes the header once the body shows what it is
+		case bodyBanner, bodySniffed:
+			aw.detach()
+			aw.body = newBodyPipeline(p, aw.ResponseWriter, status, aw.scope.requestID, coding, plan == bodyBanner)
+			if plan == bodySniffed && aw.body != nil {
+				return // the sniffer writes the header once the body shows what it is
+			}
 		}
 	}
 	aw.ResponseWriter.WriteHeader(status)
 }
 
-// originHeaders are response headers that act on the whole origin, not
-// on the response they come with: a vendor sending them would act as the
-// brand. Clear-Site-Data wipes every cookie and storage of the origin
-// (logging the customer out of the brand); Service-Worker-Allowed widens
-// a worker's scope beyond the vendor's paths; Strict-Transport-Security
-// and Alt-Svc change how the browser reaches the brand host; NEL and
-// Report-To would have the browser report the brand's requests to the
-// vendor for as long as the vendor asks.
-var originHeaders = []string{"Clear-Site-Data", "Service-Worker-Allowed", "Strict-Transport-Security", "Alt-Svc", "Nel", "Report-To"}
-
-// keepOriginHeaders removes the values of originHeaders an outsourced
-// backend added, keeping those the brand's response had before (Caddy's
-// own Alt-Svc, the brand's HSTS).
-func (aw *attemptWriter) keepOriginHeaders(hdr http.Header) {
-	for _, name := range originHeaders {
-		values, ok := hdr[name]
-		if !ok {
-			continue
-		}
-		n, _ := aw.before.values(name)
-		if n == 0 {
-			delete(hdr, name)
-		} else if len(values) > n {
-			hdr[name] = values[:n:n]
-		}
-	}
-}
-
-// isolate adds the sandbox policy to every response of an isolated
-// backend, not only to HTML: SVG, XML and any type a browser may render
-// as a document would otherwise run the backend's scripts in the brand's
-// origin. A policy does nothing to responses that are not documents. It
-// comes in addition to the backend's own policies, which cannot loosen it.
-func (aw *attemptWriter) isolate(hdr http.Header) {
-	const name = "Content-Security-Policy"
-	if existing := hdr[name]; len(existing) > 0 {
-		hdr[name] = append(existing, config.IsolationPolicy)
-		return
-	}
-	aw.values.set(hdr, name, config.IsolationPolicy)
-}
-
-// informational passes on a 1xx response (103 Early Hints) scrubbed like
-// a final one: more headers follow.
+// informational passes on a 1xx response (103 Early Hints) under the same
+// steps as a final one, or drops it if a step refuses it: more headers
+// follow, and the final response's stand.
 func (aw *attemptWriter) informational(status int) {
 	hdr := aw.ResponseWriter.Header()
-	scrubReserved(hdr)
-	aw.values.set(hdr, headerRequest, aw.requestID)
-	if aw.backend.outsourced {
-		removeVendorIdentity(hdr, aw.ownServer)
+	if aw.policy.applySteps(aw.scope, hdr, informational) == 0 {
+		aw.ResponseWriter.WriteHeader(status)
 	}
-	aw.ResponseWriter.WriteHeader(status)
+}
+
+// upgradeRequested reports whether the customer asked to switch protocols.
+func upgradeRequested(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade")
+}
+
+// isExtendedConnect reports whether a request opens a WebSocket over
+// HTTP/2 or HTTP/3 (RFC 8441, RFC 9220): Caddy's proxy answers it with a
+// 200 and then carries the stream in the body.
+func isExtendedConnect(r *http.Request) bool {
+	return r.Method == http.MethodConnect && (r.ProtoMajor == 2 && r.Header.Get(":protocol") != "" || r.ProtoMajor == 3 && r.Proto != "HTTP/3.0")
 }
 
 // swallow drops the backend's answer for a brand error page with the given
@@ -196,8 +152,8 @@ func (aw *attemptWriter) swallow(status int) {
 	aw.swallowed = true
 	aw.status = status
 	hdr := aw.ResponseWriter.Header()
-	aw.before.restore(hdr)
-	restoreGatewayHeaders(hdr, aw.requestID, aw.ownServer)
+	aw.scope.before.restore(hdr)
+	restoreGatewayHeaders(hdr, aw.scope.requestID, aw.scope.ownServer)
 	aw.detach()
 }
 
@@ -230,20 +186,15 @@ func (aw *attemptWriter) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // FlushError lets streamed responses (reverse_proxy's flush_interval,
-// server-sent events) reach the customer through the injector. Before the
+// server-sent events) reach the customer through the pipeline. Before the
 // headers are de-branded there is nothing to flush: a flush then would
 // send the vendor's headers as they are.
 func (aw *attemptWriter) FlushError() error {
 	switch {
 	case !aw.wroteHeader, aw.swallowed:
 		return nil
-	case aw.decoder != nil:
-		// Only the decoding goroutine may write to the customer; it
-		// flushes once it has passed on what it was given.
-		aw.decoder.requestFlush()
-		return nil
 	case aw.body != nil:
-		return aw.flushPage()
+		return aw.body.flush()
 	}
 	return http.NewResponseController(aw.ResponseWriter).Flush()
 }
@@ -251,36 +202,35 @@ func (aw *attemptWriter) FlushError() error {
 // Flush is FlushError for callers that assert http.Flusher.
 func (aw *attemptWriter) Flush() { aw.FlushError() } //nolint:errcheck // Flush reports nothing
 
-// flushPage passes on what the page stages hold, from the goroutine that
-// writes the page.
-func (aw *attemptWriter) flushPage() error {
-	if aw.sniffer != nil {
-		if !aw.sniffer.decided && aw.sniffer.n == 0 {
-			return nil // nothing to sniff yet: the headers wait for the body
-		}
-		if err := aw.sniffer.decide(); err != nil {
-			return err
-		}
-	}
-	if aw.injector != nil {
-		if err := aw.injector.Flush(); err != nil {
-			return err
-		}
-	}
-	return http.NewResponseController(aw.ResponseWriter).Flush()
-}
+// Unwrap gives http.ResponseController the customer's writer for what
+// this one does not handle itself (deadlines, full duplex).
+func (aw *attemptWriter) Unwrap() http.ResponseWriter { return aw.ResponseWriter }
 
-// serve runs the backend's proxy with this writer and finishes the body
-// whatever happens: on a panic (the proxy aborts a response it cannot
-// complete with http.ErrAbortHandler) it returns the panic's value for
-// ServeHTTP to count the attempt and panic again.
+// serve runs the backend's proxy with this writer and finishes the
+// response whatever happens: on a panic (the proxy aborts a response it
+// cannot complete with http.ErrAbortHandler) it returns the panic's value
+// for ServeHTTP to count the attempt and panic again.
 func (aw *attemptWriter) serve(proxy caddyhttp.MiddlewareHandler, r *http.Request, next caddyhttp.Handler) (aborted any, err error) {
 	defer func() {
 		aborted = recover()
-		aw.finishBody(err == nil && aborted == nil)
+		aw.finish(err == nil && aborted == nil)
 	}()
 	err = proxy.ServeHTTP(aw, r, next)
 	return nil, err
+}
+
+// finish ends the attempt's response in the handler's goroutine: the body
+// pipeline drains and is released, and the trailers the proxy added after
+// the body are held to the policy. After it nothing frontdoor started
+// writes to the customer.
+func (aw *attemptWriter) finish(complete bool) {
+	if aw.body != nil {
+		aw.body.finish(complete)
+		aw.body = nil
+	}
+	if aw.wroteHeader && !aw.swallowed && aw.detached == nil {
+		aw.policy.scrubTrailers(aw.ResponseWriter.Header())
+	}
 }
 
 type writerOnly struct{ io.Writer }
@@ -294,28 +244,35 @@ const (
 // maxNoteLen bounds what one trail entry keeps of a note or case id.
 const maxNoteLen = 1024
 
+// trailRecorder writes what backends note to the customer's trail.
+type trailRecorder struct {
+	trail      *fleet.Trail // nil without Redis: entries are counted as having no customer
+	sessionKey string       // key template of the session hash
+	metrics    *metrics
+}
+
 // recordTrail queues the backend's note and case for the customer's trail
 // (never blocking: a full queue drops the entry and counts it). The
 // headers themselves are removed with the other X-Frontdoor-* headers
-// before the customer sees the response.
-func (aw *attemptWriter) recordTrail(hdr http.Header, status int) {
+// before the customer sees the response. A policy without a recorder (the
+// secret shopper's: its customer is nobody's) records nothing.
+func (p *responsePolicy) recordTrail(x *exchangeScope, cc *customerContext, hdr http.Header, status int) {
 	note, caseID := hdr.Get(headerNote), hdr.Get(headerCase)
-	if note == "" && caseID == "" || aw.backend.shopper {
-		return // the shopper's customer is nobody's: no trail
-	}
-	h, b := aw.h, aw.backend
-	customerID, _ := aw.customer.ctx.Get(customerIDField)
-	if h.trail == nil || customerID == "" {
-		h.metrics.trailWrite("no_customer")
+	t := p.trail
+	if note == "" && caseID == "" || t == nil {
 		return
 	}
-	entry := fleet.Entry{Time: time.Now(), Journey: b.journey, Backend: b.name, Owner: string(b.owner),
-		Status: status, RequestID: aw.requestID, Note: truncate(note, maxNoteLen), Case: truncate(caseID, maxNoteLen)}
-	sessionKey := strings.ReplaceAll(h.sessionKey, "{id}", aw.customer.sessionID)
-	if h.trail.Record(customerID, sessionKey, entry) {
-		h.metrics.trailWrite("queued")
+	customerID, _ := cc.ctx.Get(customerIDField)
+	if t.trail == nil || customerID == "" {
+		t.metrics.trailWrite("no_customer")
+		return
+	}
+	entry := fleet.Entry{Time: time.Now(), Journey: p.journey, Backend: p.backend, Owner: string(p.owner),
+		Status: status, RequestID: x.requestID, Note: truncate(note, maxNoteLen), Case: truncate(caseID, maxNoteLen)}
+	if t.trail.Record(customerID, session.ExpandKey(t.sessionKey, cc.sessionID), entry) {
+		t.metrics.trailWrite("queued")
 	} else {
-		h.metrics.trailWrite("dropped")
+		t.metrics.trailWrite("dropped")
 	}
 }
 
@@ -335,211 +292,6 @@ func (aw *attemptWriter) statusOrOK() int {
 		return http.StatusOK
 	}
 	return aw.status
-}
-
-// isHTML reports whether a Content-Type is an HTML page, without the
-// allocations of a full parse, which only pages need (for the charset).
-func isHTML(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	mediaType = strings.TrimSpace(mediaType)
-	return strings.EqualFold(mediaType, "text/html") || strings.EqualFold(mediaType, "application/xhtml+xml")
-}
-
-// bodyPlan is what happens to a banner backend's response body.
-type bodyPlan int
-
-const (
-	bodyAsIs    bodyPlan = iota // not a page, or one that must not change
-	bodyBanner                  // a page: the banner goes in
-	bodySniffed                 // no Content-Type: the body decides
-	bodyRefused                 // a page in a coding frontdoor cannot read
-)
-
-// planBody decides whether this response gets the brand banner and sets up
-// the stages its body goes through. A vendor cannot dodge the banner: every
-// coding a browser reads is decoded, a body without a Content-Type is
-// sniffed as a browser would, and a page frontdoor cannot read is refused.
-func (aw *attemptWriter) planBody(status int, hdr http.Header) bodyPlan {
-	contentType := hdr.Get("Content-Type")
-	typed := contentType != ""
-	if typed && !isHTML(contentType) {
-		return bodyAsIs
-	}
-	disposition, _, _ := mime.ParseMediaType(hdr.Get("Content-Disposition"))
-	switch {
-	case aw.req.Method == http.MethodHead,
-		status == http.StatusNoContent, status == http.StatusNotModified,
-		status == http.StatusPartialContent, status == http.StatusSwitchingProtocols,
-		status >= 300 && status < 400,
-		disposition == "attachment":
-		if typed {
-			aw.h.metrics.bannerResult(aw.backend, "skipped")
-		}
-		return bodyAsIs
-	}
-	coding, single := normalizeCoding(hdr.Get("Content-Encoding"))
-	if coding == "identity" {
-		coding = ""
-	}
-	if !single || coding != "" && !decodableCoding(coding) {
-		return bodyRefused
-	}
-	if typed {
-		_, params, _ := mime.ParseMediaType(contentType)
-		if charset := strings.ToLower(params["charset"]); strings.HasPrefix(charset, "utf-16") || strings.HasPrefix(charset, "utf-32") {
-			aw.h.metrics.bannerResult(aw.backend, "skipped")
-			return bodyAsIs
-		}
-	}
-	if coding != "" {
-		hdr.Del("Content-Encoding")
-		hdr.Del("Content-Length")
-	}
-	aw.detach()
-	if !typed {
-		aw.sniffer = &pageSniffer{aw: aw}
-		aw.body = aw.sniffer
-	} else if !aw.startBanner(hdr) {
-		return bodyAsIs
-	}
-	if coding != "" {
-		aw.decoder = newDecodeWriter(coding, aw.body, func() { aw.flushPage() }) //nolint:errcheck // best effort, as a flush is
-		aw.body = aw.decoder
-	}
-	if !typed {
-		return bodySniffed
-	}
-	return bodyBanner
-}
-
-// startBanner puts the injector in front of the customer and fixes the
-// headers the change of body invalidates. It reports false if the banner
-// could not be rendered, and the page then goes out as it is.
-func (aw *attemptWriter) startBanner(hdr http.Header) bool {
-	page, err := aw.h.bannerPage.Render(aw.requestID)
-	if err != nil {
-		aw.h.logger.Error("rendering banner", zapError(err))
-		aw.h.metrics.bannerResult(aw.backend, "skipped")
-		return false
-	}
-	aw.injector = injectorPool.Get().(*banner.Injector)
-	aw.injector.Reset(aw.ResponseWriter, page)
-	aw.body = aw.injector
-	if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil {
-		hdr.Set("Content-Length", strconv.FormatInt(n+int64(len(page)), 10))
-	}
-	if etag := hdr.Get("Etag"); etag != "" && !strings.HasPrefix(etag, "W/") {
-		hdr.Set("Etag", "W/"+etag)
-	}
-	hdr.Del("Content-Md5")
-	hdr.Del("Digest")
-	hdr.Del("Repr-Digest")
-	hdr.Del("Content-Digest")
-	hdr.Del("Trailer") // the vendor's trailers describe the vendor's body
-	hdr.Set("Accept-Ranges", "none")
-	for _, name := range []string{"Content-Security-Policy", "Content-Security-Policy-Report-Only"} {
-		for i, policy := range hdr[name] {
-			hdr[name][i] = banner.AllowStyle(policy, aw.h.bannerStyleHashes)
-		}
-	}
-	return true
-}
-
-// finishBody completes the body: the decoder drains, a sniffed body that
-// never reached the sniffing length is decided, and the banner is appended
-// if no </body> came. A body cut short gets no banner appended. It runs in
-// the handler's goroutine, always: after it nothing frontdoor started
-// writes to the customer.
-func (aw *attemptWriter) finishBody(complete bool) {
-	if aw.decoder != nil {
-		if complete {
-			if err := aw.decoder.Close(); err != nil {
-				complete = false
-			}
-		} else {
-			aw.decoder.Abort()
-		}
-		aw.decoder = nil
-	}
-	if aw.sniffer != nil {
-		if err := aw.sniffer.decide(); err != nil {
-			complete = false
-		}
-	}
-	if aw.injector == nil {
-		return
-	}
-	defer func() {
-		aw.injector.Reset(nil, nil)
-		injectorPool.Put(aw.injector)
-		aw.injector, aw.body = nil, nil
-	}()
-	if !complete {
-		aw.injector.Flush() //nolint:errcheck // the response is already broken
-		return
-	}
-	result, err := aw.injector.Close()
-	if err != nil {
-		return
-	}
-	aw.h.metrics.bannerResult(aw.backend, result.String())
-}
-
-var injectorPool = sync.Pool{New: func() any { return banner.NewInjector(nil, nil) }}
-
-// pageSniffer holds back the start of a banner backend's body that came
-// without a Content-Type until it shows what it is, as a browser would
-// sniff it, then writes the headers with the type it found (so the browser
-// does not sniff something else) and passes the body on, through the
-// injector if it is a page.
-type pageSniffer struct {
-	aw      *attemptWriter
-	held    [sniffLen]byte
-	n       int
-	decided bool
-	out     io.Writer
-	err     error
-}
-
-// sniffLen is how much of a body http.DetectContentType reads.
-const sniffLen = 512
-
-func (s *pageSniffer) Write(p []byte) (int, error) {
-	if s.decided {
-		return s.out.Write(p)
-	}
-	n := copy(s.held[s.n:], p)
-	s.n += n
-	if s.n < sniffLen {
-		return len(p), nil
-	}
-	if err := s.decide(); err != nil {
-		return 0, err
-	}
-	if _, err := s.out.Write(p[n:]); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// decide writes the headers for what the body held so far is, and the
-// held bytes after them. Later calls return the first one's error.
-func (s *pageSniffer) decide() error {
-	if s.decided {
-		return s.err
-	}
-	s.decided = true
-	aw := s.aw
-	hdr := aw.ResponseWriter.Header()
-	contentType := http.DetectContentType(s.held[:s.n])
-	hdr.Set("Content-Type", contentType)
-	s.out = aw.ResponseWriter
-	if isHTML(contentType) && aw.startBanner(hdr) {
-		s.out = aw.injector
-	}
-	aw.ResponseWriter.WriteHeader(aw.status)
-	_, s.err = s.out.Write(s.held[:s.n])
-	return s.err
 }
 
 func restoreGatewayHeaders(h http.Header, requestID string, ownServer []string) {

@@ -27,9 +27,9 @@ func newTestAttempt(t *testing.T, w http.ResponseWriter) *attemptWriter {
 			}
 		}`, time.Now())
 	return &attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
-		h: h, req: httptest.NewRequest("GET", "/support", nil), backend: h.routes[0].backends[0],
-		requestID: "3F7WV9TKT3ZB6", values: new(valueSlab), customer: &customerContext{state: sessionNone},
-		before: new(headerSnapshot)}
+		policy: h.routes[0].backends[0].response, customer: &customerContext{state: sessionNone},
+		scope: &exchangeScope{req: httptest.NewRequest("GET", "/support", nil), requestID: "3F7WV9TKT3ZB6",
+			values: new(valueSlab), before: new(headerSnapshot)}}
 }
 
 // TestFlushBeforeHeaderSendsNothing: a flush before the headers are
@@ -61,7 +61,7 @@ func TestReadFromGoesThroughTheBanner(t *testing.T) {
 	if _, err := aw.ReadFrom(strings.NewReader(vendorPage)); err != nil {
 		t.Fatal(err)
 	}
-	aw.finishBody(true)
+	aw.finish(true)
 	if n := strings.Count(rec.Body.String(), `id="frontdoor-banner"`); n != 1 {
 		t.Errorf("%d banners in %q", n, rec.Body.String())
 	}
@@ -114,11 +114,11 @@ func TestAbortEndsTheDecoder(t *testing.T) {
 	zw.Close()
 	rec := httptest.NewRecorder()
 	aw := newTestAttempt(t, rec)
-	aborted, _ := aw.serve(abortingProxy{buf.Bytes()}, aw.req, nil)
+	aborted, _ := aw.serve(abortingProxy{buf.Bytes()}, aw.scope.req, nil)
 	if aborted != http.ErrAbortHandler {
 		t.Fatalf("serve returned %v, want the proxy's http.ErrAbortHandler", aborted)
 	}
-	if aw.decoder != nil || aw.injector != nil {
+	if aw.body != nil {
 		t.Error("decoder or injector left running after the abort")
 	}
 	written := rec.Body.Len()

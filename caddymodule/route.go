@@ -49,19 +49,22 @@ type backendRoute struct {
 	vendor        string
 	first         bool // written first in its journey
 	outsourced    bool
-	banner        bool           // HTML responses carry the brand banner
-	assertionOnly bool           // the context travels in the signed assertion only (headers assertion)
-	wrapped       bool           // its transport adds frontdoor's headers (upstreamTransport)
-	isolate       bool           // responses carry the sandbox policy
-	allowRedirect []string       // allow_redirect hosts, normalized; nil: every redirect passes
-	context       []contextField // session fields this backend may see
-	counts        *backendCounts // for the status endpoint
+	response      *responsePolicy // what its responses go through on the way to the customer
+	banner        bool            // HTML responses carry the brand banner
+	assertionOnly bool            // the context travels in the signed assertion only (headers assertion)
+	wrapped       bool            // its transport adds frontdoor's headers (upstreamTransport)
+	isolate       bool            // responses carry the sandbox policy
+	allowRedirect []string        // allow_redirect hosts, normalized; nil: every redirect passes
+	context       []contextField  // session fields this backend may see
+	counts        *backendCounts  // for the status endpoint
 	schedule      config.Schedule
 	proxy         *reverseproxy.Handler
 	upstreams     map[string]bool // host:port of every static upstream, for Location rewriting
 	stats         *backendStats
 	closures      *config.Closures // closed dates and holidays; nil: none
 	shopper       bool             // the secret shopper's copy: its stats count nowhere, it leaves no trail
+	origin        string           // its vendor origin's host; "": served on the brand host only
+	onOrigin      bool             // the copy that serves its vendor origin: cookies its own, no sandbox
 }
 
 // Why a backend was chosen; these are metric label values.

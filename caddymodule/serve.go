@@ -26,10 +26,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.serveJWKS(w, r)
 		return nil
 	}
-	journey, err := h.match(r)
-	if err != nil {
-		return caddyhttp.Error(http.StatusBadRequest, err)
+	origin := h.originOf(r)
+	if h.origins != nil && h.serveHandoff(w, r, origin) {
+		return nil
 	}
+	var journey *journeyRoute
+	if origin != nil {
+		journey = origin.journey // every path of an origin is its backend's
+	} else {
+		var err error
+		if journey, err = h.match(r); err != nil {
+			return caddyhttp.Error(http.StatusBadRequest, err)
+		}
+	}
+	expireStrayJars(w.Header(), r.Header["Cookie"], h.jars, r.URL.Path)
 	if journey == nil {
 		return next.ServeHTTP(w, r)
 	}
@@ -50,13 +60,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if v := visitOf(r.Context()); v != nil {
 		plan = v.plan(journey, buf[:])
 	}
+	if h.origins != nil {
+		var answered bool
+		if plan, answered = h.routeOrigins(w, r, origin, plan, requestID); answered {
+			return nil
+		}
+	}
 	if len(plan) == 0 {
 		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
 			fmt.Errorf("journey %q: no backend is open at this hour", journey.name))
 		return nil
 	}
 
-	x.customer = h.lookupContext(r, journey)
+	if origin != nil {
+		var answered bool
+		if x.customer, answered = h.originCustomer(w, r, journey, origin); answered {
+			return nil
+		}
+	} else {
+		x.customer = h.lookupContext(r, journey)
+	}
 	cc := &x.customer
 	if cc.state == sessionUnavailable && journey.failClosed {
 		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
@@ -86,7 +109,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.addPlainHeaders(&x.upstream, journey.name, b, cc)
 		}
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
-		if cookies := backendCookies(clientCookies, b, h.vendorCookies); cookies != nil {
+		cookies, jarInUse := h.cookiesFor(clientCookies, b)
+		if cookies != nil {
 			r.Header["Cookie"] = cookies
 		} else {
 			delete(r.Header, "Cookie")
@@ -105,9 +129,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if i > 0 {
 			aw = new(attemptWriter) // the first attempt's proxy may still hold the first
 		}
+		scope := &x.scope
+		if i > 0 {
+			scope = new(exchangeScope)
+		}
+		*scope = exchangeScope{req: r, requestID: requestID, values: &x.values, ownServer: ownServer, before: &x.before, jarInUse: jarInUse}
 		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
-			h: h, req: r, backend: b, requestID: requestID, values: &x.values, ownServer: ownServer, customer: cc,
-			before: &x.before}
+			policy: b.response, scope: scope, customer: cc}
 		start := time.Now()
 		aborted, err := aw.serve(b.proxy, r, next)
 		elapsed := time.Since(start)
@@ -124,6 +152,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			b.stats.observe(status, elapsed)
 			h.noteError(journey.name, b, status, "aborted", requestID)
 			panic(aborted)
+		}
+		if err == nil && !aw.wroteHeader {
+			// The proxy passed nothing on: an answer it would not carry
+			// (a protocol switch nobody asked for) is the backend's failure.
+			aw.swallow(http.StatusBadGateway)
+			b.stats.upstreamError(errAborted)
 		}
 		if err == nil {
 			status := aw.statusOrOK()
@@ -184,6 +218,7 @@ func (h *Handler) addPlainHeaders(up *upstreamHeaders, journey string, b *backen
 type exchange struct {
 	customer customerContext
 	attempt  attemptWriter
+	scope    exchangeScope
 	before   headerSnapshot
 	fields   [8]assertion.Field
 	upstream upstreamHeaders
@@ -259,6 +294,7 @@ const (
 	errDial      = "dial"
 	errTimeout   = "timeout"
 	errStatus5xx = "status_5xx"
+	errAborted   = "aborted"
 )
 
 // classify maps a reverse proxy error to the status the customer gets and

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -134,12 +135,12 @@ func TestSetUpstreamEncoding(t *testing.T) {
 
 func TestBackendCookies(t *testing.T) {
 	brand := map[string]bool{"acme_session": true, "acme_csrf": true}
-	inHouse := &backendRoute{name: "care-team"}
-	vendor := &backendRoute{name: "nightdesk", outsourced: true}
-	carrier := &backendRoute{name: "shipco", outsourced: true}
+	var inHouse *cookieJar
+	vendor := testJar("support", "nightdesk")
+	carrier := testJar("support", "shipco")
 	cases := []struct {
 		name   string
-		b      *backendRoute
+		jar    *cookieJar
 		client []string
 		want   []string
 	}{
@@ -149,18 +150,21 @@ func TestBackendCookies(t *testing.T) {
 		{"vendor, nothing left", vendor, []string{"acme_session=s3cr3t"}, nil},
 		{"vendor, nothing to strip", vendor, []string{"theme=dark"}, []string{"theme=dark"}},
 		{"no cookies at all", vendor, nil, nil},
-		{"own jar under the names set", vendor, []string{"fd-jar.nightdesk.sid=1; __Host-fd-jar.nightdesk.pref=2; theme=dark"},
+		{"own jar under the names set", vendor, []string{"fd-jar~support~nightdesk~sid=1; __Secure-fd-jar~support~nightdesk~__Host-pref=2; theme=dark"},
 			[]string{"sid=1; __Host-pref=2; theme=dark"}},
-		{"another vendor's jar withheld", carrier, []string{"fd-jar.nightdesk.sid=1; fd-jar.shipco.parcel=9"}, []string{"parcel=9"}},
-		{"no jar reaches the brand", inHouse, []string{"fd-jar.nightdesk.sid=1; acme_session=s; __Secure-fd-jar.shipco.x=2"}, []string{"acme_session=s"}},
-		{"the jar wins over a customer cookie of its name", vendor, []string{"sid=customer; fd-jar.nightdesk.sid=vendor"}, []string{"sid=vendor"}},
-		{"a malformed jar name is nobody's", inHouse, []string{"fd-jar.=1; __Host-fd-jar.nightdesk.=2; fd-jar.x=3; a=4"}, []string{"a=4"}},
-		{"a jar named like the brand cookie stays the vendor's", vendor, []string{"fd-jar.nightdesk.acme_session=v; acme_session=s"}, []string{"acme_session=v"}},
+		{"another vendor's jar withheld", carrier, []string{"fd-jar~support~nightdesk~sid=1; fd-jar~support~shipco~parcel=9"}, []string{"parcel=9"}},
+		{"no jar reaches the brand", inHouse, []string{"fd-jar~support~nightdesk~sid=1; acme_session=s; __Secure-fd-jar~support~shipco~x=2"}, []string{"acme_session=s"}},
+		{"the jar wins over a customer cookie of its name", vendor, []string{"sid=customer; fd-jar~support~nightdesk~sid=vendor"}, []string{"sid=vendor"}},
+		{"a malformed jar name is nobody's", inHouse, []string{"fd-jar~=1; __Host-fd-jar~support~nightdesk~=2; fd-jar~x=3; a=4"}, []string{"a=4"}},
+		{"an earlier jar is nobody's", vendor, []string{"fd-jar.nightdesk.sid=1; a=4"}, []string{"a=4"}},
+		{"a jar named like the brand cookie stays the vendor's", vendor, []string{"fd-jar~support~nightdesk~acme_session=v; acme_session=s"}, []string{"acme_session=v"}},
+		{"a dotted backend is its own jar", testJar("support", "rawv"), []string{"fd-jar~support~rawv.x~sid=1; fd-jar~support~rawv~a=2"}, []string{"a=2"}},
+		{"the same backend name in another journey is another jar", testJar("tracking", "nightdesk"), []string{"fd-jar~support~nightdesk~sid=1"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			orig := slices.Clone(c.client)
-			if got := backendCookies(c.client, c.b, brand); !reflect.DeepEqual(got, c.want) {
+			if got := cookiesFor(c.client, c.jar, brand); !reflect.DeepEqual(got, c.want) {
 				t.Errorf("Cookie = %q, want %q", got, c.want)
 			}
 			if !reflect.DeepEqual(c.client, orig) {
@@ -170,29 +174,39 @@ func TestBackendCookies(t *testing.T) {
 	}
 }
 
-func TestJarSetCookies(t *testing.T) {
+func TestJarStoresCookies(t *testing.T) {
 	h := http.Header{"Set-Cookie": {
 		"acme_session=VENDORCHOSEN; Path=/checkout",
 		"sid=1; Domain=nightdesk.example; Path=/; HttpOnly",
 		"__Host-pref=2; Path=/; Secure",
-		"__SECURE-x=3; Secure",
+		"__SECURE-x=3; Secure; SameSite=Lax",
 		"=acme_session=NAMELESS",
 		"acme_session",
 		"bad name=1",
 		"__Host-=only a prefix",
+		"long=1; Max-Age=31536000",
+		"gone=; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
 	}}
-	jarSetCookies(h, "nightdesk")
+	testVendor.store(h, jarUsage{})
 	want := []string{
-		"fd-jar.nightdesk.acme_session=VENDORCHOSEN; Path=/checkout",
-		"fd-jar.nightdesk.sid=1; Path=/; HttpOnly",
-		"__Host-fd-jar.nightdesk.pref=2; Path=/; Secure",
-		"__SECURE-fd-jar.nightdesk.x=3; Secure",
+		"fd-jar~support~nightdesk~acme_session=VENDORCHOSEN; Path=/support",
+		"fd-jar~support~nightdesk~acme_session=VENDORCHOSEN; Path=/help",
+		"fd-jar~support~nightdesk~sid=1; Path=/support; HttpOnly",
+		"fd-jar~support~nightdesk~sid=1; Path=/help; HttpOnly",
+		"__Secure-fd-jar~support~nightdesk~__Host-pref=2; Path=/support; Secure",
+		"__Secure-fd-jar~support~nightdesk~__Host-pref=2; Path=/help; Secure",
+		"__Secure-fd-jar~support~nightdesk~__SECURE-x=3; Path=/support; Secure; SameSite=Lax",
+		"__Secure-fd-jar~support~nightdesk~__SECURE-x=3; Path=/help; Secure; SameSite=Lax",
+		"fd-jar~support~nightdesk~long=1; Path=/support; Max-Age=86400",
+		"fd-jar~support~nightdesk~long=1; Path=/help; Max-Age=86400",
+		"fd-jar~support~nightdesk~gone=; Path=/support; Max-Age=0",
+		"fd-jar~support~nightdesk~gone=; Path=/help; Max-Age=0",
 	}
 	if got := h["Set-Cookie"]; !reflect.DeepEqual(got, want) {
-		t.Errorf("Set-Cookie = %q\nwant %q", got, want)
+		t.Errorf("Set-Cookie =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	h = http.Header{"Set-Cookie": {"=x"}}
-	if jarSetCookies(h, "nightdesk"); h["Set-Cookie"] != nil {
+	if testVendor.store(h, jarUsage{}); h["Set-Cookie"] != nil {
 		t.Errorf("nameless cookie kept: %q", h["Set-Cookie"])
 	}
 }

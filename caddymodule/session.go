@@ -251,7 +251,12 @@ func (h *Handler) lookupContext(r *http.Request, j *journeyRoute) customerContex
 	if h.store == nil {
 		return customerContext{state: sessionNone}
 	}
-	id := sessionCookie(r, h.Session.Cookie)
+	return h.lookupSession(r, j, sessionCookie(r, h.Session.Cookie))
+}
+
+// lookupSession is lookupContext for a known session id: the brand
+// cookie's, or on a vendor origin the one its origin session points at.
+func (h *Handler) lookupSession(r *http.Request, j *journeyRoute, id string) customerContext {
 	start := time.Now()
 	ctx, result, err := h.store.Lookup(r.Context(), j.fields, id)
 	visit := visitOf(r.Context())

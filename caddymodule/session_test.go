@@ -77,7 +77,7 @@ func TestWithoutCookies(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			orig := append([]string(nil), c.lines...)
-			got := backendCookies(c.lines, testVendor, drop)
+			got := cookiesFor(c.lines, testVendor, drop)
 			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("backendCookies(%q) = %q, want %q", c.lines, got, c.want)
 			}
@@ -89,7 +89,20 @@ func TestWithoutCookies(t *testing.T) {
 }
 
 // testVendor is an outsourced backend for cookie tests.
-var testVendor = &backendRoute{name: "nightdesk", outsourced: true}
+var testVendor = testJar("support", "nightdesk")
+
+// testJar is an outsourced backend's jar with the default budget, on the
+// journey's paths /support* and /help*, counting into collectors of its own.
+func testJar(journey, backend string) *cookieJar {
+	return newCookieJar(&config.Journey{Name: journey, Paths: []string{"/" + journey + "*", "/help*"}},
+		&config.Backend{Name: backend, Owner: config.Outsourced}, nil, newCollectors())
+}
+
+// cookiesFor is backendCookies without the jar's usage.
+func cookiesFor(lines []string, jar *cookieJar, brand map[string]bool) []string {
+	out, _ := backendCookies(lines, jar, brand)
+	return out
+}
 
 func TestHasAnyCookie(t *testing.T) {
 	names := map[string]bool{"acme_session": true}
@@ -110,7 +123,7 @@ func TestHasAnyCookie(t *testing.T) {
 			t.Errorf("hasAnyCookie(%q) = %v, want %v", c.lines, got, c.want)
 		}
 		// The cheap check must agree with the filter it guards.
-		if dropped := !reflect.DeepEqual(backendCookies(c.lines, testVendor, names), c.lines); dropped != c.want {
+		if dropped := !reflect.DeepEqual(cookiesFor(c.lines, testVendor, names), c.lines); dropped != c.want {
 			t.Errorf("%q: hasAnyCookie %v but backendCookies drops something: %v", c.lines, c.want, dropped)
 		}
 	}

@@ -258,6 +258,7 @@ func (h *Handler) compileProbe(route *journeyRoute, j *config.Journey, p *config
 		visitor.stats = shopperSink().forBackend(j.Name, cfg)
 		visitor.counts = new(backendCounts)
 		visitor.shopper = true
+		visitor.response = b.response.forShopper(visitor.stats)
 		t := &probeTarget{probe: pr, backend: b, visitor: &visitor, sees: map[string]bool{},
 			stats: h.metrics.forProbe(j.Name, cfg, p.Name)}
 		for _, f := range b.context {
@@ -520,7 +521,7 @@ func (s *shopper) shop(ctx context.Context, t *probeTarget) *ProbeRun {
 // store, replacing what was there, to expire some intervals after the
 // probe last ran.
 func (s *shopper) writeCustomer(ctx context.Context, p *probeRoute) error {
-	key := strings.ReplaceAll(s.h.sessionKey, "{id}", p.sessionID)
+	key := session.ExpandKey(s.h.sessionKey, p.sessionID)
 	values := make([]any, 0, 2*len(p.customer))
 	for f, v := range p.customer {
 		values = append(values, f, v)

@@ -67,9 +67,9 @@ func (aw *attemptWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil || aw.stream != webSocketStream {
 		return conn, brw, err
 	}
-	h, delay := aw.h, time.Duration(aw.backend.proxy.StreamCloseDelay)
-	aw.streamConn = &watchedConn{Conn: conn, retired: func() bool { return h.retiredFor(delay) },
-		frames: strings.EqualFold(aw.req.Header.Get("Upgrade"), "websocket")}
+	p := aw.policy
+	aw.streamConn = &watchedConn{Conn: conn, retired: func() bool { return p.retiredFor(p.streamCloseDelay) },
+		frames: strings.EqualFold(aw.scope.req.Header.Get("Upgrade"), "websocket")}
 	return aw.streamConn, brw, nil
 }
 
@@ -81,23 +81,13 @@ func (aw *attemptWriter) streamClosedBy(aborted bool) string {
 		if by := aw.streamConn.closedBy.Load(); by != nil {
 			return *by
 		}
-	case aw.req.Context().Err() != nil:
+	case aw.scope.req.Context().Err() != nil:
 		return closedByClient
 	}
-	if aw.h.retiredFor(time.Duration(aw.backend.proxy.StreamCloseDelay)) {
+	if aw.policy.retiredFor(aw.policy.streamCloseDelay) {
 		return closedByGateway
 	}
 	return closedByBackend // an event stream that ended, or a vendor that died
-}
-
-// retiredFor reports whether this handler's config was unloaded at least
-// delay ago: Caddy then closes the streams it still has.
-func (h *Handler) retiredFor(delay time.Duration) bool {
-	if h.retiredAt == nil {
-		return false
-	}
-	at := h.retiredAt.Load()
-	return at != 0 && time.Since(time.Unix(0, at)) >= delay-time.Second
 }
 
 // watchedConn is the customer's side of an upgraded connection. It notes

@@ -195,6 +195,25 @@ type Backend struct {
 	// counted either way.
 	AllowRedirect []string `json:"allow_redirect,omitempty"`
 
+	// Origin is a brand subdomain (e.g. help.shop.example.com) that this
+	// outsourced backend gets as its own origin, served by the same site:
+	// a navigation on the brand host that routes to this backend is
+	// redirected to the same path there, every request on that host
+	// reaches this backend only, the customer's context is handed over
+	// with a one-time code instead of the brand's session cookie, and the
+	// browser's same-origin policy keeps the vendor's scripts away from
+	// the brand's cookies and pages. On its origin the vendor's cookies
+	// are its own (no jar) and its pages are not sandboxed. The host must
+	// be one of the site's addresses and belong to one backend only; a
+	// host name without scheme or port. Default: none; the backend is
+	// served on the brand host.
+	Origin string `json:"origin,omitempty"`
+
+	// Cookies is the budget of an outsourced backend's cookie jar on the
+	// brand host. Default: 20 cookies, 4096 bytes of names and values
+	// together, each kept at most 24h (see CookieBudget).
+	Cookies *CookieBudget `json:"cookies,omitempty"`
+
 	// ProxyRaw is the Caddy reverse_proxy handler that reaches this
 	// backend (upstreams, transport, health checks, load balancing). Its
 	// "handler" must be "reverse_proxy". Required.
@@ -249,6 +268,51 @@ func (b *Backend) IsolateEnabled() bool {
 		return *b.Isolate
 	}
 	return b.Owner == Outsourced
+}
+
+// CookieBudget bounds what an outsourced backend may store in the
+// customer's browser on the brand host. Every cookie it sets is kept in
+// its jar under a name of the jar's and scoped to the journey's paths; a
+// cookie that would take the jar over budget is dropped and counted. The
+// defaults keep a jar well under Caddy's 16 KiB request header limit, so a
+// vendor can neither lock a customer out of the brand site with oversized
+// cookies nor make the browser evict the brand's session cookie with many.
+type CookieBudget struct {
+	// Max is the most cookies the jar holds at once. Default: 20.
+	Max int `json:"max,omitempty"`
+
+	// Bytes bounds the stored names and values of the jar's cookies
+	// together, in bytes. Default: 4096.
+	Bytes int `json:"bytes,omitempty"`
+
+	// MaxAge caps how long a cookie of the jar lives: a longer Max-Age or
+	// a later Expires is cut to it. Default: 24h.
+	MaxAge Duration `json:"max_age,omitempty"`
+}
+
+// Defaults of CookieBudget.
+const (
+	DefaultJarCookies = 20
+	DefaultJarBytes   = 4096
+	DefaultJarMaxAge  = 24 * time.Hour
+)
+
+// Limits returns the budget with the defaults filled in; b may be nil.
+func (b *CookieBudget) Limits() (cookies, bytes int, maxAge time.Duration) {
+	cookies, bytes, maxAge = DefaultJarCookies, DefaultJarBytes, DefaultJarMaxAge
+	if b == nil {
+		return cookies, bytes, maxAge
+	}
+	if b.Max > 0 {
+		cookies = b.Max
+	}
+	if b.Bytes > 0 {
+		bytes = b.Bytes
+	}
+	if b.MaxAge > 0 {
+		maxAge = time.Duration(b.MaxAge)
+	}
+	return cookies, bytes, maxAge
 }
 
 // SLO is a backend's contractual service level.

@@ -57,6 +57,7 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 	}
 	journeyNames := map[string]bool{}
 	pathOwner := map[string]string{}
+	originOwner := map[string]string{}
 	for _, j := range journeys {
 		if err := validateJourney(j); err != nil {
 			return err
@@ -70,6 +71,17 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 				return errorf(j, "path %q is claimed by journeys %q and %q: a path may belong to one journey", p, other, j.Name)
 			}
 			pathOwner[p] = j.Name
+		}
+		for _, b := range j.Backends {
+			if b.Origin == "" {
+				continue
+			}
+			host := NormalizeHost(b.Origin)
+			if other, taken := originOwner[host]; taken {
+				return errorf(b, "journey %q, backend %q: origin %q is already the origin of %s: a vendor origin belongs to one backend",
+					j.Name, b.Name, b.Origin, other)
+			}
+			originOwner[host] = fmt.Sprintf("journey %q, backend %q", j.Name, b.Name)
 		}
 	}
 	return nil
@@ -198,6 +210,19 @@ func validateBackend(j *Journey, b *Backend) error {
 			return errorf(b, "%s: %v", where, err)
 		}
 	}
+	if b.Origin != "" {
+		if b.Owner != Outsourced {
+			return errorf(b, "%s: origin %q is set on an in-house backend: origin gives a vendor its own subdomain; in-house backends are the brand", where, b.Origin)
+		}
+		if err := CheckOriginHost(b.Origin); err != nil {
+			return errorf(b, "%s: %v", where, err)
+		}
+	}
+	if b.Cookies != nil {
+		if err := validateCookieBudget(b); err != nil {
+			return errorf(b, "%s: %v", where, err)
+		}
+	}
 	if len(b.ProxyRaw) == 0 {
 		return errorf(b, "%s: no upstream: add to ADDRESS, e.g. to http://127.0.0.1:9001", where)
 	}
@@ -260,6 +285,30 @@ func CheckRedirectHost(host string) error {
 		}
 	}
 	return nil
+}
+
+// CheckOriginHost checks the host of a backend's origin: a DNS name
+// without wildcard, scheme, port or path. Letter case and a trailing dot
+// do not matter.
+func CheckOriginHost(host string) error {
+	bad := fmt.Errorf("origin %q: want a brand subdomain such as help.shop.example.com (no scheme, port, path or wildcard)", host)
+	name := strings.TrimSuffix(host, ".")
+	if strings.HasPrefix(name, "*") || strings.ContainsAny(name, "[]:") {
+		return bad
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return fmt.Errorf("origin %q: an IP address cannot be a vendor origin: browsers would not keep its cookies apart from the brand's; use a brand subdomain", host)
+	}
+	if CheckRedirectHost(name) != nil {
+		return bad
+	}
+	return nil
+}
+
+// NormalizeHost is a host name as frontdoor compares hosts: lower case,
+// without a trailing dot.
+func NormalizeHost(host string) string {
+	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 func checkOnError(v string) error {
@@ -347,6 +396,30 @@ func checkHeaderSafe(what, v string) error {
 		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
 			return fmt.Errorf("%s %q contains a control character", what, v)
 		}
+	}
+	return nil
+}
+
+// Bounds of a cookie budget. A browser keeps 180 cookies a host at most,
+// and Caddy refuses requests whose headers pass 16 KiB: a jar is kept
+// well inside both, beside the brand's own cookies.
+const (
+	maxJarCookies = 50
+	minJarBytes   = 64
+	maxJarBytes   = 8192
+)
+
+func validateCookieBudget(b *Backend) error {
+	c := b.Cookies
+	switch {
+	case b.Owner != Outsourced:
+		return errors.New("cookies sets the budget of a vendor's cookie jar: in-house backends have none (their cookies are the brand's)")
+	case c.Max < 0 || c.Max > maxJarCookies:
+		return fmt.Errorf("cookies max %d: want 1 to %d", c.Max, maxJarCookies)
+	case c.Bytes < 0 || c.Bytes > 0 && c.Bytes < minJarBytes || c.Bytes > maxJarBytes:
+		return fmt.Errorf("cookies bytes %d: want %d to %d (all of the jar's names and values together)", c.Bytes, minJarBytes, maxJarBytes)
+	case c.MaxAge < 0:
+		return fmt.Errorf("cookies max_age %s: must not be negative", time.Duration(c.MaxAge))
 	}
 	return nil
 }

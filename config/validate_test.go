@@ -73,6 +73,12 @@ func TestValidateRejects(t *testing.T) {
 			js[1].Backends[1].AllowRedirect = []string{"fe80::1%eth0"}
 			return js[1].Backends[1]
 		}, `allow_redirect "fe80::1%eth0"`},
+		{"cookies in-house", func(js []*Journey) any { js[0].Backends[0].Cookies = &CookieBudget{Max: 5}; return js[0].Backends[0] }, `in-house backends have none`},
+		{"cookies too many", func(js []*Journey) any { js[1].Backends[1].Cookies = &CookieBudget{Max: 500}; return js[1].Backends[1] }, `cookies max 500: want 1 to 50`},
+		{"cookies too large", func(js []*Journey) any {
+			js[1].Backends[1].Cookies = &CookieBudget{Bytes: 1 << 20}
+			return js[1].Backends[1]
+		}, `cookies bytes 1048576: want 64 to 8192`},
 		{"allow_redirect empty", func(js []*Journey) any { js[1].Backends[1].AllowRedirect = []string{""}; return js[1].Backends[1] }, `allow_redirect ""`},
 	}
 	for _, c := range cases {

@@ -36,6 +36,10 @@ const (
 // idPlaceholder is replaced by the session id in Options.KeyTemplate.
 const idPlaceholder = "{id}"
 
+// ExpandKey is the Redis key of a session's hash: the template with the
+// session id in place of {id}. Every user of a session key expands it here.
+func ExpandKey(template, id string) string { return strings.ReplaceAll(template, idPlaceholder, id) }
+
 // Options configure a Store.
 type Options struct {
 	// KeyTemplate is the Redis key of a session's hash, in which {id}

@@ -1,0 +1,294 @@
+package caddymodule
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/frontdoor-dev/frontdoor/internal/banner"
+)
+
+// bodyPlan is what happens to a banner backend's response body.
+type bodyPlan int
+
+const (
+	bodyAsIs    bodyPlan = iota // not a page, or one that must not change
+	bodyBanner                  // a page: the banner goes in
+	bodySniffed                 // no Content-Type: the body decides
+	bodyRefused                 // a page in a coding frontdoor cannot read, or a body no browser should render
+)
+
+// planBody decides whether a final response of a banner backend gets the
+// brand banner. A vendor cannot dodge the banner: every coding a browser
+// reads is decoded, a body without a Content-Type is sniffed as a browser
+// would, and a body a browser would render but frontdoor cannot read is
+// refused. It returns the coding to decode ("" for none).
+func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header) (plan bodyPlan, coding string) {
+	contentType := hdr.Get("Content-Type")
+	typed := contentType != ""
+	if typed && !isHTML(contentType) {
+		return bodyAsIs, ""
+	}
+	disposition, _, _ := mime.ParseMediaType(hdr.Get("Content-Disposition"))
+	switch {
+	case status == http.StatusPartialContent && x.req.Header.Get("Range") == "":
+		// A part of a page nobody asked a part of: browsers render a 206
+		// as they would a 200, so it cannot go out without the banner,
+		// and the banner cannot go into a part.
+		return bodyRefused, ""
+	case x.req.Method == http.MethodHead,
+		status == http.StatusNoContent, status == http.StatusNotModified,
+		status == http.StatusPartialContent,
+		isRedirect(status) && len(hdr["Location"]) > 0,
+		disposition == "attachment":
+		if typed {
+			p.stats.banner("skipped")
+		}
+		return bodyAsIs, ""
+	}
+	coding, single := normalizeCoding(hdr.Get("Content-Encoding"))
+	if coding == "identity" {
+		coding = ""
+	}
+	if !single || coding != "" && !decodableCoding(coding) {
+		return bodyRefused, ""
+	}
+	if typed {
+		_, params, _ := mime.ParseMediaType(contentType)
+		if charset := strings.ToLower(params["charset"]); strings.HasPrefix(charset, "utf-16") || strings.HasPrefix(charset, "utf-32") {
+			p.stats.banner("skipped")
+			return bodyAsIs, ""
+		}
+	}
+	if !typed {
+		return bodySniffed, coding
+	}
+	return bodyBanner, coding
+}
+
+// isRedirect reports whether a browser follows a response's Location: on
+// any other status it renders the body, whatever the headers say.
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// isHTML reports whether a Content-Type is an HTML page, without the
+// allocations of a full parse, which only pages need (for the charset).
+func isHTML(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	mediaType = strings.TrimSpace(mediaType)
+	return strings.EqualFold(mediaType, "text/html") || strings.EqualFold(mediaType, "application/xhtml+xml")
+}
+
+// bodyPipeline carries a page's body to the customer through its stages:
+// decode (the content coding) → sniff (a body without Content-Type) →
+// inject (the banner). It is built once, when the headers are known, and
+// alone holds the stages: the writer hands it every byte and finishes it
+// once. With a decoder, the stages after it run on the decoder's goroutine
+// until finish, which waits for that goroutine; so nothing of the pipeline
+// touches the customer's response after finish returns.
+type bodyPipeline struct {
+	policy    *responsePolicy
+	dst       http.ResponseWriter // the customer's
+	status    int
+	requestID string
+
+	in       io.Writer // the first stage
+	decoder  *decodeWriter
+	sniffer  *pageSniffer
+	injector *banner.Injector // set once the body is known to be a page
+}
+
+// newBodyPipeline wires the stages for a page (typed) or a body to sniff,
+// in the given coding. The headers of a typed page are fixed here and the
+// writer sends them; a sniffed body's headers are sent by the sniffer. It
+// returns nil if the banner cannot be rendered: the page then goes out as
+// it is.
+func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, requestID, coding string, typed bool) *bodyPipeline {
+	bp := &bodyPipeline{policy: p, dst: dst, status: status, requestID: requestID}
+	hdr := dst.Header()
+	if coding != "" {
+		hdr.Del("Content-Encoding")
+		hdr.Del("Content-Length")
+	}
+	if typed {
+		if !bp.startBanner(hdr) {
+			return nil
+		}
+		bp.in = bp.injector
+	} else {
+		bp.sniffer = &pageSniffer{pipeline: bp}
+		bp.in = bp.sniffer
+	}
+	if coding != "" {
+		bp.decoder = newDecodeWriter(coding, bp.in, func() { bp.flushStages() }) //nolint:errcheck // best effort, as a flush is
+		bp.in = bp.decoder
+	}
+	return bp
+}
+
+func (bp *bodyPipeline) Write(p []byte) (int, error) { return bp.in.Write(p) }
+
+// flush passes on what the stages hold. With a decoder, only its goroutine
+// may write to the customer: the flush is asked of it.
+func (bp *bodyPipeline) flush() error {
+	if bp.decoder != nil {
+		bp.decoder.requestFlush()
+		return nil
+	}
+	return bp.flushStages()
+}
+
+// flushStages runs on the goroutine that writes the page.
+func (bp *bodyPipeline) flushStages() error {
+	if bp.sniffer != nil {
+		if !bp.sniffer.decided && bp.sniffer.n == 0 {
+			return nil // nothing to sniff yet: the headers wait for the body
+		}
+		if err := bp.sniffer.decide(); err != nil {
+			return err
+		}
+	}
+	if bp.injector != nil {
+		if err := bp.injector.Flush(); err != nil {
+			return err
+		}
+	}
+	return http.NewResponseController(bp.dst).Flush()
+}
+
+// startBanner puts the injector in front of the customer and fixes the
+// headers the change of body invalidates. It reports false if the banner
+// could not be rendered.
+func (bp *bodyPipeline) startBanner(hdr http.Header) bool {
+	b := bp.policy.banner
+	page, err := b.page.Render(bp.requestID)
+	if err != nil {
+		bp.policy.logger.Error("rendering banner", zapError(err))
+		bp.policy.stats.banner("skipped")
+		return false
+	}
+	bp.injector = injectorPool.Get().(*banner.Injector)
+	bp.injector.Reset(bp.dst, page)
+	if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil {
+		hdr.Set("Content-Length", strconv.FormatInt(n+int64(len(page)), 10))
+	}
+	if etag := hdr.Get("Etag"); etag != "" && !strings.HasPrefix(etag, "W/") {
+		hdr.Set("Etag", "W/"+etag)
+	}
+	for _, name := range []string{"Content-Md5", "Digest", "Repr-Digest", "Content-Digest", "Trailer"} {
+		hdr.Del(name) // they describe the vendor's body, trailers included
+	}
+	hdr.Set("Accept-Ranges", "none")
+	for _, name := range []string{"Content-Security-Policy", "Content-Security-Policy-Report-Only"} {
+		for i, policy := range hdr[name] {
+			hdr[name][i] = banner.AllowStyle(policy, b.styleHashes)
+		}
+	}
+	return true
+}
+
+// finish completes the body: the decoder drains (or is stopped, for a body
+// cut short), a sniffed body shorter than the sniffing length is decided,
+// and the banner is appended if no </body> came; a body cut short gets no
+// banner appended. It runs once, in the handler's goroutine, and releases
+// every stage.
+func (bp *bodyPipeline) finish(complete bool) {
+	if bp.decoder != nil {
+		if complete {
+			if err := bp.decoder.Close(); err != nil {
+				complete = false
+			}
+		} else {
+			bp.decoder.Abort()
+		}
+		bp.decoder = nil
+	}
+	if bp.sniffer != nil {
+		if err := bp.sniffer.decide(); err != nil {
+			complete = false
+		}
+	}
+	if bp.injector == nil {
+		return
+	}
+	defer func() {
+		bp.injector.Reset(nil, nil)
+		injectorPool.Put(bp.injector)
+		bp.injector, bp.in = nil, nil
+	}()
+	if !complete {
+		bp.injector.Flush() //nolint:errcheck // the response is already broken
+		return
+	}
+	result, err := bp.injector.Close()
+	if err != nil {
+		return
+	}
+	bp.policy.stats.banner(result.String())
+}
+
+var injectorPool = sync.Pool{New: func() any { return banner.NewInjector(nil, nil) }}
+
+// pageSniffer holds back the start of a body that came without a
+// Content-Type until it shows what it is, as a browser would sniff it,
+// then writes the headers with the type it found (so the browser does not
+// sniff something else) and passes the body on, through the injector if
+// it is a page. Where it passes the body is decided once.
+type pageSniffer struct {
+	pipeline *bodyPipeline
+	held     [sniffLen]byte
+	n        int
+	decided  bool
+	out      io.Writer
+	err      error
+}
+
+// sniffLen is how much of a body http.DetectContentType reads.
+const sniffLen = 512
+
+func (s *pageSniffer) Write(p []byte) (int, error) {
+	if s.decided {
+		return s.out.Write(p)
+	}
+	n := copy(s.held[s.n:], p)
+	s.n += n
+	if s.n < sniffLen {
+		return len(p), nil
+	}
+	if err := s.decide(); err != nil {
+		return 0, err
+	}
+	if _, err := s.out.Write(p[n:]); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// decide writes the headers for what the body held so far is, and the
+// held bytes after them. Later calls return the first one's error.
+func (s *pageSniffer) decide() error {
+	if s.decided {
+		return s.err
+	}
+	s.decided = true
+	bp := s.pipeline
+	hdr := bp.dst.Header()
+	contentType := http.DetectContentType(s.held[:s.n])
+	hdr.Set("Content-Type", contentType)
+	s.out = bp.dst
+	if isHTML(contentType) && bp.startBanner(hdr) {
+		s.out = bp.injector
+	}
+	bp.dst.WriteHeader(bp.status)
+	_, s.err = s.out.Write(s.held[:s.n])
+	return s.err
+}

@@ -1,0 +1,384 @@
+package caddymodule
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// The vendor boundary: what a vendor's response can and cannot carry to
+// the customer (issue 20). Each test here failed on the response path
+// before it was rebuilt as one policy per backend.
+
+const vendorBlock = `brand "Acme Outdoor"
+		session {
+			redis redis://127.0.0.1:1/0
+			cookie acme_session
+		}
+		journey support /support* /help* {
+			backend nightdesk {
+				owner outsourced
+				vendor NightDesk
+				to %s
+			}
+		}`
+
+// TestLargeUntypedGzipPageInSmallChunks: a vendor page without a
+// Content-Type, gzip-encoded and written in small chunks, is decoded whole
+// and gets one banner. The sniffer decided on the decoding goroutine and
+// re-wired the writer's body from there, so the next compressed write went
+// straight into the injector: the customer got 32 KiB of page, then raw
+// gzip, and the race detector reported the injector written from two
+// goroutines.
+func TestLargeUntypedGzipPageInSmallChunks(t *testing.T) {
+	var page strings.Builder
+	page.WriteString("<!doctype html><html><head><title>t</title></head><body>")
+	for i := 0; page.Len() < 490<<10; i++ {
+		fmt.Fprintf(&page, "<p>ticket line %d with some words that compress a little</p>\n", i)
+	}
+	page.WriteString("</body></html>")
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(page.String()))
+	zw.Close()
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // no type: Go's server must not sniff one
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(http.StatusOK)
+		z := zipped.Bytes()
+		for len(z) > 0 {
+			n := min(len(z), 700)
+			w.Write(z[:n])
+			w.(http.Flusher).Flush()
+			z = z[n:]
+		}
+	})
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, vendor.addr()), time.Now())
+	for range 3 {
+		rec := serve(t, h, httptest.NewRequest("GET", "/support/ticket", nil), nil)
+		body := rec.Body.String()
+		if got := rec.Header().Get("Content-Type"); !strings.HasPrefix(got, "text/html") {
+			t.Fatalf("Content-Type %q", got)
+		}
+		if n := strings.Count(body, `id="frontdoor-banner"`); n != 1 {
+			t.Fatalf("%d banners in a %d-byte answer", n, len(body))
+		}
+		i := strings.Index(body, `<div id="frontdoor-banner"`)
+		if i < 0 {
+			i = strings.Index(body, `id="frontdoor-banner"`)
+		}
+		if !strings.HasPrefix(body, page.String()[:len(page.String())-len("</body></html>")]) {
+			t.Fatalf("the page did not arrive decoded and whole: %d bytes, banner at %d", len(body), i)
+		}
+	}
+}
+
+// hintRecorder records every header block written, informational ones
+// included, as a customer's client sees them.
+type hintRecorder struct {
+	*httptest.ResponseRecorder
+	mu    sync.Mutex
+	hints []http.Header
+	codes []int
+}
+
+func (r *hintRecorder) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		r.mu.Lock()
+		r.hints = append(r.hints, r.Header().Clone())
+		r.codes = append(r.codes, code)
+		r.mu.Unlock()
+		return
+	}
+	r.ResponseRecorder.WriteHeader(code)
+}
+
+// TestEarlyHintsCarryNothingTheFinalCannot: a vendor's 103 went to the
+// customer with the brand session cookie, Clear-Site-Data, HSTS and an
+// offsite Location as the vendor wrote them.
+func TestEarlyHintsCarryNothingTheFinalCannot(t *testing.T) {
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Set-Cookie", "acme_session=VENDOR; Path=/")
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		w.Header().Set("Strict-Transport-Security", "max-age=0")
+		w.Header().Set("Location", "https://evil.example/")
+		w.Header().Set("X-Powered-By", "VendorCRM")
+		w.Header().Set("Link", "</support/app.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		for _, k := range []string{"Set-Cookie", "Clear-Site-Data", "Strict-Transport-Security", "Location", "X-Powered-By"} {
+			w.Header().Del(k)
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ok"))
+	})
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, vendor.addr()), time.Now())
+	rec := &hintRecorder{ResponseRecorder: httptest.NewRecorder()}
+	r := httptest.NewRequest("GET", "/support/x", nil)
+	r = prepare(r, rec)
+	if err := h.ServeHTTP(rec, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, hdr := range rec.hints {
+		for _, k := range []string{"Clear-Site-Data", "Strict-Transport-Security", "Location", "X-Powered-By"} {
+			if v := hdr.Get(k); v != "" {
+				t.Errorf("103 #%d carried %s: %q", i, k, v)
+			}
+		}
+		for _, c := range hdr["Set-Cookie"] {
+			if strings.HasPrefix(strings.TrimSpace(c), "acme_session=") {
+				t.Errorf("103 #%d set the brand cookie: %q", i, c)
+			}
+		}
+	}
+	if rec.Code != http.StatusOK || rec.Body.String() != "ok" {
+		t.Errorf("final answer %d %q", rec.Code, rec.Body)
+	}
+}
+
+// TestUnrequestedUpgradeGetsABrandPage: a vendor that switches protocols
+// on a request that asked for no upgrade gave the customer an empty 200.
+func TestUnrequestedUpgradeGetsABrandPage(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				http.ReadRequest(bufio.NewReader(c))
+				c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello"))
+				io.Copy(io.Discard, c) // until the gateway hangs up
+			}()
+		}
+	}()
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, l.Addr().String()), time.Now())
+	rec := serve(t, h, httptest.NewRequest("GET", "/support/x", nil), nil)
+	if rec.Code != http.StatusBadGateway || rec.Header().Get(headerRequest) == "" || !strings.Contains(rec.Body.String(), "Acme Outdoor") {
+		t.Errorf("got %d %q, want the brand 502 page", rec.Code, rec.Body)
+	}
+}
+
+// prepare makes r a request as Caddy's server hands it to handlers.
+func prepare(r *http.Request, w http.ResponseWriter) *http.Request {
+	return caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
+}
+
+// TestUntypedGzipPageWrittenInSmallChunks is the same page handed to the
+// writer in the small writes of a slow vendor, where the sniffer decides
+// while the proxy still writes compressed bytes.
+func TestUntypedGzipPageWrittenInSmallChunks(t *testing.T) {
+	var page strings.Builder
+	page.WriteString("<!doctype html><html><head><title>t</title></head><body>")
+	for i := 0; page.Len() < 490<<10; i++ {
+		fmt.Fprintf(&page, "<p>ticket line %d with some words that compress a little</p>\n", i)
+	}
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(page.String()))
+	zw.Close()
+	rec := httptest.NewRecorder()
+	aw := newTestAttempt(t, rec)
+	aw.Header().Set("Content-Encoding", "gzip")
+	aw.WriteHeader(http.StatusOK)
+	for z := zipped.Bytes(); len(z) > 0; {
+		n := min(len(z), 700)
+		if _, err := aw.Write(z[:n]); err != nil {
+			t.Fatal(err)
+		}
+		z = z[n:]
+	}
+	aw.finish(true)
+	body := rec.Body.String()
+	if !strings.HasPrefix(body, page.String()) || strings.Count(body, `id="frontdoor-banner"`) != 1 {
+		t.Errorf("got %d bytes with %d banners, want the %d-byte page decoded and one banner",
+			len(body), strings.Count(body, `id="frontdoor-banner"`), page.Len())
+	}
+}
+
+// TestJarBudget: one vendor page of cookies can neither push the
+// customer's requests over Caddy's header limit nor make the browser
+// evict the brand's session cookie. The jar kept everything the vendor
+// set, with Path=/: 8 cookies of 4000 bytes made every brand page a 431,
+// and 200 small ones evicted the brand session in Chromium.
+func TestJarBudget(t *testing.T) {
+	jar := testJar("support", "nightdesk")
+	big := http.Header{}
+	for i := range 8 {
+		big.Add("Set-Cookie", fmt.Sprintf("c%d=%s; Path=/; Max-Age=3600", i, strings.Repeat("x", 4000)))
+	}
+	jar.store(big, jarUsage{})
+	total := 0
+	for _, line := range big["Set-Cookie"] {
+		pair, _, _ := strings.Cut(line, ";")
+		total += len(pair)
+		if !strings.Contains(line, "; Path=/support") && !strings.Contains(line, "; Path=/help") {
+			t.Errorf("stored outside the journey: %q", line)
+		}
+	}
+	if per := total / len(jar.paths); per > jar.maxBytes {
+		t.Errorf("the jar took %d bytes, over its budget of %d", per, jar.maxBytes)
+	}
+	many := http.Header{}
+	for i := range 200 {
+		many.Add("Set-Cookie", fmt.Sprintf("n%d=1", i))
+	}
+	jar.store(many, jarUsage{})
+	if n := len(many["Set-Cookie"]) / len(jar.paths); n != jar.maxCookies {
+		t.Errorf("the jar kept %d of 200 cookies, want its budget of %d", n, jar.maxCookies)
+	}
+
+	// What the browser holds counts: a full jar takes no new cookie, but
+	// one it replaces or deletes.
+	var held []string
+	for i := range jar.maxCookies {
+		held = append(held, fmt.Sprintf("%s=1", jarName(jar.id, fmt.Sprintf("k%d", i))))
+	}
+	_, usage := backendCookies([]string{strings.Join(held, "; ")}, jar, nil)
+	h := http.Header{"Set-Cookie": {"new=1", "k3=2", "k4=; Max-Age=0"}}
+	jar.store(h, usage)
+	got := strings.Join(h["Set-Cookie"], "\n")
+	if strings.Contains(got, "~new=") || !strings.Contains(got, "~k3=2") || !strings.Contains(got, "~k4=; Path=/support; Max-Age=0") {
+		t.Errorf("full jar: %s", got)
+	}
+}
+
+// TestOversizedJarsAreRecovered: a customer who already carries more than
+// the jar's budget gets the excess expired and not forwarded, and cookies
+// of earlier jars (Path=/, no longer anybody's) are expired wherever they
+// show up.
+func TestOversizedJarsAreRecovered(t *testing.T) {
+	jar := testJar("support", "nightdesk")
+	var held []string
+	for i := range jar.maxCookies + 5 {
+		held = append(held, fmt.Sprintf("%s=1", jarName(jar.id, fmt.Sprintf("k%d", i))))
+	}
+	sent, usage := backendCookies([]string{strings.Join(held, "; ")}, jar, nil)
+	if n := strings.Count(strings.Join(sent, ""), "=1"); n != jar.maxCookies {
+		t.Errorf("forwarded %d jar cookies, want %d", n, jar.maxCookies)
+	}
+	h := http.Header{}
+	jar.store(h, usage)
+	if n := len(h["Set-Cookie"]); n != 5*len(jar.paths) {
+		t.Errorf("expired %d lines, want 5 cookies at %d paths: %q", n, len(jar.paths), h["Set-Cookie"])
+	}
+
+	w := http.Header{}
+	expireStrayJars(w, []string{"fd-jar.nightdesk.c0=xxx; acme_session=s; fd-jar~gone~b~x=1; " + jarName(jar.id, "ok") + "=1"},
+		map[string]bool{jar.id: true}, "/account/orders")
+	got := strings.Join(w["Set-Cookie"], "\n")
+	for _, want := range []string{"fd-jar.nightdesk.c0=; Path=/; Max-Age=0", "fd-jar.nightdesk.c0=; Path=/account; Max-Age=0",
+		"fd-jar~gone~b~x=; Path=/account/; Max-Age=0"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "acme_session") || strings.Contains(got, "~ok=") {
+		t.Errorf("expired a cookie that is not stray:\n%s", got)
+	}
+}
+
+func TestParseSetCookieLifetime(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		line string
+		want time.Time // zero: a session cookie
+	}{
+		{"a=1", time.Time{}},
+		{"a=1; Max-Age=60", now.Add(time.Minute)},
+		{"a=1; Max-Age=0", time.Unix(0, 0)},
+		{"a=1; Max-Age=-5", time.Unix(0, 0)},
+		{"a=1; Max-Age=+5", time.Time{}},
+		{"a=1; Max-Age=5s", time.Time{}},
+		{"a=1; Expires=Wed, 09 Jun 2027 10:18:14 GMT", time.Date(2027, 6, 9, 10, 18, 14, 0, time.UTC)},
+		{"a=1; expires=Wed, 09-Jun-27 10:18:14 GMT", time.Date(2027, 6, 9, 10, 18, 14, 0, time.UTC)},
+		{"a=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT", time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"a=1; Expires=31 Feb 2027 10:00:00", time.Time{}},
+		{"a=1; Expires=tomorrow", time.Time{}},
+		{"a=1; Max-Age=60; Expires=Thu, 01 Jan 1970 00:00:00 GMT", now.Add(time.Minute)},
+	}
+	for _, c := range cases {
+		got, ok := parseSetCookie(c.line, now)
+		if !ok || !got.expires.Equal(c.want) {
+			t.Errorf("%q: expires %v (ok %v), want %v", c.line, got.expires, ok, c.want)
+		}
+	}
+	for _, bad := range []string{"novalue", "=x", "a=1\x00", "\x7f=1", " =1"} {
+		if _, ok := parseSetCookie(bad, now); ok {
+			t.Errorf("%q parsed, want refused", bad)
+		}
+	}
+}
+
+// TestPartialPageNobodyAskedFor: browsers render a 206 like a 200, so a
+// 206 to a request without Range went out without the banner.
+func TestPartialPageNobodyAskedFor(t *testing.T) {
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		switch r.URL.Path {
+		case "/support/partial":
+			w.Header().Set("Content-Range", "bytes 0-51/52")
+			w.WriteHeader(http.StatusPartialContent)
+		case "/support/choices":
+			w.WriteHeader(http.StatusMultipleChoices) // rendered: not a redirect
+		}
+		w.Write([]byte(vendorPage))
+	})
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, vendor.addr()), time.Now())
+	rec := serve(t, h, httptest.NewRequest("GET", "/support/partial", nil), nil)
+	if rec.Code != http.StatusBadGateway || strings.Contains(rec.Body.String(), "NightDesk") {
+		t.Errorf("unasked 206: got %d %q, want the brand 502", rec.Code, rec.Body)
+	}
+	r := httptest.NewRequest("GET", "/support/partial", nil)
+	r.Header.Set("Range", "bytes=0-51")
+	if rec := serve(t, h, r, nil); rec.Code != http.StatusPartialContent {
+		t.Errorf("asked 206: got %d", rec.Code)
+	}
+	rec = serve(t, h, httptest.NewRequest("GET", "/support/choices", nil), nil)
+	if rec.Code != http.StatusMultipleChoices || strings.Count(rec.Body.String(), `id="frontdoor-banner"`) != 1 {
+		t.Errorf("300 without Location: got %d %q, want the page with the banner", rec.Code, rec.Body)
+	}
+}
+
+// TestVendorTrailersHeldToThePolicy: what a vendor may not send in its
+// headers it may not send after the body either.
+func TestVendorTrailersHeldToThePolicy(t *testing.T) {
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Trailer", "Set-Cookie, X-Checksum, Clear-Site-Data")
+		w.Write([]byte("{}"))
+		w.Header().Set("Set-Cookie", "acme_session=VENDOR")
+		w.Header().Set("X-Checksum", "abc")
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		w.Header().Set(http.TrailerPrefix+"Strict-Transport-Security", "max-age=0")
+	})
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, vendor.addr()), time.Now())
+	rec := serve(t, h, httptest.NewRequest("GET", "/support/api", nil), nil)
+	res := rec.Result()
+	io.ReadAll(res.Body)
+	for name := range res.Trailer {
+		if name != "X-Checksum" {
+			t.Errorf("trailer %s reached the customer: %q", name, res.Trailer[name])
+		}
+	}
+	if res.Trailer.Get("X-Checksum") != "abc" {
+		t.Errorf("the vendor's own trailer was lost: %v", res.Trailer)
+	}
+}

@@ -1,0 +1,126 @@
+package caddymodule
+
+import (
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/banner"
+)
+
+// responsePolicy is everything one backend's responses go through on their
+// way to the customer, compiled once when the config is provisioned: the
+// header steps in order, the cookie jar, the banner, and where what it
+// sees is counted and logged. The response writer holds a policy, never
+// the Handler: what a vendor's answer can do is decided here and nowhere
+// else.
+type responsePolicy struct {
+	journey, backend string
+	owner            config.Owner
+	outsourced       bool
+
+	// steps run in order over the headers of every response the backend
+	// sends: informational (103), upgrade (101) and final alike.
+	steps []headerStep
+
+	upstreams     map[string]bool // host:port of every static upstream, for Location rewriting
+	jar           *cookieJar      // nil: the backend's cookies are the brand's (in-house)
+	allowRedirect []string        // nil: every redirect passes (and offsite ones are counted)
+	banner        *bannerPolicy   // nil: pages pass as they are
+	onOrigin      bool            // the backend's own origin: its cookies are its own, no sandbox (origin.go)
+
+	stats  *backendStats
+	trail  *trailRecorder // nil: no trail (no Redis, or the secret shopper's copy)
+	logger *zap.Logger
+
+	// Streams: how long a retired config's upgraded connections stay open,
+	// and when this config was retired.
+	streamCloseDelay time.Duration
+	retiredAt        *atomic.Int64
+}
+
+// bannerPolicy is the brand banner a backend's pages get.
+type bannerPolicy struct {
+	page        *banner.Bound // the banner with the request reference still to be put in
+	styleHashes []string      // CSP hashes of the banner's style, for vendors' strict policies
+}
+
+// newResponsePolicy compiles a backend's response policy.
+func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route *backendRoute) *responsePolicy {
+	p := &responsePolicy{
+		journey:          j.Name,
+		backend:          b.Name,
+		owner:            b.Owner,
+		outsourced:       b.Owner == config.Outsourced,
+		upstreams:        route.upstreams,
+		allowRedirect:    route.allowRedirect,
+		stats:            route.stats,
+		trail:            h.trailRecorder(),
+		logger:           h.logger,
+		streamCloseDelay: time.Duration(route.proxy.StreamCloseDelay),
+		retiredAt:        h.retiredAt,
+	}
+	if p.outsourced {
+		p.jar = newCookieJar(j, b, h.vendorCookies, h.metrics)
+	}
+	if b.BannerEnabled() {
+		p.banner = &bannerPolicy{page: h.bannerPage, styleHashes: h.bannerStyleHashes}
+	}
+	p.steps = append(p.steps, stepReserved)
+	if p.outsourced {
+		p.steps = append(p.steps, stepServiceWorker, stepVendorIdentity, stepCookieJar, stepOriginHeaders)
+	}
+	p.steps = append(p.steps, stepRedirects)
+	if b.IsolateEnabled() {
+		p.steps = append(p.steps, stepIsolate)
+	}
+	return p
+}
+
+// trailRecorder is the handler's writer of backend notes, for its policies.
+func (h *Handler) trailRecorder() *trailRecorder {
+	return &trailRecorder{trail: h.trail, sessionKey: h.sessionKey, metrics: h.metrics}
+}
+
+// forShopper is the policy of the secret shopper's copy of a backend: the
+// same steps, with what it sees counted in the shopper's sink and written
+// to no customer's trail.
+func (p *responsePolicy) forShopper(stats *backendStats) *responsePolicy {
+	c := *p
+	c.stats = stats
+	c.trail = nil
+	return &c
+}
+
+// retiredFor reports whether this policy's config was unloaded at least
+// delay ago: Caddy then closes the streams it still has.
+func (p *responsePolicy) retiredFor(delay time.Duration) bool {
+	if p.retiredAt == nil {
+		return false
+	}
+	at := p.retiredAt.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) >= delay-time.Second
+}
+
+// responseKind is which of a backend's header blocks a step looks at.
+type responseKind uint8
+
+const (
+	informational responseKind = iota // 1xx other than 101: more headers follow
+	upgrade                           // 101, or the 200 of an extended CONNECT: a stream follows
+	final                             // the response whose body follows
+)
+
+// exchangeScope is what a header step knows of the exchange beyond the
+// headers: the customer's request and what frontdoor set on it.
+type exchangeScope struct {
+	req       *http.Request
+	requestID string
+	values    *valueSlab      // the request's, for the headers a step sets
+	ownServer []string        // Caddy's Server value, put back in place of a vendor's
+	before    *headerSnapshot // the customer's headers before any backend answered
+	jarInUse  jarUsage        // what the customer's browser holds in this backend's jar
+}

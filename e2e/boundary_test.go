@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/websocket"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+)
+
+// The vendor boundary (issue 20), where a browser decides: what one
+// vendor page of cookies does to the customer's brand session and to
+// every other brand page.
+
+// cookieBomb is a hostile desk: /v/big sets 8 cookies of 4000 bytes on
+// the whole origin, /v/many sets 200 small ones; every page echoes the
+// cookies it got.
+func cookieBomb(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v/big":
+		for i := range 8 {
+			w.Header().Add("Set-Cookie", fmt.Sprintf("big%d=%s; Path=/; Max-Age=3600", i, strings.Repeat("x", 4000)))
+		}
+	case "/v/many":
+		for i := range 200 {
+			w.Header().Add("Set-Cookie", fmt.Sprintf("many%d=%d; Path=/; Max-Age=3600", i, i))
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	fmt.Fprintf(w, "desk got %d bytes of cookies", len(r.Header.Get("Cookie")))
+}
+
+// TestVendorCookiesCannotLockOutTheCustomer: after any single vendor page
+// of cookies the customer keeps the brand session and every brand path.
+// Before jars had a budget and the journey's path, the big cookies made
+// every brand page a plain 431 and the many evicted the brand session.
+func TestVendorCookiesCannotLockOutTheCustomer(t *testing.T) {
+	rs := redistest.Start(t)
+	shop := startBackend(t, "shop", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/login") {
+			http.SetCookie(w, &http.Cookie{Name: "acme_session", Value: "REAL", Path: "/", HttpOnly: true})
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		session := "none"
+		if c, err := r.Cookie("acme_session"); err == nil {
+			session = c.Value
+		}
+		fmt.Fprintf(w, "shop session %s", session)
+	})
+	desk := startBackend(t, "desk", cookieBomb)
+	carrier := startBackend(t, "carrier", nil)
+	gw := containmentSite(t, rs.URL(), shop, desk, carrier)
+	ctx := newBrowser(t)
+	page := func(path string) string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+path)); err != nil {
+			t.Fatalf("loading %s: %v", path, err)
+		}
+		return browse(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	}
+	page("/own/login")
+	if got := page("/own/account"); got != "shop session REAL" {
+		t.Fatalf("after login: %q", got)
+	}
+	for _, bomb := range []string{"/v/many", "/v/big"} {
+		page(bomb)
+		for path, want := range map[string]string{
+			"/":              "brand home",
+			"/own/account":   "shop session REAL",
+			"/track/parcel":  "hello from carrier",
+			"/v/after-bombs": "desk got",
+		} {
+			if got := page(path); !strings.Contains(got, want) {
+				t.Errorf("after %s, %s answered %q, want %q", bomb, path, got, want)
+			}
+		}
+	}
+	m := gw.metrics(t)
+	dropped := 0.0
+	for _, reason := range []string{"bytes", "count"} {
+		v, _ := metricValue(m, fmt.Sprintf(`frontdoor_vendor_cookies_dropped_total{backend="nightdesk",journey="support",reason=%q}`, reason))
+		dropped += v
+	}
+	// The jar's default budget keeps 20 of the 200 small cookies, and none
+	// of the big ones beside them.
+	if dropped != 180+8 {
+		t.Errorf("%v vendor cookies dropped, want 188", dropped)
+	}
+}
+
+// raceBinary is the frontdoor binary built with the race detector, for
+// the tests of the response path; built once, by the first test that
+// asks for it.
+var raceBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "frontdoor-race-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "frontdoor")
+	out, err := exec.Command("go", "build", "-race", "-o", bin, "../cmd/frontdoor").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building frontdoor with -race: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestLargeCompressedPageUnderRace: a vendor answering a 490 KB page
+// gzip-encoded, chunked and without Content-Type, in small writes. The
+// sniffer used to re-wire the writer from the decoding goroutine: the race
+// detector reported the injector written from two goroutines, and the
+// customer got 32 KiB of page, then raw gzip, and no banner.
+func TestLargeCompressedPageUnderRace(t *testing.T) {
+	bin, err := raceBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page strings.Builder
+	page.WriteString("<!doctype html><html><head><title>ticket</title></head><body>")
+	for i := 0; page.Len() < 490<<10; i++ {
+		fmt.Fprintf(&page, "<p>ticket line %d, nothing to see</p>\n", i)
+	}
+	page.WriteString("</body></html>")
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(page.String()))
+	zw.Close()
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil
+		w.Header().Set("Content-Encoding", "gzip")
+		for z := zipped.Bytes(); len(z) > 0; {
+			n := min(len(z), 1024)
+			w.Write(z[:n])
+			w.(http.Flusher).Flush()
+			z = z[n:]
+			time.Sleep(200 * time.Microsecond) // a slow vendor's pace, so the gateway reads small writes
+		}
+	})
+	gw := startGatewayWith(t, bin, frontdoorBlock(fmt.Sprintf(`
+		journey support /v/* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+			}
+		}`, desk.URL)))
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	want := page.String()[:len(page.String())-len("</body></html>")]
+	for i := range 10 {
+		resp, err := client.Get(gw.URL + "/v/ticket")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(string(body), want) || strings.Count(string(body), `id="frontdoor-banner"`) != 1 {
+			t.Errorf("request %d: %d bytes (%s), %d banners; want the %d-byte page decoded with one banner", i, len(body),
+				resp.Header.Get("Content-Type"), strings.Count(string(body), `id="frontdoor-banner"`), page.Len())
+		}
+	}
+	if logs := gw.logs.String(); strings.Contains(logs, "DATA RACE") {
+		t.Errorf("the race detector reported a race:\n%s", logs)
+	}
+}
+
+// TestWebSocketOverHTTP2ThroughBannerBackend: a chat over HTTP/2
+// (extended CONNECT, RFC 8441, which Go's server offers with
+// GODEBUG=http2xconnect=1) through a vendor whose pages get the banner.
+// Only a 101 counted as a stream: the CONNECT's 200 got a body plan, the
+// sniffer held its headers back, the chat never opened, and
+// frontdoor_streams_total missed it.
+func TestWebSocketOverHTTP2ThroughBannerBackend(t *testing.T) {
+	t.Setenv("GODEBUG", "http2xconnect=1")                               // inherited by the gateway
+	echo := websocket.Handler(func(c *websocket.Conn) { io.Copy(c, c) }) //nolint:errcheck
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) { echo.ServeHTTP(w, r) })
+	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	plain, secure := freePort(t), freePort(t)
+	g.URL = fmt.Sprintf("http://127.0.0.1:%d", plain)
+	cfg := fmt.Sprintf("{\n\tadmin %s\n\tmetrics\n\tpersist_config off\n\tlocal_certs\n\tauto_https disable_redirects\n}\n\nhttp://127.0.0.1:%d, https://127.0.0.1:%d {\n%s\n}\n",
+		g.AdminAddr, plain, secure, frontdoorBlock(fmt.Sprintf(`
+		journey support /v/* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+			}
+		}`, desk.URL)))
+	if err := os.WriteFile(filepath.Join(g.dir, "Caddyfile"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.launch(t, binary, "run", "--config", filepath.Join(g.dir, "Caddyfile"), "--adapter", "caddyfile")
+
+	site := fmt.Sprintf("https://127.0.0.1:%d", secure)
+	waitFor(t, 15*time.Second, func() error { // the internal CA issues the site's certificate after start
+		c, err := tls.Dial("tcp", strings.TrimPrefix(site, "https://"), &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	toDesk, clientSide := io.Pipe()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, site+"/v/chat", toDesk)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Origin", site)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("opening the chat over HTTP/2: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Fatalf("chat answered %s over HTTP/%d", resp.Status, resp.ProtoMajor)
+	}
+	// One masked text frame out, its echo back unmasked (RFC 6455 5.2).
+	msg := []byte("hello desk")
+	mask := []byte{1, 2, 3, 4}
+	frame := append([]byte{0x81, 0x80 | byte(len(msg))}, mask...)
+	for i, b := range msg {
+		frame = append(frame, b^mask[i%4])
+	}
+	if _, err := clientSide.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	echoed := make([]byte, 2+len(msg))
+	if _, err := io.ReadFull(resp.Body, echoed); err != nil || string(echoed[2:]) != string(msg) {
+		t.Fatalf("echo: %q %v", echoed, err)
+	}
+	clientSide.Close()
+	resp.Body.Close()
+	waitFor(t, 10*time.Second, func() error {
+		m := g.metrics(t)
+		total := 0.0
+		for _, by := range []string{"client", "backend", "gateway"} {
+			v, _ := metricValue(m, fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, by))
+			total += v
+		}
+		if total != 1 {
+			return fmt.Errorf("%v chats counted, want 1", total)
+		}
+		return nil
+	})
+}
