@@ -15,40 +15,33 @@ import (
 // go-redis cannot see. Redis normally reports a change within milliseconds.
 const TrackedMaxAge = time.Minute
 
-// trackerEntries bounds go-redis's own cache of raw replies behind the
-// Tracker. The Stores keep the decoded contexts; go-redis's copy serves
-// other cacheable reads on the client and a context another Store on the
-// client just read.
-const trackerEntries = 4096
-
 // Tracker brings Redis's server-assisted client-side caching (RESP3
-// CLIENT TRACKING) to Stores: go-redis turns tracking on for every pooled
-// connection of a standalone client and hands Redis's invalidation
-// messages to its client-side cache, which is this type, go-redis's own
-// LocalCache in a wrapper that also tells the Stores on the client. A
-// Store can then keep a customer's context until Redis says the session
-// changed (or was deleted) instead of for a TTL. Build one per client,
-// pass it in ClientOptions and in Options of every Store on that client.
+// CLIENT TRACKING) to Stores. Given to a client as its client-side cache,
+// it makes go-redis turn tracking on for every pooled connection of a
+// standalone client and hand it Redis's invalidation messages, and the
+// connections that lose their tracking; it passes them to the Stores on
+// the client. It stores no reply itself: every other read on the client
+// (overrides, trails, handoffs) still goes to Redis, so no part of the
+// gateway reads its own writes late. A Store then keeps a customer's
+// context until Redis says the session changed (or was deleted) instead
+// of for a TTL. Build one per client, pass it in ClientOptions and in
+// Options of every Store on that client.
 //
 // go-redis tracks only on a standalone client on database 0; elsewhere
 // (Sentinel, Cluster, another database, a server that refuses tracking)
 // Stores keep their TTL cache.
 type Tracker struct {
-	*redis.LocalCache
-	attached atomic.Bool // NewClientWithOptions wired it into a client
+	attached atomic.Bool   // NewClientWithOptions wired it into a client
+	tokens   atomic.Uint64 // reservation tokens go-redis asks for
 
 	mu     sync.Mutex
 	stores map[*Store]struct{}
-	fed    map[uint64]struct{} // connections whose reads a cache entry holds
+	fed    map[uint64]struct{} // connections whose reads a Store may hold
 }
 
 // NewTracker returns a Tracker for one client.
 func NewTracker() *Tracker {
-	return &Tracker{
-		LocalCache: redis.NewLocalCache(redis.CacheConfig{MaxEntries: trackerEntries}),
-		stores:     make(map[*Store]struct{}),
-		fed:        make(map[uint64]struct{}),
-	}
+	return &Tracker{stores: make(map[*Store]struct{}), fed: make(map[uint64]struct{})}
 }
 
 // Attached reports whether a client uses the Tracker: whether Stores on
@@ -64,53 +57,62 @@ type trackedRead struct{ tracked bool }
 
 type trackedReadKey struct{}
 
-// Get is go-redis's cache lookup; it also marks the Store's read as
-// tracked.
-func (t *Tracker) Get(ctx context.Context, cacheKey string) ([]byte, bool) {
+// Get is go-redis's cache lookup: always a miss. It marks the Store's
+// read as tracked.
+func (t *Tracker) Get(ctx context.Context, _ string) ([]byte, bool) {
 	if r, ok := ctx.Value(trackedReadKey{}).(*trackedRead); ok {
 		r.tracked = true
 	}
-	return t.LocalCache.Get(ctx, cacheKey)
+	return nil, false
 }
 
-// FulfillOwned stores a reply read on a tracked connection, which the
-// Tracker remembers: losing that connection must drop what was read on it.
-func (t *Tracker) FulfillOwned(cacheKey string, token, ownerConnID uint64, value []byte) bool {
+// Reserve lets every read fetch: the Stores collapse their own.
+func (t *Tracker) Reserve(string, []string) (uint64, bool) {
+	return t.tokens.Add(1), true
+}
+
+// FulfillOwned is go-redis offering a reply read on a tracked connection,
+// which the Tracker does not keep; it remembers the connection: losing it
+// must drop what the Stores read on it.
+func (t *Tracker) FulfillOwned(_ string, _, ownerConnID uint64, _ []byte) bool {
 	t.mu.Lock()
 	t.fed[ownerConnID] = struct{}{}
 	t.mu.Unlock()
-	return t.LocalCache.FulfillOwned(cacheKey, token, ownerConnID, value)
+	return false
 }
+
+// Cancel has no reservation to release.
+func (t *Tracker) Cancel(string, uint64) bool { return false }
+
+// DeleteByCacheKey has nothing to delete.
+func (t *Tracker) DeleteByCacheKey(string) bool { return false }
 
 // DeleteByRedisKey applies Redis's invalidation of a key. go-redis passes
 // the key behind its namespace (database and user, ending in a NUL byte).
 func (t *Tracker) DeleteByRedisKey(redisKey string) int {
-	n := t.LocalCache.DeleteByRedisKey(redisKey)
 	key := redisKey[strings.LastIndexByte(redisKey, 0)+1:]
 	t.each(func(s *Store) { s.invalidate(key) })
-	return n
+	return 0
 }
 
 // EvictByConn drops what was read on a connection that lost its tracking
 // (closed, or set up again): Redis will not report changes to it. The
 // Stores do not know which connection read which context, so they drop
 // every tracked one, which happens only when a connection that served
-// reads goes.
+// reads goes; reads under way are not kept either way.
 func (t *Tracker) EvictByConn(connID uint64) int {
-	n := t.LocalCache.EvictByConn(connID)
 	t.mu.Lock()
 	_, fed := t.fed[connID]
 	delete(t.fed, connID)
 	t.mu.Unlock()
 	t.each(func(s *Store) { s.invalidateAll(fed) })
-	return n
+	return 0
 }
 
 // Flush applies Redis's flush of everything tracked (FLUSHDB, FLUSHALL).
 func (t *Tracker) Flush() int {
-	n := t.LocalCache.Flush()
 	t.each(func(s *Store) { s.invalidateAll(true) })
-	return n
+	return 0
 }
 
 func (t *Tracker) add(s *Store) {
