@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"go.uber.org/zap"
 
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
@@ -221,9 +223,10 @@ func checkReuse(reuse, ttl time.Duration) error {
 }
 
 // maxReusedTokens bounds the reuse cache, whose entries are a signed token
-// each (about 600 bytes): some 6 MB at most. Beyond that many customers
-// per reuse window, evicted tokens are simply signed again.
-const maxReusedTokens = 10_000
+// and its key each (some 700 bytes): about 23 MB at most, for three times
+// the 10,000 customers per reuse window of a busy brand. Beyond that, the
+// least recently used tokens are evicted and simply signed again.
+const maxReusedTokens = 32_768
 
 // sign makes the backend's assertion: the brand, the journey and exactly
 // the context fields the backend may see, under a new unique "jti"; with
@@ -306,58 +309,62 @@ func newTokenID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// tokenCache holds signed assertions for reuse, at most max of them.
+// tokenCache holds signed assertions for reuse: a least-recently-used
+// cache (hashicorp/golang-lru) split into shards, each under its own lock,
+// so that a full cache evicts one token per insert instead of scanning,
+// and lookups on different cores rarely meet. Entries are keyed by a
+// seeded 64-bit hash of the reuse key and carry the key itself: a
+// collision, rare and not under a client's control, reads as a miss and
+// is overwritten.
 type tokenCache struct {
-	reuse int64 // nanoseconds
-	max   int
-
-	mu      sync.RWMutex
-	entries map[string]reusedToken
+	reuse  int64 // nanoseconds
+	seed   maphash.Seed
+	shards [tokenShards]*lru.Cache[uint64, reusedToken]
 }
 
+// tokenShards spreads the locking; a power of two.
+const tokenShards = 16
+
 type reusedToken struct {
+	key      string
 	token    string
 	signedAt int64 // unix nanoseconds
 }
 
-func newTokenCache(reuse time.Duration, max int) *tokenCache {
-	return &tokenCache{reuse: int64(reuse), max: max, entries: make(map[string]reusedToken)}
+func newTokenCache(reuse time.Duration, limit int) *tokenCache {
+	c := &tokenCache{reuse: int64(reuse), seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		// Spread limit exactly, so that the total never exceeds it (a
+		// limit under tokenShards gets one per shard).
+		size := limit / tokenShards
+		if i < limit%tokenShards {
+			size++
+		}
+		shard, err := lru.New[uint64, reusedToken](max(size, 1))
+		if err != nil {
+			panic(err) // only for a size below 1
+		}
+		c.shards[i] = shard
+	}
+	return c
+}
+
+func (c *tokenCache) shard(h uint64) *lru.Cache[uint64, reusedToken] {
+	return c.shards[h&(tokenShards-1)]
 }
 
 func (c *tokenCache) get(key []byte, now time.Time) (string, bool) {
-	c.mu.RLock()
-	e, ok := c.entries[string(key)] // no allocation: the compiler reads key in place
-	c.mu.RUnlock()
-	if !ok || now.UnixNano()-e.signedAt >= c.reuse || now.UnixNano() < e.signedAt {
+	h := maphash.Bytes(c.seed, key)
+	e, ok := c.shard(h).Get(h)
+	if !ok || e.key != string(key) || now.UnixNano()-e.signedAt >= c.reuse || now.UnixNano() < e.signedAt {
 		return "", false
 	}
 	return e.token, true
 }
 
 func (c *tokenCache) put(key []byte, token string, now time.Time) {
-	at := now.UnixNano()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		c.evict(at)
-	}
-	c.entries[string(key)] = reusedToken{token: token, signedAt: at}
-}
-
-// evict makes room: first every expired token, and if the cache is still
-// full, an eighth of it, chosen by map order, which is random.
-func (c *tokenCache) evict(now int64) {
-	for k, e := range c.entries {
-		if now-e.signedAt >= c.reuse {
-			delete(c.entries, k)
-		}
-	}
-	for k := range c.entries {
-		if len(c.entries) < c.max-c.max/8 {
-			break
-		}
-		delete(c.entries, k)
-	}
+	h := maphash.Bytes(c.seed, key)
+	c.shard(h).Add(h, reusedToken{key: string(key), token: token, signedAt: now.UnixNano()})
 }
 
 // serveJWKS publishes the public keys vendors verify assertions with: the

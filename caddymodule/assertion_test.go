@@ -112,9 +112,11 @@ func TestReuseKeyNamesTheSigningKey(t *testing.T) {
 	if h.tokens.len() != 1 {
 		t.Fatalf("%d cached tokens, want 1", h.tokens.len())
 	}
-	for key := range h.tokens.entries {
-		if !strings.HasPrefix(key, string(appendKeyPart(nil, kid))) {
-			t.Errorf("reuse key %q does not start with the kid %q", key, kid)
+	for _, shard := range h.tokens.shards {
+		for _, e := range shard.Values() {
+			if !strings.HasPrefix(e.key, string(appendKeyPart(nil, kid))) {
+				t.Errorf("reuse key %q does not start with the kid %q", e.key, kid)
+			}
 		}
 	}
 }
@@ -184,6 +186,31 @@ func TestTokenCacheExpiresAndStaysBounded(t *testing.T) {
 	}
 	if _, ok := c.get([]byte("k999"), t0.Add(time.Second)); !ok {
 		t.Error("the newest token was evicted")
+	}
+}
+
+// TestTokenCacheKeepsTheWorkingSet: a full cache that keeps taking one-off
+// customers' tokens keeps the tokens of the customers who come back.
+func TestTokenCacheKeepsTheWorkingSet(t *testing.T) {
+	const limit, hot = 1024, 200
+	c := newTokenCache(time.Minute, limit)
+	now := time.Now()
+	for i := range hot {
+		c.put(fmt.Appendf(nil, "hot%d", i), "t", now)
+	}
+	for i := range 20 * limit {
+		c.put(fmt.Appendf(nil, "cold%d", i), "t", now)
+		if i%32 == 0 {
+			for j := range hot {
+				key := fmt.Appendf(nil, "hot%d", j)
+				if _, ok := c.get(key, now); !ok {
+					t.Fatalf("after %d one-off tokens, a returning customer's token (%s) is gone", i+1, key)
+				}
+			}
+		}
+		if n := c.len(); n > limit {
+			t.Fatalf("%d entries, max %d", n, limit)
+		}
 	}
 }
 
@@ -316,10 +343,13 @@ func TestServeReusesAssertions(t *testing.T) {
 	}
 }
 
+// len returns the number of tokens held, expired ones included.
 func (c *tokenCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
+	n := 0
+	for _, s := range c.shards {
+		n += s.Len()
+	}
+	return n
 }
 
 // TestAssertionTTLIsPerHandler provisions two handlers, as two configs (or

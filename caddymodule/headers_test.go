@@ -245,8 +245,8 @@ func TestIsHTML(t *testing.T) {
 	}
 }
 
-// valueSlab stores keys as given, so every name frontdoor sets through it
-// must already be canonical, or a backend would see two spellings.
+// valueSlab and upstreamHeaders store keys as given, so every name
+// frontdoor sets through them must already be canonical, or a backend would see two spellings.
 func TestHeaderNamesAreCanonical(t *testing.T) {
 	names := []string{headerBrand, headerContact, headerJourney, headerBackend, headerRequest,
 		headerSession, assertion.Header, "Accept-Encoding", contextHeader("customer_id"), contextHeader("loyalty_tier")}

@@ -227,6 +227,14 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
 		}
+		raw, wrapped, err := withUpstreamTransport(raw)
+		if err != nil {
+			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
+		}
+		if !wrapped {
+			h.logger.Warn("backend transport is not Caddy's http transport: frontdoor adds its headers, the customer's context and the assertion included, "+
+				"to the request the proxy logs at debug level", zap.String("journey", j.Name), zap.String("backend", b.Name))
+		}
 		b.ProxyRaw = raw
 		mod, err := ctx.LoadModule(b, "ProxyRaw")
 		if err != nil {
@@ -248,7 +256,8 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			first:         i == 0,
 			outsourced:    b.Owner == config.Outsourced,
 			banner:        b.BannerEnabled(),
-			assertionOnly: b.Headers == "assertion",
+			assertionOnly: b.AssertionOnly(),
+			wrapped:       wrapped,
 			isolate:       b.IsolateEnabled(),
 			allowRedirect: allowRedirect,
 			context:       newContextFields(b.Context),
@@ -283,6 +292,9 @@ func (h *Handler) Cleanup() error {
 	}
 	if h.app != nil {
 		h.app.remove(h)
+	}
+	if h.store != nil {
+		h.store.Close() // stops following Redis's invalidations for this config's cache
 	}
 	h.releaseShared()
 	h.cleanupAssertion()

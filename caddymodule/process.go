@@ -9,6 +9,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
 // What frontdoor shares beyond one config. Everything else belongs to a
@@ -54,6 +55,7 @@ const localBoardKey = "board local"
 // overrides, and the trail writer with its queue.
 type sharedRedis struct {
 	client   redis.UniversalClient
+	tracker  *session.Tracker // follows the client's reads under tracking
 	board    *fleet.Board
 	trail    *fleet.Trail
 	contacts *fleet.Contacts

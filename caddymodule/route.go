@@ -52,6 +52,7 @@ type backendRoute struct {
 	response      *responsePolicy // what its responses go through on the way to the customer
 	banner        bool            // HTML responses carry the brand banner
 	assertionOnly bool            // the context travels in the signed assertion only (headers assertion)
+	wrapped       bool            // its transport adds frontdoor's headers (upstreamTransport)
 	isolate       bool            // responses carry the sandbox policy
 	allowRedirect []string        // allow_redirect hosts, normalized; nil: every redirect passes
 	context       []contextField  // session fields this backend may see

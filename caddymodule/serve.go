@@ -89,6 +89,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	keepReservedHeaders(r.Header)
 	x.values.set(r.Header, headerRequest, requestID)
+	// The headers frontdoor sends each backend travel in the request's
+	// context to the backend's transport, out of reach of the proxy's
+	// request logging (see upstreamTransport).
+	r = withUpstreamHeaders(r, &x.upstream)
 	ownServer := w.Header()["Server"]
 	canReplay := replayable(r)
 	clientEncoding, hadEncoding := r.Header["Accept-Encoding"]
@@ -97,13 +101,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	for i, c := range plan {
 		b := c.backend
-		if i > 0 {
-			clearContextHeaders(r.Header, plan[i-1].backend)
+		if i > 0 && !plan[i-1].backend.wrapped {
+			x.upstream.removeFrom(r.Header)
 		}
-		if b.assertionOnly {
-			clearPlainHeaders(r.Header)
-		} else {
-			h.setPlainHeaders(r.Header, &x.values, journey.name, b, cc)
+		x.upstream.reset()
+		if !b.assertionOnly {
+			h.addPlainHeaders(&x.upstream, journey.name, b, cc)
 		}
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
 		cookies, jarInUse := h.cookiesFor(clientCookies, b)
@@ -116,7 +119,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if signErr != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("signing assertion: %w", signErr))
 		}
-		x.values.set(r.Header, assertion.Header, token)
+		x.upstream.add(assertion.Header, token)
+		if !b.wrapped {
+			x.upstream.applyTo(r.Header)
+		}
 		h.metrics.routed(b, c.reason)
 
 		aw, hold, watch := &x.attempt, &x.hold, &x.watch
@@ -210,34 +216,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
-// setPlainHeaders sets the headers that say in plain text what the
+// addPlainHeaders adds the headers that say in plain text what the
 // assertion says signed: the brand, its contact, the journey and backend,
 // the session state and the context fields the backend may see.
-func (h *Handler) setPlainHeaders(hdr http.Header, values *valueSlab, journey string, b *backendRoute, cc *customerContext) {
-	values.set(hdr, headerBrand, h.Brand)
+func (h *Handler) addPlainHeaders(up *upstreamHeaders, journey string, b *backendRoute, cc *customerContext) {
+	up.add(headerBrand, h.Brand)
 	if h.contactHeader != "" {
-		values.set(hdr, headerContact, h.contactHeader)
+		up.add(headerContact, h.contactHeader)
 	}
-	values.set(hdr, headerJourney, journey)
-	values.set(hdr, headerBackend, b.name)
-	setContextHeaders(hdr, values, b, cc)
-}
-
-// clearPlainHeaders removes them for a backend that reads the assertion
-// only (headers assertion), also after an attempt at one that did not.
-func clearPlainHeaders(hdr http.Header) {
-	for name := range hdr {
-		if name != assertion.Header && len(name) >= len(headerPrefix) && name[:len(headerPrefix)] == headerPrefix {
-			delete(hdr, name)
-		}
-	}
+	up.add(headerJourney, journey)
+	up.add(headerBackend, b.name)
+	addContextHeaders(up, b, cc)
 }
 
 // exchange holds what a proxied request needs beyond the stack, in one
 // allocation instead of one each: its customer context and first response
 // writer (the proxy holds the writer, the writer the context), the
-// assertion's claim buffer (it escapes into the signer) and the values of the
-// headers frontdoor sets (the header maps keep them).
+// assertion's claim buffer (it escapes into the signer), the headers sent
+// to the backend and the values of the headers frontdoor sets (the header
+// maps keep them).
 type exchange struct {
 	customer customerContext
 	attempt  attemptWriter
@@ -246,6 +243,7 @@ type exchange struct {
 	scope    exchangeScope
 	before   headerSnapshot
 	fields   [8]assertion.Field
+	upstream upstreamHeaders
 	slab     [slabSize]string
 	values   valueSlab
 }

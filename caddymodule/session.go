@@ -39,7 +39,12 @@ type SessionConfig struct {
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// Cache is how long a looked-up context is reused in-process before it
-	// is read again; 0 turns the cache off. Default: 2s.
+	// is read again; 0 turns the cache off. With a standalone Redis
+	// (redis://, rediss://, unix://) on database 0, Redis tracks what the
+	// gateway read and reports changes: a context is then kept until its
+	// session changes or ends (at most a minute), and every instance sees
+	// a change within milliseconds; this TTL applies only where Redis
+	// cannot track (Sentinel, Cluster, another database). Default: 2s.
 	Cache *caddy.Duration `json:"cache,omitempty"`
 
 	// OnError decides what happens when the context store fails: "open"
@@ -79,12 +84,13 @@ func (h *Handler) provisionSession() error {
 		return fmt.Errorf("session: %w", err)
 	}
 	val, _, err := processPool.LoadOrNew(redisPoolKey(s.Redis), func() (caddy.Destructor, error) {
-		c, err := session.NewClient(s.Redis)
+		tracker := session.NewTracker()
+		c, err := session.NewClientWithOptions(s.Redis, session.ClientOptions{Tracker: tracker})
 		if err != nil {
 			return nil, err
 		}
 		logger := caddy.Log().Named("frontdoor.fleet")
-		return &sharedRedis{client: c, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger),
+		return &sharedRedis{client: c, tracker: tracker, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger),
 			contacts: fleet.NewContacts(c, logger),
 			keys:     assertion.NewFleet(c, publishedKeys(), caddy.Log().Named("frontdoor.assertion"))}, nil
 	})
@@ -107,6 +113,7 @@ func (h *Handler) provisionSession() error {
 		KeyTemplate: s.Key,
 		Timeout:     time.Duration(s.Timeout),
 		CacheTTL:    session.DefaultCacheTTL,
+		Tracker:     shared.tracker,
 	}
 	if s.Cache != nil {
 		opts.CacheTTL = time.Duration(*s.Cache)
@@ -117,7 +124,8 @@ func (h *Handler) provisionSession() error {
 	}
 	h.lookupLog = lookupFailureLogger(h.logger)
 	h.logger.Info("customer context store configured", zap.String("redis", session.Redact(s.Redis)),
-		zap.Duration("timeout", time.Duration(s.Timeout)), zap.Duration("cache", opts.CacheTTL))
+		zap.Duration("timeout", time.Duration(s.Timeout)), zap.Duration("cache", opts.CacheTTL),
+		zap.Bool("tracking", h.store.Tracking()))
 	return nil
 }
 
@@ -302,25 +310,15 @@ func sessionCookie(r *http.Request, name string) string {
 	return found
 }
 
-// setContextHeaders sets the backend's view of the customer: the session
+// addContextHeaders adds the backend's view of the customer: the session
 // state and exactly the fields it may see. Values the store refused (CR,
 // LF, other control characters, overlong) never get here.
-func setContextHeaders(hdr http.Header, values *valueSlab, b *backendRoute, cc *customerContext) {
-	values.set(hdr, headerSession, cc.state)
+func addContextHeaders(up *upstreamHeaders, b *backendRoute, cc *customerContext) {
+	up.add(headerSession, cc.state)
 	for _, f := range b.context {
 		if v, ok := cc.ctx.Get(f.name); ok {
-			values.set(hdr, f.header, v)
-		} else {
-			delete(hdr, f.header)
+			up.add(f.header, v)
 		}
-	}
-}
-
-// clearContextHeaders removes what an earlier attempt's backend was shown,
-// before the next backend, which may see less, is tried.
-func clearContextHeaders(hdr http.Header, b *backendRoute) {
-	for _, f := range b.context {
-		delete(hdr, f.header)
 	}
 }
 

@@ -34,7 +34,7 @@ const (
 // frontdoor hands it, unless told to misbehave.
 func shopVendor(t *testing.T, mode *atomic.Int32) *recordingBackend {
 	return newBackend(t, func(w http.ResponseWriter, r *http.Request) {
-		name := r.Header.Get("X-Frontdoor-Context-First-Name")
+		name := assertedField(r.Header, "first_name")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		switch mode.Load() {
 		case ownBranding:
@@ -177,13 +177,25 @@ func TestShopperChecksEveryBackend(t *testing.T) {
 	// customer's context, a signed assertion, no brand session cookie and
 	// no mark of the shopper.
 	got := vendor.requests()[0]
+	claims := assertionClaims(got.Header)
 	for name, want := range map[string]string{
-		"X-Frontdoor-Session":             "found",
-		"X-Frontdoor-Context-First-Name":  "Quinn",
-		"X-Frontdoor-Context-Customer-Id": "P-0001",
-		"X-Frontdoor-Backend":             "nightdesk",
-		"User-Agent":                      shopperUserAgent,
-		"Cookie":                          "",
+		"session":     "found",
+		"first_name":  "Quinn",
+		"customer_id": "P-0001",
+		"aud":         "nightdesk",
+	} {
+		v, _ := claims[name].(string)
+		if name == "first_name" || name == "customer_id" {
+			v = assertedField(got.Header, name)
+		}
+		if v != want {
+			t.Errorf("vendor's assertion says %s %q, want %q", name, v, want)
+		}
+	}
+	for name, want := range map[string]string{
+		"X-Frontdoor-Context-First-Name": "", // outsourced: the assertion only
+		"User-Agent":                     shopperUserAgent,
+		"Cookie":                         "",
 	} {
 		if v := got.Header.Get(name); v != want {
 			t.Errorf("vendor got %s %q, want %q", name, v, want)
@@ -541,8 +553,8 @@ func TestShopperWithRedisDown(t *testing.T) {
 	if run == nil || run.Result != resultPass {
 		t.Fatalf("run with Redis down: %+v", run)
 	}
-	if got := vendor.requests()[0].Header.Get("X-Frontdoor-Session"); got != "unavailable" {
-		t.Errorf("vendor got X-Frontdoor-Session %q", got)
+	if got := assertionClaims(vendor.requests()[0].Header)["session"]; got != "unavailable" {
+		t.Errorf("vendor's assertion says session %q", got)
 	}
 }
 

@@ -168,8 +168,9 @@ type Backend struct {
 	// customer's context: "all" sends the plain X-Frontdoor-* headers and
 	// the signed X-Frontdoor-Assertion carrying the same; "assertion" sends
 	// only the assertion (and X-Request-Id), for a backend that verifies
-	// it and reads everything from it: less to send, parse and log on
-	// every request. Default: all.
+	// it and reads everything from it: less to send and parse on every
+	// request, and nothing a vendor could trust without verifying.
+	// Default: all for in-house backends, assertion for outsourced ones.
 	Headers string `json:"headers,omitempty"`
 
 	// Isolate sets whether this backend's responses reach the customer in
@@ -263,6 +264,16 @@ func (b *Backend) BodyTimeout() time.Duration {
 func (b *Backend) BannerEnabled() bool {
 	if b.Banner != nil {
 		return *b.Banner
+	}
+	return b.Owner == Outsourced
+}
+
+// AssertionOnly reports whether this backend receives the brand's and the
+// customer's context in the signed assertion only, applying the
+// owner-dependent default: a vendor reads it from the verified token.
+func (b *Backend) AssertionOnly() bool {
+	if b.Headers != "" {
+		return b.Headers == "assertion"
 	}
 	return b.Owner == Outsourced
 }

@@ -326,6 +326,7 @@ func TestFaultRedisKilledUnderLoad(t *testing.T) {
 			backend nightdesk {
 				owner outsourced
 				vendor "NightDesk BPO"
+				headers all
 				to %s
 				context customer_id tier
 			}

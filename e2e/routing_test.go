@@ -67,6 +67,7 @@ func TestBrandHeadersAndSpoofedHeadersRemoved(t *testing.T) {
 			backend nightdesk {
 				owner outsourced
 				vendor "NightDesk BPO"
+				headers all
 				to %s
 			}
 		}`, vendor.URL))+"\n")
@@ -282,6 +283,7 @@ func TestFailoverOnDialErrorButNeverReplayPOST(t *testing.T) {
 			backend reseller {
 				owner outsourced
 				vendor Resell
+				headers all
 				to %s
 			}
 		}`, deadAddr(t), second.URL)))

@@ -31,7 +31,7 @@ const (
 // trail with every answer; the vendor's mode switches misbehaviours on.
 func helpDesk(t *testing.T, name string, mode *atomic.Int32) *backend {
 	return startBackend(t, name, func(w http.ResponseWriter, r *http.Request) {
-		first := r.Header.Get("X-Frontdoor-Context-First-Name")
+		first := assertedField(r.Header, "first_name")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Frontdoor-Note", "helped by "+name)
 		switch mode.Load() {

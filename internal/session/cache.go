@@ -59,6 +59,9 @@ type call struct {
 	ctx *Context
 	res Result
 	err error
+
+	tracked bool   // read under tracking: kept until Redis reports a change
+	gen     uint64 // the store's invalidation count before the read
 }
 
 func newCache(size int) *cache {

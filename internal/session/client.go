@@ -64,6 +64,13 @@ type ClientOptions struct {
 	// requests after a start or a quiet spell a dial (and TLS handshake)
 	// that could take longer than a lookup's timeout. Negative disables.
 	MinIdleConns int
+
+	// Tracker, when set, turns on Redis's server-assisted client-side
+	// caching (RESP3 CLIENT TRACKING) for a standalone Redis on database
+	// 0, so that Stores given the same Tracker keep contexts until Redis
+	// reports a change. Sentinel and Cluster clients, other databases and
+	// protocol=2 URLs ignore it. Default: none.
+	Tracker *Tracker
 }
 
 // NewClient returns a Redis client for rawURL with the default
@@ -141,6 +148,13 @@ func NewClientWithOptions(rawURL string, opts ClientOptions) (redis.UniversalCli
 		applyDefaults(opts, tunables{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout,
 			&o.PoolSize, &o.MinIdleConns, &o.MaxRetries, &o.MinRetryBackoff, &o.MaxRetryBackoff})
 		o.ContextTimeoutEnabled = true
+		// go-redis tracks on database 0 only (tracking is bound to a
+		// connection's database) and over RESP3, its default protocol.
+		if opts.Tracker != nil && o.DB == 0 && o.Protocol != 2 {
+			o.Protocol = 3
+			o.ClientSideCache = opts.Tracker
+			opts.Tracker.attached.Store(true)
+		}
 		return redis.NewClient(o), nil
 	}
 }

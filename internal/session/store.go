@@ -60,6 +60,14 @@ type Options struct {
 	// CacheSize is the maximum number of cached results. Default
 	// DefaultCacheSize; negative is invalid.
 	CacheSize int
+
+	// Tracker, the one given to the client, lets the cache keep a result
+	// read under Redis's client-side caching until Redis reports a change
+	// to the session (at most TrackedMaxAge) instead of for CacheTTL.
+	// Results read without tracking (Sentinel, Cluster, a server that
+	// refuses it) keep CacheTTL. Ignored when CacheTTL is zero. Default:
+	// none.
+	Tracker *Tracker
 }
 
 // Result says how a lookup was answered. The values are the result label
@@ -99,6 +107,10 @@ type Store struct {
 	breaker  breaker
 	dropped  atomic.Uint64
 	now      func() int64 // monotonic ns; replaced in tests
+
+	tracker   *Tracker                    // nil without tracking
+	gen       atomic.Uint64               // bumped by every invalidation
+	fieldSets atomic.Pointer[[]*FieldSet] // those the cache may hold
 }
 
 // NewStore returns a Store reading through client, which the caller owns.
@@ -128,7 +140,7 @@ func NewStore(client redis.UniversalClient, opts Options) (*Store, error) {
 	case opts.CacheSize == 0:
 		opts.CacheSize = DefaultCacheSize
 	}
-	return &Store{
+	s := &Store{
 		client:   client,
 		keyParts: strings.Split(opts.KeyTemplate, idPlaceholder),
 		timeout:  opts.Timeout,
@@ -137,7 +149,18 @@ func NewStore(client redis.UniversalClient, opts Options) (*Store, error) {
 		// track the lookups in flight.
 		cache: newCache(opts.CacheSize),
 		now:   monotime,
-	}, nil
+	}
+	if opts.Tracker.Attached() && opts.CacheTTL > 0 {
+		s.tracker = opts.Tracker
+		s.tracker.add(s)
+	}
+	return s, nil
+}
+
+// Tracking reports whether the store reads under Redis's client-side
+// caching (unless the server refuses it).
+func (s *Store) Tracking() bool {
+	return s.tracker != nil
 }
 
 // epoch anchors monotime.
@@ -233,7 +256,12 @@ func (s *Store) lead(ctx context.Context, sh *shard, h uint64, cl *call, registe
 		s.finish(sh, h, cl, registered, 0)
 	}()
 
-	cl.ctx, cl.res, cl.err = s.fetch(ctx, cl.fs, cl.id)
+	if s.tracker != nil {
+		cl.gen = s.gen.Load()
+		cl.ctx, cl.res, cl.tracked, cl.err = s.fetchTracked(ctx, cl.fs, cl.id)
+	} else {
+		cl.ctx, cl.res, cl.err = s.fetch(ctx, cl.fs, cl.id)
+	}
 	finished = true
 
 	now := s.now()
@@ -251,10 +279,19 @@ func (s *Store) lead(ctx context.Context, sh *shard, h uint64, cl *call, registe
 // those that did get its result.
 func (s *Store) finish(sh *shard, h uint64, cl *call, registered bool, now int64) {
 	keep := s.ttl > 0 && cl.err == nil
+	ttl := s.ttl
+	if keep && cl.tracked {
+		// Known before the entry can be, so an invalidation finds it.
+		s.noteFieldSet(cl.fs)
+		ttl = int64(TrackedMaxAge)
+	}
 	if keep || registered {
 		sh.mu.Lock()
-		if keep {
-			sh.putLocked(h, entry{fs: cl.fs, id: cl.id, ctx: cl.ctx, expires: now + s.ttl}, now)
+		// A read under tracking that an invalidation may have overtaken
+		// is not kept: Redis will not report that change again. The
+		// invalidation bumps gen before it takes this lock to delete.
+		if keep && (!cl.tracked || s.gen.Load() == cl.gen) {
+			sh.putLocked(h, entry{fs: cl.fs, id: cl.id, ctx: cl.ctx, expires: now + ttl}, now)
 		}
 		if registered {
 			delete(sh.inflight, h)
@@ -297,14 +334,7 @@ func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (*Context, R
 		}
 	}
 	if err != nil {
-		if redis.HasErrorPrefix(err, "WRONGTYPE") {
-			return nil, ResultError, errNotHash
-		}
-		var netErr net.Error
-		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
-			return nil, ResultError, fmt.Errorf("looking up session context: no answer from redis within %s: %w", s.timeout, err)
-		}
-		return nil, ResultError, fmt.Errorf("looking up session context: %w", err)
+		return nil, ResultError, s.fetchError(err)
 	}
 	if n == 0 {
 		return nil, ResultMiss, nil
@@ -327,6 +357,19 @@ func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (*Context, R
 		c.n++
 	}
 	return c, ResultHit, nil
+}
+
+// fetchError wraps a failed read: a key of the wrong type, a timeout, or
+// anything else Redis or the connection said.
+func (s *Store) fetchError(err error) error {
+	if redis.HasErrorPrefix(err, "WRONGTYPE") {
+		return errNotHash
+	}
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
+		return fmt.Errorf("looking up session context: no answer from redis within %s: %w", s.timeout, err)
+	}
+	return fmt.Errorf("looking up session context: %w", err)
 }
 
 // DroppedValues returns how many values lookups have dropped because they
