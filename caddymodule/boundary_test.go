@@ -224,7 +224,7 @@ func TestJarBudget(t *testing.T) {
 	for i := range 8 {
 		big.Add("Set-Cookie", fmt.Sprintf("c%d=%s; Path=/; Max-Age=3600", i, strings.Repeat("x", 4000)))
 	}
-	jar.store(big, jarUsage{})
+	jar.store(big, jarUsage{}, nil)
 	total := 0
 	for _, line := range big["Set-Cookie"] {
 		pair, _, _ := strings.Cut(line, ";")
@@ -240,7 +240,7 @@ func TestJarBudget(t *testing.T) {
 	for i := range 200 {
 		many.Add("Set-Cookie", fmt.Sprintf("n%d=1", i))
 	}
-	jar.store(many, jarUsage{})
+	jar.store(many, jarUsage{}, nil)
 	if n := len(many["Set-Cookie"]) / len(jar.paths); n != jar.maxCookies {
 		t.Errorf("the jar kept %d of 200 cookies, want its budget of %d", n, jar.maxCookies)
 	}
@@ -253,7 +253,7 @@ func TestJarBudget(t *testing.T) {
 	}
 	_, usage := backendCookies([]string{strings.Join(held, "; ")}, jar, nil)
 	h := http.Header{"Set-Cookie": {"new=1", "k3=2", "k4=; Max-Age=0"}}
-	jar.store(h, usage)
+	jar.store(h, usage, nil)
 	got := strings.Join(h["Set-Cookie"], "\n")
 	if strings.Contains(got, "~new=") || !strings.Contains(got, "~k3=2") || !strings.Contains(got, "~k4=; Path=/support; Max-Age=0") {
 		t.Errorf("full jar: %s", got)
@@ -275,7 +275,7 @@ func TestOversizedJarsAreRecovered(t *testing.T) {
 		t.Errorf("forwarded %d jar cookies, want %d", n, jar.maxCookies)
 	}
 	h := http.Header{}
-	jar.store(h, usage)
+	jar.store(h, usage, nil)
 	if n := len(h["Set-Cookie"]); n != 5*len(jar.paths) {
 		t.Errorf("expired %d lines, want 5 cookies at %d paths: %q", n, len(jar.paths), h["Set-Cookie"])
 	}

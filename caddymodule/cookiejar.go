@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/frontdoor-dev/frontdoor/config"
 )
 
@@ -106,7 +104,6 @@ type cookieJar struct {
 	maxBytes   int
 	maxAge     time.Duration
 	brand      map[string]bool // the brand's cookies, never sent to the backend
-	dropped    map[string]prometheus.Counter
 	now        func() time.Time
 }
 
@@ -117,13 +114,9 @@ const (
 	dropBytes   = "bytes"   // the jar's names and values would pass its bytes
 )
 
-func newCookieJar(j *config.Journey, b *config.Backend, brand map[string]bool, m *metrics) *cookieJar {
-	jar := &cookieJar{id: j.Name + "~" + b.Name, paths: cookiePaths(j.Paths), brand: brand, now: time.Now,
-		dropped: map[string]prometheus.Counter{}}
+func newCookieJar(j *config.Journey, b *config.Backend, brand map[string]bool) *cookieJar {
+	jar := &cookieJar{id: j.Name + "~" + b.Name, paths: cookiePaths(j.Paths), brand: brand, now: time.Now}
 	jar.maxCookies, jar.maxBytes, jar.maxAge = b.Cookies.Limits()
-	for _, reason := range []string{dropInvalid, dropCount, dropBytes} {
-		jar.dropped[reason] = m.vendorCookiesDropped.WithLabelValues(j.Name, b.Name, reason)
-	}
 	return jar
 }
 
@@ -266,9 +259,9 @@ func (u jarUsage) holdsStored(stored, original string) bool {
 // store moves the cookies of a vendor's response into its jar: renamed,
 // host-only (Domain removed), scoped to the journey's paths, lived at most
 // the jar's max age, within its budget given what the browser holds
-// already. A cookie the jar cannot keep is dropped and counted. Cookies
-// the browser holds over budget are expired.
-func (jar *cookieJar) store(h http.Header, inUse jarUsage) {
+// already. A cookie the jar cannot keep is dropped and counted in stats.
+// Cookies the browser holds over budget are expired.
+func (jar *cookieJar) store(h http.Header, inUse jarUsage, stats *backendStats) {
 	lines := h["Set-Cookie"]
 	if len(lines) == 0 && len(inUse.excess) == 0 {
 		return
@@ -279,7 +272,7 @@ func (jar *cookieJar) store(h http.Header, inUse jarUsage) {
 	for _, line := range lines {
 		c, ok := parseSetCookie(line, now)
 		if _, rest := splitCookiePrefix(c.name); !ok || rest == "" || !validCookieName(c.name) {
-			jar.dropped[dropInvalid].Inc()
+			stats.cookieDropped(dropInvalid)
 			continue // no name, or only a prefix ("__Host-"): nothing to keep it under
 		}
 		stored := jarName(jar.id, c.name)
@@ -303,10 +296,10 @@ func (jar *cookieJar) store(h http.Header, inUse jarUsage) {
 		}
 		switch {
 		case count > jar.maxCookies:
-			jar.dropped[dropCount].Inc()
+			stats.cookieDropped(dropCount)
 			continue
 		case used+size > jar.maxBytes || size > maxCookiePair:
-			jar.dropped[dropBytes].Inc()
+			stats.cookieDropped(dropBytes)
 			continue
 		}
 		if i >= 0 {

@@ -69,7 +69,7 @@ func stepCookieJar(p *responsePolicy, x *exchangeScope, hdr http.Header, kind re
 		originSetCookies(hdr)
 		return 0
 	}
-	p.jar.store(hdr, x.jarInUse)
+	p.jar.store(hdr, x.jarInUse, p.stats)
 	return 0
 }
 

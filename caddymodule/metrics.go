@@ -174,6 +174,9 @@ type backendStats struct {
 	// counted is false for the stats of a secret shopper's visit, which
 	// count in no customer metric: the visit's stats have only labels.
 	counted  bool
+	// cookieDrops counts a vendor's cookies its jar did not keep, by
+	// reason; nil for in-house backends, which have no jar.
+	cookieDrops map[string]prometheus.Counter
 	labels   [4]string // journey, backend, owner, vendor
 	requests *prometheus.CounterVec
 	byCode   [600]atomic.Pointer[prometheus.Counter]
@@ -191,6 +194,12 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 	s := &backendStats{counted: true, labels: [4]string{journey, b.Name, string(b.Owner), b.Vendor}, requests: m.requests}
 	l := s.labels[:]
 	s.duration = m.duration.WithLabelValues(l...)
+	if b.Owner == config.Outsourced {
+		s.cookieDrops = map[string]prometheus.Counter{}
+		for _, reason := range []string{dropInvalid, dropCount, dropBytes} {
+			s.cookieDrops[reason] = m.vendorCookiesDropped.WithLabelValues(journey, b.Name, reason)
+		}
+	}
 	s.dial = m.upstreamErrors.WithLabelValues(append(l[:4:4], errDial)...)
 	s.timeout = m.upstreamErrors.WithLabelValues(append(l[:4:4], errTimeout)...)
 	s.status5x = m.upstreamErrors.WithLabelValues(append(l[:4:4], errStatus5xx)...)
@@ -218,6 +227,16 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 // uncounted returns the stats of a secret shopper's visit to the backend.
 func (s *backendStats) uncounted() *backendStats {
 	return &backendStats{labels: s.labels}
+}
+
+// cookieDropped counts a vendor cookie the backend's jar did not keep.
+func (s *backendStats) cookieDropped(reason string) {
+	if s == nil || !s.counted {
+		return
+	}
+	if c, ok := s.cookieDrops[reason]; ok {
+		c.Inc()
+	}
 }
 
 // offsiteRedirect counts a redirect to a host other than the brand's.

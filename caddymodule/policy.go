@@ -64,7 +64,7 @@ func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route 
 		retiredAt:        h.retiredAt,
 	}
 	if p.outsourced {
-		p.jar = newCookieJar(j, b, h.vendorCookies, h.metrics)
+		p.jar = newCookieJar(j, b, h.vendorCookies)
 	}
 	if b.BannerEnabled() {
 		p.banner = &bannerPolicy{page: h.bannerPage, styleHashes: h.bannerStyleHashes}

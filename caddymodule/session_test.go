@@ -97,7 +97,7 @@ var testVendor = testJar("support", "nightdesk")
 // journey's paths /support* and /help*, counting into collectors of its own.
 func testJar(journey, backend string) *cookieJar {
 	return newCookieJar(&config.Journey{Name: journey, Paths: []string{"/" + journey + "*", "/help*"}},
-		&config.Backend{Name: backend, Owner: config.Outsourced}, nil, newCollectors())
+		&config.Backend{Name: backend, Owner: config.Outsourced}, nil)
 }
 
 // cookiesFor is backendCookies without the jar's usage.
