@@ -73,6 +73,7 @@ func TestContactHeaderParsesAsStructuredField(t *testing.T) {
 			backend nightdesk {
 				owner outsourced
 				vendor "NightDesk BPO"
+				headers all
 				to %s
 			}
 		}
