@@ -80,6 +80,7 @@ type sharedRedis struct {
 	board    *fleet.Board
 	trail    *fleet.Trail
 	contacts *fleet.Contacts
+	orphans  *fleet.Orphans
 }
 
 // Destruct stops the board and the trail writer (writing what is queued)
@@ -89,6 +90,7 @@ type sharedRedis struct {
 func (s *sharedRedis) Destruct() error {
 	go func() {
 		s.board.Close()
+		s.orphans.Close() // before the trail: orphans write to it
 		s.trail.Close()
 		s.contacts.Close()
 		s.client.Close() //nolint:errcheck // nothing to do about it
@@ -133,8 +135,9 @@ func (h *Handler) provisionSession() error {
 			return nil, err
 		}
 		logger := caddy.Log().Named("frontdoor.fleet")
-		return &sharedRedis{client: c, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger),
-			contacts: fleet.NewContacts(c, logger)}, nil
+		trail := fleet.NewTrail(c, fleet.TrailOptions{}, logger)
+		return &sharedRedis{client: c, board: fleet.NewBoard(c, logger), trail: trail,
+			contacts: fleet.NewContacts(c, logger), orphans: fleet.NewOrphans(c, trail, fleet.OrphanOptions{}, logger)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
@@ -142,6 +145,7 @@ func (h *Handler) provisionSession() error {
 	h.redisKey = s.Redis
 	shared := val.(*sharedRedis)
 	h.board, h.trail, h.contacts, h.redis = shared.board, shared.trail, shared.contacts, shared.client
+	h.orphans = shared.orphans
 	h.sessionKey = s.Key
 	if h.sessionKey == "" {
 		h.sessionKey = session.DefaultKeyTemplate
@@ -221,6 +225,11 @@ func journeyFields(j *config.Journey, withSession bool) *session.FieldSet {
 	for _, b := range j.Backends {
 		for _, f := range newContextFields(b.Context) {
 			add(f.name)
+		}
+	}
+	if withSession {
+		for _, f := range rescueFields(j) {
+			add(f)
 		}
 	}
 	return session.NewFieldSet(names)

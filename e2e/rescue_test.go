@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dunglas/httpsfv"
+	"golang.org/x/net/websocket"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+)
+
+// rescueSite: the support journey goes to the NightDesk vendor first;
+// customers it drops are rescued by the in-house care team for window.
+func rescueSite(t *testing.T, redisURL, vendorURL, inhouseURL, window string) *gateway {
+	return startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}
+		journey support /support* {
+			rescue care-team %s
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id
+			}
+			backend care-team {
+				owner in-house
+				to %s
+				context customer_id
+			}
+		}`, redisURL, window, vendorURL, inhouseURL)))
+}
+
+// TestVendorHangsUpChatAndTheBrandRescues: NightDesk hangs up a WebSocket
+// chat; the customer's next visit reaches the care team, told why in
+// X-Frontdoor-Rescue; the orphan is listed and counted; after the window,
+// routing is normal again.
+func TestVendorHangsUpChatAndTheBrandRescues(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	hangUp := websocket.Handler(func(c *websocket.Conn) {
+		time.AfterFunc(200*time.Millisecond, func() { c.Close() })
+		io.Copy(c, c) //nolint:errcheck
+	})
+	vendor := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/support/chat" {
+			hangUp.ServeHTTP(w, r)
+			return
+		}
+		fmt.Fprint(w, "hello from nightdesk")
+	})
+	inhouse := startBackend(t, "care-team", nil)
+	const window = 4 * time.Second
+	gw := rescueSite(t, rs.URL(), vendor.URL, inhouse.URL, window.String())
+
+	if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from nightdesk" {
+		t.Fatalf("before any hang-up the journey answered %q", body)
+	}
+	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(gw.URL, "http")+"/support/chat", gw.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Header = http.Header{"Cookie": {"acme_session=" + sessionID}}
+	chat, err := websocket.DialConfig(cfg)
+	if err != nil {
+		t.Fatalf("chat: %v", err)
+	}
+	chat.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	if _, err := chat.Read(make([]byte, 64)); err == nil {
+		t.Fatal("the vendor did not hang up")
+	}
+	chat.Close()
+	orphanedAt := time.Now()
+	ref := vendor.last(t).Header.Get("X-Request-Id")
+	if vendor.last(t).URL.Path != "/support/chat" || ref == "" {
+		t.Fatalf("the chat did not reach the vendor with a reference")
+	}
+
+	// An anonymous visitor is no one's orphan.
+	if _, body := do(t, "GET", gw.URL+"/support/help", nil, nil); body != "hello from nightdesk" {
+		t.Errorf("an anonymous visitor was rerouted: %q", body)
+	}
+	var rescue http.Header
+	waitFor(t, 5*time.Second, func() error {
+		if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from care-team" {
+			return fmt.Errorf("the orphaned customer reached %q", body)
+		}
+		rescue = inhouse.last(t).Header
+		return nil
+	})
+	dict, err := httpsfv.UnmarshalDictionary(rescue.Values("X-Frontdoor-Rescue"))
+	if err != nil {
+		t.Fatalf("X-Frontdoor-Rescue %q: %v", rescue.Get("X-Frontdoor-Rescue"), err)
+	}
+	item := func(k string) any {
+		m, _ := dict.Get(k)
+		it, _ := m.(httpsfv.Item)
+		return it.Value
+	}
+	if item("cause") != httpsfv.Token("hung_up") || item("backend") != "nightdesk" || item("ref") != ref {
+		t.Errorf("X-Frontdoor-Rescue = %q, want the hang-up by nightdesk of %s", rescue.Get("X-Frontdoor-Rescue"), ref)
+	}
+	if at, _ := item("at").(int64); at < orphanedAt.Add(-5*time.Second).Unix() || at > orphanedAt.Unix()+1 {
+		t.Errorf("rescue at %v, orphaned at %v", at, orphanedAt.Unix())
+	}
+	if got := vendor.last(t).Header.Get("X-Frontdoor-Rescue"); got != "" {
+		t.Errorf("the vendor was told about the rescue: %q", got)
+	}
+
+	out, err := frontdoorCmd(t, "orphans", "--address", gw.AdminAddr)
+	if err != nil || !strings.Contains(out, "C-1001") || !strings.Contains(out, "hung_up") || !strings.Contains(out, ref) {
+		t.Errorf("frontdoor orphans: %v\n%s", err, out)
+	}
+	m := gw.metrics(t)
+	if v, _ := metricValue(m, `frontdoor_orphans_total{backend="nightdesk",cause="hung_up",journey="support",owner="outsourced",vendor="NightDesk BPO"}`); v != 1 {
+		t.Errorf("orphans counted %v, want 1", v)
+	}
+	if v, _ := metricValue(m, `frontdoor_routing_decisions_total{backend="care-team",journey="support",reason="rescue"}`); v < 1 {
+		t.Errorf("rescue routing decisions counted %v", v)
+	}
+
+	waitFor(t, window+5*time.Second, func() error {
+		if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from nightdesk" {
+			return fmt.Errorf("after the window the customer reached %q", body)
+		}
+		return nil
+	})
+	if since := time.Since(orphanedAt); since < window-time.Second {
+		t.Errorf("the rescue ended after %v, before its window of %v", since, window)
+	}
+}
