@@ -137,3 +137,57 @@ func TestVendorHangsUpChatAndTheBrandRescues(t *testing.T) {
 		t.Errorf("the rescue ended after %v, before its window of %v", since, window)
 	}
 }
+
+// TestVendorErrorPageOrphansOnceAndRedisDownIsSkipped: a vendor 5xx gives
+// the customer the brand error page and orphans them once however often
+// it happens; the care team rescues them. With Redis down the customer
+// still gets answers and the orphan is counted as skipped.
+func TestVendorErrorPageOrphansOnceAndRedisDownIsSkipped(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-2002")
+	vendor := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "NightDesk internal error", http.StatusInternalServerError)
+	})
+	inhouse := startBackend(t, "care-team", nil)
+	gw := rescueSite(t, rs.URL(), vendor.URL, inhouse.URL, "1h")
+
+	resp, body := do(t, "POST", gw.URL+"/support/tickets", strings.NewReader("help"), withCookie(sessionID))
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "NightDesk") {
+		t.Fatalf("vendor 500: %d %q, want the brand error page", resp.StatusCode, body)
+	}
+	ref := resp.Header.Get("X-Request-Id")
+	waitFor(t, 5*time.Second, func() error {
+		if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from care-team" {
+			return fmt.Errorf("the orphaned customer reached %q", body)
+		}
+		return nil
+	})
+	if got := inhouse.last(t).Header.Get("X-Frontdoor-Rescue"); !strings.Contains(got, "cause=error_page") || !strings.Contains(got, `ref="`+ref+`"`) {
+		t.Errorf("X-Frontdoor-Rescue = %q, want the error page %s", got, ref)
+	}
+	// A second failure within the window is the same orphaning.
+	do(t, "POST", gw.URL+"/support/tickets", strings.NewReader("help"), withCookie(sessionID))
+	out, err := frontdoorCmd(t, "orphans", "--address", gw.AdminAddr)
+	if err != nil || strings.Count(out, "C-2002") != 1 || !strings.Contains(out, "error_page") {
+		t.Errorf("frontdoor orphans: %v\n%s", err, out)
+	}
+	series := `frontdoor_orphans_total{backend="nightdesk",cause="error_page",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
+	if v, _ := metricValue(gw.metrics(t), series); v != 1 {
+		t.Errorf("orphans counted %v, want 1", v)
+	}
+
+	rs.Stop(t)
+	start := time.Now()
+	resp, _ = do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID))
+	if resp.StatusCode != http.StatusInternalServerError || time.Since(start) > 2*time.Second {
+		t.Errorf("with Redis down: %d after %v", resp.StatusCode, time.Since(start))
+	}
+	waitFor(t, 5*time.Second, func() error {
+		// Redis is down: the lookup fails open, there is no customer id to
+		// orphan; a known one would be skipped.
+		if v, _ := metricValue(gw.metrics(t), series); v != 1 {
+			return fmt.Errorf("orphans counted %v with Redis down", v)
+		}
+		return nil
+	})
+}
