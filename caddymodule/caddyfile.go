@@ -90,6 +90,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				headers all|assertion
 //				isolate on|off
 //				allow_redirect <host...>
+//				origin  <host>
 //				<any reverse_proxy subdirective>
 //			}
 //		}
@@ -479,6 +480,24 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 				}
 			}
 			b.AllowRedirect = append(b.AllowRedirect, hosts...)
+		case "origin":
+			if !d.AllArgs(&b.Origin) {
+				return nil, d.Err("origin wants one brand subdomain this site serves, e.g. origin help.shop.example.com")
+			}
+			if err := config.CheckOriginHost(b.Origin); err != nil {
+				return nil, d.Errf("backend %s: %v", b.Name, err)
+			}
+		case "response_body_timeout":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.Err("response_body_timeout wants a duration, e.g. response_body_timeout 30s (0 turns it off)")
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur < 0 {
+				return nil, d.Errf("backend %s: response_body_timeout %q: want a duration such as 10s, or 0 for none", b.Name, v)
+			}
+			bound := config.Duration(dur)
+			b.ResponseBodyTimeout = &bound
 		default:
 			// Everything else belongs to the backend's reverse proxy.
 			proxyTokens = append(proxyTokens, d.NextSegment()...)

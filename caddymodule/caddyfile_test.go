@@ -242,6 +242,20 @@ func TestCaddyfileOptions(t *testing.T) {
 			}
 		}
 	})
+	t.Run("response_body_timeout", func(t *testing.T) {
+		b := mustParse(t, wrap("owner outsourced\nvendor V\nresponse_body_timeout 30s")).Journeys[0].Backends[0]
+		if b.BodyTimeout() != 30*time.Second {
+			t.Errorf("response_body_timeout 30s: %v", b.BodyTimeout())
+		}
+		b = mustParse(t, wrap("owner outsourced\nvendor V\nresponse_body_timeout 0")).Journeys[0].Backends[0]
+		if b.BodyTimeout() != 0 {
+			t.Errorf("response_body_timeout 0: %v, want none", b.BodyTimeout())
+		}
+		b = mustParse(t, wrap("owner outsourced\nvendor V")).Journeys[0].Backends[0]
+		if b.BodyTimeout() != config.DefaultResponseBodyTimeout {
+			t.Errorf("default: %v", b.BodyTimeout())
+		}
+	})
 	t.Run("allow_redirect", func(t *testing.T) {
 		b := mustParse(t, wrap("owner outsourced\nvendor V\nallow_redirect pay.example *.cdn.example\nallow_redirect 10.0.0.1 [::1] PAY.example.")).Journeys[0].Backends[0]
 		if want := []string{"pay.example", "*.cdn.example", "10.0.0.1", "[::1]", "PAY.example."}; !reflect.DeepEqual(b.AllowRedirect, want) {
@@ -426,6 +440,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"isolate without value", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate\n\t\t}\n\t}\n}", "isolate wants on or off"},
 		{"allow_redirect url", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect pay.example https://pay.example/\n\t\t}\n\t}\n}", `backend b: allow_redirect "https://pay.example/": want a host name such as pay.example or *.pay.example (no scheme, port or path), at Testfile:4`},
 		{"allow_redirect inner wildcard", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect pay.*.example\n\t\t}\n\t}\n}", `allow_redirect "pay.*.example"`},
+		{"response_body_timeout negative", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tresponse_body_timeout -1s\n\t\t}\n\t}\n}", `backend b: response_body_timeout "-1s": want a duration such as 10s, or 0 for none, at Testfile:4`},
+		{"response_body_timeout word", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tresponse_body_timeout soon\n\t\t}\n\t}\n}", `response_body_timeout "soon"`},
+		{"response_body_timeout empty", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tresponse_body_timeout\n\t\t}\n\t}\n}", "response_body_timeout wants a duration, e.g. response_body_timeout 30s (0 turns it off), at Testfile:4"},
 		{"allow_redirect empty", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect\n\t\t}\n\t}\n}", "allow_redirect needs the hosts this backend may redirect to, e.g. allow_redirect pay.example *.pay.example, at Testfile:4"},
 		{"banner without value", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tbanner\n\t\t}\n\t}\n}", "banner wants on or off"},
 		// Caddy's own reverse_proxy parser reports bad subdirectives, at

@@ -159,28 +159,6 @@ func removeVendorIdentity(h http.Header, ownServer []string) {
 	}
 }
 
-// dropReservedTrailers keeps a backend from declaring trailers with names
-// frontdoor owns: only declared trailers are sent after the body.
-func dropReservedTrailers(h http.Header) {
-	declared := h["Trailer"]
-	if len(declared) == 0 {
-		return
-	}
-	var kept []string
-	for _, line := range declared {
-		for name := range strings.SplitSeq(line, ",") {
-			if name = strings.TrimSpace(name); name != "" && !isReservedHeader(name) {
-				kept = append(kept, name)
-			}
-		}
-	}
-	if len(kept) == 0 {
-		delete(h, "Trailer")
-		return
-	}
-	h["Trailer"] = []string{strings.Join(kept, ", ")}
-}
-
 // rewriteLocation points an absolute redirect at one of the backend's own
 // upstream addresses back at the brand host the customer used.
 func rewriteLocation(loc string, r *http.Request, upstreams map[string]bool) (string, bool) {

@@ -65,6 +65,10 @@ func stepCookieJar(p *responsePolicy, x *exchangeScope, hdr http.Header, kind re
 		delete(hdr, "Set-Cookie")
 		return 0
 	}
+	if p.onOrigin {
+		originSetCookies(hdr)
+		return 0
+	}
 	p.jar.store(hdr, x.jarInUse)
 	return 0
 }
@@ -123,7 +127,10 @@ func stepRedirects(p *responsePolicy, x *exchangeScope, hdr http.Header, kind re
 // as a document would otherwise run the backend's scripts in the brand's
 // origin. A policy does nothing to responses that are not documents. It
 // comes in addition to the backend's own policies, which cannot loosen it.
-func stepIsolate(_ *responsePolicy, x *exchangeScope, hdr http.Header, _ responseKind) int {
+func stepIsolate(p *responsePolicy, x *exchangeScope, hdr http.Header, _ responseKind) int {
+	if p.onOrigin {
+		return 0 // the browser isolates the vendor's own origin
+	}
 	const name = "Content-Security-Policy"
 	if existing := hdr[name]; len(existing) > 0 {
 		hdr[name] = append(existing, config.IsolationPolicy)

@@ -62,7 +62,7 @@ func newCollectors() *metrics {
 	return &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "requests_total",
-			Help: "Requests sent to each backend, by the status the customer got.",
+			Help: "Requests sent to each backend, by outcome: the status the customer got; 502 (or 504) for an answer the backend cut off (or stalled) mid-body, 499 when the customer left first.",
 		}, append(backendLabels, "code")),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Name: "request_duration_seconds",
@@ -74,7 +74,7 @@ func newCollectors() *metrics {
 		}, backendLabels),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "upstream_errors_total",
-			Help: "Backend failures: dial (refused or no upstream available), timeout, status_5xx.",
+			Help: "Backend failures: dial (refused or no upstream available), timeout (no first byte, or no progress sending the request or reading the answer), status_5xx, aborted (the backend cut its answer off).",
 		}, append(backendLabels, "kind")),
 		routing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "routing_decisions_total",

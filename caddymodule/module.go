@@ -22,6 +22,7 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/errorpage"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/handoff"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
@@ -94,12 +95,17 @@ type Handler struct {
 	bannerStyleHashes []string
 	errorTemplate     *errorpage.Template
 
+	origins   map[string]*originRoute // vendor origins by host; nil: none
+	brandHost string                  // where an origin sends customers back
+	handoffs  *handoff.Store          // nil without a session store
+
 	retiredAt     *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 	routes        []*journeyRoute
 	shopper       *shopper // nil without probes
 	contactHeader string
 	metrics       *metrics
 	logger        *zap.Logger
+	lookupLog     *zap.Logger // the logger, at most one line per failure kind per interval
 }
 
 // CaddyModule returns the Caddy module information.
@@ -166,6 +172,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.routes = append(h.routes, route)
 	}
+	if err := h.provisionOrigins(ctx); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
 	if err := h.provisionShopper(ctx); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
@@ -207,7 +216,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
 		}
-		raw, err := withEdgeKeepAlive(b.ProxyRaw)
+		raw, err := withEdgeTransport(b.ProxyRaw)
 		if err == nil {
 			raw, err = withStreamCloseDelay(raw)
 		}
@@ -248,6 +257,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			schedule:      schedule,
 			proxy:         proxy,
 			upstreams:     upstreamAuthorities(proxy),
+			bodyTimeout:   b.BodyTimeout(),
 			stats:         h.metrics.forBackend(j.Name, b),
 			closures:      closures,
 		}
@@ -266,10 +276,12 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 // accept a new connection for most requests.
 const edgeIdleConnsPerHost = 512
 
-// withEdgeKeepAlive raises the upstream idle-connection pool of an HTTP
-// transport the user did not size themselves. It works on the JSON because
-// the transport is built when the module is provisioned.
-func withEdgeKeepAlive(raw json.RawMessage) (json.RawMessage, error) {
+// withEdgeTransport gives an HTTP transport frontdoor's edge defaults
+// where the user set none: a larger upstream idle-connection pool, and
+// bounds on the wait for the first response byte and on each write of the
+// request (see waits.go). It works on the JSON because the transport is
+// built when the module is provisioned.
+func withEdgeTransport(raw json.RawMessage) (json.RawMessage, error) {
 	var proxy map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &proxy); err != nil {
 		return nil, fmt.Errorf("decoding proxy config: %v", err)
@@ -287,11 +299,18 @@ func withEdgeKeepAlive(raw json.RawMessage) (json.RawMessage, error) {
 	if keepAlive == nil {
 		keepAlive = map[string]any{}
 	}
-	if _, set := keepAlive["max_idle_conns_per_host"]; set {
-		return raw, nil
+	if _, set := keepAlive["max_idle_conns_per_host"]; !set {
+		keepAlive["max_idle_conns_per_host"] = edgeIdleConnsPerHost
 	}
-	keepAlive["max_idle_conns_per_host"] = edgeIdleConnsPerHost
 	transport["keep_alive"] = keepAlive
+	for name, bound := range map[string]time.Duration{
+		"response_header_timeout": defaultResponseHeaderTimeout,
+		"write_timeout":           defaultWriteTimeout,
+	} {
+		if _, set := transport[name]; !set {
+			transport[name] = int64(bound)
+		}
+	}
 	t, err := json.Marshal(transport)
 	if err != nil {
 		return nil, err

@@ -6,38 +6,41 @@ import (
 	"testing"
 )
 
-func TestWithEdgeKeepAlive(t *testing.T) {
+func TestWithEdgeTransport(t *testing.T) {
+	const waits = `"response_header_timeout":10000000000,"write_timeout":10000000000`
 	cases := []struct {
 		name string
 		in   string
 		want string // "" means returned unchanged
 	}{
-		{"no transport gets an http one with the edge pool",
+		{"no transport gets an http one with the edge pool and waits",
 			`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:9001"}]}`,
 			`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:9001"}],
-			  "transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":512}}}`},
+			  "transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":512},` + waits + `}}`},
 		{"http transport keeps its other settings",
 			`{"handler":"reverse_proxy","transport":{"protocol":"http","dial_timeout":3000000000,"tls":{}}}`,
 			`{"handler":"reverse_proxy","transport":{"protocol":"http","dial_timeout":3000000000,"tls":{},
-			  "keep_alive":{"max_idle_conns_per_host":512}}}`},
+			  "keep_alive":{"max_idle_conns_per_host":512},` + waits + `}}`},
 		{"other keep-alive settings kept",
 			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns":100,"idle_timeout":60000000000}}}`,
-			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns":100,"idle_timeout":60000000000,"max_idle_conns_per_host":512}}}`},
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns":100,"idle_timeout":60000000000,"max_idle_conns_per_host":512},` + waits + `}}`},
 		{"null keep-alive",
 			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":null}}`,
-			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":512}}}`},
-		// What the user sized, even to zero, is theirs.
-		{"user value kept",
-			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":8}}}`, ""},
-		{"user zero kept",
-			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":0}}}`, ""},
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":512},` + waits + `}}`},
+		// What the user set, even to zero, is theirs.
+		{"user pool kept",
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":8}}}`,
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":8},` + waits + `}}`},
+		{"user waits kept, zero too",
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":0},"response_header_timeout":0,"write_timeout":"30s"}}`,
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":0},"response_header_timeout":0,"write_timeout":"30s"}}`},
 		// Other transports have no such pool.
 		{"fastcgi untouched",
 			`{"handler":"reverse_proxy","transport":{"protocol":"fastcgi","root":"/srv"}}`, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := withEdgeKeepAlive(json.RawMessage(c.in))
+			got, err := withEdgeTransport(json.RawMessage(c.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,15 +64,15 @@ func TestWithEdgeKeepAlive(t *testing.T) {
 	}
 }
 
-func TestWithEdgeKeepAliveErrors(t *testing.T) {
+func TestWithEdgeTransportErrors(t *testing.T) {
 	for _, in := range []string{
 		``,
 		`{`,
 		`[]`,
 		`{"handler":"reverse_proxy","transport":"http"}`,
 	} {
-		if got, err := withEdgeKeepAlive(json.RawMessage(in)); err == nil {
-			t.Errorf("withEdgeKeepAlive(%s) = %s, want an error", in, got)
+		if got, err := withEdgeTransport(json.RawMessage(in)); err == nil {
+			t.Errorf("withEdgeTransport(%s) = %s, want an error", in, got)
 		}
 	}
 }

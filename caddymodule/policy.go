@@ -30,6 +30,7 @@ type responsePolicy struct {
 	jar           *cookieJar      // nil: the backend's cookies are the brand's (in-house)
 	allowRedirect []string        // nil: every redirect passes (and offsite ones are counted)
 	banner        *bannerPolicy   // nil: pages pass as they are
+	onOrigin      bool            // the backend's own origin: its cookies are its own, no sandbox (origin.go)
 
 	stats  *backendStats
 	trail  *trailRecorder // nil: no trail (no Redis, or the secret shopper's copy)

@@ -27,9 +27,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.serveJWKS(w, r)
 		return nil
 	}
-	journey, err := h.match(r)
-	if err != nil {
-		return caddyhttp.Error(http.StatusBadRequest, err)
+	origin := h.originOf(r)
+	if h.origins != nil && h.serveHandoff(w, r, origin) {
+		return nil
+	}
+	var journey *journeyRoute
+	if origin != nil {
+		journey = origin.journey // every path of an origin is its backend's
+	} else {
+		var err error
+		if journey, err = h.match(r); err != nil {
+			return caddyhttp.Error(http.StatusBadRequest, err)
+		}
 	}
 	expireStrayJars(w.Header(), r.Header["Cookie"], h.jars, r.URL.Path)
 	if journey == nil {
@@ -52,13 +61,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if v := visitOf(r.Context()); v != nil {
 		plan = v.plan(journey, buf[:])
 	}
+	if h.origins != nil {
+		var answered bool
+		if plan, answered = h.routeOrigins(w, r, origin, plan, requestID); answered {
+			return nil
+		}
+	}
 	if len(plan) == 0 {
 		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
 			fmt.Errorf("journey %q: no backend is open at this hour", journey.name))
 		return nil
 	}
 
-	x.customer = h.lookupContext(r, journey)
+	if origin != nil {
+		var answered bool
+		if x.customer, answered = h.originCustomer(w, r, journey, origin); answered {
+			return nil
+		}
+	} else {
+		x.customer = h.lookupContext(r, journey)
+	}
 	cc := &x.customer
 	if cc.state == sessionUnavailable && journey.failClosed {
 		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
@@ -92,7 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		setRescueHeader(r.Header, &x.values, c, rescue)
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
-		cookies, jarInUse := backendCookies(clientCookies, b.response.jar, h.vendorCookies)
+		cookies, jarInUse := h.cookiesFor(clientCookies, b)
 		if cookies != nil {
 			r.Header["Cookie"] = cookies
 		} else {
@@ -105,19 +127,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		x.values.set(r.Header, assertion.Header, token)
 		h.metrics.routed(b, c.reason)
 
-		aw := &x.attempt
+		aw, hold, watch := &x.attempt, &x.hold, &x.watch
 		if i > 0 {
-			aw = new(attemptWriter) // the first attempt's proxy may still hold the first
+			// The first attempt's proxy may still hold the first ones.
+			aw, hold, watch = new(attemptWriter), new(headHold), new(bodyWatch)
 		}
 		scope := &x.scope
 		if i > 0 {
 			scope = new(exchangeScope)
 		}
 		*scope = exchangeScope{req: r, requestID: requestID, values: &x.values, ownServer: ownServer, before: &x.before, jarInUse: jarInUse}
-		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		hold.reset(w)
+		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: hold},
 			policy: b.response, scope: scope, customer: cc}
 		start := time.Now()
-		aborted, err := aw.serve(b.proxy, r, next)
+		aborted, err, stalled := watchAttempt(aw, watch, hold, b, r, next)
 		elapsed := time.Since(start)
 
 		b.counts.requests.Add(1)
@@ -128,22 +152,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				h.orphaned(r, journey, handlerOf(b), cc, fleet.CauseHungUp, requestID)
 			}
 		}
-		if aborted != nil {
-			// The proxy gave up on a response under way (the backend hung
-			// up mid-body) and aborts the customer's connection with a
-			// panic: count the attempt, then let the server do so.
-			status := aw.statusOrOK()
+		var status int
+		var kind string
+		switch {
+		case aborted != nil:
+			// The proxy gave up on an answer under way (the backend hung
+			// up mid-body, its body bound tripped, or the customer left)
+			// and aborts with a panic.
+			status, kind = classifyAbort(stalled, hold.lost || r.Context().Err() != nil)
+			b.stats.upstreamError(kind)
 			b.stats.observe(status, elapsed)
-			h.noteError(journey.name, b, status, "aborted", requestID)
-			panic(aborted)
-		}
-		if err == nil && !aw.wroteHeader {
-			// The proxy passed nothing on: an answer it would not carry
-			// (a protocol switch nobody asked for) is the backend's failure.
-			aw.swallow(http.StatusBadGateway)
-			b.stats.upstreamError(errAborted)
-		}
-		if err == nil {
+			if kind != "" {
+				h.noteError(journey.name, b, status, kind, requestID)
+			}
+			if hold.passed || kind == "" {
+				panic(aborted) // part of it reached the customer, or nobody is there: the server cuts the connection
+			}
+			// Nothing of it reached the customer: they get the brand
+			// page, or the next backend, as for a backend that never
+			// answered.
+			hold.discard()
+			aw.swallow(status)
+			err = fmt.Errorf("backend %q: answer %s before any of it reached the customer", b.name, abortedHow(kind))
+		case err == nil:
+			if !aw.wroteHeader {
+				// The proxy passed nothing on: an answer it would not carry
+				// (a protocol switch nobody asked for) is the backend's failure.
+				aw.swallow(http.StatusBadGateway)
+				b.stats.upstreamError(errAborted)
+			}
+			if relErr := hold.release(); relErr != nil {
+				return nil // the customer left: nothing to send them
+			}
 			status := aw.statusOrOK()
 			b.stats.observe(status, elapsed)
 			if status >= 500 {
@@ -156,18 +196,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				h.countContact(r, journey, b, cc)
 			}
 			return nil
-		}
-		status, kind := classify(err)
-		b.stats.upstreamError(kind)
-		b.stats.observe(status, elapsed)
-		if kind != "" {
-			h.noteError(journey.name, b, status, kind, requestID)
-		}
-		if kind == "" && !aw.wroteHeader {
-			return err // not the backend's fault (the client went away)
-		}
-		if aw.wroteHeader && !aw.swallowed {
-			return err // the response is under way: nothing better can be sent
+		default:
+			status, kind = classify(err)
+			b.stats.upstreamError(kind)
+			b.stats.observe(status, elapsed)
+			if kind != "" {
+				h.noteError(journey.name, b, status, kind, requestID)
+			}
+			if kind == "" && !aw.wroteHeader {
+				return err // not the backend's fault (the client went away)
+			}
+			if aw.wroteHeader && !aw.swallowed {
+				hold.release() //nolint:errcheck // the response is under way: nothing better can be sent
+				return err
+			}
 		}
 		if !canReplay || i == len(plan)-1 {
 			h.brandError(w, r, journey.name, b.name, status, requestID, err)
@@ -213,6 +255,8 @@ func clearPlainHeaders(hdr http.Header) {
 type exchange struct {
 	customer customerContext
 	attempt  attemptWriter
+	hold     headHold
+	watch    bodyWatch
 	scope    exchangeScope
 	before   headerSnapshot
 	fields   [8]assertion.Field

@@ -162,6 +162,7 @@ func (h *Handler) provisionSession() error {
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
 	}
+	h.lookupLog = lookupFailureLogger(h.logger)
 	h.logger.Info("customer context store configured", zap.String("redis", session.Redact(s.Redis)),
 		zap.Duration("timeout", time.Duration(s.Timeout)), zap.Duration("cache", opts.CacheTTL))
 	return nil
@@ -248,7 +249,12 @@ func (h *Handler) lookupContext(r *http.Request, j *journeyRoute) customerContex
 	if h.store == nil {
 		return customerContext{state: sessionNone}
 	}
-	id := sessionCookie(r, h.Session.Cookie)
+	return h.lookupSession(r, j, sessionCookie(r, h.Session.Cookie))
+}
+
+// lookupSession is lookupContext for a known session id: the brand
+// cookie's, or on a vendor origin the one its origin session points at.
+func (h *Handler) lookupSession(r *http.Request, j *journeyRoute, id string) customerContext {
 	start := time.Now()
 	ctx, result, err := h.store.Lookup(r.Context(), j.fields, id)
 	visit := visitOf(r.Context())
@@ -263,14 +269,53 @@ func (h *Handler) lookupContext(r *http.Request, j *journeyRoute) customerContex
 		} else {
 			visit.contextUnavailable.Store(true)
 		}
-		if c := h.logger.Check(zapcore.DebugLevel, "customer context lookup failed"); c != nil {
-			c.Write(zap.String("journey", j.name), zap.String("reason", reason), zap.Error(err))
-		}
+		h.noteLookupFailure(j, reason, err)
 		return customerContext{state: sessionUnavailable}
 	case ctx == nil:
 		return customerContext{state: sessionNone}
 	}
 	return customerContext{state: sessionFound, ctx: ctx, sessionID: id}
+}
+
+// lookupFailureLogEvery is how often, at most, each kind of failing
+// context lookup is logged at info level: an outage is one line per
+// interval, not one per request.
+const lookupFailureLogEvery = 10 * time.Second
+
+// lookupFailureMessages are the info-level lines for the failures an
+// operator must hear of; a sampler keyed by message rate-limits each.
+var lookupFailureMessages = map[string]string{
+	session.ReasonTimeout:     "customer context lookups failing: redis did not answer within the session timeout",
+	session.ReasonBreakerOpen: "customer context lookups failing at once: redis failed just before and a probe lookup must succeed first",
+	session.ReasonRedis:       "customer context lookups failing: redis answered with an error or the connection failed",
+}
+
+// lookupFailureLogger is logger keeping one line per message per
+// lookupFailureLogEvery.
+func lookupFailureLogger(logger *zap.Logger) *zap.Logger {
+	return logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, lookupFailureLogEvery, 1, 0)
+	}))
+}
+
+// noteLookupFailure tells the operator why lookups fail: at info level,
+// rate-limited, for a timeout, an open breaker or a Redis error (what
+// turns fail-closed journeys into brand 503 pages), and at debug level
+// for each one.
+func (h *Handler) noteLookupFailure(j *journeyRoute, reason string, err error) {
+	if msg, ok := lookupFailureMessages[reason]; ok {
+		if c := h.lookupLog.Check(zapcore.InfoLevel, msg); c != nil {
+			timeout := time.Duration(h.Session.Timeout)
+			if timeout == 0 {
+				timeout = session.DefaultTimeout
+			}
+			c.Write(zap.String("journey", j.name), zap.Bool("fail_closed", j.failClosed),
+				zap.Duration("timeout", timeout), zap.Error(err))
+		}
+	}
+	if c := h.logger.Check(zapcore.DebugLevel, "customer context lookup failed"); c != nil {
+		c.Write(zap.String("journey", j.name), zap.String("reason", reason), zap.Error(err))
+	}
 }
 
 // cookieParts yields each "name=value" part of Cookie header lines with

@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"context"
 	"net/http"
@@ -264,7 +266,10 @@ func TestLookupContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Handler{store: store, Session: &SessionConfig{Cookie: "acme_session"}, metrics: testMetrics(), logger: zap.NewNop()}
+	core, logs := observer.New(zapcore.InfoLevel)
+	logger := zap.New(core)
+	h := &Handler{store: store, Session: &SessionConfig{Cookie: "acme_session"}, metrics: testMetrics(), logger: logger,
+		lookupLog: lookupFailureLogger(logger)}
 	j := &journeyRoute{name: "support", fields: session.NewFieldSet([]string{"customer_id"})}
 
 	lookup := func(cookie string) customerContext {
@@ -286,8 +291,24 @@ func TestLookupContext(t *testing.T) {
 		t.Errorf("no cookie: state %q", cc.state)
 	}
 	mr.Close()
-	if cc := lookup("acme_session=otherid12345"); cc.state != sessionUnavailable {
-		t.Errorf("redis down: state %q, want unavailable", cc.state)
+	for range 20 {
+		if cc := lookup("acme_session=otherid12345"); cc.state != sessionUnavailable {
+			t.Errorf("redis down: state %q, want unavailable", cc.state)
+		}
+	}
+	// The operator hears of it at info level, once per kind of failure
+	// per interval, not once per request.
+	byMessage := map[string]int{}
+	for _, e := range logs.All() {
+		byMessage[e.Message]++
+	}
+	if len(byMessage) == 0 {
+		t.Error("20 failed lookups and no info-level line")
+	}
+	for msg, n := range byMessage {
+		if n > 1 {
+			t.Errorf("%q logged %d times within the interval", msg, n)
+		}
 	}
 
 	// Without a session block there is no store and never a context.

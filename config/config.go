@@ -199,6 +199,20 @@ type Backend struct {
 	// counted either way.
 	AllowRedirect []string `json:"allow_redirect,omitempty"`
 
+	// Origin is a brand subdomain (e.g. help.shop.example.com) that this
+	// outsourced backend gets as its own origin, served by the same site:
+	// a navigation on the brand host that routes to this backend is
+	// redirected to the same path there, every request on that host
+	// reaches this backend only, the customer's context is handed over
+	// with a one-time code instead of the brand's session cookie, and the
+	// browser's same-origin policy keeps the vendor's scripts away from
+	// the brand's cookies and pages. On its origin the vendor's cookies
+	// are its own (no jar) and its pages are not sandboxed. The host must
+	// be one of the site's addresses and belong to one backend only; a
+	// host name without scheme or port. Default: none; the backend is
+	// served on the brand host.
+	Origin string `json:"origin,omitempty"`
+
 	// Cookies is the budget of an outsourced backend's cookie jar on the
 	// brand host. Default: 20 cookies, 4096 bytes of names and values
 	// together, each kept at most 24h (see CookieBudget).
@@ -216,6 +230,15 @@ type Backend struct {
 	// sends the journey to it. Default: none.
 	Closed []Closure `json:"closed,omitempty"`
 
+	// ResponseBodyTimeout is the longest this backend's response body may
+	// go without progress once its headers came: at least 1 KiB more, or
+	// its end. A vendor that stalls or trickles past it has its attempt
+	// cut and counted as a timeout; the customer gets the brand 504 page
+	// if nothing of the answer had reached them yet. Event streams
+	// (text/event-stream) and upgraded connections (WebSocket) are never
+	// cut by it. Zero turns it off. Default: 10s (DefaultResponseBodyTimeout).
+	ResponseBodyTimeout *Duration `json:"response_body_timeout,omitempty"`
+
 	// Holidays are iCalendar (.ics) files whose events close this backend
 	// while they run: an all-day event from midnight to midnight in the
 	// zone of the backend's hours, a timed event for its span, a recurring
@@ -224,6 +247,20 @@ type Backend struct {
 	// status endpoint shows. Files are read when the config loads: reload
 	// to pick up a changed file. Default: none.
 	Holidays []string `json:"holidays,omitempty"`
+}
+
+// DefaultResponseBodyTimeout is a backend's ResponseBodyTimeout unless it
+// sets one: at the edge a page that makes no progress for this long has
+// lost its customer anyway.
+const DefaultResponseBodyTimeout = 10 * time.Second
+
+// BodyTimeout returns the backend's response body progress bound, applying
+// the default; zero means none.
+func (b *Backend) BodyTimeout() time.Duration {
+	if b.ResponseBodyTimeout != nil {
+		return time.Duration(*b.ResponseBodyTimeout)
+	}
+	return DefaultResponseBodyTimeout
 }
 
 // BannerEnabled reports whether the brand banner applies to this backend,

@@ -57,6 +57,7 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 	}
 	journeyNames := map[string]bool{}
 	pathOwner := map[string]string{}
+	originOwner := map[string]string{}
 	for _, j := range journeys {
 		if err := validateJourney(j); err != nil {
 			return err
@@ -70,6 +71,17 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 				return errorf(j, "path %q is claimed by journeys %q and %q: a path may belong to one journey", p, other, j.Name)
 			}
 			pathOwner[p] = j.Name
+		}
+		for _, b := range j.Backends {
+			if b.Origin == "" {
+				continue
+			}
+			host := NormalizeHost(b.Origin)
+			if other, taken := originOwner[host]; taken {
+				return errorf(b, "journey %q, backend %q: origin %q is already the origin of %s: a vendor origin belongs to one backend",
+					j.Name, b.Name, b.Origin, other)
+			}
+			originOwner[host] = fmt.Sprintf("journey %q, backend %q", j.Name, b.Name)
 		}
 	}
 	return nil
@@ -165,6 +177,9 @@ func validateBackend(j *Journey, b *Backend) error {
 	default:
 		return errorf(b, "%s: unknown owner %q: use in-house or outsourced", where, b.Owner)
 	}
+	if b.ResponseBodyTimeout != nil && *b.ResponseBodyTimeout < 0 {
+		return errorf(b, "%s: response_body_timeout %v: must not be negative (0 turns it off)", where, time.Duration(*b.ResponseBodyTimeout))
+	}
 	if b.Headers != "" && b.Headers != "all" && b.Headers != "assertion" {
 		return errorf(b, "%s: headers %q: want all (plain headers and the assertion) or assertion (the signed assertion only)", where, b.Headers)
 	}
@@ -198,6 +213,14 @@ func validateBackend(j *Journey, b *Backend) error {
 	}
 	for _, host := range b.AllowRedirect {
 		if err := CheckRedirectHost(host); err != nil {
+			return errorf(b, "%s: %v", where, err)
+		}
+	}
+	if b.Origin != "" {
+		if b.Owner != Outsourced {
+			return errorf(b, "%s: origin %q is set on an in-house backend: origin gives a vendor its own subdomain; in-house backends are the brand", where, b.Origin)
+		}
+		if err := CheckOriginHost(b.Origin); err != nil {
 			return errorf(b, "%s: %v", where, err)
 		}
 	}
@@ -268,6 +291,30 @@ func CheckRedirectHost(host string) error {
 		}
 	}
 	return nil
+}
+
+// CheckOriginHost checks the host of a backend's origin: a DNS name
+// without wildcard, scheme, port or path. Letter case and a trailing dot
+// do not matter.
+func CheckOriginHost(host string) error {
+	bad := fmt.Errorf("origin %q: want a brand subdomain such as help.shop.example.com (no scheme, port, path or wildcard)", host)
+	name := strings.TrimSuffix(host, ".")
+	if strings.HasPrefix(name, "*") || strings.ContainsAny(name, "[]:") {
+		return bad
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return fmt.Errorf("origin %q: an IP address cannot be a vendor origin: browsers would not keep its cookies apart from the brand's; use a brand subdomain", host)
+	}
+	if CheckRedirectHost(name) != nil {
+		return bad
+	}
+	return nil
+}
+
+// NormalizeHost is a host name as frontdoor compares hosts: lower case,
+// without a trailing dot.
+func NormalizeHost(host string) string {
+	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 func checkOnError(v string) error {

@@ -46,6 +46,11 @@ func TestValidateRejects(t *testing.T) {
 			return js[1]
 		}, `contact POST path "tickets" must start with '/'`},
 		{"repeat window", func(js []*Journey) any { js[1].RepeatWindow = Duration(365 * 24 * time.Hour); return js[1] }, `repeat_window 8760h0m0s`},
+		{"negative response body timeout", func(js []*Journey) any {
+			d := Duration(-time.Second)
+			js[1].Backends[1].ResponseBodyTimeout = &d
+			return js[1].Backends[1]
+		}, `response_body_timeout -1s: must not be negative`},
 		{"duplicate journey", func(js []*Journey) any { js[1].Name = "checkout"; js[1].Paths = []string{"/x"}; return js[1] }, `journey "checkout" is defined twice`},
 		{"duplicate backend", func(js []*Journey) any { js[1].Backends[1].Name = "care"; return js[1].Backends[1] }, `backend "care" is defined twice`},
 		{"path twice", func(js []*Journey) any { js[1].Paths = append(js[1].Paths, "/checkout*"); return js[1] }, `path "/checkout*" is claimed by journeys "checkout" and "support"`},

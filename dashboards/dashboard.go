@@ -508,7 +508,7 @@ func routingRow(b *dashboard.DashboardBuilder) {
 sum(journey_backend_reason:frontdoor_routing_decisions:rate5m{journey=~"$journey", backend=~"$backend"})`, "__auto"),
 		)).
 		WithPanel(stacked("Upstream errors/s by backend and kind",
-			"Answers: how backends fail: dial (connection refused/unreachable), timeout, status_5xx (the backend answered 5xx; the customer saw a brand error page or a failover). Source: journey_backend_kind:frontdoor_upstream_errors:rate5m.",
+			"Answers: how backends fail: dial (connection refused/unreachable), timeout (no first byte, or no progress sending the request or reading the answer), status_5xx (the backend answered 5xx; the customer saw a brand error page or a failover), aborted (the backend cut its answer off; counted as a 502 in the error ratio). Source: journey_backend_kind:frontdoor_upstream_errors:rate5m.",
 			"reqps", 24, 8,
 			query("A", `sum by (journey, backend, kind) (journey_backend_kind:frontdoor_upstream_errors:rate5m{journey=~"$journey", backend=~"$backend"})`, "{{journey}} / {{backend}} · {{kind}}"),
 		))

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -246,6 +247,13 @@ func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
 			`allow_redirect "pay.example:443"`},
 		{"allow_redirect without hosts", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tallow_redirect"), 7,
 			`allow_redirect needs the hosts`},
+		{"origin on an in-house backend", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner in-house\n\t\t\t\torigin help.shop.example\n\t\t\t\tto 127.0.0.1:1"), 4,
+			`origin "help.shop.example" is set on an in-house backend`},
+		{"origin with a scheme", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\torigin https://help.shop.example\n\t\t\t\tto 127.0.0.1:1"), 6,
+			`origin "https://help.shop.example": want a brand subdomain`},
+		{"origin shared by two backends", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\torigin help.shop.example\n\t\t\t\tto 127.0.0.1:1") +
+			"\t\t}\n\t\tjourney k /k* {\n\t\t\tbackend c {\n\t\t\t\towner outsourced\n\t\t\t\torigin Help.Shop.Example\n\t\t\t\tto 127.0.0.1:1\n\t\t\t}\n", 11,
+			`origin "Help.Shop.Example" is already the origin of journey "j", backend "b"`},
 		{"slo without %", "\t\tjourney j /j* {\n" + backend("\t\t\t\towner outsourced\n\t\t\t\tto 127.0.0.1:1\n\t\t\t\tslo availability 99.5"), 7, `needs a % sign`},
 		{"probe regexp", "\t\tjourney j /j* {\n\t\t\tprobe p {\n\t\t\t\tstep GET /j\n\t\t\t\tforbid \"(?i\"\n\t\t\t}\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 5, `journey "j", probe "p", step 1 (GET /j): forbid "(?i": error parsing regexp`},
 		{"probe check before its step", "\t\tjourney j /j* {\n\t\t\tprobe p {\n\t\t\t\twithin 1s\n\t\t\t\tstep GET /j\n\t\t\t}\n" + backend("\t\t\t\towner in-house\n\t\t\t\tto 127.0.0.1:1"), 5, `within comes before any step`},
@@ -257,6 +265,49 @@ func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
 			c.line++ // the brand line
 			expectRejected(t, cfg, c.reason, c.line)
 		})
+	}
+}
+
+// TestOriginMustBeServedBySite: validate refuses an origin that is not an
+// address of the frontdoor's own site (another site's included), naming
+// the backend and the host; the same origin listed among the site's
+// addresses passes.
+func TestOriginMustBeServedBySite(t *testing.T) {
+	site := func(addresses string) string {
+		return addresses + ` {
+	frontdoor {
+		brand Acme
+		journey support /support* {
+			backend desk {
+				owner outsourced
+				origin help.shop.example
+				to 127.0.0.1:1
+			}
+		}
+	}
+}
+http://help.shop.example {
+	respond "another site"
+}
+`
+	}
+	validate := func(cfg string) (string, error) {
+		p := filepath.Join(t.TempDir(), "Caddyfile")
+		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return frontdoorCmd(t, "validate", "--config", p, "--adapter", "caddyfile")
+	}
+	out, err := validate(site("http://shop.example"))
+	if err == nil {
+		t.Fatal("validate accepted an origin its site does not serve")
+	}
+	if want := `journey "support", backend "desk": origin "help.shop.example" is not an address of this site (it serves shop.example)`; !strings.Contains(out, want) {
+		t.Errorf("validate output lacks %q:\n%s", want, lastLine(out))
+	}
+	cfg := strings.Replace(site("http://shop.example, http://help.shop.example"), "http://help.shop.example {\n\trespond \"another site\"\n}\n", "", 1)
+	if out, err := validate(cfg); err != nil {
+		t.Errorf("validate refused an origin among the site's addresses: %v\n%s", err, lastLine(out))
 	}
 }
 
@@ -350,6 +401,18 @@ func TestDemoServesTheJourneys(t *testing.T) {
 	resp, _ = do(t, "GET", base+"/track/login", nil, nil)
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), base+"/") {
 		t.Errorf("demo vendor redirect: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// ShipCo runs on its own origin: a navigation on the brand host goes
+	// there, and the origin asks the brand host for the customer.
+	_, port, _ := net.SplitHostPort(listen)
+	nav := newBrowserClient(t)
+	resp, _ = nav.do(http.MethodGet, "http://shop.localhost:"+port+"/track/order-1001", nil, true)
+	if want := "http://track.shop.localhost:" + port + "/track/order-1001"; resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Errorf("demo navigation to ShipCo: %d to %q, want %s", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	resp, _ = nav.do(http.MethodGet, "http://track.shop.localhost:"+port+"/track/order-1001", nil, true)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "http://shop.localhost:"+port+"/.well-known/frontdoor/handoff?") {
+		t.Errorf("demo ShipCo origin without a session: %d to %q, want the handoff", resp.StatusCode, loc)
 	}
 }
 

@@ -63,6 +63,7 @@ type gateway struct {
 	dir       string
 	cmd       *exec.Cmd
 	logs      *syncBuffer
+	hosts     []string // the site's host names; none: 127.0.0.1
 }
 
 // siteConfig is what a test writes inside the site block; startGateway
@@ -77,7 +78,21 @@ func startGateway(t *testing.T, site string) *gateway {
 // frontdoor binary under test.
 func startGatewayWith(t *testing.T, bin, site string) *gateway {
 	t.Helper()
-	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	return launchSite(t, bin, nil, site)
+}
+
+// startGatewayOn is startGateway for a site whose addresses are host
+// names (e.g. shop.localhost, help.shop.localhost), over plain HTTP on
+// one free port; URL stays the loopback address, which the site does not
+// serve.
+func startGatewayOn(t *testing.T, hosts []string, site string) *gateway {
+	t.Helper()
+	return launchSite(t, binary, hosts, site)
+}
+
+func launchSite(t *testing.T, bin string, hosts []string, site string) *gateway {
+	t.Helper()
+	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), hosts: hosts}
 	port := freePort(t)
 	g.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	g.writeConfig(t, site, port)
@@ -119,7 +134,15 @@ func (g *gateway) launch(t *testing.T, bin string, args ...string) {
 
 func (g *gateway) writeConfig(t *testing.T, site string, port int) {
 	t.Helper()
-	cfg := fmt.Sprintf("{\n\tadmin %s\n\tmetrics\n\tauto_https off\n\tpersist_config off\n}\n\nhttp://127.0.0.1:%d {\n%s\n}\n", g.AdminAddr, port, site)
+	addresses := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if len(g.hosts) > 0 {
+		var a []string
+		for _, h := range g.hosts {
+			a = append(a, fmt.Sprintf("http://%s:%d", h, port))
+		}
+		addresses = strings.Join(a, ", ")
+	}
+	cfg := fmt.Sprintf("{\n\tadmin %s\n\tmetrics\n\tauto_https off\n\tpersist_config off\n}\n\n%s {\n%s\n}\n", g.AdminAddr, addresses, site)
 	if err := os.WriteFile(filepath.Join(g.dir, "Caddyfile"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

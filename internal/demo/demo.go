@@ -88,6 +88,10 @@ frontdoor demo is running: Acme Outdoor at %[1]s
   %[1]s/support             support: care-team in business hours, NightDesk BPO (vendor) otherwise
   %[1]s/track/order-1001    tracking, outsourced to ShipCo: vendor page, brand headers, no Server/X-Powered-By
   %[1]s/track/login         a vendor redirect to its own address, rewritten to this host
+  %[4]s/demo/login then %[4]s/track/order-1001
+                            ShipCo on its own origin (%[5]s): the navigation goes there, the
+                            customer follows through a one-time-code handoff, the brand's
+                            cookies stay on %[4]s (*.localhost is loopback in browsers)
   %[1]s/track/broken        a vendor 500
   %[1]s/                    the brand home page (no journey claims it: next handler)
   http://%[3]s/metrics      Prometheus metrics (frontdoor_*)
@@ -96,7 +100,7 @@ frontdoor demo is running: Acme Outdoor at %[1]s
                             every 10s: NightDesk BPO fails it (its own name is on the page)
 
 Each page lists the X-Frontdoor-* headers its backend received. Ctrl-C stops the demo.
-`, base, SessionCookie, opts.Admin)
+`, base, SessionCookie, opts.Admin, "http://shop.localhost:"+port(opts.Listen), "http://track.shop.localhost:"+port(opts.Listen))
 
 	<-ctx.Done()
 	return nil
@@ -115,8 +119,17 @@ func Caddyfile(listen, admin, redisURL, home string, addr map[string]string) str
 		"{LISTEN}", listen, "{ADMIN}", admin, "{REDIS}", redisURL, "{HOME}", home,
 		"{SHOP}", addr["shop-core"], "{CARE}", addr["care-team"],
 		"{NIGHT}", addr["nightdesk"], "{SHIP}", addr["shipco"],
-		"{ZONE}", localZone())
+		"{ZONE}", localZone(), "{PORT}", port(listen))
 	return r.Replace(demoTemplate)
+}
+
+// port is the port of the listen address, which the demo's host names
+// (shop.localhost, track.shop.localhost) share.
+func port(listen string) string {
+	if _, p, err := net.SplitHostPort(listen); err == nil {
+		return p
+	}
+	return "80"
 }
 
 func localZone() string {
@@ -131,7 +144,7 @@ const demoTemplate = `{
 	metrics
 }
 
-http://{LISTEN} {
+http://shop.localhost:{PORT}, http://track.shop.localhost:{PORT}, http://{LISTEN} {
 	frontdoor {
 		brand "Acme Outdoor"
 		contact {
@@ -182,6 +195,7 @@ http://{LISTEN} {
 			backend shipco {
 				owner outsourced
 				vendor ShipCo
+				origin track.shop.localhost
 				to http://{SHIP}
 				context customer_id
 			}

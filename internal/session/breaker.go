@@ -6,18 +6,23 @@ import (
 	"time"
 )
 
-// Backoff windows of the circuit breaker.
+// Backoff windows of the circuit breaker: a Redis stall must cost a
+// fail-closed journey no more than the stall itself and a fraction of a
+// second, so a probe goes out at once after the first failure and the
+// wait between failed probes stays short.
 const (
-	minBackoff = 500 * time.Millisecond
-	maxBackoff = 5 * time.Second
+	minBackoff = 25 * time.Millisecond
+	maxBackoff = 250 * time.Millisecond
 )
 
 // breaker keeps lookups away from a Redis that just failed. After a
-// failure it opens for a backoff window during which lookups fail at once;
-// when the window has passed, one lookup at a time probes Redis: success
-// closes the breaker, failure reopens it for twice as long, up to
-// maxBackoff. So a dead Redis costs the lookup timeout on a few requests,
-// not on every one, and the store recovers without anyone's help.
+// failure it opens: the next lookup is a probe and the others fail at once
+// while it is under way. A successful probe (or any lookup that succeeds)
+// closes the breaker; a failed probe keeps it open for a backoff window,
+// twice as long as the last one, from minBackoff up to maxBackoff, after
+// which the next lookup probes again. So a dead Redis costs the lookup
+// timeout on a few requests, not on every one, and the store is back
+// within a lookup of Redis answering again.
 //
 // The state a lookup reads is a single atomic: a closed breaker costs one
 // load.
@@ -67,10 +72,9 @@ func (b *breaker) success(probe bool) {
 	}
 }
 
-// failure records that Redis failed. A failed probe doubles the window; a
-// failure with the breaker closed opens it for minBackoff; other failures
-// (lookups that were already under way when the breaker opened) change
-// nothing.
+// failure records that Redis failed. A failed probe doubles the window; a failure with the breaker
+// closed opens it for a probe at once; other failures (lookups that were
+// already under way when the breaker opened) change nothing.
 func (b *breaker) failure(probe bool, now int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -80,7 +84,7 @@ func (b *breaker) failure(probe bool, now int64) {
 		b.openUntil.Store(now + int64(b.backoff))
 		b.probing.Store(false)
 	case b.openUntil.Load() == 0:
-		b.backoff = minBackoff
-		b.openUntil.Store(now + int64(b.backoff))
+		b.backoff = 0
+		b.openUntil.Store(max(now, 1)) // open, and due for a probe
 	}
 }

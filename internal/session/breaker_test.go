@@ -17,8 +17,17 @@ func TestBreakerBackoff(t *testing.T) {
 	}
 	b.failure(false, now)
 
+	// The first probe goes out at once, one at a time.
+	if ok, probe := b.allow(now); !ok || !probe {
+		t.Fatalf("just opened: allow = %v, %v; want a probe at once", ok, probe)
+	}
+	if ok, _ := b.allow(now); ok {
+		t.Fatal("second lookup allowed while the probe is under way")
+	}
+	b.failure(true, now)
+
 	// Each failed probe doubles the window, up to the maximum.
-	for _, window := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second} {
+	for _, window := range []time.Duration{25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond} {
 		if ok, _ := b.allow(at(window - time.Millisecond)); ok {
 			t.Fatalf("allowed %s into a %s window", window-time.Millisecond, window)
 		}
@@ -38,7 +47,7 @@ func TestBreakerBackoff(t *testing.T) {
 	}
 
 	// A successful probe closes the breaker and resets the backoff.
-	now = at(5 * time.Second)
+	now = at(250 * time.Millisecond)
 	if ok, probe := b.allow(now); !ok || !probe {
 		t.Fatal("no probe after the last window")
 	}
@@ -47,11 +56,13 @@ func TestBreakerBackoff(t *testing.T) {
 		t.Fatalf("after a successful probe: allow = %v, %v; want true, false", ok, probe)
 	}
 	b.failure(false, now)
-	if ok, _ := b.allow(at(499 * time.Millisecond)); ok {
+	b.allow(now)
+	b.failure(true, now)
+	if ok, _ := b.allow(at(24 * time.Millisecond)); ok {
 		t.Error("allowed within the first window after a reset")
 	}
-	if ok, _ := b.allow(at(500 * time.Millisecond)); !ok {
-		t.Error("backoff not reset to 500ms by the success")
+	if ok, _ := b.allow(at(25 * time.Millisecond)); !ok {
+		t.Error("backoff not reset to 25ms by the success")
 	}
 }
 

@@ -1,0 +1,316 @@
+package caddymodule
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// Bounded waits. A vendor that hangs or trickles must not hold a customer,
+// a goroutine or a connection for longer than an edge can afford. Each
+// attempt at a backend has three bounds; the two on bodies are on
+// progress, not on total time, so a large download or upload that keeps
+// moving is never cut:
+//
+//   - the first response byte: Caddy's transport response_header_timeout,
+//     counted from the end of the request;
+//   - sending the request body: Caddy's transport write_timeout, which
+//     bounds each write to the backend's connection, so a backend that
+//     stops reading an upload fails it;
+//   - reading the response body: frontdoor's response_body_timeout,
+//     below. Caddy's read_timeout cannot serve: it bounds every read on
+//     the connection, so it would cut idle WebSocket chats, uploads
+//     longer than it (the transport reads while the body is sent) and
+//     idle keep-alive connections, while a byte a second resets it.
+//
+// Event streams and upgraded connections are exempt from the body bound:
+// they are idle by nature.
+
+// Defaults of the transport's bounds, set on every HTTP transport that
+// does not set its own. Ten seconds is long for a page and short for a
+// customer waiting on one; the dial already has Caddy's 3s.
+const (
+	defaultResponseHeaderTimeout = 10 * time.Second
+	defaultWriteTimeout          = 10 * time.Second
+)
+
+// progressUnit is how much of a response body counts as progress: a
+// backend must deliver this much more (or end) within each
+// response_body_timeout. Far more than a trickle, far less than any real
+// page or download delivers in a second.
+const progressUnit = 1 << 10
+
+// errBodyStalled is the cause with which an attempt's context is
+// cancelled when its response body made no progress within the bound.
+var errBodyStalled = errors.New("response body made no progress within response_body_timeout")
+
+// waitEpoch anchors the monotonic clock of bodyWatch.
+var waitEpoch = time.Now()
+
+// bodyWatch runs one attempt's proxy and cancels the attempt when the
+// response body it writes makes no progress for the backend's bound. It
+// is the writer the proxy writes to, in front of the attempt's writer.
+type bodyWatch struct {
+	http.ResponseWriter // the attempt's writer
+
+	proxy   caddyhttp.MiddlewareHandler
+	hold    *headHold // told whether the answer streams
+	bound   time.Duration
+	cancel  context.CancelCauseFunc
+	timer   *time.Timer
+	last    atomic.Int64 // ns since waitEpoch of the last progress
+	pending int          // bytes since then; the proxy's goroutine only
+	headed  bool
+}
+
+// ServeHTTP runs the proxy with the watch in front of w.
+func (bw *bodyWatch) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	bw.ResponseWriter = w
+	return bw.proxy.ServeHTTP(bw, r, next)
+}
+
+// WriteHeader starts the watch once a final response that is not an
+// event stream begins, and tells the hold whether the backend streams it:
+// the proxy has copied the backend's headers, before the attempt's writer
+// changes them, and an answer without a Content-Length is one the proxy
+// flushes as it comes.
+func (bw *bodyWatch) WriteHeader(status int) {
+	if status >= 200 && !bw.headed {
+		bw.headed = true
+		hdr := bw.Header()
+		eventStream := isEventStream(hdr.Get("Content-Type"))
+		bw.hold.streamed = eventStream || len(hdr["Content-Length"]) == 0
+		if !eventStream {
+			bw.arm()
+		}
+	}
+	bw.ResponseWriter.WriteHeader(status)
+}
+
+func (bw *bodyWatch) Write(p []byte) (int, error) {
+	if !bw.headed {
+		bw.WriteHeader(http.StatusOK)
+	}
+	n, err := bw.ResponseWriter.Write(p)
+	if bw.pending += len(p); bw.pending >= progressUnit {
+		bw.pending = 0
+		bw.last.Store(int64(time.Since(waitEpoch)))
+	}
+	return n, err
+}
+
+// ReadFrom sends everything through Write, which counts the progress.
+func (bw *bodyWatch) ReadFrom(r io.Reader) (int64, error) {
+	return io.Copy(writerOnly{bw}, r)
+}
+
+// FlushError passes a flush on to the attempt's writer.
+func (bw *bodyWatch) FlushError() error {
+	return http.NewResponseController(bw.ResponseWriter).Flush()
+}
+
+// Hijack passes an upgrade on to the attempt's writer.
+func (bw *bodyWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(bw.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the attempt's writer.
+func (bw *bodyWatch) Unwrap() http.ResponseWriter { return bw.ResponseWriter }
+
+func (bw *bodyWatch) arm() {
+	if bw.bound <= 0 {
+		return
+	}
+	bw.last.Store(int64(time.Since(waitEpoch)))
+	t := time.AfterFunc(time.Hour, bw.check)
+	t.Stop()
+	bw.timer = t
+	t.Reset(bw.bound)
+}
+
+// check runs when the bound may have passed without progress: it cancels
+// the attempt (the transport then closes the backend's connection and the
+// proxy's read fails) or looks again when the bound after the last
+// progress has passed.
+func (bw *bodyWatch) check() {
+	idle := time.Since(waitEpoch) - time.Duration(bw.last.Load())
+	if idle >= bw.bound {
+		bw.cancel(errBodyStalled)
+		return
+	}
+	bw.timer.Reset(bw.bound - idle)
+}
+
+// stop ends the watch; the attempt is over.
+func (bw *bodyWatch) stop() {
+	if bw.timer != nil {
+		bw.timer.Stop()
+	}
+}
+
+// watchAttempt runs the proxy of backend b for the attempt aw under its
+// body bound. stalled reports whether the bound cut the attempt.
+func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRoute, r *http.Request, next caddyhttp.Handler) (aborted any, err error, stalled bool) {
+	*bw = bodyWatch{proxy: b.proxy, hold: hold, bound: b.bodyTimeout}
+	if b.bodyTimeout <= 0 {
+		aborted, err = aw.serve(bw, r, next)
+		return aborted, err, false
+	}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	bw.cancel = cancel
+	aborted, err = aw.serve(bw, r.WithContext(ctx), next)
+	bw.stop()
+	return aborted, err, errors.Is(context.Cause(ctx), errBodyStalled)
+}
+
+// classifyAbort maps an attempt the proxy aborted mid-answer to the
+// status it counts as and the kind of upstream failure: the body bound
+// tripped (504, timeout), the customer left (499, no upstream failure),
+// or the backend cut its answer off (502, aborted). Counting a cut-off
+// answer as a 502 even when its 200 head had reached the customer is
+// what puts it in the availability SLI, which counts 5xx.
+func classifyAbort(stalled, customerGone bool) (status int, kind string) {
+	switch {
+	case stalled:
+		return http.StatusGatewayTimeout, errTimeout
+	case customerGone:
+		return 499, ""
+	}
+	return http.StatusBadGateway, errAborted
+}
+
+// abortedHow says in words what happened to an answer of the kind.
+func abortedHow(kind string) string {
+	if kind == errTimeout {
+		return "stalled past response_body_timeout"
+	}
+	return "cut off by the backend"
+}
+
+// headHold keeps a backend's answer of announced length from the
+// customer until it has shown progress (progressUnit bytes of body) or
+// ended, so that a backend that stalls, trickles or hangs up before then
+// is answered with the brand error page (or the next backend) instead of
+// a status line and a broken body. Such an answer is not flushed by the
+// proxy anyway, and the server buffers more than that before it sends
+// anything: the hold costs nothing in latency. Answers the backend
+// streams (without a Content-Length: chunked pages, event streams),
+// interim (1xx) and upgrade (101) responses pass at once: a page that
+// sends its first part early keeps doing so. Flushes of a held answer
+// wait for the hold to end (the proxy flushes an answer it is about to
+// abort). It sits between the attempt's writer and the customer's.
+type headHold struct {
+	http.ResponseWriter // the customer's
+	status              int
+	held                []byte
+	buf                 [progressUnit]byte
+	streamed            bool // set by the body watch: the backend streams its answer
+	holding             bool // a final head is held
+	passed              bool // a final head went to the customer
+	lost                bool // writing to the customer failed: they left
+}
+
+func (hh *headHold) reset(w http.ResponseWriter) {
+	hh.ResponseWriter, hh.status, hh.held = w, 0, nil
+	hh.streamed, hh.holding, hh.passed, hh.lost = false, false, false, false
+}
+
+func (hh *headHold) WriteHeader(status int) {
+	switch {
+	case hh.holding, hh.passed:
+		return
+	case status < 200:
+		hh.passed = status == http.StatusSwitchingProtocols
+		hh.ResponseWriter.WriteHeader(status)
+	case hh.streamed:
+		hh.passed = true
+		hh.ResponseWriter.WriteHeader(status)
+	default:
+		hh.status, hh.holding, hh.held = status, true, hh.buf[:0]
+	}
+}
+
+func (hh *headHold) Write(p []byte) (int, error) {
+	if !hh.holding && !hh.passed {
+		hh.WriteHeader(http.StatusOK)
+	}
+	if hh.holding {
+		if len(hh.held)+len(p) <= cap(hh.held) {
+			hh.held = append(hh.held, p...)
+			return len(p), nil
+		}
+		if err := hh.release(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := hh.ResponseWriter.Write(p)
+	if err != nil {
+		hh.lost = true
+	}
+	return n, err
+}
+
+// release sends the held head and body on: the answer made progress or
+// ended.
+func (hh *headHold) release() error {
+	if !hh.holding {
+		return nil
+	}
+	hh.holding, hh.passed = false, true
+	hh.ResponseWriter.WriteHeader(hh.status)
+	var err error
+	if len(hh.held) > 0 {
+		if _, err = hh.ResponseWriter.Write(hh.held); err != nil {
+			hh.lost = true
+		}
+	}
+	hh.held = nil
+	return err
+}
+
+// discard drops the held answer: the customer gets another.
+func (hh *headHold) discard() {
+	hh.holding, hh.held, hh.status = false, nil, 0
+}
+
+// FlushError flushes what has passed; a held answer stays held.
+func (hh *headHold) FlushError() error {
+	if !hh.passed {
+		return nil
+	}
+	return http.NewResponseController(hh.ResponseWriter).Flush()
+}
+
+// ReadFrom keeps the customer's writer's ReadFrom once the hold is over.
+func (hh *headHold) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := hh.ResponseWriter.(io.ReaderFrom); ok && hh.passed {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{hh}, r)
+}
+
+// Hijack hands over the customer's connection for an upgrade.
+func (hh *headHold) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(hh.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the customer's writer.
+func (hh *headHold) Unwrap() http.ResponseWriter { return hh.ResponseWriter }
+
+// Interface guards
+var (
+	_ http.Hijacker                   = (*bodyWatch)(nil)
+	_ io.ReaderFrom                   = (*bodyWatch)(nil)
+	_ caddyhttp.MiddlewareHandler     = (*bodyWatch)(nil)
+	_ http.Hijacker                   = (*headHold)(nil)
+	_ io.ReaderFrom                   = (*headHold)(nil)
+	_ interface{ FlushError() error } = (*headHold)(nil)
+)

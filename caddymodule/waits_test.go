@@ -1,0 +1,211 @@
+package caddymodule
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitsSite is one journey whose outsourced backend answers with vendor,
+// with a short body bound, and an in-house backend to fail over to.
+func waitsSite(t *testing.T, vendor, care http.HandlerFunc) *Handler {
+	t.Helper()
+	v := newBackend(t, vendor)
+	c := newBackend(t, care)
+	return provisionHandler(t, `
+		brand "Acme Outdoor"
+		contact {
+			phone "+1 800 555 0100"
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to `+v.addr()+`
+				response_body_timeout 200ms
+			}
+			backend care-team {
+				owner in-house
+				to `+c.addr()+`
+			}
+		}`, monday10)
+}
+
+// serveAborting is serve for a response the server may abort: it returns
+// the panic's value instead of failing the test.
+func serveAborting(t *testing.T, h *Handler, r *http.Request) (w *httptest.ResponseRecorder, aborted any) {
+	t.Helper()
+	defer func() { aborted = recover() }()
+	return serve(t, h, r, nil), nil
+}
+
+func lastError(h *Handler) recentError {
+	errs := h.errors.list()
+	if len(errs) == 0 {
+		return recentError{}
+	}
+	return errs[0]
+}
+
+// A vendor that sends its head and then stalls or trickles: the body
+// bound cuts the attempt, and as nothing reached the customer yet, the
+// request fails over (a GET) or gets the brand 504 page (a POST), which
+// the vendor's half-sent page never reaches.
+func TestWaitsStalledAndTricklingBodies(t *testing.T) {
+	stalls := map[string]http.HandlerFunc{
+		"stall": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Length", "100000")
+			io.WriteString(w, "<html><body>NightDesk ")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		},
+		"trickle": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set("Content-Length", "100000")
+			for r.Context().Err() == nil {
+				io.WriteString(w, "<")
+				w.(http.Flusher).Flush()
+				time.Sleep(20 * time.Millisecond)
+			}
+		},
+	}
+	for name, vendor := range stalls {
+		t.Run(name, func(t *testing.T) {
+			released := make(chan struct{}, 4)
+			h := waitsSite(t, func(w http.ResponseWriter, r *http.Request) {
+				defer func() { released <- struct{}{} }()
+				vendor(w, r)
+			}, func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "care answers")
+			})
+
+			start := time.Now()
+			w := serve(t, h, httptest.NewRequest(http.MethodGet, "/support/chat", nil), nil)
+			if w.Code != 200 || w.Body.String() != "care answers" {
+				t.Errorf("GET: %d %.100q, want the failover's answer", w.Code, w.Body.String())
+			}
+			if el := time.Since(start); el > 2*time.Second {
+				t.Errorf("GET answered after %s with a 200ms bound", el)
+			}
+			if e := lastError(h); e.Kind != errTimeout || e.Status != http.StatusGatewayTimeout || e.Backend != "nightdesk" {
+				t.Errorf("recorded error %+v, want a nightdesk timeout", e)
+			}
+
+			r := httptest.NewRequest(http.MethodPost, "/support/ticket", strings.NewReader("ticket"))
+			r.Header.Set("Accept", "text/html")
+			w = serve(t, h, r, nil)
+			if w.Code != http.StatusGatewayTimeout || !strings.Contains(w.Body.String(), "Acme Outdoor") ||
+				strings.Contains(w.Body.String(), "NightDesk") || !strings.Contains(w.Body.String(), w.Header().Get("X-Request-Id")) {
+				t.Errorf("POST: %d %.300q, want the brand 504 page with the reference", w.Code, w.Body.String())
+			}
+			for range 2 {
+				select {
+				case <-released:
+				case <-time.After(2 * time.Second):
+					t.Fatal("the vendor's handler still runs: the attempt's connection was not closed")
+				}
+			}
+		})
+	}
+}
+
+// A page the vendor streams (no Content-Length) reaches the customer as it
+// comes; trickled, it is cut at the bound and counted as a timeout.
+func TestWaitsTrickledStreamIsCut(t *testing.T) {
+	h := waitsSite(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		for r.Context().Err() == nil {
+			io.WriteString(w, "<")
+			w.(http.Flusher).Flush()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}, nil)
+	start := time.Now()
+	w, aborted := serveAborting(t, h, httptest.NewRequest(http.MethodGet, "/support/chat", nil))
+	if aborted != http.ErrAbortHandler || w != nil {
+		t.Errorf("trickled stream: aborted with %v, want http.ErrAbortHandler", aborted)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("cut after %s with a 200ms bound", el)
+	}
+	if e := lastError(h); e.Kind != errTimeout {
+		t.Errorf("recorded error %+v, want a timeout", e)
+	}
+}
+
+// An answer cut off by the vendor is an aborted failure: before any of it
+// reached the customer, a brand 502 page; after, the connection is cut.
+func TestWaitsCutOffAnswers(t *testing.T) {
+	cut := func(sent int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", 2*sent)
+			rw.WriteString(strings.Repeat("x", sent))
+			rw.Flush()
+		}
+	}
+	h := waitsSite(t, cut(100), nil)
+	stats := h.routes[0].backends[0].stats
+	before := value(t, stats.aborted)
+	r := httptest.NewRequest(http.MethodPost, "/support/ticket", strings.NewReader("ticket"))
+	r.Header.Set("Accept", "application/json")
+	w := serve(t, h, r, nil)
+	if w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), w.Header().Get("X-Request-Id")) {
+		t.Errorf("cut off before progress: %d %.200q, want the brand 502", w.Code, w.Body.String())
+	}
+	if got := value(t, stats.aborted) - before; got != 1 {
+		t.Errorf("aborted errors +%v, want +1", got)
+	}
+
+	h = waitsSite(t, cut(8<<10), nil)
+	stats = h.routes[0].backends[0].stats
+	before = value(t, stats.aborted)
+	before502 := value(t, stats.counterFor(http.StatusBadGateway))
+	w, aborted := serveAborting(t, h, httptest.NewRequest(http.MethodPost, "/support/ticket", strings.NewReader("ticket")))
+	if aborted != http.ErrAbortHandler {
+		t.Errorf("cut off after progress: aborted with %v, want http.ErrAbortHandler", aborted)
+	}
+	if w != nil {
+		t.Errorf("cut off after progress: served %d", w.Code)
+	}
+	if got := value(t, stats.aborted) - before; got != 1 {
+		t.Errorf("aborted errors +%v, want +1", got)
+	}
+	if got := value(t, stats.counterFor(http.StatusBadGateway)) - before502; got != 1 {
+		t.Errorf("requests_total{code=502} +%v, want +1: a cut-off answer counts against availability", got)
+	}
+}
+
+// Event streams idle longer than the bound are not cut, and a small
+// answer is held only until it ends.
+func TestWaitsSpareEventStreams(t *testing.T) {
+	h := waitsSite(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/support/small" {
+			io.WriteString(w, "small")
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 2 {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(500 * time.Millisecond)
+		}
+	}, nil)
+	w := serve(t, h, httptest.NewRequest(http.MethodGet, "/support/events", nil), nil)
+	if w.Code != 200 || w.Body.String() != "data: 0\n\ndata: 1\n\n" {
+		t.Errorf("event stream idle for 500ms with a 200ms bound: %d %q", w.Code, w.Body.String())
+	}
+	w = serve(t, h, httptest.NewRequest(http.MethodGet, "/support/small", nil), nil)
+	if w.Code != 200 || w.Body.String() != "small" {
+		t.Errorf("small answer: %d %q", w.Code, w.Body.String())
+	}
+}
