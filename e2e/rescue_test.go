@@ -24,6 +24,7 @@ func rescueSite(t *testing.T, redisURL, vendorURL, inhouseURL, window string) *g
 			cache 0s
 		}
 		journey support /support* {
+			contact POST /support/contact
 			rescue care-team %s
 			backend nightdesk {
 				owner outsourced
@@ -190,4 +191,38 @@ func TestVendorErrorPageOrphansOnceAndRedisDownIsSkipped(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestRepeatContactOrphansTheCustomer: a customer who has to contact the
+// vendor again within the repeat window was orphaned by it.
+func TestRepeatContactOrphansTheCustomer(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-3003")
+	vendor := startBackend(t, "nightdesk", nil)
+	inhouse := startBackend(t, "care-team", nil)
+	gw := rescueSite(t, rs.URL(), vendor.URL, inhouse.URL, "1h")
+	if _, body := do(t, "POST", gw.URL+"/support/contact", strings.NewReader("hi"), withCookie(sessionID)); body != "hello from nightdesk" {
+		t.Fatalf("first contact reached %q", body)
+	}
+	waitFor(t, 5*time.Second, func() error { // the first contact is written off the request path
+		if n, _ := rs.Client(t).Exists(t.Context(), "frontdoor:contact:support:C-3003").Result(); n != 1 {
+			return fmt.Errorf("first contact not recorded")
+		}
+		return nil
+	})
+	resp, _ := do(t, "POST", gw.URL+"/support/contact", strings.NewReader("again"), withCookie(sessionID))
+	ref := resp.Header.Get("X-Request-Id")
+	series := `frontdoor_orphans_total{backend="nightdesk",cause="repeat_contact",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
+	waitFor(t, 5*time.Second, func() error {
+		if v, _ := metricValue(gw.metrics(t), series); v != 1 {
+			return fmt.Errorf("repeat-contact orphans counted %v", v)
+		}
+		return nil
+	})
+	if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from care-team" {
+		t.Errorf("after a repeat contact the customer reached %q", body)
+	}
+	if got := inhouse.last(t).Header.Get("X-Frontdoor-Rescue"); !strings.Contains(got, "cause=repeat_contact") || !strings.Contains(got, ref) {
+		t.Errorf("X-Frontdoor-Rescue = %q, want the repeat contact %s", got, ref)
+	}
 }
