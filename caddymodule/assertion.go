@@ -1,12 +1,15 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -19,11 +22,20 @@ import (
 // lets vendors verify the brand headers and the customer's context.
 type AssertionConfig struct {
 	// Keys are PEM files of private keys (EC P-256 for ES256, Ed25519 for
-	// EdDSA). The first signs; all are published at
-	// /.well-known/frontdoor/jwks.json, so a new key can be published
-	// before it signs. Several instances must share the same keys.
-	// Default: an ES256 key made at start, with a warning.
+	// EdDSA), for teams that manage keys themselves. The first signs; all
+	// are published at /.well-known/frontdoor/jwks.json, so a new key can
+	// be published before it signs. Default: keys frontdoor makes itself
+	// (see Rotate), kept in Caddy's storage.
 	Keys []string `json:"keys,omitempty"`
+
+	// Rotate is how long each key frontdoor makes signs before the next
+	// one takes over. The next key is made and published a whole period
+	// before it signs, so that vendors' cached JWK Sets hold it by then,
+	// and a key that stopped signing stays published until its last token
+	// expires. At least 10s; cannot be combined with Keys. Default: no
+	// rotation, one ES256 key made at first start and kept in Caddy's
+	// storage.
+	Rotate caddy.Duration `json:"rotate,omitempty"`
 
 	// TTL is how long an assertion is valid, from 1s to 5m, in whole
 	// seconds. Default: 2m.
@@ -35,7 +47,7 @@ type AssertionConfig struct {
 	// request: signing is the largest cost frontdoor adds to a request.
 	// Every signed token has its own unique "jti"; every request keeps its
 	// own X-Request-Id. A reused token is only served while the key that
-	// signed it is the first key. It must be at most half the TTL, so that
+	// signed it is the signing key. It must be at most half the TTL, so that
 	// a reused token still has at least half its lifetime left. 0 signs a
 	// fresh assertion for every request, for vendors that refuse a repeated
 	// "jti". Default: 30s, or half the TTL when the TTL is under 1m.
@@ -46,36 +58,62 @@ type AssertionConfig struct {
 // config says otherwise (or the ttl is under twice as long).
 const DefaultReuse = 30 * time.Second
 
-func (h *Handler) provisionAssertion() error {
+// jwksMaxAge is the Cache-Control max-age of the JWK Set without rotation:
+// a key file published ahead, or a new instance's key, reaches caches
+// within it.
+const jwksMaxAge = 5 * time.Minute
+
+// publishedKeys lists the public keys of the process: every config's, and
+// those a reload or a rotation let go until their last token expires. It
+// holds no resources, so it is made once and lives with the process.
+var publishedKeys = sync.OnceValue(assertion.NewPublished)
+
+// rings shares the keys frontdoor makes itself between configs: a reload
+// keeps signing with the key vendors have. One ring per rotation period.
+var rings = caddy.NewUsagePool()
+
+type ringDestructor struct{ *assertion.Ring }
+
+func (r ringDestructor) Destruct() error {
+	r.Close()
+	return nil
+}
+
+func (h *Handler) provisionAssertion(ctx caddy.Context) error {
 	var cfg AssertionConfig
 	if h.Assertion != nil {
 		cfg = *h.Assertion
 	}
-	var signer *assertion.Signer
-	var err error
-	if len(cfg.Keys) == 0 {
-		if signer, err = ephemeralSigner(); err != nil {
-			return fmt.Errorf("assertion: %w", err)
-		}
-		h.logger.Warn("no assertion keys configured: signing with a key made at start; "+
-			"several instances, or a restart, need shared keys (assertion { key FILE })",
-			zap.Strings("kid", signer.KeyIDs()))
-	} else if signer, err = assertion.LoadSigner(cfg.Keys); err != nil {
-		return fmt.Errorf("assertion: %w", err)
-	}
-	// The ephemeral signer is shared by every config of the process: this
-	// handler's ttl goes into its own copy, never into the shared one.
-	h.signer = signer
+	h.ttl = assertion.DefaultTTL
 	if cfg.TTL != 0 {
-		if h.signer, err = signer.WithTTL(time.Duration(cfg.TTL)); err != nil {
+		h.ttl = time.Duration(cfg.TTL)
+		if err := assertion.CheckTTL(h.ttl); err != nil {
 			return fmt.Errorf("assertion ttl: %w", err)
 		}
+		h.ttl = h.ttl.Truncate(time.Second)
 	}
-	h.kid = h.signer.KeyIDs()[0]
-	reuse := defaultReuse(h.signer.TTL())
+	h.jwksMaxAge = jwksMaxAge
+	switch {
+	case len(cfg.Keys) > 0 && cfg.Rotate != 0:
+		return fmt.Errorf("assertion: rotate makes its keys in the process and cannot rotate key files: use one or the other")
+	case len(cfg.Keys) > 0:
+		signer, err := assertion.LoadSigner(cfg.Keys)
+		if err != nil {
+			return fmt.Errorf("assertion: %w", err)
+		}
+		if signer, err = signer.WithTTL(h.ttl); err != nil {
+			return fmt.Errorf("assertion ttl: %w", err)
+		}
+		h.signer = publishedKeys().Hold(signer)
+	default:
+		if err := h.provisionRing(ctx, time.Duration(cfg.Rotate)); err != nil {
+			return err
+		}
+	}
+	reuse := defaultReuse(h.ttl)
 	if cfg.Reuse != nil {
 		reuse = time.Duration(*cfg.Reuse)
-		if err := checkReuse(reuse, h.signer.TTL()); err != nil {
+		if err := checkReuse(reuse, h.ttl); err != nil {
 			return err
 		}
 	}
@@ -85,6 +123,87 @@ func (h *Handler) provisionAssertion() error {
 		h.tokens = newTokenCache(reuse, maxReusedTokens)
 	}
 	return nil
+}
+
+// provisionRing signs with keys frontdoor makes itself, kept in Caddy's
+// storage so that a restart signs with a key vendors already have.
+func (h *Handler) provisionRing(ctx caddy.Context, every time.Duration) error {
+	h.ringKey = "ring/" + assertion.DefaultAlgorithm + "/" + every.String()
+	logger := caddy.Log().Named("frontdoor.assertion")
+	val, loaded, err := rings.LoadOrNew(h.ringKey, func() (caddy.Destructor, error) {
+		r, err := assertion.NewRing(assertion.DefaultAlgorithm, every, ctx.Storage(), publishedKeys(),
+			func(err error) { logger.Error("assertion keys", zap.Error(err)) }, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		return ringDestructor{r}, nil
+	})
+	if err != nil {
+		h.ringKey = ""
+		return fmt.Errorf("assertion: %w", err)
+	}
+	h.ring = val.(ringDestructor).Ring
+	h.ringSigner = new(atomic.Pointer[ttlSigner])
+	if every > 0 {
+		// A cache that honours max-age sees the next key long before it
+		// signs: it is published a whole period ahead.
+		h.jwksMaxAge = min(jwksMaxAge, every/4)
+		if every < minVendorRotation && !loaded {
+			h.logger.Warn("assertion rotate is shorter than vendors' JWK Set caches may hold a set: "+
+				"a vendor whose cache refreshes less often than the period rejects new keys' tokens",
+				zap.Duration("rotate", every), zap.Duration("advised_at_least", minVendorRotation))
+		}
+	}
+	if !loaded {
+		h.logger.Info("signing assertions with keys made by frontdoor", zap.String("kid", h.ring.Signer(time.Now()).KeyID()),
+			zap.Duration("rotate", every), zap.String("storage", assertion.RingPath))
+	}
+	return nil
+}
+
+// minVendorRotation is the shortest rotation no common JWK Set cache
+// notices: lestrrat-go/jwx's jwk.Cache refreshes at most every 15 min by
+// default, jose's createRemoteJWKSet keeps a set 10 min, PyJWT's
+// PyJWKClient 5 min; the next key is published a whole period ahead.
+const minVendorRotation = 20 * time.Minute
+
+// signerAt returns the signer for a token issued at now, with this
+// handler's ttl.
+func (h *Handler) signerAt(now time.Time) *assertion.Signer {
+	if h.ring == nil {
+		return h.signer
+	}
+	base := h.ring.Signer(now)
+	if c := h.ringSigner.Load(); c != nil && c.base == base {
+		return c.signer
+	}
+	s, err := base.WithTTL(h.ttl)
+	if err != nil {
+		return base // checked at provision: cannot happen
+	}
+	h.ringSigner.Store(&ttlSigner{base: base, signer: s})
+	return s
+}
+
+// ttlSigner is a ring's signer with a handler's ttl.
+type ttlSigner struct {
+	base, signer *assertion.Signer
+}
+
+// cleanupAssertion lets go of the handler's keys, once: in-flight
+// requests may still sign with them, and they stay listed until their
+// last token expires.
+func (h *Handler) cleanupAssertion() {
+	if h.keysReleased {
+		return
+	}
+	h.keysReleased = true
+	if h.signer != nil {
+		publishedKeys().Release(h.signer)
+	}
+	if h.ringKey != "" {
+		rings.Delete(h.ringKey) //nolint:errcheck // Close cannot fail
+	}
 }
 
 // defaultReuse is DefaultReuse, or half the ttl when that is shorter: a
@@ -106,26 +225,22 @@ func checkReuse(reuse, ttl time.Duration) error {
 // per reuse window, evicted tokens are simply signed again.
 const maxReusedTokens = 10_000
 
-// ephemeralSigner is made once per process, not per config: a reload must
-// not invalidate the keys vendors have cached. It is never changed; each
-// handler signs with its own copy (Signer.WithTTL).
-var ephemeralSigner = sync.OnceValues(assertion.NewEphemeralSigner)
-
 // sign makes the backend's assertion: the brand, the journey and exactly
 // the context fields the backend may see, under a new unique "jti"; with
 // reuse on, a token signed by the same key for the same claims within the
 // reuse window instead.
 func (h *Handler) sign(b *backendRoute, journey string, cc customerContext, fields []assertion.Field) (string, error) {
 	now := time.Now()
+	signer := h.signerAt(now)
 	if h.tokens == nil {
-		return h.signNew(b, journey, cc, fields, now)
+		return h.signNew(signer, b, journey, cc, fields, now)
 	}
 	var keyBuf [256]byte
-	key := reuseKey(keyBuf[:0], h.kid, b, cc)
+	key := reuseKey(keyBuf[:0], signer.KeyID(), b, cc)
 	if token, ok := h.tokens.get(key, now); ok {
 		return token, nil
 	}
-	token, err := h.signNew(b, journey, cc, fields, now)
+	token, err := h.signNew(signer, b, journey, cc, fields, now)
 	if err == nil {
 		// The token's "iat" is now in whole seconds: its age counts from
 		// there, so that it is never served with less than ttl - reuse
@@ -163,7 +278,7 @@ func appendKeyPart(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-func (h *Handler) signNew(b *backendRoute, journey string, cc customerContext, fields []assertion.Field, now time.Time) (string, error) {
+func (h *Handler) signNew(signer *assertion.Signer, b *backendRoute, journey string, cc customerContext, fields []assertion.Field, now time.Time) (string, error) {
 	fields = fields[:0]
 	subject := ""
 	for _, f := range b.context {
@@ -174,7 +289,7 @@ func (h *Handler) signNew(b *backendRoute, journey string, cc customerContext, f
 			}
 		}
 	}
-	return h.signer.Sign(assertion.Claims{
+	return signer.Sign(assertion.Claims{
 		Issuer: h.Brand, Audience: b.name, Subject: subject, ID: newTokenID(),
 		Journey: journey, Session: cc.state, Context: fields,
 	}, now)
@@ -245,17 +360,36 @@ func (c *tokenCache) evict(now int64) {
 	}
 }
 
-// serveJWKS publishes the public keys vendors verify assertions with.
+// serveJWKS publishes the public keys vendors verify assertions with: the
+// fleet's when a Redis is configured, else this process's.
 func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
+	jwks, maxAge := h.jwks(r.Context(), time.Now())
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(maxAge/time.Second)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
-		w.Write(h.jwks) //nolint:errcheck
+		w.Write(jwks) //nolint:errcheck
 	}
+}
+
+// jwks is the JWK Set served at now and how long it may be cached: this
+// handler's max-age, or a shorter one another instance of the fleet asks
+// for, as its keys are in the set too.
+func (h *Handler) jwks(ctx context.Context, now time.Time) ([]byte, time.Duration) {
+	if h.ring != nil {
+		h.ring.Signer(now) // a rotation that is due happens before it is listed
+	}
+	if h.fleet == nil {
+		return publishedKeys().JWKS(now), h.jwksMaxAge
+	}
+	set, fleetMaxAge := h.fleet.JWKS(ctx, now)
+	if fleetMaxAge > 0 && fleetMaxAge < h.jwksMaxAge {
+		return set, fleetMaxAge
+	}
+	return set, h.jwksMaxAge
 }

@@ -1,10 +1,13 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -30,15 +33,17 @@ func TestEphemeralKeyIsES256(t *testing.T) {
 				to 127.0.0.1:1
 			}
 		}`, monday10)
-	if got := h.signer.Algorithm(); got != "ES256" {
+	signer := h.signerAt(time.Now())
+	if got := signer.Algorithm(); got != "ES256" {
 		t.Errorf("ephemeral key signs %s, want ES256", got)
 	}
 	var jwks jose.JSONWebKeySet
-	if err := json.Unmarshal(h.jwks, &jwks); err != nil {
+	data, _ := h.jwks(context.Background(), time.Now())
+	if err := json.Unmarshal(data, &jwks); err != nil {
 		t.Fatal(err)
 	}
-	if len(jwks.Keys) != 1 || jwks.Keys[0].Algorithm != "ES256" {
-		t.Errorf("JWKS %s, want one ES256 key", h.jwks)
+	if keys := jwks.Key(signer.KeyID()); len(keys) != 1 || keys[0].Algorithm != "ES256" {
+		t.Errorf("JWKS %s, want the ES256 key %s", data, signer.KeyID())
 	}
 }
 
@@ -99,10 +104,7 @@ func TestReuseKeyNamesTheSigningKey(t *testing.T) {
 				to 127.0.0.1:1
 			}
 		}`, monday10)
-	kid := h.signer.KeyIDs()[0]
-	if h.kid != kid {
-		t.Fatalf("handler kid %q, signer's first %q", h.kid, kid)
-	}
+	kid := h.signerAt(time.Now()).KeyID()
 	b := h.routes[0].backends[0]
 	if _, err := h.sign(b, "support", customerContext{state: sessionNone}, nil); err != nil {
 		t.Fatal(err)
@@ -273,7 +275,8 @@ func TestServeReusesAssertions(t *testing.T) {
 				t.Fatalf("vendor got %d requests, want %d", len(tokens), len(cookies))
 			}
 			var jwks jose.JSONWebKeySet
-			if err := json.Unmarshal(h.jwks, &jwks); err != nil {
+			data, _ := h.jwks(context.Background(), time.Now())
+			if err := json.Unmarshal(data, &jwks); err != nil {
 				t.Fatal(err)
 			}
 			wantSub := []string{"C-1", "C-1", "C-2", ""}
@@ -338,7 +341,7 @@ func TestAssertionTTLIsPerHandler(t *testing.T) {
 	}
 	short := provisionHandler(t, site("1m"), monday10)
 	long := provisionHandler(t, site("3m"), monday10)
-	if short.signer.KeyIDs()[0] != long.signer.KeyIDs()[0] {
+	if short.signerAt(time.Now()).KeyID() != long.signerAt(time.Now()).KeyID() {
 		t.Fatal("the two handlers do not share the key made at start")
 	}
 	for _, tc := range []struct {
@@ -361,5 +364,60 @@ func TestAssertionTTLIsPerHandler(t *testing.T) {
 		if got := claims.Expiry.Time().Sub(claims.IssuedAt.Time()); got != tc.want {
 			t.Errorf("handler with ttl %v signed exp - iat = %v", tc.want, got)
 		}
+	}
+}
+
+// TestReloadKeepsOldKeyListed: a reload that swaps the key files drops the
+// old key from signing, not from the JWK Set: it stays listed until the
+// last token it signed expires, for vendors that verify late.
+func TestReloadKeepsOldKeyListed(t *testing.T) {
+	dir := t.TempDir()
+	site := func(file string) string {
+		pemData, err := assertion.GenerateKeyPEM("ES256")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, file)
+		if err := os.WriteFile(path, pemData, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return `
+		brand "Acme Outdoor"
+		assertion {
+			key ` + path + `
+			ttl 3s
+		}
+		journey support /support* {
+			backend care {
+				owner in-house
+				to 127.0.0.1:1
+			}
+		}`
+	}
+	before := provisionHandler(t, site("old.pem"), monday10)
+	oldKid := before.signerAt(time.Now()).KeyID()
+	if _, err := before.sign(before.routes[0].backends[0], "support", customerContext{state: sessionNone}, nil); err != nil {
+		t.Fatal(err)
+	}
+	after := provisionHandler(t, site("new.pem"), monday10)
+	before.Cleanup()
+	listed := func() bool {
+		var set jose.JSONWebKeySet
+		data, _ := after.jwks(context.Background(), time.Now())
+		if err := json.Unmarshal(data, &set); err != nil {
+			t.Fatal(err)
+		}
+		return len(set.Key(oldKid)) == 1
+	}
+	if !listed() {
+		t.Fatal("the old key left the JWK Set at the reload, while its token is valid")
+	}
+	// The token expires 3s after it was signed: then the key goes.
+	deadline := time.Now().Add(10 * time.Second)
+	for listed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the old key is still listed long after its last token expired")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

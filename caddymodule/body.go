@@ -4,11 +4,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
+	"github.com/frontdoor-dev/frontdoor/internal/htmlcharset"
+	"github.com/frontdoor-dev/frontdoor/internal/mimetype"
 )
 
 // bodyPlan is what happens to a banner backend's response body.
@@ -16,8 +17,8 @@ type bodyPlan int
 
 const (
 	bodyAsIs    bodyPlan = iota // not a page, or one that must not change
-	bodyBanner                  // a page: the banner goes in
-	bodySniffed                 // no Content-Type: the body decides
+	bodyBanner                  // a page: the start of the body decides its charset, and the banner goes in
+	bodySniffed                 // no usable Content-Type: the start of the body decides its type
 	bodyRefused                 // a page in a coding frontdoor cannot read, or a body no browser should render
 )
 
@@ -25,11 +26,14 @@ const (
 // brand banner. A vendor cannot dodge the banner: every coding a browser
 // reads is decoded, a body without a Content-Type is sniffed as a browser
 // would, and a body a browser would render but frontdoor cannot read is
-// refused. It returns the coding to decode ("" for none).
+// refused. The type is what a browser takes from all the Content-Type
+// lines (WHATWG "extract a MIME type"): a vendor cannot send text/plain
+// to the gateway and text/html to the browser. It returns the coding to
+// decode ("" for none).
 func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header) (plan bodyPlan, coding string) {
-	contentType := hdr.Get("Content-Type")
-	typed := contentType != ""
-	if typed && !isHTML(contentType) {
+	page, typed := mimetype.Extract(hdr["Content-Type"])
+	typed = typed && !mimetype.Sniffed(page, typed)
+	if typed && !mimetype.IsHTML(page) {
 		return bodyAsIs, ""
 	}
 	disposition, _, _ := mime.ParseMediaType(hdr.Get("Content-Disposition"))
@@ -56,13 +60,6 @@ func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header)
 	if !single || coding != "" && !decodableCoding(coding) {
 		return bodyRefused, ""
 	}
-	if typed {
-		_, params, _ := mime.ParseMediaType(contentType)
-		if charset := strings.ToLower(params["charset"]); strings.HasPrefix(charset, "utf-16") || strings.HasPrefix(charset, "utf-32") {
-			p.stats.banner("skipped")
-			return bodyAsIs, ""
-		}
-	}
 	if !typed {
 		return bodySniffed, coding
 	}
@@ -80,17 +77,16 @@ func isRedirect(status int) bool {
 	return false
 }
 
-// isHTML reports whether a Content-Type is an HTML page, without the
-// allocations of a full parse, which only pages need (for the charset).
+// isHTML reports whether a Content-Type value is an HTML page.
 func isHTML(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	mediaType = strings.TrimSpace(mediaType)
-	return strings.EqualFold(mediaType, "text/html") || strings.EqualFold(mediaType, "application/xhtml+xml")
+	m, ok := mimetype.Parse(contentType)
+	return ok && mimetype.IsHTML(m)
 }
 
 // bodyPipeline carries a page's body to the customer through its stages:
-// decode (the content coding) → sniff (a body without Content-Type) →
-// inject (the banner). It is built once, when the headers are known, and
+// decode (the content coding) → sniff (the type of a body without one,
+// the charset of a page; a page the banner cannot go into as bytes is
+// transcoded to UTF-8) → inject (the banner). It is built once, when the headers are known, and
 // alone holds the stages: the writer hands it every byte and finishes it
 // once. With a decoder, the stages after it run on the decoder's goroutine
 // until finish, which waits for that goroutine; so nothing of the pipeline
@@ -108,10 +104,8 @@ type bodyPipeline struct {
 }
 
 // newBodyPipeline wires the stages for a page (typed) or a body to sniff,
-// in the given coding. The headers of a typed page are fixed here and the
-// writer sends them; a sniffed body's headers are sent by the sniffer. It
-// returns nil if the banner cannot be rendered: the page then goes out as
-// it is.
+// in the given coding. The headers are sent by the sniffer, once the start
+// of the body shows the type and charset.
 func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, requestID, coding string, typed bool) *bodyPipeline {
 	bp := &bodyPipeline{policy: p, dst: dst, status: status, requestID: requestID}
 	hdr := dst.Header()
@@ -119,15 +113,11 @@ func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, req
 		hdr.Del("Content-Encoding")
 		hdr.Del("Content-Length")
 	}
+	bp.sniffer = &pageSniffer{pipeline: bp}
 	if typed {
-		if !bp.startBanner(hdr) {
-			return nil
-		}
-		bp.in = bp.injector
-	} else {
-		bp.sniffer = &pageSniffer{pipeline: bp}
-		bp.in = bp.sniffer
+		bp.sniffer.page, bp.sniffer.typed = mimetype.Extract(hdr["Content-Type"])
 	}
+	bp.in = bp.sniffer
 	if coding != "" {
 		bp.decoder = newDecodeWriter(coding, bp.in, func() { bp.flushStages() }) //nolint:errcheck // best effort, as a flush is
 		bp.in = bp.decoder
@@ -178,9 +168,10 @@ func (bp *bodyPipeline) startBanner(hdr http.Header) bool {
 	}
 	bp.injector = injectorPool.Get().(*banner.Injector)
 	bp.injector.Reset(bp.dst, page)
-	if n, err := strconv.ParseInt(hdr.Get("Content-Length"), 10, 64); err == nil {
-		hdr.Set("Content-Length", strconv.FormatInt(n+int64(len(page)), 10))
-	}
+	bp.injector.SetScripting(banner.ScriptingEnabled(hdr["Content-Security-Policy"]))
+	// The length changes by more than the banner: what closes a page left
+	// open, and transcoding to UTF-8.
+	hdr.Del("Content-Length")
 	if etag := hdr.Get("Etag"); etag != "" && !strings.HasPrefix(etag, "W/") {
 		hdr.Set("Etag", "W/"+etag)
 	}
@@ -216,6 +207,11 @@ func (bp *bodyPipeline) finish(complete bool) {
 		if err := bp.sniffer.decide(); err != nil {
 			complete = false
 		}
+		if complete && bp.sniffer.transcoder != nil {
+			if err := bp.sniffer.transcoder.Close(); err != nil {
+				complete = false
+			}
+		}
 	}
 	if bp.injector == nil {
 		return
@@ -238,22 +234,26 @@ func (bp *bodyPipeline) finish(complete bool) {
 
 var injectorPool = sync.Pool{New: func() any { return banner.NewInjector(nil, nil) }}
 
-// pageSniffer holds back the start of a body that came without a
-// Content-Type until it shows what it is, as a browser would sniff it,
-// then writes the headers with the type it found (so the browser does not
-// sniff something else) and passes the body on, through the injector if
-// it is a page. Where it passes the body is decided once.
+// pageSniffer holds back the start of a banner backend's page until it
+// shows what a browser takes it for: the type of a body that came without
+// a usable Content-Type, sniffed as a browser would, and the charset of
+// an HTML page (a byte order mark or a <meta> may decide it). It then
+// writes the headers with the type and charset it found (so the browser
+// does not decide differently) and passes the body on: through the
+// injector if it is a page, after a transcoder to UTF-8 if the banner
+// cannot go into its encoding as bytes. Where it passes the body is
+// decided once.
 type pageSniffer struct {
-	pipeline *bodyPipeline
-	held     [sniffLen]byte
-	n        int
-	decided  bool
-	out      io.Writer
-	err      error
+	pipeline   *bodyPipeline
+	page       mimetype.MIMEType // the vendor's type, when typed
+	typed      bool
+	held       [htmlcharset.SampleLen]byte
+	n          int
+	decided    bool
+	out        io.Writer
+	transcoder io.WriteCloser
+	err        error
 }
-
-// sniffLen is how much of a body http.DetectContentType reads.
-const sniffLen = 512
 
 func (s *pageSniffer) Write(p []byte) (int, error) {
 	if s.decided {
@@ -261,7 +261,7 @@ func (s *pageSniffer) Write(p []byte) (int, error) {
 	}
 	n := copy(s.held[s.n:], p)
 	s.n += n
-	if s.n < sniffLen {
+	if s.n < len(s.held) {
 		return len(p), nil
 	}
 	if err := s.decide(); err != nil {
@@ -282,11 +282,30 @@ func (s *pageSniffer) decide() error {
 	s.decided = true
 	bp := s.pipeline
 	hdr := bp.dst.Header()
-	contentType := http.DetectContentType(s.held[:s.n])
-	hdr.Set("Content-Type", contentType)
+	page := s.page
+	if !s.typed {
+		// DetectContentType's charset is a guess no browser makes: the
+		// page's own decides.
+		page, _ = mimetype.Parse(http.DetectContentType(s.held[:s.n]))
+		page.Params = nil
+		hdr.Set("Content-Type", page.String())
+	}
 	s.out = bp.dst
-	if isHTML(contentType) && bp.startBanner(hdr) {
+	if mimetype.IsHTML(page) && bp.startBanner(hdr) {
 		s.out = bp.injector
+		label, hasLabel := page.Param("charset")
+		charset := htmlcharset.Decide(s.held[:s.n], label, hasLabel)
+		if charset.Transcode {
+			s.transcoder = charset.NewTranscoder(bp.injector)
+			s.out = s.transcoder
+			page.SetParam("charset", "utf-8")
+		} else if charset.Relabel {
+			page.SetParam("charset", charset.Name)
+		}
+		// One Content-Type, the browser's reading of the vendor's; XHTML
+		// is served as HTML, the parser the banner was placed for.
+		page.Type, page.Subtype = "text", "html"
+		hdr.Set("Content-Type", page.String())
 	}
 	bp.dst.WriteHeader(bp.status)
 	_, s.err = s.out.Write(s.held[:s.n])

@@ -54,6 +54,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //		assertion {
 //			key <pem file...>
+//			rotate <duration>
 //			ttl <duration>
 //			reuse <duration>
 //		}
@@ -88,7 +89,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				slo latency <percent>% <duration>
 //				banner  on|off
 //				headers all|assertion
-//				isolate on|off
+//				isolate [on|off]
 //				allow_redirect <host...>
 //				origin  <host>
 //				<any reverse_proxy subdirective>
@@ -278,6 +279,16 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 				return nil, d.Err("key needs PEM files: the first signs, all are published")
 			}
 			a.Keys = append(a.Keys, keys...)
+		case "rotate":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			every, err := caddy.ParseDuration(v)
+			if err != nil || every < assertion.MinRotation {
+				return nil, d.Errf("assertion rotate %q: want a duration of at least %v, e.g. 24h", v, assertion.MinRotation)
+			}
+			a.Rotate = caddy.Duration(every)
 		case "ttl":
 			var v string
 			if !d.AllArgs(&v) {
@@ -301,8 +312,11 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 			a.Reuse = &r
 			reuseErr = d.Errf("assertion reuse %s: must be at most half the assertion ttl", v)
 		default:
-			return nil, d.Errf("unrecognized assertion option %q: expected key, ttl or reuse", d.Val())
+			return nil, d.Errf("unrecognized assertion option %q: expected key, rotate, ttl or reuse", d.Val())
 		}
+	}
+	if a.Rotate != 0 && len(a.Keys) > 0 {
+		return nil, d.Err("assertion: rotate makes its keys in the process and cannot rotate key files: use one or the other")
 	}
 	ttl := assertion.DefaultTTL
 	if a.TTL != 0 {
@@ -457,11 +471,15 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 			}
 			b.Holidays = append(b.Holidays, file)
 		case "isolate":
-			var v string
-			if !d.AllArgs(&v) || (v != "on" && v != "off") {
-				return nil, d.Err("isolate wants on or off")
+			// Bare, it reads as on, like the other flags.
+			on := true
+			switch args := d.RemainingArgs(); {
+			case len(args) == 0:
+			case len(args) == 1 && (args[0] == "on" || args[0] == "off"):
+				on = args[0] == "on"
+			default:
+				return nil, d.Err("isolate wants on, off or nothing (on)")
 			}
-			on := v == "on"
 			b.Isolate = &on
 		case "cookies":
 			budget, err := parseCookieBudget(d, b.Name)

@@ -235,6 +235,7 @@ func TestCaddyfileOptions(t *testing.T) {
 			"owner outsourced\nvendor V\nisolate off": false,
 			"owner in-house":                          false,
 			"owner in-house\nisolate on":              true,
+			"owner in-house\nisolate":                 true, // bare, as DESIGN reads it
 		} {
 			b := mustParse(t, wrap(line)).Journeys[0].Backends[0]
 			if b.IsolateEnabled() != want {
@@ -401,7 +402,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"assertion reuse over half its ttl", "frontdoor {\n\tassertion {\n\t\treuse 20s\n\t\tttl 30s\n\t}\n}", "assertion reuse 20s: must be at most half the assertion ttl, at Testfile:3"},
 		{"assertion reuse not a duration", "frontdoor {\n\tassertion {\n\t\treuse often\n\t}\n}", `assertion reuse "often": want a duration, at most half the assertion ttl, at Testfile:3`},
 		{"assertion key without file", "frontdoor {\n\tassertion {\n\t\tkey\n\t}\n}", "key needs PEM files: the first signs, all are published, at Testfile:3"},
-		{"unknown assertion option", "frontdoor {\n\tassertion {\n\t\talg RS256\n\t}\n}", `unrecognized assertion option "alg": expected key, ttl or reuse, at Testfile:3`},
+		{"unknown assertion option", "frontdoor {\n\tassertion {\n\t\talg RS256\n\t}\n}", `unrecognized assertion option "alg": expected key, rotate, ttl or reuse, at Testfile:3`},
+		{"assertion rotate too short", "frontdoor {\n\tassertion {\n\t\trotate 1s\n\t}\n}", `assertion rotate "1s": want a duration of at least 10s, e.g. 24h, at Testfile:3`},
+		{"assertion rotate with key files", "frontdoor {\n\tassertion {\n\t\tkey a.pem\n\t\trotate 24h\n\t}\n}", "assertion: rotate makes its keys in the process and cannot rotate key files: use one or the other, at Testfile:5"},
 		{"journey without name", "frontdoor {\n\tbrand Acme\n\tjourney {\n\t}\n}", "journey needs a name and paths, e.g. journey checkout /checkout* /cart*, at Testfile:3"},
 		{"journey without paths", "frontdoor {\n\tbrand Acme\n\tjourney j {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `journey "j" claims no path`},
 		{"journey without backends", "frontdoor {\n\tbrand Acme\n\n\tjourney j /j* {\n\t}\n}", `journey "j" has no backend: add at least one backend block, at Testfile:4`},
@@ -433,11 +436,11 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"unknown slo", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo uptime 99%\n\t\t}\n\t}\n}", `unknown slo "uptime"`},
 		{"slo without args", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo\n\t\t}\n\t}\n}", "slo wants availability P%"},
 		{"banner maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tbanner maybe\n\t\t}\n\t}\n}", "banner wants on or off, at Testfile:4"},
-		{"isolate maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate maybe\n\t\t}\n\t}\n}", "isolate wants on or off, at Testfile:4"},
+		{"isolate maybe", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate maybe\n\t\t}\n\t}\n}", "isolate wants on, off or nothing (on), at Testfile:4"},
+		{"isolate with two values", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate on off\n\t\t}\n\t}\n}", "isolate wants on, off or nothing (on), at Testfile:4"},
 		{"cookies max words", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tcookies {\n\t\t\t\tmax many\n\t\t\t}\n\t\t}\n\t}\n}", `cookies max "many": want a positive whole number, at Testfile:5`},
 		{"cookies unknown", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tcookies {\n\t\t\t\tpath /\n\t\t\t}\n\t\t}\n\t}\n}", `cookies has max, bytes and max_age, not "path", at Testfile:5`},
 		{"cookies max_age", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tcookies {\n\t\t\t\tmax_age forever\n\t\t\t}\n\t\t}\n\t}\n}", `cookies max_age "forever"`},
-		{"isolate without value", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tisolate\n\t\t}\n\t}\n}", "isolate wants on or off"},
 		{"allow_redirect url", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect pay.example https://pay.example/\n\t\t}\n\t}\n}", `backend b: allow_redirect "https://pay.example/": want a host name such as pay.example or *.pay.example (no scheme, port or path), at Testfile:4`},
 		{"allow_redirect inner wildcard", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect pay.*.example\n\t\t}\n\t}\n}", `allow_redirect "pay.*.example"`},
 		{"response_body_timeout negative", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tresponse_body_timeout -1s\n\t\t}\n\t}\n}", `backend b: response_body_timeout "-1s": want a duration such as 10s, or 0 for none, at Testfile:4`},

@@ -297,7 +297,9 @@ func TestServeVendor(t *testing.T) {
 		if ref := w.Header().Get("X-Request-Id"); !strings.Contains(body, "<code>"+ref+"</code>") {
 			t.Errorf("banner does not show the reference %q", ref)
 		}
-		if cl := w.Header().Get("Content-Length"); cl != fmt.Sprint(len(body)) {
+		// What closes an open page and transcoding change the length by
+		// more than the banner: the vendor's Content-Length goes.
+		if cl := w.Header().Get("Content-Length"); cl != "" {
 			t.Errorf("Content-Length %s for a body of %d bytes", cl, len(body))
 		}
 	})

@@ -53,8 +53,9 @@ type Handler struct {
 	Session *SessionConfig `json:"session,omitempty"`
 
 	// Assertion configures the signed X-Frontdoor-Assertion every backend
-	// receives. Default: signed with an ES256 key made at start (one
-	// instance only), valid for 2m, one token reused for the same claims
+	// receives. Default: signed with an ES256 key frontdoor makes at first
+	// start and keeps in Caddy's storage (published to the fleet through the
+	// session Redis), valid for 2m, one token reused for the same claims
 	// for 30s.
 	Assertion *AssertionConfig `json:"assertion,omitempty"`
 
@@ -85,12 +86,17 @@ type Handler struct {
 	redis             redis.UniversalClient
 	sessionKey        string // key template of the session hash
 	errors            *recentErrors
-	vendorCookies     map[string]bool // never sent to outsourced backends
-	jars              map[string]bool // the ids of this config's vendor cookie jars
-	signer            *assertion.Signer
-	kid               string      // of the key that signs
-	tokens            *tokenCache // nil unless assertions are reused
-	jwks              []byte
+	vendorCookies     map[string]bool            // never sent to outsourced backends
+	jars              map[string]bool            // the ids of this config's vendor cookie jars
+	signer            *assertion.Signer          // from key files; nil when ring signs
+	ring              *assertion.Ring            // keys made by frontdoor; nil with key files
+	ringKey           string                     // in rings
+	ringSigner        *atomic.Pointer[ttlSigner] // the ring's signer with this handler's ttl
+	ttl               time.Duration
+	fleet             *assertion.Fleet // the fleet's keys, when a Redis is configured
+	jwksMaxAge        time.Duration
+	keysReleased      bool          // by Cleanup
+	tokens            *tokenCache   // nil unless assertions are reused
 	bannerPage        *banner.Bound // the banner with the request reference still to be put in
 	bannerStyleHashes []string
 	errorTemplate     *errorpage.Template
@@ -140,10 +146,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionBrandPages(); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
-	if err := h.provisionAssertion(); err != nil {
+	if err := h.provisionAssertion(ctx); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
-	h.jwks = h.signer.JWKS()
 	h.board = localBoard()
 	if h.Session != nil {
 		if err := h.provisionSession(); err != nil {
@@ -367,6 +372,7 @@ func (h *Handler) Cleanup() error {
 	}
 	liveHandlers.remove(h)
 	h.cleanupSession()
+	h.cleanupAssertion()
 	return nil
 }
 

@@ -114,8 +114,8 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		case bodyBanner, bodySniffed:
 			aw.detach()
 			aw.body = newBodyPipeline(p, aw.ResponseWriter, status, aw.scope.requestID, coding, plan == bodyBanner)
-			if plan == bodySniffed && aw.body != nil {
-				return // the sniffer writes the header once the body shows what it is
+			if aw.body != nil {
+				return // the sniffer writes the header once the body shows its type and charset
 			}
 		}
 	}

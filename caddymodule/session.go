@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
@@ -81,6 +82,7 @@ type sharedRedis struct {
 	trail    *fleet.Trail
 	contacts *fleet.Contacts
 	orphans  *fleet.Orphans
+	keys     *assertion.Fleet
 }
 
 // Destruct stops the board and the trail writer (writing what is queued)
@@ -93,6 +95,7 @@ func (s *sharedRedis) Destruct() error {
 		s.orphans.Close() // before the trail: orphans write to it
 		s.trail.Close()
 		s.contacts.Close()
+		s.keys.Close()
 		s.client.Close() //nolint:errcheck // nothing to do about it
 	}()
 	return nil
@@ -137,7 +140,8 @@ func (h *Handler) provisionSession() error {
 		logger := caddy.Log().Named("frontdoor.fleet")
 		trail := fleet.NewTrail(c, fleet.TrailOptions{}, logger)
 		return &sharedRedis{client: c, board: fleet.NewBoard(c, logger), trail: trail,
-			contacts: fleet.NewContacts(c, logger), orphans: fleet.NewOrphans(c, trail, fleet.OrphanOptions{}, logger)}, nil
+			contacts: fleet.NewContacts(c, logger), orphans: fleet.NewOrphans(c, trail, fleet.OrphanOptions{}, logger),
+			keys: assertion.NewFleet(c, publishedKeys(), caddy.Log().Named("frontdoor.assertion"))}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
@@ -146,6 +150,11 @@ func (h *Handler) provisionSession() error {
 	shared := val.(*sharedRedis)
 	h.board, h.trail, h.contacts, h.redis = shared.board, shared.trail, shared.contacts, shared.client
 	h.orphans = shared.orphans
+	h.fleet = shared.keys
+	h.fleet.Publish() // this config's keys reach the fleet before vendors ask
+	if h.ring != nil && h.jwksMaxAge < jwksMaxAge {
+		h.fleet.AskMaxAge(h.jwksMaxAge)
+	}
 	h.sessionKey = s.Key
 	if h.sessionKey == "" {
 		h.sessionKey = session.DefaultKeyTemplate

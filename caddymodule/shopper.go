@@ -618,12 +618,34 @@ const (
 	shopperAccept    = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 )
 
+// stepBody is what a step's body sends, and its Content-Type: JSON as
+// written; otherwise a form written as it reads ("message=Where is my
+// order?"), each name and value form-encoded as a browser submits them,
+// in the order written.
+func stepBody(written string) (body, contentType string) {
+	if b := strings.TrimSpace(written); strings.HasPrefix(b, "{") || strings.HasPrefix(b, "[") {
+		return written, "application/json"
+	}
+	fields := strings.Split(written, "&")
+	for i, f := range fields {
+		name, value, ok := strings.Cut(f, "=")
+		fields[i] = url.QueryEscape(name)
+		if ok {
+			fields[i] += "=" + url.QueryEscape(value)
+		}
+	}
+	return strings.Join(fields, "&"), "application/x-www-form-urlencoded"
+}
+
 // visit sends one step through the handler, as Caddy's server would.
 func (s *shopper) visit(ctx context.Context, t *probeTarget, st *stepRoute, base *url.URL, https bool, jar http.CookieJar) (out stepOutcome) {
 	u := base.ResolveReference(st.url)
 	var body io.Reader
+	var contentType string
 	if st.cfg.Body != "" {
-		body = strings.NewReader(st.cfg.Body)
+		var sent string
+		sent, contentType = stepBody(st.cfg.Body)
+		body = strings.NewReader(sent)
 	}
 	r, err := http.NewRequestWithContext(ctx, st.cfg.Method, u.String(), body)
 	if err != nil {
@@ -633,10 +655,6 @@ func (s *shopper) visit(ctx context.Context, t *probeTarget, st *stepRoute, base
 	if body == nil {
 		r.Body = http.NoBody // as a server request has
 	} else {
-		contentType := "application/x-www-form-urlencoded"
-		if b := strings.TrimSpace(st.cfg.Body); strings.HasPrefix(b, "{") || strings.HasPrefix(b, "[") {
-			contentType = "application/json"
-		}
 		r.Header.Set("Content-Type", contentType)
 	}
 	r.RequestURI = st.url.RequestURI()

@@ -516,3 +516,20 @@ func TestShopperWithRedisDown(t *testing.T) {
 		t.Errorf("vendor got X-Frontdoor-Session %q", got)
 	}
 }
+
+// TestStepFormBodyIsEncoded: a step's form body is written as it reads
+// ("message=Where is my order?") and sent form-encoded, as a browser
+// submits the form; a JSON body is sent as written.
+func TestStepFormBodyIsEncoded(t *testing.T) {
+	for _, c := range []struct{ written, sent, contentType string }{
+		{"message=Where is my order?&order=A&B", "message=Where+is+my+order%3F&order=A&B", "application/x-www-form-urlencoded"},
+		{"name=Zoë & Co", "name=Zo%C3%AB+&+Co", "application/x-www-form-urlencoded"},
+		{"q=50%", "q=50%25", "application/x-www-form-urlencoded"},
+		{`{"message":"a b"}`, `{"message":"a b"}`, "application/json"},
+	} {
+		sent, contentType := stepBody(c.written)
+		if sent != c.sent || contentType != c.contentType {
+			t.Errorf("stepBody(%q) = %q, %s; want %q, %s", c.written, sent, contentType, c.sent, c.contentType)
+		}
+	}
+}

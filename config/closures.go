@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-ical"
 	"github.com/teambition/rrule-go"
+	"github.com/yaegashi/wtz.go"
 )
 
 // Closure is a day or a range of days on which a backend is closed
@@ -358,6 +359,7 @@ func loadHolidays(path string, loc *time.Location) ([]holiday, error) {
 	}
 	var instances []instance // RECURRENCE-ID: one changed occurrence of a recurring event
 	for _, ev := range cal.Events() {
+		ianaZones(ev.Props)
 		name := eventName(ev)
 		uid, _ := ev.Props.Text(ical.PropUID)
 		if rid := ev.Props.Get(ical.PropRecurrenceID); rid != nil {
@@ -537,6 +539,21 @@ func parseRecurrence(ev ical.Event, h *holiday, loc *time.Location) error {
 	}
 	h.set = set
 	return nil
+}
+
+// ianaZones rewrites each TZID that names a Windows zone, as Outlook and
+// Exchange write them ("Eastern Standard Time"), to the IANA zone that
+// CLDR's windowsZones table gives for it, so that the times read as the
+// calendar meant them. IANA names are left as they are: no Windows name
+// is one.
+func ianaZones(props ical.Props) {
+	for _, ps := range props {
+		for _, p := range ps {
+			if iana, ok := wtz.WindowsToUnixMap[p.Params.Get(ical.ParamTimezoneID)]; ok {
+				p.Params.Set(ical.ParamTimezoneID, iana)
+			}
+		}
+	}
 }
 
 // propTime reads a DATE or DATE-TIME property: a date is local midnight

@@ -515,3 +515,33 @@ func BenchmarkClosuresEvaluate(b *testing.B) {
 		cl.evaluate(now)
 	}
 }
+
+// TestHolidaysOutlookWindowsZones: Outlook and Exchange export their zones
+// under Windows names (TZID="Eastern Standard Time"), which the CLDR
+// windowsZones table maps to IANA zones.
+func TestHolidaysOutlookWindowsZones(t *testing.T) {
+	cl, err := CompileClosures(newYork("Mon-Fri 08:00-20:00"), nil, []string{filepath.Join("testdata", "outlook.ics")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny := "America/New_York"
+	for _, c := range []struct{ zone, at, want string }{
+		{ny, "2026-11-24 08:59", ""},
+		{ny, "2026-11-24 09:00", "All-hands training"},
+		{ny, "2026-11-24 16:59", "All-hands training"},
+		{ny, "2026-11-24 17:00", ""},
+		// 09:00-12:00 in Paris (W. Europe) is 03:00-06:00 in New York, on
+		// three Thursdays.
+		{"Europe/Paris", "2026-12-10 09:00", "Paris site visit"},
+		{ny, "2026-12-17 03:00", "Paris site visit"},
+		{ny, "2026-12-17 06:00", ""},
+		{ny, "2026-12-24 05:59", "Paris site visit"},
+		{ny, "2026-12-31 04:00", ""},
+		{ny, "2026-12-25 12:00", "Christmas Day"},
+	} {
+		reason, closed := cl.At(at(t, c.zone, c.at))
+		if closed != (c.want != "") || reason != c.want {
+			t.Errorf("At(%s %s) = %q, %v; want %q", c.at, c.zone, reason, closed, c.want)
+		}
+	}
+}

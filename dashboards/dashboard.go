@@ -65,11 +65,14 @@ func Dashboard() (dashboard.Dashboard, error) {
 			Enable(true).
 			Hide(false).
 			IconColor("orange").
-			Expr(`sum by (journey, backend) (journey_backend_reason:frontdoor_routing_decisions:rate5m{journey=~"$journey", reason="override"}) > 0`).
-			Step("1m").
-			TitleFormat("override").
-			TextFormat("{{journey}} sent to {{backend}} by an operator override").
-			UseValueForTime(false))
+			// The query goes in target, where Grafana's Prometheus plugin
+			// moves a legacy top-level expr and step; the schema knows
+			// no top-level query fields.
+			Target(prometheus.NewDataqueryBuilder().
+				Datasource(datasource).
+				RefId("Anno").
+				Expr(`sum by (journey, backend) (journey_backend_reason:frontdoor_routing_decisions:rate5m{journey=~"$journey", reason="override"}) > 0`).
+				Interval("1m")))
 
 	for _, row := range []func(*dashboard.DashboardBuilder){
 		trafficRow, comparisonRow, serviceLevelRow, routingRow, contextRow, customerRow, experienceRow,
@@ -81,9 +84,13 @@ func Dashboard() (dashboard.Dashboard, error) {
 		return d, fmt.Errorf("building the dashboard: %w", err)
 	}
 	for i := range d.Templating.List {
-		if v := &d.Templating.List[i]; v.Type == dashboard.VariableTypeDatasource {
+		v := &d.Templating.List[i]
+		if v.Type == dashboard.VariableTypeDatasource {
 			v.Refresh = cog.ToPtr(dashboard.VariableRefreshOnDashboardLoad) // the builder has no Refresh for it
 		}
+		// The SDK sets the interval variable's auto fields on every
+		// variable; Grafana's schema has them on none.
+		v.Auto, v.AutoMin, v.AutoCount = nil, nil, nil
 	}
 	id := uint32(0)
 	for _, p := range d.Panels {
@@ -93,6 +100,11 @@ func Dashboard() (dashboard.Dashboard, error) {
 			p.RowPanel.Id = id
 		case p.Panel != nil:
 			p.Panel.Id = cog.ToPtr(id)
+			// The SDK gives every table the footer Grafana 12 replaced
+			// with per-field footers; its schema no longer has it.
+			if o, ok := p.Panel.Options.(*table.Options); ok {
+				o.Footer = nil
+			}
 		}
 	}
 	return d, nil
@@ -120,7 +132,6 @@ func labelVariable(name, label, definition string) *dashboard.QueryVariableBuild
 			"query": definition,
 			"refId": "PrometheusVariableQueryEditor-VariableQuery",
 		}}).
-		Definition(definition).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
 		Sort(dashboard.VariableSortAlphabeticalAsc).
 		Multi(true).
@@ -301,7 +312,6 @@ func tablePanel(title, description string, width, height uint32, rename map[stri
 		Thresholds(thresholds("green")).
 		ShowHeader(true).
 		CellHeight(common.TableCellHeightSm).
-		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"}).Fields([]string{})).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
 			"excludeByName": map[string]any{"Time": true, "__name__": true, "job": true, "instance": true},

@@ -65,7 +65,11 @@ type dashboardModel struct {
 	Annotations struct {
 		List []struct {
 			Name string `json:"name"`
-			Expr string `json:"expr"`
+			Expr string `json:"expr"` // legacy, before Grafana moved it into target
+			// Target is the annotation's query, as Grafana stores it.
+			Target struct {
+				Expr string `json:"expr"`
+			} `json:"target"`
 		} `json:"list"`
 	} `json:"annotations"`
 	Templating struct {
@@ -174,6 +178,9 @@ func Queries(dashboardJSON []byte) ([]Query, error) {
 		return nil, err
 	}
 	for _, a := range d.Annotations.List {
+		if a.Target.Expr != "" {
+			a.Expr = a.Target.Expr
+		}
 		if strings.TrimSpace(a.Expr) == "" {
 			continue
 		}
@@ -213,6 +220,10 @@ func (q ScorecardQuery) Expr(window, journeyRegex string) string {
 var (
 	// ScorecardRequests is the number of requests of a backend in the range.
 	ScorecardRequests = ScorecardQuery{Name: "requests", Template: `sum by (journey, backend, owner, vendor) (increase(frontdoor_requests_total{journey=~"$journey"}[$__range]))`}
+	// ScorecardDataSince is when, within the range, frontdoor's requests were first recorded
+	// (to the subquery's resolution, Prometheus's evaluation interval): a period longer than
+	// the data says so.
+	ScorecardDataSince = ScorecardQuery{Name: "data since", Template: `min_over_time(timestamp(sum(frontdoor_requests_total{journey=~"$journey"}))[$__range:])`}
 	// ScorecardErrorRatio is the share of a backend's requests answered 5xx over the range.
 	ScorecardErrorRatio = ScorecardQuery{Name: "error ratio", Template: `sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoor_requests_errors:rate5m{journey=~"$journey"}[$__range]))
 /

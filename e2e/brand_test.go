@@ -123,7 +123,9 @@ func TestBannerOnVendorPages(t *testing.T) {
 	if etag := resp.Header.Get("Etag"); etag != `W/"v1"` {
 		t.Errorf("ETag %q, want weakened", etag)
 	}
-	if resp.ContentLength != int64(len(body)) {
+	// The banner and what closes a page left open change the length: the
+	// vendor's Content-Length goes, and the page is chunked.
+	if resp.ContentLength != -1 && resp.ContentLength != int64(len(body)) {
 		t.Errorf("Content-Length %d, body %d", resp.ContentLength, len(body))
 	}
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -46,7 +47,14 @@ func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
 				slo availability 99.9%%
 				slo latency 95%% 100ms
 			}
-		}`, night.URL, care.URL)))
+		}
+		journey returns /returns* {
+			backend returns-desk {
+				owner in-house
+				to %s
+				slo availability 99.9%%
+			}
+		}`, night.URL, care.URL, care.URL)))
 	prom := startPrometheus(t, gw.AdminAddr)
 	// Prometheus takes a few seconds to scrape a new target the first time; traffic before that
 	// would be one jump of the counters, which increase() cannot see.
@@ -68,6 +76,9 @@ func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
 			client := &http.Client{Timeout: 5 * time.Second}
 			for !stop.Load() {
 				if resp, err := client.Get(gw.URL + "/support/chat"); err == nil {
+					resp.Body.Close()
+				}
+				if resp, err := client.Get(gw.URL + "/returns/label"); err == nil {
 					resp.Body.Close()
 				}
 				time.Sleep(10 * time.Millisecond)
@@ -101,19 +112,24 @@ func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
 			rows[strings.TrimPrefix(cells[0], "| ")] = line
 		}
 	}
-	vendorRow := regexp.MustCompile(`^\| nightdesk \| outsourced: NightDesk BPO \| [0-9,]+ \| (4[0-9]|5[0-9])\.[0-9]{2}% \| \*\*missed \(≥ 99\.5%\)\*\* \| -[0-9]+% \| [0-9.]+% ≤ 800ms \| met \(≥ 95%\) \|`)
+	vendorRow := regexp.MustCompile(`^\| nightdesk \| outsourced: NightDesk BPO \| [0-9,]+ \| (4[0-9]|5[0-9])\.[0-9]{2}% \| \*\*missed \(≥ 99\.5%\)\*\* \| spent [0-9.]+× \| [0-9.]+% ≤ 800ms \| met \(≥ 95%\) \|`)
 	if !vendorRow.MatchString(rows["nightdesk"]) {
 		t.Errorf("vendor row %q, want about 50%% availability, availability SLO missed, latency SLO met", rows["nightdesk"])
 	}
-	inHouseRow := regexp.MustCompile(`^\| care-team \| in-house \| [0-9,]+ \| 100\.00% \| met \(≥ 99\.9%\) \| 100% \| [0-9.]+% ≤ 100ms \| met \(≥ 95%\) \| [0-9]+% \|`)
+	inHouseRow := regexp.MustCompile(`^\| care-team \| in-house \| [0-9,]+ \| 100\.00% \| met \(≥ 99\.9%\) \| none spent \| [0-9.]+% ≤ 100ms \| met \(≥ 95%\) \| ([0-9]+% spent|none spent) \|`)
 	if !inHouseRow.MatchString(rows["care-team"]) {
 		t.Errorf("in-house row %q, want 100%% availability, both SLOs met", rows["care-team"])
 	}
 	if strings.Index(md, "| care-team |") > strings.Index(md, "| nightdesk |") {
 		t.Error("the in-house team does not come first")
 	}
-	if !strings.Contains(md, "- support / nightdesk (outsourced: NightDesk BPO): availability ") {
-		t.Error("the summary does not name the vendor that missed its objective")
+	if !regexp.MustCompile(`- support / nightdesk \(outsourced: NightDesk BPO\): availability .*, error budget spent [0-9.]+×`).MatchString(md) {
+		t.Error("the summary does not name the vendor that missed its objective and say how much of its budget it spent")
+	}
+	// A minute of data asked about as a day says how much there was.
+	if day, err := frontdoorCmd(t, "scorecard", "--prometheus", prom.URL, "--range", "1d"); err != nil ||
+		!regexp.MustCompile(`Partial period: data for [0-9]+ min of the 1d asked`).MatchString(day) {
+		t.Errorf("a 1d scorecard over a minute of data does not say so: %v\n%s", err, day)
 	}
 
 	// Errors an operator can act on.
@@ -132,7 +148,7 @@ func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
 
 	// The HTML page, rendered by Chromium.
 	page := filepath.Join(t.ArtifactDir(), "scorecard.html")
-	if out, err := frontdoorCmd(t, "scorecard", "--prometheus", prom.URL, "--range", "1h", "--journey", "support", "--format", "html", "--out", page); err != nil {
+	if out, err := frontdoorCmd(t, "scorecard", "--prometheus", prom.URL, "--range", "1h", "--format", "html", "--out", page); err != nil {
 		t.Fatalf("scorecard --format html: %v\n%s", err, out)
 	}
 	html, err := os.ReadFile(page)
@@ -145,7 +161,7 @@ func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
 		}
 	}
 	ctx := newBrowser(t)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1100, 700), chromedp.Navigate("file://"+page),
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate("file://"+page),
 		chromedp.WaitVisible(chromedp.CSS("svg"))); err != nil {
 		t.Fatalf("opening the scorecard: %v", err)
 	}
@@ -155,6 +171,23 @@ func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("rendered page lacks %q", want)
 		}
+	}
+	// At 1280 px every column of every table is inside the window.
+	fit := browse(t, ctx, chromedp.Evaluate[map[string]float64](`(() => {
+		const right = Math.max(...[...document.querySelectorAll('th, td')].map(e => e.getBoundingClientRect().right));
+		return {right, width: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth};
+	})()`))
+	if fit["right"] > fit["width"] || fit["scroll"] > fit["width"] {
+		t.Errorf("at 1280 px the last column ends at %v px and the page is %v px wide, in a %v px window", fit["right"], fit["scroll"], fit["width"])
+	}
+	// Printed, each journey is one A4 page.
+	pdf := filepath.Join(t.ArtifactDir(), "scorecard.pdf")
+	if out, err := exec.Command(chromiumPath(t), "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+		"--user-data-dir="+t.TempDir(), "--print-to-pdf="+pdf, "file://"+page).CombinedOutput(); err != nil {
+		t.Fatalf("chromium --print-to-pdf: %v\n%s", err, out)
+	}
+	if pages := pdfPages(t, pdf); pages != 2 {
+		t.Errorf("the printed scorecard of 2 journeys has %d pages, want one per journey", pages)
 	}
 	drawn := browse(t, ctx, chromedp.Evaluate[map[string]float64](`(() => {
 		const w = s => [...document.querySelectorAll(s)].map(e => e.getBBox().width);
@@ -167,4 +200,15 @@ func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
 	if drawn["resources"] != 0 || drawn["scripts"] != 0 {
 		t.Errorf("the page loaded %v resources and has %v scripts, want none", drawn["resources"], drawn["scripts"])
 	}
+}
+
+// pdfPages counts the page objects of a PDF (Chromium writes them
+// uncompressed), as pdfinfo would.
+func pdfPages(t *testing.T, file string) int {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(regexp.MustCompile(`/Type\s*/Page[^s]`).FindAll(data, -1))
 }

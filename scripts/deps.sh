@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the programs the test suite runs and the machine lacks:
-# redis-server and redis-cli, prometheus and promtool, chromium, node and npm.
+# redis-server and redis-cli, prometheus and promtool, chromium, node and npm,
+# and PyJWT with cryptography (a vendor's verifier in the e2e) for python3.
 # As root, or with sudo that needs no password, it installs them with
 # apt-get (Debian); otherwise it prints the one command that does and exits 1.
 # scripts/test.sh runs it first.
 set -euo pipefail
 
 # Each tool and the Debian (bookworm) package that provides it.
-tools=(redis-server redis-cli prometheus promtool chromium node npm)
+tools=(redis-server redis-cli prometheus promtool chromium node npm pyjwt)
 declare -A package=(
 	[redis-server]=redis-server
 	[redis-cli]=redis-tools
@@ -16,17 +17,33 @@ declare -A package=(
 	[chromium]=chromium
 	[node]=nodejs
 	[npm]=npm
+	[pyjwt]="python3-jwt python3-cryptography"
 )
+
+# have says whether a tool is there; pyjwt is a Python module, not a
+# command: the e2e looks for it in the python3 on PATH, then in Debian's
+# (FRONTDOOR_PYTHONS lists others to look in).
+have() {
+	if [[ $1 == pyjwt ]]; then
+		local py
+		for py in ${FRONTDOOR_PYTHONS:-python3 /usr/bin/python3}; do
+			"$py" -c 'import jwt, cryptography' 2>/dev/null && return 0
+		done
+		return 1
+	fi
+	command -v "$1" >/dev/null
+}
 
 # missing sets missing_tools and missing_packages (each package once).
 missing() {
 	missing_tools=() missing_packages=()
 	local tool pkg
 	for tool in "${tools[@]}"; do
-		command -v "$tool" >/dev/null && continue
+		have "$tool" && continue
 		missing_tools+=("$tool")
-		pkg=${package[$tool]}
-		[[ " ${missing_packages[*]} " == *" $pkg "* ]] || missing_packages+=("$pkg")
+		for pkg in ${package[$tool]}; do
+			[[ " ${missing_packages[*]} " == *" $pkg "* ]] || missing_packages+=("$pkg")
+		done
 	done
 }
 

@@ -25,6 +25,9 @@ var packageTools = map[string][]string{
 	"chromium":     {"chromium"},
 	"nodejs":       {"node"},
 	"npm":          {"npm"},
+	// The stub python3 imports anything: PyJWT is there once installed.
+	"python3-jwt":          {"python3"},
+	"python3-cryptography": {},
 }
 
 func newFakeMachine(t *testing.T, uid string, sudo bool, aptInstalls bool, has ...string) *fakeMachine {
@@ -84,7 +87,7 @@ func (m *fakeMachine) run(t *testing.T) (calls []string, out string, err error) 
 		t.Fatal(lookErr)
 	}
 	cmd := exec.Command(bash, "deps.sh")
-	cmd.Env = []string{"PATH=" + m.dir, "HOME=" + m.dir}
+	cmd.Env = []string{"PATH=" + m.dir, "HOME=" + m.dir, "FRONTDOOR_PYTHONS=python3"}
 	b, err := cmd.CombinedOutput()
 	log, _ := os.ReadFile(m.log)
 	if s := strings.TrimSpace(string(log)); s != "" {
@@ -103,7 +106,7 @@ func TestDepsInstallsWhatIsMissingAsRoot(t *testing.T) {
 	}
 	want := []string{
 		"DEBIAN_FRONTEND=noninteractive apt-get update -qq",
-		aptInstall + "redis-server redis-tools prometheus chromium nodejs npm",
+		aptInstall + "redis-server redis-tools prometheus chromium nodejs npm python3-jwt python3-cryptography",
 	}
 	if strings.Join(calls, "\n") != strings.Join(want, "\n") {
 		t.Errorf("calls:\n%s\nwant:\n%s\noutput:\n%s", strings.Join(calls, "\n"), strings.Join(want, "\n"), out)
@@ -112,7 +115,7 @@ func TestDepsInstallsWhatIsMissingAsRoot(t *testing.T) {
 
 func TestDepsInstallsOnlyTheMissingPackages(t *testing.T) {
 	// redis-cli and promtool come with packages of their own name's cousins.
-	m := newFakeMachine(t, "0", false, true, "redis-server", "prometheus", "chromium", "node", "npm")
+	m := newFakeMachine(t, "0", false, true, "redis-server", "prometheus", "chromium", "node", "npm", "python3")
 	calls, out, err := m.run(t)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -123,7 +126,7 @@ func TestDepsInstallsOnlyTheMissingPackages(t *testing.T) {
 }
 
 func TestDepsDoesNothingWhenAllIsThere(t *testing.T) {
-	m := newFakeMachine(t, "1000", false, false, "redis-server", "redis-cli", "prometheus", "promtool", "chromium", "node", "npm")
+	m := newFakeMachine(t, "1000", false, false, "redis-server", "redis-cli", "prometheus", "promtool", "chromium", "node", "npm", "python3")
 	calls, out, err := m.run(t)
 	if err != nil || len(calls) != 0 {
 		t.Errorf("err %v, calls %q\n%s", err, calls, out)
@@ -131,7 +134,7 @@ func TestDepsDoesNothingWhenAllIsThere(t *testing.T) {
 }
 
 func TestDepsUsesPasswordlessSudo(t *testing.T) {
-	m := newFakeMachine(t, "1000", true, true, "redis-server", "redis-cli", "node", "npm")
+	m := newFakeMachine(t, "1000", true, true, "redis-server", "redis-cli", "node", "npm", "python3")
 	calls, out, err := m.run(t)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -149,7 +152,7 @@ func TestDepsUsesPasswordlessSudo(t *testing.T) {
 }
 
 func TestDepsPrintsTheCommandWithoutRoot(t *testing.T) {
-	m := newFakeMachine(t, "1000", false, true, "redis-server", "redis-cli", "node", "npm")
+	m := newFakeMachine(t, "1000", false, true, "redis-server", "redis-cli", "node", "npm", "python3")
 	calls, out, err := m.run(t)
 	if err == nil {
 		t.Fatalf("exit 0 without installing anything\n%s", out)

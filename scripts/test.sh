@@ -15,6 +15,21 @@ go vet ./...
 echo "== unit tests (race detector)"
 go test -race -count=1 $(go list ./... | grep -v /e2e)
 
+# tsc checks dashboards/frontdoor.json against the TypeScript types Grafana
+# publishes for its dashboard schema and panel plugins (@grafana/schema of
+# Grafana 13.2): an unknown property fails. The packages are installed once
+# into a cache directory.
+grafana_schema=13.2.3
+echo "== dashboard against Grafana's schema (@grafana/schema $grafana_schema)"
+schema_dir="${XDG_CACHE_HOME:-$HOME/.cache}/frontdoor/grafana-schema-$grafana_schema"
+if [[ ! -d $schema_dir/node_modules/@grafana/schema ]]; then
+	mkdir -p "$schema_dir"
+	npm install --no-audit --no-fund --no-package-lock --silent --prefix "$schema_dir" \
+		"@grafana/schema@$grafana_schema" typescript@5.9.3
+fi
+repo=$PWD
+(cd "$schema_dir" && node "$repo/dashboards/schema/check.mjs" "$repo/dashboards/frontdoor.json")
+
 echo "== fuzz (short runs)"
 # Budgets are execution counts, not durations: a -fuzztime duration races
 # the fuzz coordinator's own deadline in Go 1.26 (golang/go#75804) and fails
@@ -23,6 +38,9 @@ echo "== fuzz (short runs)"
 # them all for a longer local run.
 fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-$3}" "$1"; }
 fuzz ./internal/banner/ FuzzInjector 100000x
+fuzz ./internal/banner/ FuzzInjectorTree 20000x
+fuzz ./internal/mimetype/ FuzzParse 100000x
+fuzz ./internal/htmlcharset/ FuzzTranscoder 20000x
 fuzz ./internal/assertion/ FuzzPayload 100000x
 fuzz ./config/ FuzzHours 100000x
 # The first caddymodule target builds Caddy with coverage instrumentation

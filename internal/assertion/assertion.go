@@ -195,6 +195,11 @@ func (s *Signer) KeyIDs() []string {
 	return ids
 }
 
+// KeyID returns the "kid" of the signing key.
+func (s *Signer) KeyID() string {
+	return s.signing.public.KeyID
+}
+
 // Algorithm returns the JWS algorithm of the signing key, "ES256" or "EdDSA".
 func (s *Signer) Algorithm() string {
 	return s.signing.public.Algorithm
@@ -210,15 +215,17 @@ var scratch = sync.Pool{New: func() any {
 // buffer in the pool forever.
 const maxPooled = 16 << 10
 
-// Sign returns a compact JWS for c, issued at now ("iat") and expiring TTL
-// later ("exp"). There is no "nbf": it would only repeat "iat", and a vendor
-// whose clock lags would reject the token as not yet valid.
+// Sign returns a compact JWS for c, issued at now ("iat", and "nbf" with
+// the same value, which libraries that insist on "nbf" want) and expiring
+// TTL later ("exp"). The signing key remembers the latest "exp" it signed,
+// so that Published keeps it listed until that token expires.
 func (s *Signer) Sign(c Claims, now time.Time) (string, error) {
 	if err := c.validate(); err != nil {
 		return "", err
 	}
 	iat := now.Unix()
 	exp := iat + s.ttl
+	s.signing.signedUntil(exp)
 
 	bp := scratch.Get().(*[]byte)
 	payload := appendPayload((*bp)[:0], &c, iat, exp)

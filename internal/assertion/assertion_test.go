@@ -66,8 +66,8 @@ func TestGoldenToken(t *testing.T) {
 	s := rfc8037Signer(t)
 	got := sign(t, s, testClaims(), testNow)
 	const want = "eyJhbGciOiJFZERTQSIsImtpZCI6ImtQcktfcW14VldhWVZBOXd3QkY2SXVvM3ZWeno3VHhIQ1R3WEJ5Z3JTNGsiLCJ0eXAiOiJKV1QifQ." +
-		"eyJpc3MiOiJBY21lIE91dGRvb3IiLCJzdWIiOiJjdXNfNDIiLCJhdWQiOiJuaWdodGRlc2siLCJpYXQiOjE3NDE5NjQ5NjYsImV4cCI6MTc0MTk2NTA4NiwianRpIjoiMDFKUFE3WkszTThWIiwiam91cm5leSI6InN1cHBvcnQiLCJzZXNzaW9uIjoiZm91bmQiLCJjdHgiOnsiY3VzdG9tZXJfaWQiOiJjdXNfNDIiLCJmaXJzdF9uYW1lIjoiWm_DqyIsInRpZXIiOiJnb2xkIn19." +
-		"_Qgh3OTt33ArjadbC4B1ZU7KWHykJi_hnQ6ln5WgYlyw9XGE2U1BpxwILb76rzMHIStB7aFiO429KPqqfya_DQ"
+		"eyJpc3MiOiJBY21lIE91dGRvb3IiLCJzdWIiOiJjdXNfNDIiLCJhdWQiOiJuaWdodGRlc2siLCJpYXQiOjE3NDE5NjQ5NjYsIm5iZiI6MTc0MTk2NDk2NiwiZXhwIjoxNzQxOTY1MDg2LCJqdGkiOiIwMUpQUTdaSzNNOFYiLCJqb3VybmV5Ijoic3VwcG9ydCIsInNlc3Npb24iOiJmb3VuZCIsImN0eCI6eyJjdXN0b21lcl9pZCI6ImN1c180MiIsImZpcnN0X25hbWUiOiJab8OrIiwidGllciI6ImdvbGQifX0." +
+		"8UrO_S5_Bq1qzBqqTgWW6vOUco78NiTs5qIRrGLA8kehmI639kGnvxUqsZOLMgYfkUWmRErjnPMeI_2t2cvFAA"
 	if got != want {
 		t.Errorf("token =\n%s\nwant\n%s", got, want)
 	}
@@ -85,7 +85,7 @@ func TestTokenShape(t *testing.T) {
 			if got := string(decodeSegment(t, hdr)); got != wantHdr {
 				t.Errorf("header = %s, want %s", got, wantHdr)
 			}
-			wantPayload := `{"iss":"Acme Outdoor","sub":"cus_42","aud":"nightdesk","iat":1741964966,"exp":1741965086,` +
+			wantPayload := `{"iss":"Acme Outdoor","sub":"cus_42","aud":"nightdesk","iat":1741964966,"nbf":1741964966,"exp":1741965086,` +
 				`"jti":"01JPQ7ZK3M8V","journey":"support","session":"found",` +
 				`"ctx":{"customer_id":"cus_42","first_name":"Zoë","tier":"gold"}}`
 			if got := string(decodeSegment(t, payload)); got != wantPayload {
@@ -102,7 +102,7 @@ func TestOptionalClaimsOmitted(t *testing.T) {
 	s := rfc8037Signer(t)
 	c := Claims{Issuer: "Acme Outdoor", Audience: "shop-core", Journey: "checkout", Session: SessionNone}
 	_, payload, _ := splitToken(t, sign(t, s, c, testNow))
-	want := `{"iss":"Acme Outdoor","aud":"shop-core","iat":1741964966,"exp":1741965086,"journey":"checkout","session":"none"}`
+	want := `{"iss":"Acme Outdoor","aud":"shop-core","iat":1741964966,"nbf":1741964966,"exp":1741965086,"journey":"checkout","session":"none"}`
 	if got := string(decodeSegment(t, payload)); got != want {
 		t.Errorf("payload = %s, want %s", got, want)
 	}

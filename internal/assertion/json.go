@@ -18,6 +18,8 @@ func appendPayload(b []byte, c *Claims, iat, exp int64) []byte {
 	b = appendString(b, c.Audience)
 	b = append(b, `,"iat":`...)
 	b = strconv.AppendInt(b, iat, 10)
+	b = append(b, `,"nbf":`...)
+	b = strconv.AppendInt(b, iat, 10)
 	b = append(b, `,"exp":`...)
 	b = strconv.AppendInt(b, exp, 10)
 	if c.ID != "" {

@@ -78,7 +78,7 @@ func FuzzPayload(f *testing.F) {
 		p := appendPayload(nil, &c, iat, iat+120)
 		var got struct {
 			Iss, Sub, Aud, Jti, Journey, Session string
-			Iat, Exp                             int64
+			Iat, Nbf, Exp                        int64
 			Ctx                                  map[string]string
 		}
 		dec := json.NewDecoder(bytes.NewReader(p))
@@ -99,7 +99,7 @@ func FuzzPayload(f *testing.F) {
 			return out
 		}
 		if got.Iss != norm(iss) || got.Aud != norm(aud) || got.Sub != norm(sub) || got.Jti != norm(jti) ||
-			got.Journey != norm(journey) || got.Session != norm(session) || got.Iat != iat || got.Exp != iat+120 {
+			got.Journey != norm(journey) || got.Session != norm(session) || got.Iat != iat || got.Nbf != iat || got.Exp != iat+120 {
 			t.Errorf("payload %s read back as %+v", p, got)
 		}
 		if got.Ctx[norm(name)] != norm(value) || got.Ctx[norm(name+"2")] != norm(value+value) {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -28,6 +29,21 @@ type key struct {
 	// thumbprint (base64url) and its Algorithm ES256 or EdDSA.
 	public jose.JSONWebKey
 	signer jose.Signer // puts alg, kid and typ "JWT" in the protected header
+	// lastExp is the "exp" (unix seconds) of the last token the key
+	// signed. Published shares one counter between all loads of a key.
+	lastExp *atomic.Int64
+}
+
+// signedUntil records that the key signed a token expiring at exp. The
+// load comes first so that the common case, a second that is already
+// recorded, writes nothing shared.
+func (k *key) signedUntil(exp int64) {
+	for {
+		last := k.lastExp.Load()
+		if last >= exp || k.lastExp.CompareAndSwap(last, exp) {
+			return
+		}
+	}
 }
 
 // newKey accepts a P-256 or Ed25519 private key and derives its public JWK,
@@ -65,7 +81,7 @@ func newKey(priv any) (*key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making %s signer: %v", alg, err)
 	}
-	return &key{public: public, signer: signer}, nil
+	return &key{public: public, signer: signer, lastExp: new(atomic.Int64)}, nil
 }
 
 // LoadSigner reads one private key from each PEM file. The first key signs;

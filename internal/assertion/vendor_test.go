@@ -166,8 +166,8 @@ func TestVendorVerifies(t *testing.T) {
 			if got := std.Expiry.Time().Sub(std.IssuedAt.Time()); got != DefaultTTL {
 				t.Errorf("exp - iat = %v, want %v", got, DefaultTTL)
 			}
-			if std.NotBefore != nil {
-				t.Errorf("nbf = %v, want none", std.NotBefore.Time())
+			if std.NotBefore == nil || !std.NotBefore.Time().Equal(std.IssuedAt.Time()) {
+				t.Errorf("nbf = %v, want iat %v", std.NotBefore, std.IssuedAt.Time())
 			}
 			want := frontdoorClaims{Journey: "support", Session: "found", Ctx: map[string]string{
 				"customer_id": "cus_42", "first_name": "Zoë", "tier": "gold",

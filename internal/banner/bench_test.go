@@ -75,10 +75,10 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 // TestInjectorFlatMemory100MB streams 100 MB through an Injector and checks
 // that it allocates next to nothing: memory must not grow with the page.
 func TestInjectorFlatMemory100MB(t *testing.T) {
-	const total = 100 << 20
 	// A pattern full of things that look like the end tag, and writes of an
-	// odd size so that they split it everywhere.
-	pattern := bytes.Repeat([]byte("<p>x</p></bo<</body</BODY\t\t<b></bodyx>"), 1<<10)
+	// odd size so that they split it everywhere; the page is whole patterns.
+	pattern := bytes.Repeat([]byte(`<p>x</p></bo></bodyx><!-- </body> --><b title="</BODY>"></b><script>"</body>"</script><plaintextx>`), 1<<10)
+	total := int64(100<<20) / int64(len(pattern)) * int64(len(pattern))
 	const writeSize = 4093
 
 	banner := []byte(testBanner)

@@ -162,3 +162,30 @@ func isNone(s string) bool {
 func isSpaceRune(r rune) bool {
 	return r < 0x80 && isHTMLSpace(byte(r))
 }
+
+// ScriptingEnabled reports whether a document served with these
+// Content-Security-Policy field values runs with scripting enabled: it does
+// not when a policy has a sandbox directive without allow-scripts. The
+// HTML parser then reads <noscript> as markup (see
+// [Injector.SetScripting]). Each value may hold several policies,
+// separated by commas.
+func ScriptingEnabled(policies []string) bool {
+	for _, value := range policies {
+		for _, policy := range strings.Split(value, ",") {
+			for _, d := range strings.Split(policy, ";") {
+				fields := strings.FieldsFunc(d, isSpaceRune)
+				if len(fields) == 0 || !strings.EqualFold(fields[0], "sandbox") {
+					continue
+				}
+				scripts := false
+				for _, flag := range fields[1:] {
+					scripts = scripts || strings.EqualFold(flag, "allow-scripts")
+				}
+				if !scripts {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}

@@ -1,6 +1,9 @@
 package banner
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestAllowStyle(t *testing.T) {
 	h := []string{"'sha256-AAA='"}
@@ -125,5 +128,41 @@ func TestAllowStyle(t *testing.T) {
 				t.Fatalf("AllowStyle(%q)\n got %q\nwant %q", tc.policy, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestScriptingEnabled(t *testing.T) {
+	for _, c := range []struct {
+		policies []string
+		want     bool
+	}{
+		{nil, true},
+		{[]string{"default-src 'self'"}, true},
+		{[]string{"sandbox allow-scripts allow-forms"}, true},
+		{[]string{"default-src 'none'; SANDBOX Allow-Scripts"}, true},
+		{[]string{"sandbox"}, false},
+		{[]string{"sandbox allow-forms"}, false},
+		{[]string{"sandbox allow-scripts", "sandbox allow-forms"}, false},
+		{[]string{"script-src 'none', sandbox"}, false},
+		{[]string{"script-src 'none'"}, true},
+	} {
+		if got := ScriptingEnabled(c.policies); got != c.want {
+			t.Errorf("ScriptingEnabled(%q) = %v; want %v", c.policies, got, c.want)
+		}
+	}
+}
+
+func TestInjectorWithoutScripting(t *testing.T) {
+	var out bytes.Buffer
+	inj := NewInjector(&out, []byte("[B]"))
+	inj.SetScripting(false)
+	if _, err := inj.Write([]byte("<noscript><!--</noscript></body>-->")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inj.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "<noscript><!--</noscript></body>-->[B]"; out.String() != want {
+		t.Fatalf("got %q; want %q", out.String(), want)
 	}
 }

@@ -2,122 +2,251 @@ package banner
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // fuzzBanner has no proper prefix that is also a suffix, so inserting it
-// cannot form an extra occurrence with the bytes around it, and it has no
-// "</body", so it cannot change where the end tag is.
+// cannot form an extra occurrence with the bytes around it, and it is
+// markup that leaves the tokenizer where it found it in the data state.
 const fuzzBanner = `<div id="fd">[[FRONTDOOR]]</div>`
 
-// referenceInject is the obvious, non-streaming version of the Injector: find
-// the first "</body", up to maxTagWhitespace whitespace bytes and ">" in the
-// whole input, and put the banner there or at the end.
-func referenceInject(input, banner []byte) ([]byte, Result) {
-	for k := range input {
-		if !hasLowerPrefix(input[k:], endTagName) {
-			continue
+// referencePlace is where golang.org/x/net/html's Tokenizer, the
+// maintained Go implementation of the same specification, says the banner
+// goes: the offset of the first "body" end tag token outside a template,
+// or of the first "plaintext" start tag (with the templates open there), or
+// -1. A tag the input ends in the middle of is no token, but the Injector
+// decides at the end of its name: such a tag counts if its name is read.
+// Foreign content is the tree builder's, which the Tokenizer does not
+// follow: callers leave out inputs with svg or math.
+func referencePlace(input []byte) (at int, plaintext bool, templates int) {
+	z := html.NewTokenizer(bytes.NewReader(input))
+	off := 0
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			rest := input[off:]
+			if name, ok := unfinishedTagName(rest); ok && templates == 0 && name == "/body" {
+				return off, false, 0
+			} else if ok && name == "plaintext" {
+				return off, true, templates
+			}
+			return -1, false, templates
 		}
-		end := k + len(endTagName)
-		for end < len(input) && end-k-len(endTagName) < maxTagWhitespace && isHTMLSpace(input[end]) {
-			end++
+		name, _ := z.TagName()
+		switch {
+		case tt == html.EndTagToken && string(name) == "body" && templates == 0:
+			return off, false, 0
+		case (tt == html.StartTagToken || tt == html.SelfClosingTagToken) && string(name) == "plaintext":
+			return off, true, templates
+		case (tt == html.StartTagToken || tt == html.SelfClosingTagToken) && string(name) == "template":
+			templates++
+		case tt == html.EndTagToken && string(name) == "template" && templates > 0:
+			templates--
 		}
-		if end < len(input) && input[end] == '>' {
-			out := append(append(append([]byte{}, input[:k]...), banner...), input[k:]...)
-			return out, Injected
-		}
-	}
-	return append(append([]byte{}, input...), banner...), Appended
-}
-
-// hasLowerPrefix reports whether b starts with prefix, which is in lower case,
-// comparing ASCII letters in any case.
-func hasLowerPrefix(b []byte, prefix string) bool {
-	if len(b) < len(prefix) {
-		return false
-	}
-	for k := range len(prefix) {
-		c := b[k]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != prefix[k] {
-			return false
-		}
-	}
-	return true
-}
-
-func TestFuzzBannerHasNoBorder(t *testing.T) {
-	for n := 1; n < len(fuzzBanner); n++ {
-		if fuzzBanner[:n] == fuzzBanner[len(fuzzBanner)-n:] {
-			t.Fatalf("fuzz banner starts and ends with %q", fuzzBanner[:n])
-		}
+		off += len(z.Raw())
 	}
 }
 
-// FuzzInjector checks that, however the input is cut into writes and
-// whatever flushes are asked for in between, the Injector writes the same as
-// referenceInject, never holds back more than maxHeld bytes, and adds the
-// banner exactly once. Each byte of splits is one write: its low 7 bits are
-// the size of the write and its high bit asks for a Flush after it.
-func FuzzInjector(f *testing.F) {
-	f.Add([]byte("<html><body>hello</body></html>"), []byte{3, 9, 0x80 | 14})
-	f.Add([]byte("a</BODY \n>b</body>"), []byte{1})
-	f.Add([]byte("</bod</body\t\t\t>"), []byte{4, 0, 2, 0x83})
-	f.Add([]byte("</bodyx></body"), []byte{127})
-	f.Add([]byte("no end tag at all <<<"), []byte{})
-	f.Add(append(append([]byte("</body"), bytes.Repeat([]byte(" "), maxTagWhitespace+1)...), '>'), []byte{70, 1})
+// unfinishedTagName returns the lower-cased name ("/body" for an end tag) of
+// the tag rest starts with, if its name is complete.
+func unfinishedTagName(rest []byte) (string, bool) {
+	if len(rest) < 2 || rest[0] != '<' {
+		return "", false
+	}
+	k := 1
+	if rest[1] == '/' {
+		k = 2
+	}
+	if k >= len(rest) || !isAlpha(rest[k]) {
+		return "", false
+	}
+	end := bytes.IndexFunc(rest[k:], func(r rune) bool { return r < 0x80 && (isHTMLSpace(byte(r)) || r == '/' || r == '>') })
+	if end < 0 {
+		return "", false
+	}
+	return strings.ToLower(string(rest[1 : k+end])), true
+}
 
-	banner := []byte(fuzzBanner)
-	f.Fuzz(func(t *testing.T, input, splits []byte) {
-		want, wantResult := referenceInject(input, banner)
+func hasForeign(input []byte) bool {
+	l := bytes.ToLower(input)
+	return bytes.Contains(l, []byte("<svg")) || bytes.Contains(l, []byte("<math"))
+}
 
-		var out bytes.Buffer
-		inj := NewInjector(&out, banner)
-		rest := input
-		for k := 0; len(rest) > 0; k++ {
-			n := len(rest)
-			flush := false
-			if k < len(splits) {
-				n = min(int(splits[k]&0x7f), len(rest))
-				flush = splits[k]&0x80 != 0
+// injectSplit runs input through an Injector in the writes splits asks for
+// (see FuzzInjector), checking what is held back after each.
+func injectSplit(t *testing.T, input, splits, banner []byte) ([]byte, Result) {
+	var out bytes.Buffer
+	inj := NewInjector(&out, banner)
+	rest := input
+	for k := 0; len(rest) > 0; k++ {
+		n := len(rest)
+		flush := false
+		if k < len(splits) {
+			n = min(int(splits[k]&0x7f), len(rest))
+			flush = splits[k]&0x80 != 0
+		}
+		written, err := inj.Write(rest[:n])
+		if err != nil || written != n {
+			t.Fatalf("Write of %d bytes = %d, %v", n, written, err)
+		}
+		rest = rest[n:]
+		if flush {
+			if err := inj.Flush(); err != nil {
+				t.Fatal(err)
 			}
-			written, err := inj.Write(rest[:n])
-			if err != nil || written != n {
-				t.Fatalf("Write of %d bytes = %d, %v", n, written, err)
-			}
-			rest = rest[n:]
-			if flush {
-				if err := inj.Flush(); err != nil {
-					t.Fatal(err)
-				}
-			}
-
-			// What is out so far must be the start of the expected output,
-			// missing at most the held-back bytes.
+		}
+		if inj.result != Injected {
 			consumed := len(input) - len(rest)
-			if !bytes.HasPrefix(want, out.Bytes()) {
-				t.Fatalf("after %d bytes in, output %q is not a prefix of %q", consumed, out.Bytes(), want)
+			if !bytes.Equal(out.Bytes(), input[:out.Len()]) {
+				t.Fatalf("after %d bytes in, output %q is not a prefix of the input", consumed, out.Bytes())
 			}
-			passed := out.Len()
-			if inj.result == Injected {
-				passed -= len(banner)
-			}
-			if held := consumed - passed; held < 0 || held > maxHeld {
+			if held := consumed - out.Len(); held != inj.nheld || held > maxHeld {
 				t.Fatalf("after %d bytes in, %d bytes are held back; at most %d may be", consumed, held, maxHeld)
 			}
 		}
-		result, err := inj.Close()
+	}
+	result, err := inj.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes(), result
+}
+
+// FuzzInjector checks that, however the input is cut into writes and
+// whatever flushes are asked for in between, the Injector puts the banner
+// where golang.org/x/net/html's Tokenizer finds the first body end tag (or
+// plaintext start tag), never holds back more than maxHeld bytes, and adds
+// the banner exactly once; when it appends the banner, the Tokenizer reads
+// the banner as markup outside any template. Each byte of splits is one
+// write: its low 7 bits are the size of the write and its high bit asks
+// for a Flush after it.
+func FuzzInjector(f *testing.F) {
+	for _, s := range []string{
+		"<html><body>hello</body></html>", "a</BODY \n>b</body>", "</bod</body\t\t\t>", "</bodyx></body",
+		"no end tag at all <<<", "<!-- </body> --></body>", "<!--></body>", "<!---></body>", "<!-- --!></body>",
+		"<script><!--<script></script></body>--></script></body>", "<title></body></title></body>",
+		`<p a="</body>" b='</body>' c=</body>></body>`, "<template><template></template></body></template></body>",
+		"<plaintext></body>", "<template><plaintext>", "<textarea>x", "<xmp></body>", "<!DOCTYPE </body>",
+		"<? </body>", "</1 </body>", "<noscript></body></noscript>", "<script>a<!--b", "<a href='",
+	} {
+		f.Add([]byte(s), []byte{3, 9, 0x80 | 14})
+		f.Add([]byte(s), []byte{1})
+	}
+
+	banner := []byte(fuzzBanner)
+	f.Fuzz(func(t *testing.T, input, splits []byte) {
+		out, result := injectSplit(t, input, splits, banner)
+		if got, in := bytes.Count(out, banner), bytes.Count(input, banner); got != in+1 {
+			t.Fatalf("banner occurs %d times in the output and %d times in the input", got, in)
+		}
+		if hasForeign(input) {
+			return // TestInjectorForeignContent and FuzzInjectorTree
+		}
+		at, plaintext, templates := referencePlace(input)
+		switch {
+		case at >= 0 && !plaintext:
+			want := append(append(append([]byte{}, input[:at]...), banner...), input[at:]...)
+			if result != Injected || !bytes.Equal(out, want) {
+				t.Fatalf("got %q (%v); want %q (injected)", out, result, want)
+			}
+		case at >= 0:
+			closers := strings.Repeat("</template>", templates)
+			want := append(append(append(append([]byte{}, input[:at]...), closers...), banner...), input[at:]...)
+			if !bytes.Equal(out, want) {
+				t.Fatalf("got %q (%v); want %q", out, result, want)
+			}
+		default:
+			if result != Appended || !bytes.HasPrefix(out, input) || !bytes.HasSuffix(out, banner) {
+				t.Fatalf("got %q (%v); want the input, closing markup and the banner", out, result)
+			}
+			// The Tokenizer reads the banner's first tag as a start tag
+			// at its place, outside any template.
+			_, _, open := referencePlace(out[:len(out)-len(banner)])
+			z := html.NewTokenizer(bytes.NewReader(out))
+			off := 0
+			for off < len(out)-len(banner) {
+				if z.Next() == html.ErrorToken {
+					t.Fatalf("tokenizer stopped at %d in %q", off, out)
+				}
+				off += len(z.Raw())
+			}
+			if tt := z.Next(); off != len(out)-len(banner) || tt != html.StartTagToken || z.Token().DataAtom != atom.Div || open != 0 {
+				t.Fatalf("in %q the banner is not markup outside a template (token at %d, %d templates open)", out, off, open)
+			}
+		}
+	})
+}
+
+// FuzzInjectorTree parses the Injector's output with golang.org/x/net/html's
+// parser (scripting enabled, as in a browser) and checks that the banner is
+// one element of the document, in HTML content, outside any template:
+// what a customer sees. It covers foreign content, which the Tokenizer
+// alone does not follow. Inputs with elements whose content a browser may
+// not render at all (select, frameset, object, and so on) are out of a
+// bounded state's reach and left out.
+//
+// A page that ends inside an svg or MathML integration point with HTML
+// elements open in it keeps the banner there, where it renders only if the
+// vendor's foreignObject does: nothing but the end of the page closes it.
+func FuzzInjectorTree(f *testing.F) {
+	for _, s := range []string{
+		"<svg><![CDATA[ > </body> ]]></svg></body>", "<svg><foreignObject><style></body></style></foreignObject></svg></body>",
+		"<math><mi><textarea></body></textarea></mi></math></body>", "<svg><title></body>", "<svg><desc><p>",
+		"<svg><p><![CDATA[ > </body>", "<math><annotation-xml encoding=text/html><style></body>", "<svg><font color=red></body>",
+		"<template><svg></template></body>", "<svg><svg></svg><![CDATA[</body>]]>",
+	} {
+		f.Add([]byte(s), []byte{5})
+	}
+	banner := []byte(fuzzBanner)
+	f.Fuzz(func(t *testing.T, input, splits []byte) {
+		l := bytes.ToLower(input)
+		for _, skip := range []string{"select", "frame", "object", "applet", "table", "caption", "col", "tbody", "thead", "tfoot", "tr", "td", "th", "html", "head", "body", "plaintext"} {
+			if bytes.Contains(l, []byte("<"+skip)) {
+				return
+			}
+		}
+		if hasForeign(input) && bytes.Contains(l, []byte("<template")) {
+			// x/net/html's parser drops everything after a template in
+			// an svg integration point; Chromium does not.
+			return
+		}
+		out, _ := injectSplit(t, input, splits, banner)
+		doc, err := html.ParseWithOptions(bytes.NewReader(out), html.ParseOptionEnableScripting(true))
 		if err != nil {
 			t.Fatal(err)
 		}
-
-		if result != wantResult || !bytes.Equal(out.Bytes(), want) {
-			t.Fatalf("got %q (%v); want %q (%v)", out.Bytes(), result, want, wantResult)
+		var found []*html.Node
+		for n := range doc.Descendants() {
+			if n.Type == html.ElementNode && n.DataAtom == atom.Div && n.Namespace == "" && len(n.Attr) == 1 && n.Attr[0].Val == "fd" {
+				found = append(found, n)
+			}
 		}
-		if got, in := bytes.Count(out.Bytes(), banner), bytes.Count(input, banner); got != in+1 {
-			t.Fatalf("banner occurs %d times in the output and %d times in the input", got, in)
+		if len(found) != 1+bytes.Count(input, banner) {
+			t.Fatalf("%d banner elements in the tree of %q", len(found), out)
+		}
+		for _, n := range found {
+			html := true // the nearest foreign ancestor is an integration point
+			for a := n.Parent; a != nil; a = a.Parent {
+				if a.DataAtom == atom.Template {
+					t.Fatalf("in %q the banner is inside a template", out)
+				}
+				if a.Namespace == "" || !html {
+					continue
+				}
+				// A page that ends inside an svg or MathML integration
+				// point with HTML elements open in it keeps the banner
+				// there: nothing but the end of the page closes it.
+				switch a.Data {
+				case "foreignObject", "desc", "title", "mi", "mo", "mn", "ms", "mtext", "annotation-xml":
+					html = false
+				default:
+					t.Fatalf("in %q the banner is inside %s %s", out, a.Namespace, a.Data)
+				}
+			}
 		}
 	})
 }

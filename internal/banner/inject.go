@@ -1,7 +1,6 @@
 package banner
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"strconv"
@@ -30,44 +29,44 @@ func (r Result) String() string {
 	return "Result(" + strconv.Itoa(int(r)) + ")"
 }
 
-// maxTagWhitespace bounds the whitespace accepted between "</body" and ">".
-// A candidate tag has to be held back until it is known to match, so this
-// bound is what keeps the injector's memory fixed; real pages put at most a
-// newline or two there. A tag with more whitespace is not treated as a match.
-const maxTagWhitespace = 64
-
-// maxHeld is the most bytes an Injector ever holds back: "</body" followed
-// by the most whitespace allowed, which is one byte short of a decision.
-const maxHeld = len(endTagName) + maxTagWhitespace
-
-// endTagName is what a matching end tag starts with; the letters of "body"
-// match in any case.
-const endTagName = "</body"
+// maxHeld is the most bytes an Injector ever holds back: "<plaintext", the
+// longest start of a tag whose fate decides where the banner goes, which is
+// known when the byte after it arrives.
+const maxHeld = len("<plaintext")
 
 // errClosed is returned when an Injector is used after Close.
 var errClosed = errors.New("banner injector: use after close")
 
-// Injector copies an HTML body to a writer and inserts a banner exactly once:
-// just before the first end tag "</body" followed by optional ASCII whitespace
-// and ">" (in any letter case), or at the end of the body if there is none.
+// Injector copies an HTML body to a writer and inserts a banner exactly once,
+// where a browser renders it: just before the first end tag token "body" (in
+// any letter case, its name ended by whitespace, '/' or '>') that ends the
+// body, or just before a <plaintext> start tag, after which everything is
+// text; failing both, at the end of the body, after markup that closes
+// whatever the page left open (a tag, an attribute value, a comment, a
+// script, a template...).
 //
-// It does not parse HTML: a "</body>" inside a script or a comment counts.
-// Everything is written through at once except a possible start of the end
-// tag at the end of a write, at most 70 bytes, so memory is flat and streamed
-// responses keep streaming. The output is always exactly len(banner) bytes
-// longer than the input. The body must be in an ASCII-compatible
-// encoding (not UTF-16) and not compressed.
+// It follows the WHATWG HTML tokenizer byte by byte (see tokenizer.go), so
+// a "</body>" in a comment, an attribute value, a script string, a title,
+// a textarea, a style or a CDATA section is text, as it is to a browser,
+// and a "</body>" inside a <template> or an svg <foreignObject> does not
+// count, as the browser ignores it. <noscript> is raw text, as in a browser
+// with scripting enabled, unless [Injector.SetScripting] says otherwise.
+//
+// Everything is written through at once except a possible start of such a
+// tag at the end of a write, at most maxHeld bytes, so memory is flat and
+// streamed responses keep streaming. The body must be in an ASCII-compatible
+// encoding (see package charset) and not compressed.
 //
 // An Injector is not safe for concurrent use. The zero value is not usable;
 // create one with [NewInjector] or [Injector.Reset].
 type Injector struct {
 	dst    io.Writer
 	banner []byte
+	tok    tokenizer
 
-	// held is the possible start of the end tag seen at the end of the last
-	// write. It has one spare byte so that, when the next write continues
-	// it, enough of the next write fits to reach a verdict.
-	held  [maxHeld + 1]byte
+	// held is the possible start of a tag that decides where the banner
+	// goes, seen at the end of the last write.
+	held  [maxHeld]byte
 	nheld int
 
 	result Result // Injected once the banner has been written
@@ -88,10 +87,16 @@ func (i *Injector) Reset(dst io.Writer, banner []byte) {
 	*i = Injector{dst: dst, banner: banner}
 }
 
-// Write writes p to the destination, except for a possible start of the end
-// tag at the end of p, which is held until the next Write or Close. It
-// returns len(p) unless the destination fails; that error is then returned
-// by every later call.
+// SetScripting tells the Injector whether the page runs with scripting
+// enabled (the default): with scripts disabled (a sandbox without
+// allow-scripts), a <noscript> element's content is markup, not text. Call
+// it before the first Write.
+func (i *Injector) SetScripting(enabled bool) { i.tok.scriptingOff = !enabled }
+
+// Write writes p to the destination, except for a possible start of a tag
+// that decides where the banner goes at the end of p, which is held until
+// the next Write or Close. It returns len(p) unless the destination fails;
+// that error is then returned by every later call.
 func (i *Injector) Write(p []byte) (int, error) {
 	if i.err != nil {
 		return 0, i.err
@@ -102,56 +107,45 @@ func (i *Injector) Write(p []byte) (int, error) {
 	if i.result == Injected {
 		return i.pass(p)
 	}
-
-	if i.nheld > 0 {
-		// Continue the held candidate with the start of p. Copying at most
-		// one byte more than a partial match can be long is enough to
-		// decide, and only the held part is ever kept.
-		n := copy(i.held[i.nheld:], p)
-		switch matchEndTag(i.held[:i.nheld+n]) {
-		case partialMatch:
-			i.nheld += n // n == len(p): otherwise it could not be partial
-			return len(p), nil
-		case fullMatch:
-			held := i.nheld
-			i.nheld = 0
-			if err := i.inject(i.held[:held], p); err != nil {
+	hold := -1 // where in p the held candidate starts; -1: in i.held, or none
+	holding := i.nheld > 0
+	for k := 0; k < len(p); k++ {
+		if !holding {
+			if k = i.tok.skip(p, k); k == len(p) {
+				break
+			}
+		}
+		switch ev := i.tok.step(p[k]); ev {
+		case evHold:
+			holding, hold = true, k
+		case evRelease, evRehold:
+			if i.nheld > 0 {
+				if err := i.out(i.held[:i.nheld]); err != nil {
+					return 0, err
+				}
+				i.nheld = 0
+			}
+			holding, hold = ev == evRehold, k
+		case evBodyEnd, evPlaintext:
+			if err := i.injectAt(p, hold, ev == evPlaintext); err != nil {
 				return 0, err
 			}
 			return len(p), nil
 		}
-		// Not the end tag. No other candidate can start inside the held
-		// bytes, since only their first byte is '<', so release them and
-		// scan p from its start.
-		if err := i.out(i.held[:i.nheld]); err != nil {
+	}
+	if !holding {
+		return i.pass(p)
+	}
+	n := len(p)
+	if hold >= 0 {
+		if err := i.out(p[:hold]); err != nil {
 			return 0, err
 		}
-		i.nheld = 0
+		p = p[hold:]
 	}
-
-	for off := 0; ; {
-		lt := bytes.IndexByte(p[off:], '<')
-		if lt < 0 {
-			break
-		}
-		lt += off
-		switch matchEndTag(p[lt:]) {
-		case fullMatch:
-			if err := i.injectAt(p, lt); err != nil {
-				return 0, err
-			}
-			return len(p), nil
-		case partialMatch:
-			// A partial match is never longer than maxHeld, so it fits.
-			if err := i.out(p[:lt]); err != nil {
-				return 0, err
-			}
-			i.nheld = copy(i.held[:], p[lt:])
-			return len(p), nil
-		}
-		off = lt + 1
-	}
-	return i.pass(p)
+	// A candidate is decided by the byte after maxHeld bytes at most.
+	i.nheld += copy(i.held[i.nheld:], p)
+	return n, nil
 }
 
 // Flush asks the destination to flush, when it can. Write already passes on
@@ -172,9 +166,10 @@ func (i *Injector) Flush() error {
 	return nil
 }
 
-// Close writes out what is held back and, if the end tag was never seen,
-// appends the banner. It does not close the destination. The Result is
-// meaningful only when the error is nil.
+// Close writes out what is held back and, if the banner has not gone in
+// yet, closes what the page left open and appends the banner. It does not
+// close the destination. The Result is meaningful only when the error is
+// nil.
 func (i *Injector) Close() (Result, error) {
 	if i.closed {
 		return i.result, errClosed
@@ -186,48 +181,102 @@ func (i *Injector) Close() (Result, error) {
 	if i.result == Injected {
 		return Injected, nil
 	}
+	if i.tok.cand == candPlain && i.tok.nameIs("plaintext") {
+		// "<plaintext" at the very end: a closing '>' would make
+		// everything after it text, so the banner goes before it.
+		held := i.nheld
+		i.nheld = 0
+		if err := i.closeAndBanner(true); err != nil {
+			return i.result, err
+		}
+		if err := i.out(i.held[:held]); err != nil {
+			return i.result, err
+		}
+		i.result = Appended
+		return Appended, nil
+	}
 	if err := i.out(i.held[:i.nheld]); err != nil {
 		return i.result, err
 	}
 	i.nheld = 0
-	if err := i.out(i.banner); err != nil {
+	if err := i.closeAndBanner(false); err != nil {
 		return i.result, err
 	}
 	i.result = Appended
 	return Appended, nil
 }
 
-// inject writes the banner followed by the end tag (split between held and
-// rest), after which everything is passed through.
-func (i *Injector) inject(held, rest []byte) error {
-	if err := i.out(i.banner); err != nil {
-		return err
+// closeAndBanner writes the markup that closes what is open (see
+// tokenizer.closer), then the banner. beforeTag says the banner goes
+// before the tag being read, which is then not closed.
+func (i *Injector) closeAndBanner(beforeTag bool) error {
+	t := &i.tok
+	t.cand = candNone
+	if beforeTag {
+		t.state = sData
 	}
-	i.result = Injected
-	if err := i.out(held); err != nil {
-		return err
-	}
-	return i.out(rest)
-}
-
-// injectAt writes p with the banner inserted before p[at], in a single
-// write: the chunk of the page that holds the end tag and the banner then
-// leave in one send, where three writes would cost the customer's
-// connection an extra system call. The copy comes from a pool and is made
-// only of a chunk the size of a proxy's read buffer; a larger write is
-// passed on in three pieces, so memory stays flat whatever the writer does.
-func (i *Injector) injectAt(p []byte, at int) error {
-	if len(p)+len(i.banner) > maxPooledSplice {
-		if err := i.out(p[:at]); err != nil {
+	// Every closer ends a state, a template or a foreign element; this
+	// bounds the loop whatever the tokenizer does with them.
+	for n := t.templates + t.nforeign + t.deep + 16; n > 0; n-- {
+		c := t.closer()
+		if c == "" {
+			break
+		}
+		if _, err := io.WriteString(writerFunc(i.out), c); err != nil {
 			return err
 		}
-		return i.inject(nil, p[at:])
+		for k := 0; k < len(c); k++ {
+			t.step(c[k])
+		}
+	}
+	return i.out(i.banner)
+}
+
+// writerFunc adapts out to io.Writer.
+type writerFunc func([]byte) error
+
+func (f writerFunc) Write(p []byte) (int, error) {
+	if err := f(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// injectAt writes the banner before the candidate tag that starts at
+// p[at] (or, when at is -1, in the held bytes, which p continues) and
+// everything after it. Before a <plaintext> tag the open templates and
+// foreign content are closed first. When the tag starts in p, p and the
+// banner go out in a single write: three writes would cost the customer's
+// connection an extra system call. The copy comes from a pool and is made
+// only of a chunk the size of a proxy's read buffer; a larger write is
+// passed on in pieces, so memory stays flat whatever the writer does.
+func (i *Injector) injectAt(p []byte, at int, plaintext bool) error {
+	i.result = Injected
+	if plaintext || at < 0 || len(p)+len(i.banner) > maxPooledSplice {
+		if at >= 0 {
+			if err := i.out(p[:at]); err != nil {
+				return err
+			}
+			p = p[at:]
+		}
+		if plaintext {
+			if err := i.closeAndBanner(true); err != nil {
+				return err
+			}
+		} else if err := i.out(i.banner); err != nil {
+			return err
+		}
+		held := i.nheld
+		i.nheld = 0
+		if err := i.out(i.held[:held]); err != nil {
+			return err
+		}
+		return i.out(p)
 	}
 	bp := spliceBuffers.Get().(*[]byte)
 	b := append((*bp)[:0], p[:at]...)
 	b = append(b, i.banner...)
 	b = append(b, p[at:]...)
-	i.result = Injected
 	err := i.out(b) // an io.Writer does not keep b
 	*bp = b[:0]
 	spliceBuffers.Put(bp)
@@ -261,49 +310,4 @@ func (i *Injector) out(b []byte) error {
 		i.err = err
 	}
 	return err
-}
-
-// match is the verdict on whether bytes starting with '<' begin an end tag.
-type match int
-
-const (
-	noMatch      match = iota
-	partialMatch       // b is a proper prefix of a possible end tag
-	fullMatch          // b starts with a complete end tag
-)
-
-// matchEndTag tells whether b, which starts with '<', begins with "</body",
-// up to maxTagWhitespace ASCII whitespace bytes and ">", with the letters in
-// any case. A partial match is never longer than maxHeld bytes.
-func matchEndTag(b []byte) match {
-	for k := 0; k < len(endTagName); k++ {
-		if k == len(b) {
-			return partialMatch
-		}
-		c := b[k]
-		if k >= 2 {
-			// Setting 0x20 lower-cases an ASCII letter; no other byte
-			// becomes one of the lower-case letters of "body" this way.
-			c |= 0x20
-		}
-		if c != endTagName[k] {
-			return noMatch
-		}
-	}
-	for k := len(endTagName); k < len(b); k++ {
-		c := b[k]
-		if c == '>' {
-			return fullMatch
-		}
-		if !isHTMLSpace(c) || k >= maxHeld {
-			return noMatch
-		}
-	}
-	return partialMatch
-}
-
-// isHTMLSpace reports whether c is ASCII whitespace as HTML defines it:
-// tab, line feed, form feed, carriage return or space.
-func isHTMLSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
 }

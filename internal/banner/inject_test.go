@@ -13,7 +13,7 @@ import (
 const testBanner = "[[BANNER]]"
 
 func TestInjectorPlacement(t *testing.T) {
-	ws64 := strings.Repeat(" ", maxTagWhitespace)
+	ws := strings.Repeat(" ", 200)
 	for _, tc := range []struct {
 		name   string
 		input  string
@@ -25,25 +25,90 @@ func TestInjectorPlacement(t *testing.T) {
 		{"mixed case", "x</bOdY>", "x[[BANNER]]</bOdY>", Injected},
 		{"space before >", "x</body >y", "x[[BANNER]]</body >y", Injected},
 		{"newline before >", "x</Body\n>y", "x[[BANNER]]</Body\n>y", Injected},
-		{"all whitespace kinds", "x</body \t\n\f\r>", "x[[BANNER]]</body \t\n\f\r>", Injected},
-		{"most whitespace allowed", "x</body" + ws64 + ">", "x[[BANNER]]</body" + ws64 + ">", Injected},
-		{"too much whitespace", "x</body" + ws64 + " >", "x</body" + ws64 + " >[[BANNER]]", Appended},
+		{"any whitespace", "x</body" + ws + ">", "x[[BANNER]]</body" + ws + ">", Injected},
+		{"attributes", `x</body a="</body>">`, `x[[BANNER]]</body a="</body>">`, Injected},
+		{"self-closing", "x</body/>", "x[[BANNER]]</body/>", Injected},
 		{"first of two", "a</body>b</body>c", "a[[BANNER]]</body>b</body>c", Injected},
 		{"at start", "</body>", "[[BANNER]]</body>", Injected},
 		{"after a lone <", "<</body>", "<[[BANNER]]</body>", Injected},
-		{"after a broken tag", "</bo</body>", "</bo[[BANNER]]</body>", Injected},
+		{"after a broken tag", "</bo </body>", "</bo </body>[[BANNER]]", Appended},
 		{"after a longer name", "</bodyx></body>", "</bodyx>[[BANNER]]</body>", Injected},
 		{"longer name", "</bodyx>", "</bodyx>[[BANNER]]", Appended},
-		{"self-closing", "</body/>", "</body/>[[BANNER]]", Appended},
-		{"space after slash", "</ body>", "</ body>[[BANNER]]", Appended},
-		{"vertical tab is not HTML whitespace", "</body\v>", "</body\v>[[BANNER]]", Appended},
+		{"space after slash", "</ body></body>", "</ body>[[BANNER]]</body>", Injected},
+		{"vertical tab is part of the name", "</body\v>", "</body\v>[[BANNER]]", Appended},
 		{"start tag", "<body>", "<body>[[BANNER]]", Appended},
-		{"unfinished at end", "x</body  ", "x</body  [[BANNER]]", Appended},
-		{"lone < at end", "x<", "x<[[BANNER]]", Appended},
 		{"no tag", "plain text", "plain text[[BANNER]]", Appended},
 		{"empty", "", "[[BANNER]]", Appended},
 		{"non-ASCII around", "é</BODY>ü", "é[[BANNER]]</BODY>ü", Injected},
 		{"letter that folds only in Unicode", "</bod\u028f>", "</bod\u028f>[[BANNER]]", Appended},
+
+		// Where a browser's tokenizer sees no end tag.
+		{"comment", "<!-- </body> --></body>", "<!-- </body> -->[[BANNER]]</body>", Injected},
+		{"abrupt comment", "<!--></body>", "<!-->[[BANNER]]</body>", Injected},
+		{"abrupt comment dash", "<!---></body>", "<!--->[[BANNER]]</body>", Injected},
+		{"comment bang end", "<!-- --!></body>", "<!-- --!>[[BANNER]]</body>", Injected},
+		{"comment end in dashes", "<!-- ---></body>", "<!-- --->[[BANNER]]</body>", Injected},
+		{"not a comment end", "<!-- -- > </body> -->x", "<!-- -- > </body> -->x[[BANNER]]", Appended},
+		{"bogus comment ?", "<? </body>x", "<? </body>x[[BANNER]]", Appended},
+		{"bogus comment !", "<!x </body>x", "<!x </body>x[[BANNER]]", Appended},
+		{"bogus end tag", "</1 </body>x", "</1 </body>x[[BANNER]]", Appended},
+		{"doctype", "<!DOCTYPE html </body>", "<!DOCTYPE html </body>[[BANNER]]", Appended},
+		{"cdata outside foreign content", "<![CDATA[ </body>x", "<![CDATA[ </body>x[[BANNER]]", Appended},
+		{"double-quoted attribute", `<p title="</body>">x</body>`, `<p title="</body>">x[[BANNER]]</body>`, Injected},
+		{"single-quoted attribute", `<p title='</body>'>x</body>`, `<p title='</body>'>x[[BANNER]]</body>`, Injected},
+		{"unquoted attribute", `<p title=</body>x`, `<p title=</body>x[[BANNER]]`, Appended},
+		{"attribute name", `<p </body>x`, `<p </body>x[[BANNER]]`, Appended},
+		{"title", "<title></body></title></body>", "<title></body></title>[[BANNER]]</body>", Injected},
+		{"textarea", "<TEXTAREA></body></textarea ></body>", "<TEXTAREA></body></textarea >[[BANNER]]</body>", Injected},
+		{"style", "<style></body></style></body>", "<style></body></style>[[BANNER]]</body>", Injected},
+		{"xmp", "<xmp></body></xmp></body>", "<xmp></body></xmp>[[BANNER]]</body>", Injected},
+		{"iframe", "<iframe></body></iframe></body>", "<iframe></body></iframe>[[BANNER]]</body>", Injected},
+		{"noembed", "<noembed></body></noembed></body>", "<noembed></body></noembed>[[BANNER]]</body>", Injected},
+		{"noframes", "<noframes></body></noframes></body>", "<noframes></body></noframes>[[BANNER]]</body>", Injected},
+		{"noscript", "<noscript></body></noscript></body>", "<noscript></body></noscript>[[BANNER]]</body>", Injected},
+		{"script string", `<script>s="</body>"</script></body>`, `<script>s="</body>"</script>[[BANNER]]</body>`, Injected},
+		{"script escaped", `<script><!-- </body> --></script></body>`, `<script><!-- </body> --></script>[[BANNER]]</body>`, Injected},
+		{"script double escaped", `<script><!--<script></script></body>--></script></body>`,
+			`<script><!--<script></script></body>--></script>[[BANNER]]</body>`, Injected},
+		{"script not double escaped", `<script><!--<scripts></script></body>`, `<script><!--<scripts></script>[[BANNER]]</body>`, Injected},
+		{"end tag of another raw element", "<title></style></body></title>x", "<title></style></body></title>x[[BANNER]]", Appended},
+		{"template", "<template></body></template></body>", "<template></body></template>[[BANNER]]</body>", Injected},
+		{"nested templates", "<template><template></template></body></template></body>",
+			"<template><template></template></body></template>[[BANNER]]</body>", Injected},
+		{"svg cdata", "<svg><![CDATA[ > </body> ]]></svg></body>", "<svg><![CDATA[ > </body> ]]></svg>[[BANNER]]</body>", Injected},
+		{"svg title is an integration point", "<svg><title></body>", "<svg><title></body></title></svg>[[BANNER]]", Appended},
+		{"svg style is not raw text", "<svg><style></body>", "<svg><style>[[BANNER]]</body>", Injected},
+		{"foreignObject scope", "<svg><foreignObject></body></foreignObject></svg></body>",
+			"<svg><foreignObject></body></foreignObject></svg>[[BANNER]]</body>", Injected},
+		{"foreignObject raw text", "<svg><foreignObject><style></body></style></foreignObject></svg></body>",
+			"<svg><foreignObject><style></body></style></foreignObject></svg>[[BANNER]]</body>", Injected},
+		{"self-closing svg", "<svg/><![CDATA[ > </body>", "<svg/><![CDATA[ > [[BANNER]]</body>", Injected},
+		{"breakout ends foreign content", "<math><p><![CDATA[ > </body>", "<math><p><![CDATA[ > [[BANNER]]</body>", Injected},
+		{"plaintext", "<p><plaintext></body>", "<p>[[BANNER]]<plaintext></body>", Injected},
+		{"plaintext with attributes", "<PLAINTEXT a=b></body>", "[[BANNER]]<PLAINTEXT a=b></body>", Injected},
+		{"plaintext in template", "<template><plaintext>", "<template></template>[[BANNER]]<plaintext>", Injected},
+		{"plaintext in svg", "<svg><plaintext></plaintext></svg></body>", "<svg><plaintext></plaintext></svg>[[BANNER]]</body>", Injected},
+		{"plaintext at the end", "x<plaintext", "x[[BANNER]]<plaintext", Appended},
+
+		// What is closed before an appended banner.
+		{"open comment", "<!-- x", "<!-- x-->[[BANNER]]", Appended},
+		{"open script", "<script>x", "<script>x</script>[[BANNER]]", Appended},
+		{"open escaped script", "<script><!--", "<script><!----></script>[[BANNER]]", Appended},
+		{"open double-escaped script", "<script><!--<script>", "<script><!--<script>--></script>[[BANNER]]", Appended},
+		{"open attribute value", `<a href="x`, `<a href="x">[[BANNER]]`, Appended},
+		{"open single-quoted value", `<a href='x`, `<a href='x'>[[BANNER]]`, Appended},
+		{"open tag", `<a href=x`, `<a href=x>[[BANNER]]`, Appended},
+		{"open tag that switches state", `<title`, `<title></title>[[BANNER]]`, Appended},
+		{"open end tag", "x</", "x</>[[BANNER]]", Appended},
+		{"lone < at end", "x<", "x< [[BANNER]]", Appended},
+		{"open body end tag", "x</body", "x</body>[[BANNER]]", Appended},
+		{"open template", "<template>x", "<template>x</template>[[BANNER]]", Appended},
+		{"open templates and style", "<template><template><style>x", "<template><template><style>x</style></template></template>[[BANNER]]", Appended},
+		{"open cdata", "<svg><![CDATA[x", "<svg><![CDATA[x]]></svg>[[BANNER]]", Appended},
+		{"open foreignObject", "<svg><foreignObject>", "<svg><foreignObject></foreignObject></svg>[[BANNER]]", Appended},
+		{"open doctype", "<!DOCTYPE", "<!DOCTYPE>[[BANNER]]", Appended},
+		{"open bogus comment", "<?x", "<?x>[[BANNER]]", Appended},
+		{"open markup declaration", "<!-", "<!->[[BANNER]]", Appended},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Every way of splitting the input in two, and byte by byte.
@@ -94,11 +159,12 @@ func TestInjectorStreamsEverythingButATagStart(t *testing.T) {
 		{"<html><body><p>one", "<html><body><p>one"},
 		{"</p><", "<html><body><p>one</p>"},
 		{"/BO", "<html><body><p>one</p>"},
-		{"x", "<html><body><p>one</p></BOx"},
-		{"two</bod", "<html><body><p>one</p></BOxtwo"},
-		{"y\n", "<html><body><p>one</p></BOxtwo"},
-		{">", "<html><body><p>one</p></BOxtwo[[BANNER]]</body\n>"},
-		{"</html>", "<html><body><p>one</p></BOxtwo[[BANNER]]</body\n></html>"},
+		{"x>", "<html><body><p>one</p></BOx>"},
+		{"two<pla", "<html><body><p>one</p></BOx>two"},
+		{"y>", "<html><body><p>one</p></BOx>two<play>"},
+		{"</bod", "<html><body><p>one</p></BOx>two<play>"},
+		{"y\n", "<html><body><p>one</p></BOx>two<play>[[BANNER]]</body\n"},
+		{"></html>", "<html><body><p>one</p></BOx>two<play>[[BANNER]]</body\n></html>"},
 	}
 	for _, step := range steps {
 		if _, err := inj.Write([]byte(step.write)); err != nil {
@@ -119,18 +185,17 @@ func TestInjectorStreamsEverythingButATagStart(t *testing.T) {
 func TestInjectorHoldsBackAtMostMaxHeld(t *testing.T) {
 	var out bytes.Buffer
 	inj := NewInjector(&out, []byte(testBanner))
-	candidate := "</body" + strings.Repeat("\n", maxTagWhitespace)
-	if _, err := inj.Write([]byte("abc" + candidate)); err != nil {
+	if _, err := inj.Write([]byte("abc<plaintext")); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "abc" || inj.nheld != maxHeld {
 		t.Fatalf("destination has %q and %d bytes held; want %q and %d", out.String(), inj.nheld, "abc", maxHeld)
 	}
-	if _, err := inj.Write([]byte("\n")); err != nil {
+	if _, err := inj.Write([]byte("s")); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "abc"+candidate+"\n" || inj.nheld != 0 {
-		t.Fatalf("after too much whitespace, destination has %q and %d bytes held", out.String(), inj.nheld)
+	if out.String() != "abc<plaintexts" || inj.nheld != 0 {
+		t.Fatalf("after a longer name, destination has %q and %d bytes held", out.String(), inj.nheld)
 	}
 }
 
@@ -298,20 +363,6 @@ func TestResultString(t *testing.T) {
 	for r, want := range map[Result]string{Injected: "injected", Appended: "appended", 0: "Result(0)"} {
 		if got := r.String(); got != want {
 			t.Errorf("Result(%d).String() = %q; want %q", int(r), got, want)
-		}
-	}
-}
-
-func TestMatchEndTagNeverHoldsMoreThanMaxHeld(t *testing.T) {
-	// The longest partial match has to fit in the held buffer, and one more
-	// byte always decides.
-	longest := []byte("</body" + strings.Repeat(" ", maxTagWhitespace))
-	if len(longest) != maxHeld || matchEndTag(longest) != partialMatch {
-		t.Fatalf("longest partial match is not %d bytes", maxHeld)
-	}
-	for _, c := range []byte{' ', '>', 'x'} {
-		if matchEndTag(append(longest, c)) == partialMatch {
-			t.Fatalf("%q after the longest partial match is still partial", c)
 		}
 	}
 }

@@ -22,6 +22,9 @@ func (r *Report) Markdown(w io.Writer) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# frontdoor scorecard: last %s\n\n", r.Range)
 	fmt.Fprintf(&b, "%s to %s, from Prometheus at %s.\n\n", stamp(r.From), stamp(r.To), mdCell(r.Prometheus))
+	if c := r.Coverage(); c != "" {
+		fmt.Fprintf(&b, "**Partial period: %s** (since %s); the figures cover that much only.\n\n", c, stamp(r.DataFrom))
+	}
 	missed := r.missedLines()
 	if len(missed) == 0 {
 		b.WriteString("**Every backend met its objectives.**\n\n")
@@ -79,7 +82,7 @@ func (r *Report) columns() []column {
 		{title: "Availability", right: true, cell: func(b Backend) string { return ratio(b.Availability) }},
 		{title: "Availability SLO", cell: func(b Backend) string { return slo(b.AvailabilityVerdict(), b.AvailabilityObjective) },
 			verdict: Backend.AvailabilityVerdict},
-		{title: "Budget left", right: true, cell: func(b Backend) string { return budget(b.AvailabilityBudgetLeft()) }},
+		{title: "Error budget", right: true, cell: func(b Backend) string { return budget(b.AvailabilityBudgetLeft()) }},
 		{title: "Within latency threshold", right: true, cell: func(b Backend) string {
 			if b.LatencyCompliance == nil {
 				return "—"
@@ -88,7 +91,7 @@ func (r *Report) columns() []column {
 		}},
 		{title: "Latency SLO", cell: func(b Backend) string { return slo(b.LatencyVerdict(), b.LatencyObjective) },
 			verdict: Backend.LatencyVerdict},
-		{title: "Budget left", right: true, cell: func(b Backend) string { return budget(b.LatencyBudgetLeft()) }},
+		{title: "Error budget", right: true, cell: func(b Backend) string { return budget(b.LatencyBudgetLeft()) }},
 		{title: "p95 latency", right: true, cell: func(b Backend) string {
 			if b.P95 == nil {
 				return "—"
@@ -115,10 +118,12 @@ func (r *Report) missedLines() []string {
 		for _, b := range j.Backends {
 			who := fmt.Sprintf("%s / %s (%s)", j.Name, b.Name, owner(b))
 			if b.AvailabilityVerdict() == Missed {
-				out = append(out, fmt.Sprintf("%s: availability %s, objective %s", who, ratio(b.Availability), objective(*b.AvailabilityObjective)))
+				out = append(out, fmt.Sprintf("%s: availability %s, objective %s, error budget %s", who, ratio(b.Availability),
+					objective(*b.AvailabilityObjective), budget(b.AvailabilityBudgetLeft())))
 			}
 			if b.LatencyVerdict() == Missed {
-				out = append(out, fmt.Sprintf("%s: %s of requests within %s, objective %s", who, ratio(b.LatencyCompliance), b.LatencyThreshold, objective(*b.LatencyObjective)))
+				out = append(out, fmt.Sprintf("%s: %s of requests within %s, objective %s, error budget %s", who, ratio(b.LatencyCompliance),
+					b.LatencyThreshold, objective(*b.LatencyObjective), budget(b.LatencyBudgetLeft())))
 			}
 		}
 	}
@@ -126,8 +131,8 @@ func (r *Report) missedLines() []string {
 }
 
 func legend(r *Report) string {
-	s := "Availability: share of the requests not answered with a 5xx. Budget left: 1 − (1 − measured) / (1 − objective): " +
-		"100% untouched, 0% spent, below 0 the objective is missed. Within latency threshold: share of the requests answered " +
+	s := "Availability: share of the requests not answered with a 5xx. Error budget: the failures the objective allows " +
+		"in the period; \"spent 42×\" is 42 times as many as allowed, and the objective is missed past \"all spent\". Within latency threshold: share of the requests answered " +
 		"within the `slo latency` duration. Objectives are the Caddyfile's `slo` lines; \"no SLO\" backends show what was measured."
 	if r.ShopperPassRate {
 		s += " Secret-shopper pass rate: share of the period the backend's probes passed."
@@ -168,11 +173,25 @@ func objective(f float64) string {
 	return strconv.FormatFloat(math.Round(f*1e6)/1e4, 'f', -1, 64) + "%"
 }
 
+// budget says in words how much of its error budget a backend spent: "12% spent", "all
+// spent", "spent 42×", from the budget left (1 untouched, 0 spent, below 0 overspent).
 func budget(f *float64) string {
 	if f == nil {
 		return "—"
 	}
-	return strconv.FormatFloat(math.Round(*f*100), 'f', 0, 64) + "%"
+	spent := 1 - *f
+	switch {
+	case spent <= 0:
+		return "none spent"
+	case spent < 0.995:
+		return strconv.FormatFloat(math.Round(spent*100), 'f', 0, 64) + "% spent"
+	case spent < 1.05:
+		return "all spent"
+	case spent < 10:
+		return "spent " + strconv.FormatFloat(math.Round(spent*10)/10, 'f', -1, 64) + "×"
+	default:
+		return "spent " + strconv.FormatFloat(math.Round(spent), 'f', 0, 64) + "×"
+	}
 }
 
 // count is a whole number with thousands separators.

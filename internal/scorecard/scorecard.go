@@ -51,6 +51,9 @@ type Report struct {
 	// Range is the period as given (30d); From and To are its bounds.
 	Range    string
 	From, To time.Time
+	// DataFrom is when the data begins within the period: From, or later when Prometheus
+	// has less history than the period asked.
+	DataFrom time.Time
 	Journeys []Journey
 	// ShopperPassRate, FirstContactResolution and HangupShare tell whether any backend of the
 	// report has that metric: the reports show the column only then.
@@ -124,6 +127,33 @@ func budgetLeft(value, objective *float64) *float64 {
 	}
 	left := 1 - (1-*value)/(1-*objective)
 	return &left
+}
+
+// Partial reports whether the data covers less than the period asked (by more than a
+// minute, the resolution of DataFrom).
+func (r *Report) Partial() bool {
+	return r.DataFrom.Sub(r.From) > time.Minute
+}
+
+// Coverage says how much of the period had data: "data for 14 min of the 30d asked", or
+// "" when it had data throughout.
+func (r *Report) Coverage() string {
+	if !r.Partial() {
+		return ""
+	}
+	return "data for " + span(r.To.Sub(r.DataFrom)) + " of the " + r.Range + " asked"
+}
+
+// span is a duration in the largest unit that reads well: 14 min, 5 h, 3 d.
+func span(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return strconv.Itoa(int(max(d.Round(time.Minute)/time.Minute, 1))) + " min"
+	case d < 48*time.Hour:
+		return strconv.FormatFloat(math.Round(d.Hours()*10)/10, 'f', -1, 64) + " h"
+	default:
+		return strconv.FormatFloat(math.Round(d.Hours()/24*10)/10, 'f', -1, 64) + " d"
+	}
 }
 
 // AvailabilityVerdict says whether the backend met its availability objective.
@@ -225,6 +255,16 @@ func Collect(ctx context.Context, opts Options) (*Report, error) {
 		return backends[[2]string{string(s.Metric["journey"]), string(s.Metric["backend"])}]
 	}
 
+	r.DataFrom = r.From
+	since, err := q.run(ctx, dashboards.ScorecardDataSince, journeyRE)
+	if err != nil {
+		return nil, err
+	}
+	if len(since) == 1 {
+		if t := time.Unix(int64(since[0].Value), 0); t.After(r.From) && t.Before(end) {
+			r.DataFrom = t
+		}
+	}
 	errorRatio, err := q.run(ctx, dashboards.ScorecardErrorRatio, journeyRE)
 	if err != nil {
 		return nil, err

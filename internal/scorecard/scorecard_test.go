@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -157,12 +158,12 @@ func TestMarkdownPastesIntoATicket(t *testing.T) {
 	for _, want := range []string{
 		"# frontdoor scorecard: last 30d\n",
 		"2026-01-02 00:00 UTC to 2026-02-01 00:00 UTC",
-		"- support / nightdesk (outsourced: NightDesk BPO): availability 72.41%, objective 99.5%\n",
-		"- support / nightdesk (outsourced: NightDesk BPO): 90.00% of requests within 800ms, objective 95%\n",
-		"## Journey support\n\n| Backend | Owner | Requests | Availability | Availability SLO | Budget left | Within latency threshold | Latency SLO | Budget left | p95 latency |\n" +
+		"- support / nightdesk (outsourced: NightDesk BPO): availability 72.41%, objective 99.5%, error budget spent 55×\n",
+		"- support / nightdesk (outsourced: NightDesk BPO): 90.00% of requests within 800ms, objective 95%, error budget spent 2×\n",
+		"## Journey support\n\n| Backend | Owner | Requests | Availability | Availability SLO | Error budget | Within latency threshold | Latency SLO | Error budget | p95 latency |\n" +
 			"| --- | --- | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: |\n" +
-			"| care-team | in-house | 1,000 | 99.95% | met (≥ 99.9%) | 50% | 99.00% ≤ 100ms | met (≥ 95%) | 80% | 12 ms |\n" +
-			"| nightdesk | outsourced: NightDesk BPO | 900 | 72.41% | **missed (≥ 99.5%)** | -5418% | 90.00% ≤ 800ms | **missed (≥ 95%)** | -100% | 950 ms |\n",
+			"| care-team | in-house | 1,000 | 99.95% | met (≥ 99.9%) | 50% spent | 99.00% ≤ 100ms | met (≥ 95%) | 20% spent | 12 ms |\n" +
+			"| nightdesk | outsourced: NightDesk BPO | 900 | 72.41% | **missed (≥ 99.5%)** | spent 55× | 90.00% ≤ 800ms | **missed (≥ 95%)** | spent 2× | 950 ms |\n",
 		"| shop-core | in-house | 12,345 | 100.00% | no SLO | — | — | no SLO | — | 1.50 s |\n",
 	} {
 		if !strings.Contains(md, want) {
@@ -329,5 +330,43 @@ func TestWrite(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Errorf("a failed report left %s behind", missing)
+	}
+}
+
+// TestPartialPeriodSaysSo: a 30d scorecard over 14 minutes of data says
+// how much of the period had data; one over the whole period says nothing.
+func TestPartialPeriodSaysSo(t *testing.T) {
+	fake := vendorReview()
+	fake.answers["timestamp(sum(frontdoor_requests_total"] = []series{{labels: map[string]string{}, value: float64(end.Add(-14 * time.Minute).Unix())}}
+	r, err := Collect(context.Background(), Options{Prometheus: serve(t, fake), Range: "30d", End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Coverage(), "data for 14 min of the 30d asked"; got != want {
+		t.Errorf("Coverage() = %q, want %q", got, want)
+	}
+	for _, render := range []func(io.Writer) error{r.Markdown, r.HTML} {
+		var b bytes.Buffer
+		if err := render(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "Partial period: data for 14 min of the 30d asked") {
+			t.Errorf("report does not say the period is partial:\n%.600s", b.String())
+		}
+	}
+	whole, err := Collect(context.Background(), Options{Prometheus: serve(t, vendorReview()), Range: "30d", End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := whole.Coverage(); c != "" {
+		t.Errorf("a period with data throughout says %q", c)
+	}
+}
+
+func TestBudgetInWords(t *testing.T) {
+	for left, want := range map[float64]string{1: "none spent", 0.5: "50% spent", 0: "all spent", -0.4: "spent 1.4×", -41: "spent 42×", -53.18: "spent 54×"} {
+		if got := budget(&left); got != want {
+			t.Errorf("budget(%v) = %q, want %q", left, got, want)
+		}
 	}
 }

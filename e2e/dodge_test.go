@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// dodgePage is a vendor page that tries to keep the banner from rendering.
+type dodgePage struct {
+	name         string
+	contentTypes []string // one Content-Type field line each
+	body         []byte
+}
+
+func encodeWith(t transform.Transformer, s string) []byte {
+	b, _, err := transform.Bytes(t, []byte(s))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// dodgePages are the tricks of issue 20 and their class: markup in which a
+// "</body>" is not the end of the body to a browser, and what a browser
+// decides about a response (its type, its charset) that the gateway must
+// decide the same way. Each page shows "VENDOR-CONTENT".
+func dodgePages() []dodgePage {
+	html := []string{"text/html; charset=utf-8"}
+	utf16 := unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewEncoder()
+	page := func(name, body string) dodgePage { return dodgePage{name, html, []byte(body)} }
+	return []dodgePage{
+		page("comment", `<!doctype html><html><body><p>VENDOR-CONTENT</p><!-- </body> --><p>more</p></body></html>`),
+		page("attribute", `<!doctype html><html><body><p title='</body>'>VENDOR-CONTENT</p></body></html>`),
+		page("script-string", `<!doctype html><html><body><p>VENDOR-CONTENT</p><script>var s = "</body>";</script></body></html>`),
+		page("textarea", `<!doctype html><html><body><p>VENDOR-CONTENT</p><textarea></body></textarea></body></html>`),
+		page("title", `<!doctype html><html><head><title></body></title></head><body><p>VENDOR-CONTENT</p></body></html>`),
+		page("style", `<!doctype html><html><head><style>/* </body> */</style></head><body><p>VENDOR-CONTENT</p></body></html>`),
+		page("noembed", `<!doctype html><html><body><p>VENDOR-CONTENT</p><noembed></body></noembed></body></html>`),
+		page("noscript", `<!doctype html><html><body><p>VENDOR-CONTENT</p><noscript></body></noscript></body></html>`),
+		page("template", `<!doctype html><html><body><p>VENDOR-CONTENT</p><template></body></template></body></html>`),
+		page("plaintext", `<!doctype html><html><body><p>VENDOR-CONTENT</p><plaintext></body></html>`),
+		page("svg-cdata", `<!doctype html><html><body><p>VENDOR-CONTENT</p><svg><![CDATA[ > </body> ]]></svg></body></html>`),
+		{"utf-16le-bom", []string{"text/html"},
+			append([]byte{0xff, 0xfe}, encodeWith(utf16, `<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)...)},
+		{"utf-16le-label", []string{"text/html; charset=utf-16le"},
+			encodeWith(utf16, `<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)},
+		// The escape sequence makes "</body>!" two Japanese characters:
+		// a banner put there would be decoded as Japanese too.
+		{"iso-2022-jp", []string{"text/html; charset=iso-2022-jp"},
+			append(encodeWith(japanese.ISO2022JP.NewEncoder(), `<!doctype html><html><body><p>VENDOR-CONTENT 日本語</p><p>`),
+				[]byte("\x1b$B</body>!\x1b(B</p></body></html>")...)},
+		{"two-content-types", []string{"text/plain", "text/html"},
+			[]byte(`<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)},
+	}
+}
+
+// bannerRendered is evaluated in the page: "ok" when exactly one banner
+// element is in the document (not in a template's content or a comment,
+// which querySelectorAll does not reach), rendered with a size, visible,
+// within the viewport and not covered; otherwise what is wrong.
+const bannerRendered = `(() => {
+	const all = document.querySelectorAll('#frontdoor-banner');
+	if (all.length !== 1) return 'banner elements: ' + all.length;
+	const b = all[0], r = b.getBoundingClientRect(), cs = getComputedStyle(b);
+	if (!(r.width > 0 && r.height > 0)) return 'banner has no size';
+	if (cs.display === 'none' || cs.visibility !== 'visible' || cs.opacity === '0') return 'banner is hidden';
+	if (r.top < 0 || r.bottom > window.innerHeight + 1) return 'banner is outside the viewport';
+	const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+	if (!hit || !b.contains(hit)) return 'banner is covered by ' + (hit && hit.tagName);
+	if (!document.body || !document.body.innerText.includes('VENDOR-CONTENT')) return 'vendor content not shown';
+	return 'ok';
+})()`
+
+// TestBannerRendersOnDodgePages serves each dodge page from a vendor and has
+// Chromium, which decides, show the banner on it.
+func TestBannerRendersOnDodgePages(t *testing.T) {
+	pages := dodgePages()
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
+		for _, p := range pages {
+			if r.URL.Path == "/v/"+p.name {
+				w.Header()["Content-Type"] = p.contentTypes
+				w.Write(p.body)
+				return
+			}
+		}
+		http.NotFound(w, r)
+	})
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey vendor /v/* {
+			backend shipco {
+				owner outsourced
+				vendor ShipCo
+				to %s
+			}
+		}`, vendor.URL)))
+	ctx := newBrowser(t)
+	for _, p := range pages {
+		t.Run(p.name, func(t *testing.T) {
+			if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/v/"+p.name)); err != nil {
+				t.Fatalf("loading the page: %v", err)
+			}
+			got := browse(t, ctx, chromedp.Evaluate[string](bannerRendered))
+			if got != "ok" {
+				html := browse(t, ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+				screenshot(t, ctx, "dodge-"+p.name)
+				t.Fatalf("%s; the document is %s", got, strings.ReplaceAll(html, "\n", " "))
+			}
+		})
+	}
+}
