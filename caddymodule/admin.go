@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -145,13 +144,11 @@ func (adminAPI) status(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, st)
 }
 
-// currentHandlers returns the live frontdoor handlers, newest first. There
-// is one per frontdoor directive of each server of the running config, and
-// during a reload the old config's are live for a moment too.
+// currentHandlers returns the frontdoor handlers of the config that runs
+// now, in the order provisioned: one per frontdoor directive of each
+// server of the config.
 func currentHandlers() []*Handler {
-	all := liveHandlers.snapshot()
-	slices.Reverse(all)
-	return all
+	return runningApp().Handlers()
 }
 
 type handlerJourney struct {
@@ -159,23 +156,15 @@ type handlerJourney struct {
 	journey *journeyRoute
 }
 
-// currentJourneys returns each journey once, from the newest handler that
-// routes it: a reload's old and new config name the same journeys, and a
-// site served on two addresses has a handler in each server.
+// currentJourneys returns each journey once, from the first handler that
+// routes it: a site served on two addresses has a handler in each server.
 func currentJourneys() []handlerJourney {
-	newest := map[string]*Handler{}
-	handlers := currentHandlers()
-	for _, h := range handlers {
-		for _, j := range h.routes {
-			if newest[j.name] == nil {
-				newest[j.name] = h
-			}
-		}
-	}
+	seen := map[string]bool{}
 	var out []handlerJourney
-	for _, h := range slices.Backward(handlers) { // in the order provisioned
+	for _, h := range currentHandlers() {
 		for _, j := range h.routes {
-			if newest[j.name] == h {
+			if !seen[j.name] {
+				seen[j.name] = true
 				out = append(out, handlerJourney{h, j})
 			}
 		}

@@ -84,6 +84,9 @@ func (m *metrics) errorPage(journey, backend string, status int) {
 
 // banner counts where the banner went on one of the backend's pages.
 func (s *backendStats) banner(result string) {
+	if !s.counted {
+		return
+	}
 	if c, ok := s.banners[result]; ok {
 		c.Inc()
 	}

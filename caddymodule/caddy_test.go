@@ -8,6 +8,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 // loadEmptyConfig runs an empty Caddy config once per test binary: modules
@@ -55,4 +57,11 @@ func provisionedProxy(t testing.TB, dial ...string) (*reverseproxy.Handler, *swi
 	}
 	t.Cleanup(func() { rp.Cleanup() })
 	return rp, br
+}
+
+// waitFor waits until check passes, checking every few milliseconds, and
+// fails the test at the deadline with check's last error.
+func waitFor(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	testwait.For(t, timeout, 5*time.Millisecond, check)
 }

@@ -18,8 +18,8 @@ import (
 // countContact counts a request the backend answered if it is a known
 // customer's contact.
 func (h *Handler) countContact(r *http.Request, j *journeyRoute, b *backendRoute, cc *customerContext) {
-	if !j.isContact(r) {
-		return
+	if !j.isContact(r) || !b.stats.counted {
+		return // the shopper's customer is nobody's
 	}
 	customerID, _ := cc.ctx.Get(customerIDField)
 	if customerID == "" {

@@ -209,7 +209,7 @@ func FuzzCaddyfile(f *testing.F) {
 				if err := json.Unmarshal(b.ProxyRaw, &proxy); err != nil || proxy.Handler != "reverse_proxy" {
 					t.Errorf("backend %s: proxy %s (%v)", b.Name, b.ProxyRaw, err)
 				}
-				if _, err := withEdgeTransport(b.ProxyRaw); err != nil {
+				if _, err := proxyDefaults(b.ProxyRaw, true); err != nil {
 					t.Errorf("backend %s: %v", b.Name, err)
 				}
 			}

@@ -6,40 +6,6 @@ import (
 	"time"
 )
 
-// liveHandlers are the frontdoor handlers of the configs running now. The
-// admin API and the SLO collector read them; during a reload the old and
-// the new config's handlers are both briefly here.
-var liveHandlers handlerSet
-
-type handlerSet struct {
-	mu       sync.Mutex
-	handlers []*Handler
-}
-
-func (s *handlerSet) add(h *Handler) {
-	s.mu.Lock()
-	s.handlers = append(s.handlers, h)
-	s.mu.Unlock()
-}
-
-func (s *handlerSet) remove(h *Handler) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, x := range s.handlers {
-		if x == h {
-			s.handlers = append(s.handlers[:i:i], s.handlers[i+1:]...)
-			return
-		}
-	}
-}
-
-// snapshot returns the handlers, newest config last.
-func (s *handlerSet) snapshot() []*Handler {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*Handler(nil), s.handlers...)
-}
-
 // recentErrors keeps the last few failures a handler saw, for the status
 // endpoint. It is written only on the error path.
 type recentErrors struct {

@@ -34,7 +34,6 @@ type metrics struct {
 	offsiteRedirects     *prometheus.CounterVec
 	vendorCookiesDropped *prometheus.CounterVec
 	trailWrites          *prometheus.CounterVec
-	droppedValues        prometheus.CounterFunc
 	probes               probeMetrics
 
 	// lookupResults holds contextLookups resolved for each result, so a
@@ -64,14 +63,11 @@ func newCollectors() *metrics {
 			Namespace: ns, Name: "requests_total",
 			Help: "Requests sent to each backend, by outcome: the status the customer got; 502 (or 504) for an answer the backend cut off (or stalled) mid-body, 499 when the customer left first.",
 		}, append(backendLabels, "code")),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: prometheus.NewHistogramVec(nativeHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "request_duration_seconds",
-			Help:                            "Time each backend took to answer, body included.",
-			Buckets:                         config.LatencyBuckets,
-			NativeHistogramBucketFactor:     1.1,
-			NativeHistogramMaxBucketNumber:  160,
-			NativeHistogramMinResetDuration: time.Hour,
-		}, backendLabels),
+			Help:    "Time each backend took to answer, body included.",
+			Buckets: config.LatencyBuckets,
+		}), backendLabels),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "upstream_errors_total",
 			Help: "Backend failures: dial (refused or no upstream available), timeout (no first byte, or no progress sending the request or reading the answer), status_5xx, aborted (the backend cut its answer off).",
@@ -84,22 +80,15 @@ func newCollectors() *metrics {
 			Namespace: ns, Name: "context_lookups_total",
 			Help: "Customer-context lookups by result: hit, miss, cached, error, no_cookie.",
 		}, []string{"result"}),
-		contextDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		contextDuration: prometheus.NewHistogram(nativeHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "context_lookup_duration_seconds",
-			Help:                            "Time spent looking up customer context, cache included.",
-			Buckets:                         []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
-			NativeHistogramBucketFactor:     1.1,
-			NativeHistogramMaxBucketNumber:  160,
-			NativeHistogramMinResetDuration: time.Hour,
-		}),
+			Help:    "Time spent looking up customer context, cache included.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
+		})),
 		bannerInjections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "banner_injections_total",
 			Help: "Brand banners on HTML pages: injected before </body>, appended, or skipped.",
 		}, []string{"journey", "backend", "result"}),
-		droppedValues: prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Namespace: ns, Name: "context_values_dropped_total",
-			Help: "Customer-context values refused (control characters, invalid UTF-8, over 1 KiB) instead of being forwarded. Resets when a config reload replaces the store.",
-		}, droppedContextValues),
 		contacts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "contacts_total",
 			Help: "Known customers' contacts (the journey's contact requests) each backend took.",
@@ -141,10 +130,21 @@ func newCollectors() *metrics {
 	}
 }
 
+// nativeHistogram adds native buckets to a histogram's classic ones: a
+// Prometheus that scrapes them gets exact quantiles at any threshold, one
+// that does not still has the classic buckets. One hour between resets
+// bounds the number of buckets a long-lived series grows to.
+func nativeHistogram(opts prometheus.HistogramOpts) prometheus.HistogramOpts {
+	opts.NativeHistogramBucketFactor = 1.1
+	opts.NativeHistogramMaxBucketNumber = 160
+	opts.NativeHistogramMinResetDuration = time.Hour
+	return opts
+}
+
 func (m *metrics) collectors() []prometheus.Collector {
 	return append([]prometheus.Collector{m.requests, m.duration, m.upstreamErrors, m.routing,
 		m.contextLookups, m.contextDuration, m.contextErrors, m.contacts, m.repeatContacts, m.streams, m.streamDuration,
-		m.bannerInjections, m.errorPages, m.offsiteRedirects, m.vendorCookiesDropped, m.trailWrites, m.droppedValues, sloObjectives},
+		m.bannerInjections, m.errorPages, m.offsiteRedirects, m.vendorCookiesDropped, m.trailWrites},
 		m.probes.collectors()...)
 }
 
@@ -171,6 +171,9 @@ func registerMetrics(ctx caddy.Context) (*metrics, error) {
 // backendStats holds a backend's series, resolved once at provision so the
 // hot path does no label hashing.
 type backendStats struct {
+	// counted is false for the stats of a secret shopper's visit, which
+	// count in no customer metric: the visit's stats have only labels.
+	counted  bool
 	labels   [4]string // journey, backend, owner, vendor
 	requests *prometheus.CounterVec
 	byCode   [600]atomic.Pointer[prometheus.Counter]
@@ -185,7 +188,7 @@ type backendStats struct {
 }
 
 func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
-	s := &backendStats{labels: [4]string{journey, b.Name, string(b.Owner), b.Vendor}, requests: m.requests}
+	s := &backendStats{counted: true, labels: [4]string{journey, b.Name, string(b.Owner), b.Vendor}, requests: m.requests}
 	l := s.labels[:]
 	s.duration = m.duration.WithLabelValues(l...)
 	s.dial = m.upstreamErrors.WithLabelValues(append(l[:4:4], errDial)...)
@@ -212,8 +215,16 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 	return s
 }
 
+// uncounted returns the stats of a secret shopper's visit to the backend.
+func (s *backendStats) uncounted() *backendStats {
+	return &backendStats{labels: s.labels}
+}
+
 // offsiteRedirect counts a redirect to a host other than the brand's.
 func (s *backendStats) offsiteRedirect(allowed bool) {
+	if !s.counted {
+		return
+	}
 	if allowed {
 		s.offsite[1].Inc()
 	} else {
@@ -222,6 +233,9 @@ func (s *backendStats) offsiteRedirect(allowed bool) {
 }
 
 func (s *backendStats) observe(status int, elapsed time.Duration) {
+	if !s.counted {
+		return
+	}
 	s.duration.Observe(elapsed.Seconds())
 	s.counterFor(status).Inc()
 }
@@ -239,6 +253,9 @@ func (s *backendStats) counterFor(status int) prometheus.Counter {
 }
 
 func (s *backendStats) upstreamError(kind string) {
+	if !s.counted {
+		return
+	}
 	switch kind {
 	case errDial:
 		s.dial.Inc()
@@ -251,10 +268,23 @@ func (s *backendStats) upstreamError(kind string) {
 	}
 }
 
-// droppedContextValues sums what the live handlers' context stores refused.
-func droppedContextValues() float64 {
+// collectors are the collectors of the config's own state, registered in
+// its registry by Provision.
+func (a *App) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		&sloCollector{app: a},
+		&probeSuccessCollector{app: a},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "frontdoor", Name: "context_values_dropped_total",
+			Help: "Customer-context values refused (control characters, invalid UTF-8, over 1 KiB) instead of being forwarded. Resets when a config reload replaces the store.",
+		}, a.droppedContextValues),
+	}
+}
+
+// droppedContextValues sums what the config's context stores refused.
+func (a *App) droppedContextValues() float64 {
 	var total uint64
-	for _, h := range currentHandlers() {
+	for _, h := range a.Handlers() {
 		if h.store != nil {
 			total += h.store.DroppedValues()
 		}
@@ -274,6 +304,9 @@ func (m *metrics) contextLookup(result string, elapsed time.Duration) {
 }
 
 func (m *metrics) streamEnded(b *backendRoute, closedBy string, lasted time.Duration) {
+	if !b.stats.counted {
+		return
+	}
 	l := b.stats.labels
 	m.streams.WithLabelValues(l[0], l[1], l[2], l[3], closedBy).Inc()
 	m.streamDuration.WithLabelValues(l[:]...).Observe(lasted.Seconds())
@@ -282,34 +315,35 @@ func (m *metrics) streamEnded(b *backendRoute, closedBy string, lasted time.Dura
 func (m *metrics) contextLookupError(reason string) { m.contextErrors.WithLabelValues(reason).Inc() }
 
 func (m *metrics) routed(b *backendRoute, reason string) {
+	if !b.stats.counted {
+		return
+	}
 	b.stats.reasons[reason].Inc()
 }
 
 // sloCollector exports frontdoor_backend_slo_objective from the handlers
-// that are provisioned now, so a reload that removes a backend or changes
-// its contract shows at once, and two handlers never clobber each other.
+// of its config, so a reload that removes a backend or changes its
+// contract shows at once, and two handlers never clobber each other.
 type sloCollector struct {
-	desc *prometheus.Desc
+	app *App
 }
 
-var sloObjectives = &sloCollector{
-	desc: prometheus.NewDesc("frontdoor_backend_slo_objective",
-		"Each backend's contractual objective: availability (fraction of non-5xx requests) or latency (fraction of requests faster than threshold seconds).",
-		[]string{"journey", "backend", "owner", "vendor", "slo", "threshold"}, nil),
-}
+var sloObjectiveDesc = prometheus.NewDesc("frontdoor_backend_slo_objective",
+	"Each backend's contractual objective: availability (fraction of non-5xx requests) or latency (fraction of requests faster than threshold seconds).",
+	[]string{"journey", "backend", "owner", "vendor", "slo", "threshold"}, nil)
 
-func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) { ch <- sloObjectiveDesc }
 
 func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 	seen := map[[6]string]bool{}
 	emit := func(v float64, labels [6]string) {
 		if seen[labels] {
-			return // during a reload the old and new config both have it
+			return // two handlers of the config (a site on two servers) have it
 		}
 		seen[labels] = true
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, labels[:]...)
+		ch <- prometheus.MustNewConstMetric(sloObjectiveDesc, prometheus.GaugeValue, v, labels[:]...)
 	}
-	for _, h := range liveHandlers.snapshot() {
+	for _, h := range c.app.Handlers() {
 		for _, j := range h.Journeys {
 			for _, b := range j.Backends {
 				if b.SLO == nil {

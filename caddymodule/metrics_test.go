@@ -143,8 +143,9 @@ func sloHandler(journey, backend, vendor string, slo *config.SLO) *Handler {
 }
 
 func TestSLOCollector(t *testing.T) {
+	app := new(App)
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(sloObjectives)
+	reg.MustRegister(&sloCollector{app: app})
 	const name = "frontdoor_backend_slo_objective"
 	series := func() []string {
 		t.Helper()
@@ -172,13 +173,12 @@ func TestSLOCollector(t *testing.T) {
 	night := sloHandler("support", "nightdesk", "NightDesk BPO", &config.SLO{
 		Availability: 0.995, LatencyTarget: 0.95, LatencyThreshold: config.Duration(800 * time.Millisecond)})
 	shop := sloHandler("tracking", "shipco", "ShipCo", &config.SLO{Availability: 0.99})
-	t.Cleanup(func() { liveHandlers.remove(night); liveHandlers.remove(shop) })
 
 	if got := series(); len(got) != 0 {
 		t.Fatalf("before any handler: %q", got)
 	}
-	liveHandlers.add(night)
-	liveHandlers.add(shop)
+	app.add(night)
+	app.add(shop)
 	want := []string{
 		"backend=nightdesk,journey=support,owner=outsourced,slo=availability,threshold=,vendor=NightDesk BPO 0.995",
 		"backend=nightdesk,journey=support,owner=outsourced,slo=latency,threshold=0.8,vendor=NightDesk BPO 0.95",
@@ -188,25 +188,22 @@ func TestSLOCollector(t *testing.T) {
 		t.Errorf("objectives:\n got %q\nwant %q", got, want)
 	}
 
-	// During a reload the old and the new config's handler both hold the
-	// same backend: it is exported once (the pedantic registry fails a
-	// gather with duplicate series).
-	reloaded := sloHandler("support", "nightdesk", "NightDesk BPO", &config.SLO{
+	// A site on two servers has a handler in each: a backend is exported
+	// once (the pedantic registry fails a gather with duplicate series).
+	second := sloHandler("support", "nightdesk", "NightDesk BPO", &config.SLO{
 		Availability: 0.995, LatencyTarget: 0.95, LatencyThreshold: config.Duration(800 * time.Millisecond)})
-	t.Cleanup(func() { liveHandlers.remove(reloaded) })
-	liveHandlers.add(reloaded)
+	app.add(second)
 	if got := series(); !slices.Equal(got, want) {
-		t.Errorf("with the reloaded handler too:\n got %q\nwant %q", got, want)
+		t.Errorf("with the second server's handler too:\n got %q\nwant %q", got, want)
 	}
 
-	// Once the old config is cleaned up, its backends that the new one
-	// dropped stop being exported.
-	liveHandlers.remove(night)
-	liveHandlers.remove(shop)
+	// A handler cleaned up takes its backends with it.
+	app.remove(night)
+	app.remove(shop)
 	if got := series(); !slices.Equal(got, want[:2]) {
-		t.Errorf("after the old config's cleanup:\n got %q\nwant %q", got, want[:2])
+		t.Errorf("after the first handlers' cleanup:\n got %q\nwant %q", got, want[:2])
 	}
-	liveHandlers.remove(reloaded)
+	app.remove(second)
 	if got := series(); len(got) != 0 {
 		t.Errorf("after every handler is gone: %q", got)
 	}

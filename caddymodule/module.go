@@ -6,7 +6,6 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -77,7 +76,7 @@ type Handler struct {
 	now func() time.Time
 
 	store             *session.Store
-	redisKey          string
+	shared            []string        // keys of what the handler holds in processPool
 	board             *fleet.Board    // live overrides: fleet-wide with Redis, else this process's
 	trail             *fleet.Trail    // nil without Redis
 	contacts          *fleet.Contacts // nil without Redis
@@ -108,6 +107,7 @@ type Handler struct {
 	retiredAt     *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 	routes        []*journeyRoute
 	shopper       *shopper // nil without probes
+	app           *App     // of the handler's config
 	contactHeader string
 	metrics       *metrics
 	logger        *zap.Logger
@@ -149,7 +149,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionAssertion(ctx); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
-	h.board = localBoard()
+	if h.Session == nil {
+		if h.board, err = acquireLocalBoard(); err != nil {
+			return fmt.Errorf("frontdoor: %w", err)
+		}
+		h.shared = append(h.shared, localBoardKey)
+	}
 	if h.Session != nil {
 		if err := h.provisionSession(); err != nil {
 			return fmt.Errorf("frontdoor: %w", err)
@@ -183,10 +188,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionShopper(ctx); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
-	liveHandlers.add(h)
-	if h.shopper != nil {
-		h.shopper.start()
+	app, err := appOf(ctx)
+	if err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
 	}
+	h.app = app
+	app.add(h)
 	return nil
 }
 
@@ -221,17 +228,9 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
 		}
-		raw, err := withEdgeTransport(b.ProxyRaw)
-		if err == nil {
-			raw, err = withStreamCloseDelay(raw)
-		}
+		raw, err := proxyDefaults(b.ProxyRaw, len(j.Backends) > 1)
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", b.Name, err)
-		}
-		if len(j.Backends) > 1 {
-			if raw, err = withPassiveHealth(raw); err != nil {
-				return nil, fmt.Errorf("backend %q: %w", b.Name, err)
-			}
 		}
 		b.ProxyRaw = raw
 		mod, err := ctx.LoadModule(b, "ProxyRaw")
@@ -276,102 +275,22 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 	return route, nil
 }
 
-// edgeIdleConnsPerHost replaces reverse_proxy's default idle pool of 32 per
-// host: at the edge, more concurrent clients than that made the backend
-// accept a new connection for most requests.
-const edgeIdleConnsPerHost = 512
-
-// withEdgeTransport gives an HTTP transport frontdoor's edge defaults
-// where the user set none: a larger upstream idle-connection pool, and
-// bounds on the wait for the first response byte and on each write of the
-// request (see waits.go). It works on the JSON because the transport is
-// built when the module is provisioned.
-func withEdgeTransport(raw json.RawMessage) (json.RawMessage, error) {
-	var proxy map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &proxy); err != nil {
-		return nil, fmt.Errorf("decoding proxy config: %v", err)
-	}
-	transport := map[string]any{"protocol": "http"}
-	if t, ok := proxy["transport"]; ok {
-		if err := json.Unmarshal(t, &transport); err != nil {
-			return nil, fmt.Errorf("decoding proxy transport: %v", err)
-		}
-		if transport["protocol"] != "http" {
-			return raw, nil
-		}
-	}
-	keepAlive, _ := transport["keep_alive"].(map[string]any)
-	if keepAlive == nil {
-		keepAlive = map[string]any{}
-	}
-	if _, set := keepAlive["max_idle_conns_per_host"]; !set {
-		keepAlive["max_idle_conns_per_host"] = edgeIdleConnsPerHost
-	}
-	transport["keep_alive"] = keepAlive
-	for name, bound := range map[string]time.Duration{
-		"response_header_timeout": defaultResponseHeaderTimeout,
-		"write_timeout":           defaultWriteTimeout,
-	} {
-		if _, set := transport[name]; !set {
-			transport[name] = int64(bound)
-		}
-	}
-	t, err := json.Marshal(transport)
-	if err != nil {
-		return nil, err
-	}
-	proxy["transport"] = t
-	return json.Marshal(proxy)
-}
-
-// Passive health defaults for a backend that has another to fail over to:
-// after passiveMaxFails failed connections or round trips within
-// passiveFailDuration, its upstream counts as down until the failures age
-// out. Requests then go straight to the next backend instead of each
-// waiting out a dial timeout on a vendor whose packets are dropped. A
-// journey's only backend gets none: marking it down would refuse every
-// customer while it might have served some.
-const (
-	passiveFailDuration = "10s"
-	passiveMaxFails     = 5
-)
-
-// withPassiveHealth adds the passive health defaults to a proxy whose
-// config has no health checks of its own.
-func withPassiveHealth(raw json.RawMessage) (json.RawMessage, error) {
-	var proxy map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &proxy); err != nil {
-		return nil, fmt.Errorf("decoding proxy config: %v", err)
-	}
-	if _, set := proxy["health_checks"]; set {
-		return raw, nil
-	}
-	hc, err := json.Marshal(map[string]any{
-		"passive": map[string]any{"fail_duration": passiveFailDuration, "max_fails": passiveMaxFails},
-	})
-	if err != nil {
-		return nil, err
-	}
-	proxy["health_checks"] = hc
-	return json.Marshal(proxy)
-}
-
 // Validate is called by Caddy after Provision; everything is checked there
 // already, where the errors can name the journey.
 func (h *Handler) Validate() error { return nil }
 
-// Cleanup stops this handler's secret shopper (waiting for its runs) and
-// exporting its SLO objectives. The reverse proxies are sub-modules: Caddy
+// Cleanup takes the handler out of its app (the app's Stop has stopped
+// its secret shopper already when the config ran) and lets go of the
+// shared resources it holds. The reverse proxies are sub-modules: Caddy
 // cleans them up with the context.
 func (h *Handler) Cleanup() error {
 	if h.retiredAt != nil {
 		h.retiredAt.Store(time.Now().UnixNano())
 	}
-	if h.shopper != nil {
-		h.shopper.stop()
+	if h.app != nil {
+		h.app.remove(h)
 	}
-	liveHandlers.remove(h)
-	h.cleanupSession()
+	h.releaseShared()
 	h.cleanupAssertion()
 	return nil
 }

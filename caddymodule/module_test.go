@@ -40,7 +40,7 @@ func TestWithEdgeTransport(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := withEdgeTransport(json.RawMessage(c.in))
+			got, err := editProxy(json.RawMessage(c.in), edgeTransport)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,16 +69,17 @@ func TestWithEdgeTransportErrors(t *testing.T) {
 		``,
 		`{`,
 		`[]`,
+		`null`,
 		`{"handler":"reverse_proxy","transport":"http"}`,
 	} {
-		if got, err := withEdgeTransport(json.RawMessage(in)); err == nil {
-			t.Errorf("withEdgeTransport(%s) = %s, want an error", in, got)
+		if got, err := editProxy(json.RawMessage(in), edgeTransport); err == nil {
+			t.Errorf("editProxy(%s, edgeTransport) = %s, want an error", in, got)
 		}
 	}
 }
 
 func TestWithPassiveHealth(t *testing.T) {
-	got, err := withPassiveHealth(json.RawMessage(`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:1"}]}`))
+	got, err := editProxy(json.RawMessage(`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:1"}]}`), passiveHealth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +103,12 @@ func TestWithPassiveHealth(t *testing.T) {
 		`{"handler":"reverse_proxy","health_checks":{"active":{"uri":"/health"}}}`,
 		`{"handler":"reverse_proxy","health_checks":{"passive":{"fail_duration":"1m"}}}`,
 	} {
-		got, err := withPassiveHealth(json.RawMessage(in))
+		got, err := editProxy(json.RawMessage(in), passiveHealth)
 		if err != nil || string(got) != in {
-			t.Errorf("withPassiveHealth(%s) = %s, %v", in, got, err)
+			t.Errorf("editProxy(%s, passiveHealth) = %s, %v", in, got, err)
 		}
 	}
-	if _, err := withPassiveHealth(json.RawMessage(`[`)); err == nil {
+	if _, err := editProxy(json.RawMessage(`[`), passiveHealth); err == nil {
 		t.Error("accepted broken JSON")
 	}
 }

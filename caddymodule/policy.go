@@ -86,8 +86,8 @@ func (h *Handler) trailRecorder() *trailRecorder {
 }
 
 // forShopper is the policy of the secret shopper's copy of a backend: the
-// same steps, with what it sees counted in the shopper's sink and written
-// to no customer's trail.
+// same steps, with stats that count nothing (backendStats.uncounted) and
+// written to no customer's trail.
 func (p *responsePolicy) forShopper(stats *backendStats) *responsePolicy {
 	c := *p
 	c.stats = stats

@@ -64,7 +64,6 @@ type backendRoute struct {
 	bodyTimeout   time.Duration   // response_body_timeout; 0: none
 	stats         *backendStats
 	closures      *config.Closures // closed dates and holidays; nil: none
-	shopper       bool             // the secret shopper's copy: its stats count nowhere, it leaves no trail
 	origin        string           // its vendor origin's host; "": served on the brand host only
 	onOrigin      bool             // the copy that serves its vendor origin: cookies its own, no sandbox
 }

@@ -272,7 +272,7 @@ func newExchange() *exchange {
 
 // noteError keeps a failure for the status endpoint.
 func (h *Handler) noteError(journey string, b *backendRoute, status int, kind, requestID string) {
-	if b.shopper {
+	if !b.stats.counted {
 		return // the shopper reports its own
 	}
 	b.counts.errors.Add(1)

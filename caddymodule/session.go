@@ -1,17 +1,14 @@
 package caddymodule
 
 import (
-	"context"
 	"fmt"
 	"iter"
 	"net/http"
 	"net/textproto"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -68,57 +65,6 @@ const (
 	headerContextPrefix = "X-Frontdoor-Context-"
 )
 
-// redisClients shares one client (and its connection pool) per Redis URL
-// across config reloads and handlers: a reload must not drop and redial
-// every connection. The last config using a URL closes it.
-var redisClients = caddy.NewUsagePool()
-
-// sharedRedis is what every config using one Redis URL shares: the
-// client and its pool, the override board that follows the fleet's
-// overrides, and the trail writer with its queue.
-type sharedRedis struct {
-	client   redis.UniversalClient
-	board    *fleet.Board
-	trail    *fleet.Trail
-	contacts *fleet.Contacts
-	orphans  *fleet.Orphans
-	keys     *assertion.Fleet
-}
-
-// Destruct stops the board and the trail writer (writing what is queued)
-// and closes the client, in the background: with its Sentinels down a
-// failover client's Close can block for seconds, which must not hold up a
-// config reload.
-func (s *sharedRedis) Destruct() error {
-	go func() {
-		s.board.Close()
-		s.orphans.Close() // before the trail: orphans write to it
-		s.trail.Close()
-		s.contacts.Close()
-		s.keys.Close()
-		s.client.Close() //nolint:errcheck // nothing to do about it
-	}()
-	return nil
-}
-
-// localBoard holds overrides when no Redis is configured: they apply to
-// this process only, and survive reloads.
-var localBoard = sync.OnceValue(func() *fleet.Board {
-	return fleet.NewBoard(nil, caddy.Log().Named("frontdoor.overrides"))
-})
-
-func init() {
-	redis.SetLogger(redisLogger{})
-}
-
-// redisLogger sends go-redis's own messages (failed dials, pool trouble) to
-// Caddy's logger instead of stderr.
-type redisLogger struct{}
-
-func (redisLogger) Printf(_ context.Context, format string, v ...any) {
-	caddy.Log().Named("frontdoor.redis").Warn(fmt.Sprintf(format, v...))
-}
-
 // provisionSession connects the context store. It does not ping Redis: the
 // gateway must start and serve while Redis is down.
 func (h *Handler) provisionSession() error {
@@ -132,7 +78,7 @@ func (h *Handler) provisionSession() error {
 	if err := session.ValidateURL(s.Redis); err != nil {
 		return fmt.Errorf("session: %w", err)
 	}
-	val, _, err := redisClients.LoadOrNew(s.Redis, func() (caddy.Destructor, error) {
+	val, _, err := processPool.LoadOrNew(redisPoolKey(s.Redis), func() (caddy.Destructor, error) {
 		c, err := session.NewClient(s.Redis)
 		if err != nil {
 			return nil, err
@@ -146,7 +92,7 @@ func (h *Handler) provisionSession() error {
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
 	}
-	h.redisKey = s.Redis
+	h.shared = append(h.shared, redisPoolKey(s.Redis))
 	shared := val.(*sharedRedis)
 	h.board, h.trail, h.contacts, h.redis = shared.board, shared.trail, shared.contacts, shared.client
 	h.orphans = shared.orphans
@@ -175,12 +121,6 @@ func (h *Handler) provisionSession() error {
 	h.logger.Info("customer context store configured", zap.String("redis", session.Redact(s.Redis)),
 		zap.Duration("timeout", time.Duration(s.Timeout)), zap.Duration("cache", opts.CacheTTL))
 	return nil
-}
-
-func (h *Handler) cleanupSession() {
-	if h.redisKey != "" {
-		redisClients.Delete(h.redisKey) //nolint:errcheck // closing is best effort
-	}
 }
 
 // contextField is a session field a backend may see: where it is stored,

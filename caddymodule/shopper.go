@@ -25,6 +25,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
+	fdshopper "github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 // The secret shopper walks each probe's steps through every backend of
@@ -42,7 +43,11 @@ type shopperKey struct{}
 // shopperVisit is one shopper request's business with ServeHTTP.
 type shopperVisit struct {
 	journey string
-	backend *backendRoute // the shopper's copy, counted apart
+	// backend is the shopped backend as the visit sees it: the customers'
+	// proxy and policy, with stats that count nothing (the shopper's
+	// traffic is in no customer metric, recent error or trail; its runs
+	// have metrics of their own).
+	backend *backendRoute
 
 	mu        sync.Mutex
 	errorPage int // status of the brand error page shown instead, if any
@@ -140,7 +145,7 @@ type stepRoute struct {
 type probeTarget struct {
 	probe   *probeRoute
 	backend *backendRoute // the customers'
-	visitor *backendRoute // the shopper's copy: same proxy, uncounted stats
+	visitor *backendRoute // the visit's copy: same proxy, uncounted stats
 	within  []time.Duration
 	sees    map[string]bool // context fields the backend may see
 	stats   *probeStats
@@ -158,14 +163,13 @@ type shopper struct {
 	probes   []*probeRoute
 	server   *caddyhttp.Server
 	instance string
-	// active reports whether the handler's config is the one running: a
-	// config being validated or replaced does not shop.
-	active func() bool
+	clock    fdshopper.Clock
 
 	hostOnce sync.Once
 	host     string
 	https    bool
 
+	mu     sync.Mutex // over start and stop: the app and Cleanup may both stop
 	cancel context.CancelFunc
 	done   chan struct{}
 	runs   sync.WaitGroup
@@ -209,12 +213,7 @@ func (h *Handler) provisionShopper(ctx caddy.Context) error {
 	host, _ := os.Hostname()
 	s := &shopper{h: h, probes: probes, instance: host + ":" + strconv.Itoa(os.Getpid())}
 	s.server, _ = ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
-	done := ctx.Done()
-	s.active = func() bool {
-		active := caddy.ActiveContext()
-		return active.Context != nil && active.Done() == done
-	}
-	s.keepResults()
+	s.clock = fdshopper.SystemClock{}
 	h.shopper = s
 	return nil
 }
@@ -255,9 +254,8 @@ func (h *Handler) compileProbe(route *journeyRoute, j *config.Journey, p *config
 	for i, b := range route.backends {
 		cfg := j.Backends[i]
 		visitor := *b
-		visitor.stats = shopperSink().forBackend(j.Name, cfg)
+		visitor.stats = b.stats.uncounted()
 		visitor.counts = new(backendCounts)
-		visitor.shopper = true
 		visitor.response = b.response.forShopper(visitor.stats)
 		t := &probeTarget{probe: pr, backend: b, visitor: &visitor, sees: map[string]bool{},
 			stats: h.metrics.forProbe(j.Name, cfg, p.Name)}
@@ -272,106 +270,71 @@ func (h *Handler) compileProbe(route *journeyRoute, j *config.Journey, p *config
 	return pr, nil
 }
 
-// shopperSink holds the series of shopper traffic: the same kind of
-// collectors as the customers', registered nowhere, so that the shopper's
-// requests count in no customer metric.
-var shopperSink = sync.OnceValue(newCollectors)
-
-// keepResults carries the latest runs over from the config this one
-// replaces, so a reload neither forgets them nor blanks the gauge.
-func (s *shopper) keepResults() {
-	previous := map[string]*ProbeRun{}
-	for _, h := range liveHandlers.snapshot() { // oldest first: newer ones win
+// keepResults carries the latest runs over from the handlers of the config
+// this one replaces, so a reload neither forgets them nor blanks the gauge.
+func (s *shopper) keepResults(previous []*Handler) {
+	runs := map[string]*ProbeRun{}
+	for _, h := range previous {
 		if h.shopper == nil {
 			continue
 		}
 		for _, p := range h.shopper.probes {
 			for _, t := range p.targets {
 				if r := t.last.Load(); r != nil {
-					previous[t.key()] = r
+					runs[t.key()] = r
 				}
 			}
 		}
 	}
 	for _, p := range s.probes {
 		for _, t := range p.targets {
-			if r := previous[t.key()]; r != nil {
+			if r := runs[t.key()]; r != nil {
 				t.last.Store(r)
 			}
 		}
 	}
 }
 
-// shopperStartPoll is how often a new config checks whether it runs yet:
-// a config that is only validated, or replaced before it starts, never
-// runs and so never shops.
-var shopperStartPoll = 100 * time.Millisecond
-
-// start runs the scheduler until stop.
-func (s *shopper) start() {
-	ctx, cancel := context.WithCancel(context.Background())
+// start runs the scheduler until stop, on the context of the app's config:
+// it is called when that config starts to run, and Caddy cancels that
+// context if it never gets to stop.
+func (s *shopper) start(parent context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		return // running
+	}
+	ctx, cancel := context.WithCancel(parent)
 	s.cancel = cancel
 	s.done = make(chan struct{})
-	go s.loop(ctx)
+	probes := make([]fdshopper.Probe, len(s.probes))
+	for i, p := range s.probes {
+		probes[i] = fdshopper.Probe{Every: p.every, Launch: func(ctx context.Context, slot int64) {
+			for _, t := range p.targets {
+				s.launch(ctx, t, slot)
+			}
+		}}
+	}
+	go func() {
+		defer close(s.done)
+		fdshopper.Run(ctx, s.clock, probes)
+	}()
 }
 
 // stop ends the scheduler and waits for the runs under way, which the
-// cancelled context cuts short: nothing of the shopper outlives its config.
+// cancelled context cuts short: nothing of the shopper outlives its
+// config's Stop, which Caddy calls before it cleans up the config's
+// modules (the reverse proxies the runs go through among them).
 func (s *shopper) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cancel == nil {
 		return
 	}
 	s.cancel()
 	<-s.done
 	s.runs.Wait()
-}
-
-// loop starts each probe's runs at the start of each of its intervals,
-// the intervals counted from the Unix epoch so that every instance of the
-// fleet agrees on them. The interval under way when the config starts to
-// run is shopped at once.
-func (s *shopper) loop(ctx context.Context) {
-	defer close(s.done)
-	next := make([]time.Time, len(s.probes))
-	for i := range next {
-		next[i] = time.Now()
-	}
-	running := false // the config has been seen running
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		wake := next[0]
-		for _, n := range next[1:] {
-			if n.Before(wake) {
-				wake = n
-			}
-		}
-		timer.Reset(time.Until(wake))
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		}
-		now := time.Now()
-		active := s.active()
-		running = running || active
-		for i, p := range s.probes {
-			if now.Before(next[i]) {
-				continue
-			}
-			slot := now.UnixNano() / int64(p.every)
-			next[i] = time.Unix(0, (slot+1)*int64(p.every))
-			if !active {
-				if !running && now.Add(shopperStartPoll).Before(next[i]) {
-					next[i] = now.Add(shopperStartPoll) // not started yet: this interval may still be shopped
-				}
-				continue
-			}
-			for _, t := range p.targets {
-				s.launch(ctx, t, slot)
-			}
-		}
-	}
+	s.cancel = nil
 }
 
 // launch runs a probe against one backend for an interval, unless its

@@ -1,8 +1,6 @@
 package caddymodule
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/frontdoor-dev/frontdoor/config"
@@ -10,15 +8,15 @@ import (
 
 // probeMetrics are the secret shopper's collectors. Runs, check failures
 // and durations are counted by the instance that ran them, so a sum across
-// the fleet counts each run once. frontdoor_probe_success is the latest
-// run of each probe and backend the instance knows of, its own or, with
-// Redis, the fleet's; it is read from the live handlers, so a probe or a
-// backend a reload removes disappears with it.
+// the fleet counts each run once. frontdoor_probe_success (the app's
+// probeSuccessCollector) is the latest run of each probe and backend the
+// instance knows of, its own or, with Redis, the fleet's; it is read from
+// the config's handlers, so a probe or a backend a reload removes
+// disappears with it.
 type probeMetrics struct {
 	runs     *prometheus.CounterVec
 	checks   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
-	success  *probeSuccessCollector
 }
 
 func newProbeMetrics(ns string) probeMetrics {
@@ -32,21 +30,16 @@ func newProbeMetrics(ns string) probeMetrics {
 			Namespace: ns, Name: "probe_check_failures_total",
 			Help: "Checks secret shopper runs failed: status, body, forbid, customer, within, server_error, error_page, banner, vendor_header.",
 		}, append(labels, "check")),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: prometheus.NewHistogramVec(nativeHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "probe_duration_seconds",
-			Help:                            "Time a secret shopper run took, all its steps included.",
-			Buckets:                         config.LatencyBuckets,
-			NativeHistogramBucketFactor:     1.1,
-			NativeHistogramMaxBucketNumber:  160,
-			NativeHistogramMinResetDuration: time.Hour,
-		}, labels),
-		success: &probeSuccessCollector{desc: prometheus.NewDesc("frontdoor_probe_success",
-			"1 if the latest secret shopper run through the backend passed every check, 0 if it failed.", labels, nil)},
+			Help:    "Time a secret shopper run took, all its steps included.",
+			Buckets: config.LatencyBuckets,
+		}), labels),
 	}
 }
 
 func (p probeMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{p.runs, p.checks, p.duration, p.success}
+	return []prometheus.Collector{p.runs, p.checks, p.duration}
 }
 
 // probeStats are one probe's series for one backend, resolved once.
@@ -88,17 +81,21 @@ func (s *probeStats) observe(run *ProbeRun) {
 	}
 }
 
-// probeSuccessCollector exports frontdoor_probe_success from the live
-// handlers' latest runs.
+// probeSuccessCollector exports frontdoor_probe_success from the latest
+// runs of its config's handlers.
 type probeSuccessCollector struct {
-	desc *prometheus.Desc
+	app *App
 }
 
-func (c *probeSuccessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+var probeSuccessDesc = prometheus.NewDesc("frontdoor_probe_success",
+	"1 if the latest secret shopper run through the backend passed every check, 0 if it failed.",
+	[]string{"journey", "backend", "owner", "vendor", "probe"}, nil)
+
+func (c *probeSuccessCollector) Describe(ch chan<- *prometheus.Desc) { ch <- probeSuccessDesc }
 
 func (c *probeSuccessCollector) Collect(ch chan<- prometheus.Metric) {
 	seen := map[[5]string]bool{}
-	for _, h := range currentHandlers() { // newest first: during a reload the new config wins
+	for _, h := range c.app.Handlers() {
 		if h.shopper == nil {
 			continue
 		}
@@ -115,7 +112,7 @@ func (c *probeSuccessCollector) Collect(ch chan<- prometheus.Metric) {
 				if run.Result == resultPass {
 					v = 1
 				}
-				ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, labels[:]...)
+				ch <- prometheus.MustNewConstMetric(probeSuccessDesc, prometheus.GaugeValue, v, labels[:]...)
 			}
 		}
 	}

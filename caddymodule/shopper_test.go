@@ -16,6 +16,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+	fdshopper "github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 // Misbehaviours the test vendor can be switched to.
@@ -44,7 +45,10 @@ func shopVendor(t *testing.T, mode *atomic.Int32) *recordingBackend {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprint(w, `<html><body><form action="/login"><h1>Sign in</h1></form></body></html>`)
 		case slow:
-			time.Sleep(300 * time.Millisecond)
+			select { // a vendor that takes its time, until the shopper gives up
+			case <-time.After(300 * time.Millisecond):
+			case <-r.Context().Done():
+			}
 			fmt.Fprintf(w, "<html><body><h1>Hi %s, how can we help?</h1></body></html>", name)
 		case failing:
 			w.WriteHeader(http.StatusInternalServerError)
@@ -323,13 +327,16 @@ func TestShopperProvisionRefusesStepsOutsideTheJourney(t *testing.T) {
 	}
 }
 
-// The scheduler runs each probe once per interval, only while its config
-// is the running one, and Cleanup stops it and waits for its runs.
+// The app starts the shoppers when its config starts to run, each probe
+// runs once per interval, and Stop stops them and waits for their runs.
+// The scheduler's clock is a fake one: the test waits for events only.
 func TestShopperLifecycle(t *testing.T) {
-	defer func(d time.Duration) { shopperStartPoll = d }(shopperStartPoll)
-	shopperStartPoll = 10 * time.Millisecond
-	var mode atomic.Int32
-	vendor := shopVendor(t, &mode)
+	visits := make(chan struct{}, 10)
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<html><body>hello</body></html>")
+		visits <- struct{}{}
+	})
 	h := provisionHandler(t, `
 		brand Acme
 		journey j /j* {
@@ -343,38 +350,60 @@ func TestShopperLifecycle(t *testing.T) {
 				to `+vendor.addr()+`
 			}
 		}`, monday10)
-	h.shopper.stop()
-	if n := len(vendor.requests()); n != 0 {
-		t.Fatalf("a config that is not running shopped %d times", n)
+	clock := fdshopper.NewFakeClock(monday10.Add(400 * time.Millisecond))
+	h.shopper.clock = clock
+	if stacks := goroutines(); strings.Contains(stacks, "internal/shopper.Run") {
+		t.Fatalf("a provisioned config that is not running has a scheduler:\n%s", stacks)
 	}
 
-	var active atomic.Bool
-	h.shopper.active = active.Load
-	h.shopper.start()
-	time.Sleep(1500 * time.Millisecond)
-	if n := len(vendor.requests()); n != 0 {
-		t.Fatalf("shopped %d times while inactive", n)
+	app := &App{ctx: testContext(t)}
+	app.add(h)
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
 	}
-	active.Store(true)
-	time.Sleep(2100 * time.Millisecond)
-	// The interval under way when the config starts to run, then each
-	// interval that starts: 2 to 4 in 2.1s.
-	if n := len(vendor.requests()); n < 2 || n > 4 {
-		t.Errorf("shopped %d times in 2.1s at every 1s", n)
+	target := targetsByBackend(h)["b"]
+	timeout := time.After(10 * time.Second)
+	visited := func(what string) {
+		t.Helper()
+		select {
+		case <-visits:
+		case <-timeout:
+			t.Fatalf("no visit: %s", what)
+		}
+		waitFor(t, 10*time.Second, func() error {
+			if target.running.Load() {
+				return fmt.Errorf("the run of %s is still under way", what)
+			}
+			return nil
+		})
 	}
-	if run := targetsByBackend(h)["b"].last.Load(); run == nil || run.Result != resultPass {
+	visited("the interval under way when the config starts to run")
+	clock.WaitForTimers(1, nil)
+	clock.Advance(600 * time.Millisecond)
+	visited("the next interval")
+	clock.WaitForTimers(1, nil)
+	clock.Advance(time.Second)
+	visited("the interval after")
+	if err := app.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if run := target.last.Load(); run == nil || run.Result != resultPass {
 		t.Errorf("latest run %+v", run)
 	}
-	h.Cleanup()
-	n := len(vendor.requests())
-	time.Sleep(1200 * time.Millisecond)
-	if m := len(vendor.requests()); m != n {
-		t.Errorf("shopped after Cleanup: %d then %d", n, m)
+	clock.Advance(time.Hour)
+	if stacks := goroutines(); strings.Contains(stacks, "(*shopper)") || strings.Contains(stacks, "internal/shopper.Run") {
+		t.Errorf("a shopper goroutine outlived Stop:\n%s", stacks)
 	}
+	select {
+	case <-visits:
+		t.Errorf("shopped after Stop")
+	default:
+	}
+}
+
+func goroutines() string {
 	buf := make([]byte, 1<<20)
-	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "(*shopper)") {
-		t.Errorf("a shopper goroutine outlived Cleanup:\n%s", stacks)
-	}
+	return string(buf[:runtime.Stack(buf, true)])
 }
 
 // With Redis, each backend is shopped once per interval however many

@@ -3,13 +3,10 @@ package caddymodule
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
-	"time"
 )
 
 // Chats and live updates: WebSocket connections and event streams. A
@@ -33,26 +30,6 @@ const (
 	webSocketStream
 	eventStream
 )
-
-// defaultStreamCloseDelay is how long a reload leaves the old config's
-// upgraded connections open (Caddy's reverse_proxy stream_close_delay,
-// whose default closes them at once): long enough for a support chat to
-// end by itself instead of being cut by a config change.
-const defaultStreamCloseDelay = time.Hour
-
-// withStreamCloseDelay gives a proxy config without its own
-// stream_close_delay frontdoor's default.
-func withStreamCloseDelay(raw json.RawMessage) (json.RawMessage, error) {
-	var proxy map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &proxy); err != nil {
-		return nil, fmt.Errorf("decoding proxy config: %v", err)
-	}
-	if _, set := proxy["stream_close_delay"]; set {
-		return raw, nil
-	}
-	proxy["stream_close_delay"] = json.RawMessage(fmt.Sprint(int64(defaultStreamCloseDelay)))
-	return json.Marshal(proxy)
-}
 
 // isEventStream reports whether a response is a server-sent event stream.
 func isEventStream(contentType string) bool {

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/frontdoor-dev/frontdoor/internal/scorecard"
 )
 
 // designMetrics are the metrics of DESIGN.md's "Metrics" table with their labels (the contract),
@@ -184,7 +186,7 @@ func TestDashboardQueriesArePromQL(t *testing.T) {
 // $__range (1h) and every journey, as instant queries.
 func scorecardQueries() []Query {
 	var qs []Query
-	for _, q := range ScorecardQueries {
+	for _, q := range scorecard.Queries {
 		qs = append(qs, Query{PanelTitle: "scorecard: " + q.Name, RefID: "S", Template: q.Template,
 			Expr: q.Expr(BuiltinVariables["__range"], ".*"), Instant: true})
 	}

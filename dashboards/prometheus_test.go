@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 type fakeBackend struct{ journey, backend, owner, vendor string }
@@ -238,7 +240,7 @@ scrape_configs:
 	// Recording rules feed each other across groups: give them time, then require data everywhere.
 	deadline := time.Now().Add(90 * time.Second)
 	var problems []string
-	for {
+	check := func() error {
 		problems = problems[:0]
 		for _, q := range qs {
 			res, err := instantQuery(ctx, base, q.Expr)
@@ -265,11 +267,12 @@ scrape_configs:
 				}
 			}
 		}
-		if len(problems) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
-			break
+		if len(problems) == 0 || ctx.Err() != nil {
+			return nil
 		}
-		time.Sleep(2 * time.Second)
+		return fmt.Errorf("%d problems", len(problems))
 	}
+	testwait.Until(time.Until(deadline), 2*time.Second, check) //nolint:errcheck // the problems are reported below
 	for _, p := range problems {
 		t.Error(p)
 	}

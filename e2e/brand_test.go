@@ -64,7 +64,7 @@ func vendorPages(w http.ResponseWriter, r *http.Request) {
 	case "/v/slow-stream":
 		fmt.Fprint(w, "<html><body><p>first part</p>")
 		w.(http.Flusher).Flush()
-		time.Sleep(1500 * time.Millisecond)
+		hold(r, 1500*time.Millisecond)
 		fmt.Fprint(w, "<p>second part</p></body></html>")
 	case "/v/json":
 		w.Header().Set("Content-Type", "application/json")
@@ -228,7 +228,7 @@ func TestBannerStreamsBeforeVendorFinishes(t *testing.T) {
 
 func TestBrandErrorPages(t *testing.T) {
 	vendor := startBackend(t, "vendor", vendorPages)
-	stall := startBackend(t, "stall", func(w http.ResponseWriter, r *http.Request) { time.Sleep(3 * time.Second) })
+	stall := startBackend(t, "stall", func(w http.ResponseWriter, r *http.Request) { hold(r, 3*time.Second) })
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		journey vendor /v/* {
 			backend shipco {

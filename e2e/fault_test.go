@@ -344,18 +344,25 @@ func TestFaultRedisKilledUnderLoad(t *testing.T) {
 		},
 	})
 
-	time.Sleep(time.Second)
+	waitFor(t, 10*time.Second, func() error {
+		if n := found.Load(); n < 200 {
+			return fmt.Errorf("the vendor saw %d requests with the context found", n)
+		}
+		return nil
+	})
 	if found.Load() == 0 || unavailable.Load() > found.Load()/10 {
 		l.Stop()
 		t.Fatalf("before the outage: found %d, unavailable %d; load %s", found.Load(), unavailable.Load(), l.snapshot())
 	}
 
 	rs.Stop(t)
-	time.Sleep(2 * time.Second)
-	if unavailable.Load() == 0 {
-		t.Errorf("Redis down for 2s under load, yet no request reached the vendor as unavailable (found %d, none %d)",
-			found.Load(), none.Load())
-	}
+	waitFor(t, 10*time.Second, func() error {
+		if unavailable.Load() == 0 {
+			return fmt.Errorf("Redis down under load, yet no request reached the vendor as unavailable (found %d, none %d)",
+				found.Load(), none.Load())
+		}
+		return nil
+	})
 	beforeRestart := found.Load()
 
 	rs.Restart(t)
@@ -418,7 +425,7 @@ func failoverSite(t *testing.T, vendorURL, inhouseURL string) *gateway {
 
 func TestFaultVendorKilledUnderLoad(t *testing.T) {
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(2 * time.Millisecond) // so that the kill catches requests in flight
+		hold(r, 2*time.Millisecond) // so that the kill catches requests in flight
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprint(w, "hello from vendor")
 	})
@@ -449,7 +456,12 @@ func TestFaultVendorKilledUnderLoad(t *testing.T) {
 			return fmt.Errorf("unexpected %d %.200q", resp.StatusCode, body)
 		},
 	})
-	time.Sleep(time.Second)
+	waitFor(t, 10*time.Second, func() error {
+		if n := l.snapshot().total; n < 200 {
+			return fmt.Errorf("%d requests answered before the kill", n)
+		}
+		return nil
+	})
 	before := l.snapshot()
 	killedAt.Store(time.Now().UnixNano())
 	vendor.srv.Close() // listener and every connection, in flight or idle
@@ -483,7 +495,7 @@ func TestFaultVendorKilledUnderLoad(t *testing.T) {
 
 func TestFaultVendorKilledUnderPOSTLoad(t *testing.T) {
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(2 * time.Millisecond)
+		hold(r, 2*time.Millisecond)
 		fmt.Fprint(w, "ticket taken by vendor")
 	})
 	care := startBackend(t, "care", nil)
@@ -525,7 +537,12 @@ func TestFaultVendorKilledUnderPOSTLoad(t *testing.T) {
 			return fmt.Errorf("unexpected %d %.200q", resp.StatusCode, body)
 		},
 	})
-	time.Sleep(800 * time.Millisecond)
+	waitFor(t, 10*time.Second, func() error {
+		if n := l.snapshot().total; n < 100 {
+			return fmt.Errorf("%d POSTs answered before the kill", n)
+		}
+		return nil
+	})
 	killedAt.Store(time.Now().UnixNano())
 	vendor.srv.Close()
 	res := l.Wait()
@@ -786,7 +803,12 @@ func TestFaultReloadUnderLoad(t *testing.T) {
 			return nil
 		},
 	})
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, 10*time.Second, func() error {
+		if n := l.snapshot().total; n < 100 {
+			return fmt.Errorf("%d requests answered before the reloads", n)
+		}
+		return nil
+	})
 	gens := 0
 	for time.Since(l.start) < 2500*time.Millisecond && gens < 10 {
 		gens++
@@ -868,7 +890,7 @@ func TestHostileClients(t *testing.T) {
 		if status != http.StatusRequestHeaderFieldsTooLarge {
 			t.Errorf("1.2 MB of headers: status %d (%s), want 431", status, head)
 		}
-		time.Sleep(200 * time.Millisecond)
+		// The answer came back: a forwarded request would have been sent.
 		if n := forwarded() - before; n != 0 {
 			t.Errorf("a request with 1.2 MB of headers was forwarded %d times", n)
 		}
@@ -916,7 +938,7 @@ func TestHostileClients(t *testing.T) {
 			if status != http.StatusBadRequest {
 				t.Errorf("%s: status %d (%s), want 400", name, status, head)
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // a smuggled second request would follow the answer
 			if n := forwarded() - before; n != 0 {
 				t.Errorf("%s: forwarded %d times: backend got %v", name, n, vendor.last(t).Header)
 			}

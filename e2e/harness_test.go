@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 // binary is the frontdoor binary under test, built once per run.
@@ -249,17 +251,23 @@ func deadAddr(t *testing.T) string {
 	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
 }
 
+// waitFor waits until check passes (a metric, a log line, a status field
+// shows the event the test needs), checking every 50ms, and fails the
+// test at the deadline with check's last error.
 func waitFor(t testing.TB, timeout time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	testwait.For(t, timeout, 50*time.Millisecond, check)
+}
+
+// hold is a test backend taking its time over a request: d, or less if
+// the gateway gives up on the request first (a timeout, a failover).
+func hold(r *http.Request, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-r.Context().Done():
 	}
-	t.Fatalf("timed out after %s: %v", timeout, err)
 }
 
 // get performs a request without following redirects.

@@ -317,7 +317,12 @@ func TestReloadChangingRedisUnderLoad(t *testing.T) {
 			return nil
 		},
 	})
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, 10*time.Second, func() error {
+		if n := l.snapshot().total; n < 100 {
+			return fmt.Errorf("%d requests answered before the reloads", n)
+		}
+		return nil
+	})
 	for i := range 6 {
 		rs := newRedis
 		if i%2 == 1 {
@@ -421,7 +426,7 @@ func TestStreamsThroughVendorWithBanner(t *testing.T) {
 			for i := range 3 {
 				fmt.Fprintf(w, "data: event %d\n\n", i)
 				w.(http.Flusher).Flush()
-				time.Sleep(400 * time.Millisecond)
+				hold(r, 400*time.Millisecond)
 			}
 		}
 	})

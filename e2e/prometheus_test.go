@@ -142,7 +142,7 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 			fmt.Fprint(w, "ticket opened")
 			return
 		}
-		time.Sleep(120 * time.Millisecond)
+		hold(r, 120*time.Millisecond)
 		if rand.IntN(4) == 0 {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
@@ -182,8 +182,9 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 		do(t, "GET", gw.URL+"/support/events", nil, nil)
 	}
 
-	// Traffic for ~16 s: the vendor serves the journey, then an override
-	// hands it to the in-house team for the second half.
+	// Traffic: the vendor serves the journey until Prometheus has enough of
+	// its answers for rate(), then an override hands it to the in-house
+	// team until Prometheus has enough of theirs.
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var sent atomic.Int64
@@ -192,43 +193,60 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			client := &http.Client{Timeout: 5 * time.Second}
-			for !stop.Load() {
+			pace := time.NewTicker(20 * time.Millisecond)
+			defer pace.Stop()
+			for ; !stop.Load(); <-pace.C {
 				resp, err := client.Get(gw.URL + "/support/chat")
 				if err == nil {
 					resp.Body.Close()
 					sent.Add(1)
 				}
-				time.Sleep(20 * time.Millisecond)
 			}
 		}()
 	}
-	time.Sleep(6 * time.Second)
+	// scraped waits until Prometheus holds at least n samples of each
+	// series the selector selects (subquery: of each series the
+	// expression yields, one a second), and some series.
+	scraped := func(what, series string, n int) {
+		t.Helper()
+		waitFor(t, 60*time.Second, func() error {
+			r := prom.query(t, fmt.Sprintf("min(count_over_time(%s))", series))
+			if v := r.valueBy(""); len(r.Data.Result) == 0 || v[""] < float64(n) {
+				return fmt.Errorf("%s: fewer than %d scrapes of %s (%v)", what, n, series, v)
+			}
+			return nil
+		})
+	}
+	scraped("the vendor's answers", `frontdoor_requests_total{backend="nightdesk",code=~"200|500"}[1m]`, 4)
 	contact()
-	time.Sleep(2 * time.Second)
+	scraped("the first contact", `(frontdoor_contacts_total{backend="nightdesk"} > 0)[1m:1s]`, 2)
 	if code, out := adminJSON(t, gw, "PUT", "/frontdoor/overrides/support", `{"backend":"care-team","ttl":"1h","reason":"compare"}`); code != 200 {
 		t.Fatalf("override: %d %v", code, out)
 	}
-	time.Sleep(2 * time.Second)
+	scraped("the in-house answers", `frontdoor_requests_total{backend="care-team",code="200"}[1m]`, 4)
 	contact() // the customer comes back, now to the in-house team
-	time.Sleep(6 * time.Second)
+	scraped("the repeat contact", `(frontdoor_repeat_contacts_total{backend="nightdesk"} > 0)[1m:1s]`, 2)
 	stop.Store(true)
 	wg.Wait()
-	time.Sleep(3 * time.Second) // a last scrape and rule evaluation
 	t.Logf("%d requests sent", sent.Load())
 
-	// Every query of the (generated) dashboard returns data from the real binary's metrics.
+	// Every query of the (generated) dashboard returns data from the real
+	// binary's metrics, once the rules have evaluated over what was scraped.
 	queries, err := dashboards.Queries(dashboards.DashboardJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range queries {
-		r := prom.query(t, q.Expr)
-		if r.Status != "success" {
-			t.Errorf("panel %d %q (%s): %s: %s\n%s", q.PanelID, q.PanelTitle, q.RefID, r.ErrorType, r.Error, q.Expr)
-		} else if len(r.Data.Result) == 0 {
-			t.Errorf("panel %d %q (%s) returned no data:\n%s", q.PanelID, q.PanelTitle, q.RefID, q.Expr)
+	waitFor(t, 60*time.Second, func() error {
+		for _, q := range queries {
+			r := prom.query(t, q.Expr)
+			if r.Status != "success" {
+				t.Fatalf("panel %d %q (%s): %s: %s\n%s", q.PanelID, q.PanelTitle, q.RefID, r.ErrorType, r.Error, q.Expr)
+			} else if len(r.Data.Result) == 0 {
+				return fmt.Errorf("panel %d %q (%s) returned no data:\n%s", q.PanelID, q.PanelTitle, q.RefID, q.Expr)
+			}
 		}
-	}
+		return nil
+	})
 	t.Logf("%d dashboard queries ran", len(queries))
 
 	// The key comparisons: the vendor errs more and is slower than the

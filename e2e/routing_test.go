@@ -313,7 +313,7 @@ func TestFailoverOnDialErrorButNeverReplayPOST(t *testing.T) {
 
 func TestFailoverOnTimeout(t *testing.T) {
 	slow := startBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(2 * time.Second)
+		hold(r, 2*time.Second)
 		fmt.Fprint(w, "too late")
 	})
 	fast := startBackend(t, "fast", nil)

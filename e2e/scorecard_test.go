@@ -74,7 +74,9 @@ func TestScorecardShowsTheVendorMissingItsSLO(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			client := &http.Client{Timeout: 5 * time.Second}
-			for !stop.Load() {
+			pace := time.NewTicker(10 * time.Millisecond)
+			defer pace.Stop()
+			for ; !stop.Load(); <-pace.C {
 				if resp, err := client.Get(gw.URL + "/support/chat"); err == nil {
 					resp.Body.Close()
 				}

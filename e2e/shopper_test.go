@@ -43,7 +43,7 @@ func helpDesk(t *testing.T, name string, mode *atomic.Int32) *backend {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprint(w, `<html><body><form method="post" action="/support/login"><h1>Sign in</h1><input name="user"></form></body></html>`)
 		case vendorSlow:
-			time.Sleep(600 * time.Millisecond)
+			hold(r, 600*time.Millisecond)
 			fmt.Fprintf(w, "<html><body><h1>Hi %s!</h1><p>How can we help?</p></body></html>", first)
 		default:
 			fmt.Fprintf(w, "<html><body><h1>Hi %s!</h1><p>How can we help?</p></body></html>", first)
@@ -269,11 +269,19 @@ func TestSecretShopperCatchesVendorMisbehaviour(t *testing.T) {
 		t.Errorf("frontdoor_requests_total counts %v requests; the customer made %d (the shopper many more)", total, customerRequests)
 	}
 	// The customer's trail has the customer's visits only.
-	time.Sleep(300 * time.Millisecond) // the trail writer is asynchronous
-	code, trail := adminJSON(t, gw, "GET", "/frontdoor/trail/P-0001", "")
-	entries, _ := trail["entries"].([]any)
-	if code != 200 || len(entries) != customerRequests {
-		t.Errorf("trail of P-0001: %d, %d entries for %d customer requests: %v", code, len(entries), customerRequests, trail)
+	// The trail writer is asynchronous: wait for the customer's entries,
+	// then check that no shopper entry came with them.
+	var code int
+	var trail map[string]any
+	waitFor(t, 5*time.Second, func() error {
+		code, trail = adminJSON(t, gw, "GET", "/frontdoor/trail/P-0001", "")
+		if entries, _ := trail["entries"].([]any); code != 200 || len(entries) < customerRequests {
+			return fmt.Errorf("trail of P-0001: %d, %v", code, trail)
+		}
+		return nil
+	})
+	if entries, _ := trail["entries"].([]any); len(entries) != customerRequests {
+		t.Errorf("trail of P-0001: %d entries for %d customer requests: %v", len(entries), customerRequests, trail)
 	}
 
 	out, err := frontdoorCmd(t, "probes", "--address", gw.AdminAddr)
@@ -293,7 +301,14 @@ func TestSecretShopperOncePerIntervalAcrossFleet(t *testing.T) {
 	gw1 := startGateway(t, site)
 	gw2 := startGateway(t, site)
 
-	time.Sleep(2 * time.Second) // both instances shop
+	waitFor(t, 10*time.Second, func() error { // both instances shop
+		for _, gw := range []*gateway{gw1, gw2} {
+			if run := probeRuns(t, gw, "support")["nightdesk"]; run.Time.IsZero() {
+				return fmt.Errorf("%s has no run yet: %+v", gw.URL, run)
+			}
+		}
+		return nil
+	})
 	startCare, startNight := care.count(), night.count()
 	start := time.Now()
 	time.Sleep(8 * time.Second)
@@ -333,13 +348,22 @@ func TestSecretShopperSurvivesReloads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("adapt: %v", err)
 	}
+	var first time.Time
 	waitFor(t, 5*time.Second, func() error {
-		if run := probeRuns(t, gw, "support")["nightdesk"]; run.Result != "pass" {
+		run := probeRuns(t, gw, "support")["nightdesk"]
+		if run.Result != "pass" {
 			return fmt.Errorf("no passing run yet: %+v", run)
+		}
+		first = run.Time
+		return nil
+	})
+	// The goroutine baseline once a whole run cycle is over: the next run.
+	waitFor(t, 5*time.Second, func() error {
+		if run := probeRuns(t, gw, "support")["nightdesk"]; !run.Time.After(first) {
+			return fmt.Errorf("no run after %s yet: %+v", first, run)
 		}
 		return nil
 	})
-	time.Sleep(time.Second)
 	goroutines := gw.goroutines(t)
 	start, before := time.Now(), night.count()
 	for range 30 {
@@ -367,10 +391,13 @@ func TestSecretShopperSurvivesReloads(t *testing.T) {
 	if shopped < intervals-1 || shopped > intervals+1 {
 		t.Errorf("nightdesk shopped %d times in %d intervals across 30 reloads", shopped, intervals)
 	}
-	time.Sleep(3 * time.Second)
-	if run := probeRuns(t, gw, "support")["nightdesk"]; time.Since(run.Time) > 2*time.Second {
-		t.Errorf("the shopper stopped after the reloads: latest run %+v", run)
-	}
+	reloaded := time.Now()
+	waitFor(t, 5*time.Second, func() error {
+		if run := probeRuns(t, gw, "support")["nightdesk"]; !run.Time.After(reloaded) {
+			return fmt.Errorf("the shopper stopped after the reloads: latest run %+v", run)
+		}
+		return nil
+	})
 	waitFor(t, 20*time.Second, func() error {
 		if n := gw.goroutines(t); n > goroutines+goroutines/10 {
 			return fmt.Errorf("%d goroutines after 30 reloads, %d before", n, goroutines)

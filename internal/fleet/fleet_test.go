@@ -11,19 +11,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 func waitUntil(t *testing.T, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal(err)
+	testwait.For(t, timeout, 20*time.Millisecond, cond)
 }
 
 func TestLocalBoard(t *testing.T) {

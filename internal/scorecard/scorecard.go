@@ -3,8 +3,9 @@
 // latency, and where those metrics exist secret-shopper pass rate, first-contact resolution and
 // hang-up share), as Markdown for a ticket or as a printable HTML page.
 //
-// It reads the Prometheus HTTP API with client_golang's API client, through the queries of
-// dashboards.ScorecardQueries, which read the shipped recording rules.
+// It reads the Prometheus HTTP API with client_golang's API client, through its Queries, which
+// read the recording rules shipped in dashboards/rules (apart from the dashboard generator, so
+// that a Caddy build with the module does not link grafana-foundation-sdk).
 package scorecard
 
 import (
@@ -24,8 +25,6 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
-
-	"github.com/frontdoor-dev/frontdoor/dashboards"
 )
 
 // Options say what to report and where to read it.
@@ -212,7 +211,7 @@ func Collect(ctx context.Context, opts Options) (*Report, error) {
 	r := &Report{Prometheus: opts.Prometheus, Range: opts.Range, From: end.Add(-time.Duration(d)), To: end}
 
 	// Every journey's traffic first: it tells an unknown journey from an empty period.
-	requests, err := q.run(ctx, dashboards.ScorecardRequests, ".*")
+	requests, err := q.run(ctx, queryRequests, ".*")
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +255,7 @@ func Collect(ctx context.Context, opts Options) (*Report, error) {
 	}
 
 	r.DataFrom = r.From
-	since, err := q.run(ctx, dashboards.ScorecardDataSince, journeyRE)
+	since, err := q.run(ctx, queryDataSince, journeyRE)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +264,7 @@ func Collect(ctx context.Context, opts Options) (*Report, error) {
 			r.DataFrom = t
 		}
 	}
-	errorRatio, err := q.run(ctx, dashboards.ScorecardErrorRatio, journeyRE)
+	errorRatio, err := q.run(ctx, queryErrorRatio, journeyRE)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +277,7 @@ func Collect(ctx context.Context, opts Options) (*Report, error) {
 			b.Availability = ptr(1 - float64(s.Value))
 		}
 	}
-	set := func(query dashboards.ScorecardQuery, apply func(b *Backend, s *model.Sample)) (bool, error) {
+	set := func(query Query, apply func(b *Backend, s *model.Sample)) (bool, error) {
 		samples, err := q.run(ctx, query, journeyRE)
 		if err != nil {
 			return false, err
@@ -293,25 +292,25 @@ func Collect(ctx context.Context, opts Options) (*Report, error) {
 		return found, nil
 	}
 	steps := []struct {
-		query dashboards.ScorecardQuery
+		query Query
 		apply func(b *Backend, s *model.Sample)
 		found *bool
 	}{
-		{dashboards.ScorecardAvailabilityObjective, func(b *Backend, s *model.Sample) { b.AvailabilityObjective = ptr(float64(s.Value)) }, nil},
-		{dashboards.ScorecardLatencyCompliance, func(b *Backend, s *model.Sample) { b.LatencyCompliance = ptr(float64(s.Value)) }, nil},
-		{dashboards.ScorecardLatencyObjective, func(b *Backend, s *model.Sample) {
+		{queryAvailabilityObjective, func(b *Backend, s *model.Sample) { b.AvailabilityObjective = ptr(float64(s.Value)) }, nil},
+		{queryLatencyCompliance, func(b *Backend, s *model.Sample) { b.LatencyCompliance = ptr(float64(s.Value)) }, nil},
+		{queryLatencyObjective, func(b *Backend, s *model.Sample) {
 			b.LatencyObjective = ptr(float64(s.Value))
 			if secs, err := strconv.ParseFloat(string(s.Metric["threshold"]), 64); err == nil {
 				b.LatencyThreshold = time.Duration(secs * float64(time.Second))
 			}
 		}, nil},
-		{dashboards.ScorecardP95, func(b *Backend, s *model.Sample) {
+		{queryP95, func(b *Backend, s *model.Sample) {
 			p := time.Duration(float64(s.Value) * float64(time.Second))
 			b.P95 = &p
 		}, nil},
-		{dashboards.ScorecardShopperPassRate, func(b *Backend, s *model.Sample) { b.ShopperPassRate = ptr(float64(s.Value)) }, &r.ShopperPassRate},
-		{dashboards.ScorecardFirstContactResolution, func(b *Backend, s *model.Sample) { b.FirstContactResolution = ptr(float64(s.Value)) }, &r.FirstContactResolution},
-		{dashboards.ScorecardHangupShare, func(b *Backend, s *model.Sample) { b.HangupShare = ptr(float64(s.Value)) }, &r.HangupShare},
+		{queryShopperPassRate, func(b *Backend, s *model.Sample) { b.ShopperPassRate = ptr(float64(s.Value)) }, &r.ShopperPassRate},
+		{queryFirstContactResolution, func(b *Backend, s *model.Sample) { b.FirstContactResolution = ptr(float64(s.Value)) }, &r.FirstContactResolution},
+		{queryHangupShare, func(b *Backend, s *model.Sample) { b.HangupShare = ptr(float64(s.Value)) }, &r.HangupShare},
 	}
 	for _, st := range steps {
 		found, err := set(st.query, st.apply)
@@ -348,7 +347,7 @@ type querier struct {
 }
 
 // run runs one scorecard query as an instant query at the end of the period.
-func (q querier) run(ctx context.Context, query dashboards.ScorecardQuery, journeyRE string) (model.Vector, error) {
+func (q querier) run(ctx context.Context, query Query, journeyRE string) (model.Vector, error) {
 	v, _, _, err := q.api.Query(ctx, query.Expr(q.window, journeyRE), q.at)
 	if err != nil {
 		var apiErr *v1.Error

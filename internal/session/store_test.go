@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 // fakeClock replaces a Store's clock, for tests of expiry without sleeping.
@@ -567,9 +568,12 @@ func TestSingleflightWaiterGivesUp(t *testing.T) {
 		leader <- res
 	}()
 	// Wait until the leader's round trip is under way.
-	for rec.trips.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(t, 5*time.Second, time.Millisecond, func() error {
+		if rec.trips.Load() == 0 {
+			return errors.New("the leader's round trip has not started")
+		}
+		return nil
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -727,19 +731,16 @@ func TestOutage(t *testing.T) {
 	srv.Restart(t)
 	hset(t, rc, "session:after-restart", "tier", "platinum")
 	restarted := time.Now()
-	for {
+	testwait.For(t, 6*time.Second, 10*time.Millisecond, func() error {
 		c, res, err := s.Lookup(context.Background(), fs, "after-restart")
-		if err == nil {
-			if res != ResultHit || fields(c)["tier"] != "platinum" {
-				t.Errorf("after the restart: %s %v; want hit platinum", res, fields(c))
-			}
-			break
+		if err != nil {
+			return fmt.Errorf("lookups still fail after Redis came back: %w", err)
 		}
-		if time.Since(restarted) > 6*time.Second {
-			t.Fatalf("lookups still fail %s after Redis came back: %v", time.Since(restarted), err)
+		if res != ResultHit || fields(c)["tier"] != "platinum" {
+			t.Errorf("after the restart: %s %v; want hit platinum", res, fields(c))
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	t.Logf("lookups succeed again %s after Redis came back", time.Since(restarted))
 }
 

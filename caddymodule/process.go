@@ -1,0 +1,119 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/frontdoor-dev/frontdoor/internal/assertion"
+	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+)
+
+// What frontdoor shares beyond one config. Everything else belongs to a
+// config: its handlers with their compiled journeys, and its App (the
+// registry of those handlers, the secret shoppers, the collectors of the
+// config's state), all dropped with the config.
+//
+//   - processPool (below), a caddy.UsagePool: the shared resources, each
+//     made by the first config that needs it and closed by the last one
+//     that releases it. A reload keeps them: the new config takes them
+//     before the old one lets go.
+//     "redis URL": one go-redis client and connection pool per Redis URL,
+//     with the override board that follows the fleet's overrides, the
+//     trail writer and its queue, the contact recorder, and the
+//     publisher of the fleet's signing keys (assertion.Fleet).
+//     "board local": the override board of configs without Redis, whose
+//     overrides hold for this process only.
+//   - sharedMetrics (metrics.go): the client_golang collectors of customer
+//     traffic and probe runs, made once per process and registered in the
+//     registry of every config, as Caddy's own HTTP metrics are, so that a
+//     reload never resets a counter. Survives reloads.
+//   - the signing keys (assertion.go): the key made at first start when
+//     the config names none, kept in Caddy's storage so that a restart
+//     signs with a key vendors already cached; publishedKeys, the keys
+//     let go by a reload or a rotation, listed until their last token
+//     expires; and rings, a caddy.UsagePool of the rotating key rings.
+//     Survive reloads (and, with storage and Redis, restarts).
+//   - go-redis's logger (init below), set once: go-redis has one per
+//     process. Survives reloads.
+//   - the module registrations (init in module.go, app.go, admin.go,
+//     caddyfile.go, commands.go).
+
+// processPool holds the shared resources listed above.
+var processPool = caddy.NewUsagePool()
+
+// Keys of processPool.
+func redisPoolKey(url string) string { return "redis " + url }
+
+const localBoardKey = "board local"
+
+// sharedRedis is what every config using one Redis URL shares: the
+// client and its pool, the override board that follows the fleet's
+// overrides, and the trail writer with its queue.
+type sharedRedis struct {
+	client   redis.UniversalClient
+	board    *fleet.Board
+	trail    *fleet.Trail
+	contacts *fleet.Contacts
+	orphans  *fleet.Orphans
+	keys     *assertion.Fleet // the fleet's published signing keys
+}
+
+// Destruct stops the board and the trail writer (writing what is queued)
+// and closes the client, in the background: with its Sentinels down a
+// failover client's Close can block for seconds, which must not hold up a
+// config reload.
+func (s *sharedRedis) Destruct() error {
+	go func() {
+		s.board.Close()
+		s.orphans.Close() // before the trail: orphans write to it
+		s.trail.Close()
+		s.contacts.Close()
+		s.keys.Close()
+		s.client.Close() //nolint:errcheck // nothing to do about it
+	}()
+	return nil
+}
+
+// localBoard holds overrides when no Redis is configured: they apply to
+// this process only.
+type localBoard struct{ board *fleet.Board }
+
+func (b localBoard) Destruct() error {
+	b.board.Close()
+	return nil
+}
+
+// acquireLocalBoard takes the process's local override board; the handler
+// releases it in Cleanup.
+func acquireLocalBoard() (*fleet.Board, error) {
+	val, _, err := processPool.LoadOrNew(localBoardKey, func() (caddy.Destructor, error) {
+		return localBoard{fleet.NewBoard(nil, caddy.Log().Named("frontdoor.overrides"))}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return val.(localBoard).board, nil
+}
+
+// releaseShared lets go of what the handler took from processPool.
+func (h *Handler) releaseShared() {
+	for _, key := range h.shared {
+		processPool.Delete(key) //nolint:errcheck // closing is best effort
+	}
+	h.shared = nil
+}
+
+func init() {
+	redis.SetLogger(redisLogger{})
+}
+
+// redisLogger sends go-redis's own messages (failed dials, pool trouble) to
+// Caddy's logger instead of stderr.
+type redisLogger struct{}
+
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	caddy.Log().Named("frontdoor.redis").Warn(fmt.Sprintf(format, v...))
+}
