@@ -64,6 +64,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			on_error open|closed
 //			contact <method> <path...>
 //			repeat_window <duration>
+//			rescue <backend> [<window>]
 //			probe <name> {
 //				every <duration>
 //				customer {
@@ -363,6 +364,12 @@ func (p *parser) parseJourney(d *caddyfile.Dispenser) (*config.Journey, error) {
 				return nil, d.Errf("repeat_window %q: %v", v, err)
 			}
 			j.RepeatWindow = config.Duration(w)
+		case "rescue":
+			r, err := p.parseRescue(d)
+			if err != nil {
+				return nil, err
+			}
+			j.Rescue = r
 		case "probe":
 			pr, err := p.parseProbe(d)
 			if err != nil {
@@ -370,7 +377,7 @@ func (p *parser) parseJourney(d *caddyfile.Dispenser) (*config.Journey, error) {
 			}
 			j.Probes = append(j.Probes, pr)
 		default:
-			return nil, d.Errf("unrecognized journey option %q: expected backend, probe, on_error, contact or repeat_window", d.Val())
+			return nil, d.Errf("unrecognized journey option %q: expected backend, probe, on_error, contact, repeat_window or rescue", d.Val())
 		}
 	}
 	return j, nil

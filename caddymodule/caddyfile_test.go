@@ -408,7 +408,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"journey without name", "frontdoor {\n\tbrand Acme\n\tjourney {\n\t}\n}", "journey needs a name and paths, e.g. journey checkout /checkout* /cart*, at Testfile:3"},
 		{"journey without paths", "frontdoor {\n\tbrand Acme\n\tjourney j {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `journey "j" claims no path`},
 		{"journey without backends", "frontdoor {\n\tbrand Acme\n\n\tjourney j /j* {\n\t}\n}", `journey "j" has no backend: add at least one backend block, at Testfile:4`},
-		{"unknown journey option", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tvendor V\n\t}\n}", `unrecognized journey option "vendor": expected backend, probe, on_error, contact or repeat_window, at Testfile:4`},
+		{"unknown journey option", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tvendor V\n\t}\n}", `unrecognized journey option "vendor": expected backend, probe, on_error, contact, repeat_window or rescue, at Testfile:4`},
 		{"backend without name", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend {\n\t\t}\n\t}\n}", "backend needs a name, e.g. backend care-team { ... }, at Testfile:4"},
 		{"backend with upstream on its line", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend b 127.0.0.1:1 {\n\t\t}\n\t}\n}", `backend b: unexpected "127.0.0.1:1": put upstreams inside the block with to, at Testfile:4`},
 		{"unknown owner", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend ok {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t\tbackend b {\n\t\t\towner partner\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `unknown owner "partner": use in-house or outsourced, at Testfile:8`},
@@ -455,6 +455,10 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"duplicate journey", "frontdoor {\n\tbrand Acme\n\tjourney j /a* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n\tjourney j /b* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `journey "j" is defined twice: journey names must be unique, at Testfile:9`},
 		{"duplicate backend", "frontdoor {\n\tbrand Acme\n\tjourney j /a* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:2\n\t\t}\n\t}\n}", `backend "b" is defined twice`},
 		{"duplicate backend line", "frontdoor {\n\tbrand Acme\n\tjourney j /a* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:2\n\t\t}\n\t}\n}", "Testfile:8"},
+		{"rescue unknown backend", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\trescue care\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `journey "j": rescue backend "care" is not a backend of this journey, at Testfile:4`},
+		{"rescue bad window", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t\trescue b soon\n\t}\n}", `rescue window "soon"`},
+		{"rescue window too long", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t\trescue b 1000h\n\t}\n}", `rescue window 1000h0m0s: want a duration between 1s and 720h0m0s, e.g. 24h, at Testfile:8`},
+		{"rescue without backend", "frontdoor {\n\tjourney j /j* {\n\t\trescue\n\t}\n}", "rescue needs a backend of the journey and an optional window, e.g. rescue care-team 24h, at Testfile:3"},
 		{"path claimed twice", "frontdoor {\n\tbrand Acme\n\tjourney a /x* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n\tjourney c /x* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `path "/x*" is claimed by journeys "a" and "c": a path may belong to one journey, at Testfile:9`},
 	}
 	for _, c := range cases {

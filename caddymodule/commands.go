@@ -34,7 +34,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "frontdoor",
-		Usage: "keygen|status|probes|override|trail|scorecard ...",
+		Usage: "keygen|status|probes|override|trail|orphans|scorecard ...",
 		Short: "Makes assertion keys and operates a running frontdoor",
 		Long: `
 frontdoor's operator commands: keygen makes a key for signing
@@ -56,7 +56,7 @@ contract from Prometheus. The frontdoor binary also has them at top level
 // probes, override, trail, scorecard), each new, for a binary that registers
 // them at top level with caddycmd.RegisterCommand as the frontdoor binary does.
 func Commands() []caddycmd.Command {
-	return []caddycmd.Command{keygenCommand(), statusCommand(), probesCommand(), overrideCommand(), trailCommand(), scorecardCommand()}
+	return []caddycmd.Command{keygenCommand(), statusCommand(), probesCommand(), overrideCommand(), trailCommand(), orphansCommand(), scorecardCommand()}
 }
 
 func keygenCommand() caddycmd.Command {

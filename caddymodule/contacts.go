@@ -30,8 +30,10 @@ func (h *Handler) countContact(r *http.Request, j *journeyRoute, b *backendRoute
 		return
 	}
 	repeats := h.metrics.repeatContacts
-	h.contacts.Record(j.name, customerID, fleet.Handler{Backend: b.name, Owner: string(b.owner), Vendor: b.vendor},
-		j.repeatWindow, func(previous fleet.Handler) {
-			repeats.WithLabelValues(j.name, previous.Backend, previous.Owner, previous.Vendor).Inc()
-		})
+	customer, requestID := *cc, requestIDOf(r)
+	h.contacts.Record(j.name, customerID, handlerOf(b), j.repeatWindow, func(previous fleet.Handler) {
+		repeats.WithLabelValues(j.name, previous.Backend, previous.Owner, previous.Vendor).Inc()
+		// The previous backend did not resolve it: the customer was orphaned.
+		h.orphaned(r, j, previous, &customer, fleet.CauseRepeatContact, requestID)
+	})
 }

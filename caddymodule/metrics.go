@@ -74,7 +74,7 @@ func newCollectors() *metrics {
 		}, append(backendLabels, "kind")),
 		routing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "routing_decisions_total",
-			Help: "Why each backend was chosen: first, hours, closed, failover or override.",
+			Help: "Why each backend was chosen: first, hours, closed, failover, override or rescue.",
 		}, []string{"journey", "backend", "reason"}),
 		contextLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "context_lookups_total",
@@ -205,7 +205,7 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 	s.status5x = m.upstreamErrors.WithLabelValues(append(l[:4:4], errStatus5xx)...)
 	s.aborted = m.upstreamErrors.WithLabelValues(append(l[:4:4], errAborted)...)
 	s.reasons = map[string]prometheus.Counter{}
-	for _, r := range []string{reasonFirst, reasonHours, reasonClosed, reasonFailover, reasonOverride} {
+	for _, r := range []string{reasonFirst, reasonHours, reasonClosed, reasonFailover, reasonOverride, reasonRescue} {
 		s.reasons[r] = m.routing.WithLabelValues(journey, b.Name, r)
 	}
 	// Series that start rare are exported at zero from the start, so that

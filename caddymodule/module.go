@@ -80,6 +80,8 @@ type Handler struct {
 	board             *fleet.Board    // live overrides: fleet-wide with Redis, else this process's
 	trail             *fleet.Trail    // nil without Redis
 	contacts          *fleet.Contacts // nil without Redis
+	orphans           *fleet.Orphans  // nil without Redis
+	orphanMetrics     *orphanMetrics
 	redis             redis.UniversalClient
 	sessionKey        string // key template of the session hash
 	errors            *recentErrors
@@ -168,6 +170,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.metrics = m
+	if h.orphanMetrics, err = registerOrphanMetrics(ctx); err != nil {
+		return err
+	}
 
 	h.jars = map[string]bool{}
 	for _, j := range h.Journeys {
@@ -275,6 +280,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 		}
 		route.backends = append(route.backends, br)
 	}
+	route.provisionRescue(j.Rescue)
 	return route, nil
 }
 

@@ -59,6 +59,7 @@ type sharedRedis struct {
 	board    *fleet.Board
 	trail    *fleet.Trail
 	contacts *fleet.Contacts
+	orphans  *fleet.Orphans
 	keys     *assertion.Fleet // the fleet's published signing keys
 }
 
@@ -69,6 +70,7 @@ type sharedRedis struct {
 func (s *sharedRedis) Destruct() error {
 	go func() {
 		s.board.Close()
+		s.orphans.Close() // before the trail: orphans write to it
 		s.trail.Close()
 		s.contacts.Close()
 		s.keys.Close()

@@ -24,6 +24,8 @@ type journeyRoute struct {
 
 	contacts     []contactRoute // requests that are a customer contact
 	repeatWindow time.Duration
+	orphanWindow time.Duration  // each orphaning is recorded once in it
+	rescue       *journeyRescue // nil: orphans are routed as anyone else
 }
 
 // contactRoute matches the requests of one contact rule.

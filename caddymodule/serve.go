@@ -15,6 +15,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/internal/accept"
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
+	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 )
 
 // ServeHTTP routes a request claimed by a journey to its backend, and
@@ -86,6 +87,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			fmt.Errorf("journey %q: customer context store unavailable and on_error is closed", journey.name))
 		return nil
 	}
+	rescue := ""
+	if override == "" && journey.rescue != nil && visitOf(r.Context()) == nil {
+		if v, ok := journey.rescued(cc, now); ok {
+			plan, rescue = journey.rescuePlan(plan), v
+		}
+	}
 
 	keepReservedHeaders(r.Header)
 	x.values.set(r.Header, headerRequest, requestID)
@@ -108,6 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if !b.assertionOnly {
 			h.addPlainHeaders(&x.upstream, journey.name, b, cc)
 		}
+		setRescueHeader(r.Header, &x.values, c, rescue)
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
 		cookies, jarInUse := h.cookiesFor(clientCookies, b)
 		if cookies != nil {
@@ -144,7 +152,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 		b.counts.requests.Add(1)
 		if aw.stream != notStream {
-			h.metrics.streamEnded(b, aw.streamClosedBy(aborted != nil), elapsed)
+			closedBy := aw.streamClosedBy(aborted != nil)
+			h.metrics.streamEnded(b, closedBy, elapsed)
+			if closedBy == closedByBackend {
+				h.orphaned(r, journey, handlerOf(b), cc, fleet.CauseHungUp, requestID)
+			}
 		}
 		var status int
 		var kind string
@@ -185,6 +197,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			}
 			if aw.swallowed {
 				h.brandError(w, r, journey.name, b.name, status, requestID, nil)
+				h.orphaned(r, journey, handlerOf(b), cc, fleet.CauseErrorPage, requestID)
 			} else if status < 500 && len(journey.contacts) > 0 {
 				h.countContact(r, journey, b, cc)
 			}
@@ -206,6 +219,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		if !canReplay || i == len(plan)-1 {
 			h.brandError(w, r, journey.name, b.name, status, requestID, err)
+			h.orphaned(r, journey, handlerOf(b), cc, fleet.CauseErrorPage, requestID)
 			return nil
 		}
 		if c := h.logger.Check(zapcore.DebugLevel, "failing over"); c != nil {

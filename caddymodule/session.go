@@ -90,9 +90,10 @@ func (h *Handler) provisionSession() error {
 			return nil, err
 		}
 		logger := caddy.Log().Named("frontdoor.fleet")
-		return &sharedRedis{client: c, tracker: tracker, board: fleet.NewBoard(c, logger), trail: fleet.NewTrail(c, fleet.TrailOptions{}, logger),
-			contacts: fleet.NewContacts(c, logger),
-			keys:     assertion.NewFleet(c, publishedKeys(), caddy.Log().Named("frontdoor.assertion"))}, nil
+		trail := fleet.NewTrail(c, fleet.TrailOptions{}, logger)
+		return &sharedRedis{client: c, tracker: tracker, board: fleet.NewBoard(c, logger), trail: trail,
+			contacts: fleet.NewContacts(c, logger), orphans: fleet.NewOrphans(c, trail, fleet.OrphanOptions{}, logger),
+			keys: assertion.NewFleet(c, publishedKeys(), caddy.Log().Named("frontdoor.assertion"))}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
@@ -100,6 +101,7 @@ func (h *Handler) provisionSession() error {
 	h.shared = append(h.shared, redisPoolKey(s.Redis))
 	shared := val.(*sharedRedis)
 	h.board, h.trail, h.contacts, h.redis = shared.board, shared.trail, shared.contacts, shared.client
+	h.orphans = shared.orphans
 	h.fleet = shared.keys
 	h.fleet.Publish() // this config's keys reach the fleet before vendors ask
 	if h.ring != nil && h.jwksMaxAge < jwksMaxAge {
@@ -181,6 +183,11 @@ func journeyFields(j *config.Journey, withSession bool) *session.FieldSet {
 	for _, b := range j.Backends {
 		for _, f := range newContextFields(b.Context) {
 			add(f.name)
+		}
+	}
+	if withSession {
+		for _, f := range rescueFields(j) {
+			add(f)
 		}
 	}
 	return session.NewFieldSet(names)

@@ -112,6 +112,11 @@ type Journey struct {
 	// journey counts as a repeat of it. Default: 72h.
 	RepeatWindow Duration `json:"repeat_window,omitempty"`
 
+	// Rescue names the backend that takes the journey's orphaned
+	// customers, and for how long. Default: none; orphans are recorded
+	// but routed as anyone else.
+	Rescue *Rescue `json:"rescue,omitempty"`
+
 	// Probes are the journey's secret shoppers: each walks its steps
 	// through every backend of the journey on its interval. Default: none.
 	Probes []*Probe `json:"probes,omitempty"`

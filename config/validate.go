@@ -118,6 +118,9 @@ func validateJourney(j *Journey) error {
 		}
 		names[b.Name] = true
 	}
+	if err := checkRescue(j); err != nil {
+		return err
+	}
 	return validateProbes(j)
 }
 

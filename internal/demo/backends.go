@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 )
 
 // backend is one demo server: an in-house team or a vendor.
@@ -44,6 +45,18 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "vendor_sid", Value: "v-123", Domain: "vendor.example", Path: "/"})
 		if strings.HasSuffix(r.URL.Path, "/login") {
 			http.Redirect(w, r, "http://"+b.Addr+"/track/welcome", http.StatusFound)
+			return
+		}
+		if r.URL.Path == "/chat/stream" {
+			// The vendor's chat hangs up on the customer: the stream ends
+			// from its side, and frontdoor's rescue sends the customer to
+			// the care team next.
+			w.Header().Set("Content-Type", "text/event-stream")
+			for _, line := range []string{"NightDesk: thanks for waiting", "NightDesk: please hold..."} {
+				fmt.Fprintf(w, "data: %s\n\n", line)
+				w.(http.Flusher).Flush()
+				time.Sleep(time.Second)
+			}
 			return
 		}
 		if strings.HasSuffix(r.URL.Path, "/broken") {

@@ -86,6 +86,10 @@ frontdoor demo is running: Acme Outdoor at %[1]s
   %[1]s/demo/login          log in as the demo customer (sets the %[2]s cookie)
   %[1]s/checkout            checkout, in-house (shop-core)
   %[1]s/support             support: care-team in business hours, NightDesk BPO (vendor) otherwise
+  %[1]s/chat/stream         (logged in) NightDesk BPO's chat hangs up on the customer; then
+  %[1]s/chat                the care team rescues them: X-Frontdoor-Rescue names the vendor and reference
+  frontdoor orphans --address %[3]s
+                            the customers vendors dropped, for the brand's callbacks
   %[1]s/track/order-1001    tracking, outsourced to ShipCo: vendor page, brand headers, no Server/X-Powered-By
   %[1]s/track/login         a vendor redirect to its own address, rewritten to this host
   %[4]s/demo/login then %[4]s/track/order-1001
@@ -189,6 +193,20 @@ http://shop.localhost:{PORT}, http://track.shop.localhost:{PORT}, http://{LISTEN
 				context customer_id first_name tier
 				slo availability 99.5%
 				slo latency 95% 800ms
+			}
+		}
+		journey chat /chat* {
+			rescue care-team 24h
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to http://{NIGHT}
+				context customer_id first_name
+			}
+			backend care-team {
+				owner in-house
+				to http://{CARE}
+				context customer_id first_name
 			}
 		}
 		journey tracking /track* {

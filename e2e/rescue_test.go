@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dunglas/httpsfv"
+	"golang.org/x/net/websocket"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+)
+
+// rescueSite: the support journey goes to the NightDesk vendor first;
+// customers it drops are rescued by the in-house care team for window.
+func rescueSite(t *testing.T, redisURL, vendorURL, inhouseURL, window string) *gateway {
+	return startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}
+		journey support /support* {
+			contact POST /support/contact
+			rescue care-team %s
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id
+			}
+			backend care-team {
+				owner in-house
+				to %s
+				context customer_id
+			}
+		}`, redisURL, window, vendorURL, inhouseURL)))
+}
+
+// TestVendorHangsUpChatAndTheBrandRescues: NightDesk hangs up a WebSocket
+// chat; the customer's next visit reaches the care team, told why in
+// X-Frontdoor-Rescue; the orphan is listed and counted; after the window,
+// routing is normal again.
+func TestVendorHangsUpChatAndTheBrandRescues(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	hangUp := websocket.Handler(func(c *websocket.Conn) {
+		time.AfterFunc(200*time.Millisecond, func() { c.Close() })
+		io.Copy(c, c) //nolint:errcheck
+	})
+	vendor := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/support/chat" {
+			hangUp.ServeHTTP(w, r)
+			return
+		}
+		fmt.Fprint(w, "hello from nightdesk")
+	})
+	inhouse := startBackend(t, "care-team", nil)
+	const window = 4 * time.Second
+	gw := rescueSite(t, rs.URL(), vendor.URL, inhouse.URL, window.String())
+
+	if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from nightdesk" {
+		t.Fatalf("before any hang-up the journey answered %q", body)
+	}
+	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(gw.URL, "http")+"/support/chat", gw.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Header = http.Header{"Cookie": {"acme_session=" + sessionID}}
+	chat, err := websocket.DialConfig(cfg)
+	if err != nil {
+		t.Fatalf("chat: %v", err)
+	}
+	chat.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+	if _, err := chat.Read(make([]byte, 64)); err == nil {
+		t.Fatal("the vendor did not hang up")
+	}
+	chat.Close()
+	orphanedAt := time.Now()
+	ref := vendor.last(t).Header.Get("X-Request-Id")
+	if vendor.last(t).URL.Path != "/support/chat" || ref == "" {
+		t.Fatalf("the chat did not reach the vendor with a reference")
+	}
+
+	// An anonymous visitor is no one's orphan.
+	if _, body := do(t, "GET", gw.URL+"/support/help", nil, nil); body != "hello from nightdesk" {
+		t.Errorf("an anonymous visitor was rerouted: %q", body)
+	}
+	var rescue http.Header
+	waitFor(t, 5*time.Second, func() error {
+		if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from care-team" {
+			return fmt.Errorf("the orphaned customer reached %q", body)
+		}
+		rescue = inhouse.last(t).Header
+		return nil
+	})
+	dict, err := httpsfv.UnmarshalDictionary(rescue.Values("X-Frontdoor-Rescue"))
+	if err != nil {
+		t.Fatalf("X-Frontdoor-Rescue %q: %v", rescue.Get("X-Frontdoor-Rescue"), err)
+	}
+	item := func(k string) any {
+		m, _ := dict.Get(k)
+		it, _ := m.(httpsfv.Item)
+		return it.Value
+	}
+	if item("cause") != httpsfv.Token("hung_up") || item("backend") != "nightdesk" || item("ref") != ref {
+		t.Errorf("X-Frontdoor-Rescue = %q, want the hang-up by nightdesk of %s", rescue.Get("X-Frontdoor-Rescue"), ref)
+	}
+	if at, _ := item("at").(int64); at < orphanedAt.Add(-5*time.Second).Unix() || at > orphanedAt.Unix()+1 {
+		t.Errorf("rescue at %v, orphaned at %v", at, orphanedAt.Unix())
+	}
+	if got := vendor.last(t).Header.Get("X-Frontdoor-Rescue"); got != "" {
+		t.Errorf("the vendor was told about the rescue: %q", got)
+	}
+
+	out, err := frontdoorCmd(t, "orphans", "--address", gw.AdminAddr)
+	if err != nil || !strings.Contains(out, "C-1001") || !strings.Contains(out, "hung_up") || !strings.Contains(out, ref) {
+		t.Errorf("frontdoor orphans: %v\n%s", err, out)
+	}
+	m := gw.metrics(t)
+	if v, _ := metricValue(m, `frontdoor_orphans_total{backend="nightdesk",cause="hung_up",journey="support",owner="outsourced",vendor="NightDesk BPO"}`); v != 1 {
+		t.Errorf("orphans counted %v, want 1", v)
+	}
+	if v, _ := metricValue(m, `frontdoor_routing_decisions_total{backend="care-team",journey="support",reason="rescue"}`); v < 1 {
+		t.Errorf("rescue routing decisions counted %v", v)
+	}
+
+	waitFor(t, window+5*time.Second, func() error {
+		if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from nightdesk" {
+			return fmt.Errorf("after the window the customer reached %q", body)
+		}
+		return nil
+	})
+	if since := time.Since(orphanedAt); since < window-time.Second {
+		t.Errorf("the rescue ended after %v, before its window of %v", since, window)
+	}
+}
+
+// TestVendorErrorPageOrphansOnceAndRedisDownIsSkipped: a vendor 5xx gives
+// the customer the brand error page and orphans them once however often
+// it happens; the care team rescues them. With Redis down the customer
+// still gets answers and the orphan is counted as skipped.
+func TestVendorErrorPageOrphansOnceAndRedisDownIsSkipped(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-2002")
+	vendor := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "NightDesk internal error", http.StatusInternalServerError)
+	})
+	inhouse := startBackend(t, "care-team", nil)
+	gw := rescueSite(t, rs.URL(), vendor.URL, inhouse.URL, "1h")
+
+	resp, body := do(t, "POST", gw.URL+"/support/tickets", strings.NewReader("help"), withCookie(sessionID))
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "NightDesk") {
+		t.Fatalf("vendor 500: %d %q, want the brand error page", resp.StatusCode, body)
+	}
+	ref := resp.Header.Get("X-Request-Id")
+	waitFor(t, 5*time.Second, func() error {
+		if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from care-team" {
+			return fmt.Errorf("the orphaned customer reached %q", body)
+		}
+		return nil
+	})
+	if got := inhouse.last(t).Header.Get("X-Frontdoor-Rescue"); !strings.Contains(got, "cause=error_page") || !strings.Contains(got, `ref="`+ref+`"`) {
+		t.Errorf("X-Frontdoor-Rescue = %q, want the error page %s", got, ref)
+	}
+	// A second failure within the window is the same orphaning.
+	do(t, "POST", gw.URL+"/support/tickets", strings.NewReader("help"), withCookie(sessionID))
+	out, err := frontdoorCmd(t, "orphans", "--address", gw.AdminAddr)
+	if err != nil || strings.Count(out, "C-2002") != 1 || !strings.Contains(out, "error_page") {
+		t.Errorf("frontdoor orphans: %v\n%s", err, out)
+	}
+	series := `frontdoor_orphans_total{backend="nightdesk",cause="error_page",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
+	if v, _ := metricValue(gw.metrics(t), series); v != 1 {
+		t.Errorf("orphans counted %v, want 1", v)
+	}
+
+	rs.Stop(t)
+	start := time.Now()
+	resp, _ = do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID))
+	if resp.StatusCode != http.StatusInternalServerError || time.Since(start) > 2*time.Second {
+		t.Errorf("with Redis down: %d after %v", resp.StatusCode, time.Since(start))
+	}
+	waitFor(t, 5*time.Second, func() error {
+		// Redis is down: the lookup fails open, there is no customer id to
+		// orphan; a known one would be skipped.
+		if v, _ := metricValue(gw.metrics(t), series); v != 1 {
+			return fmt.Errorf("orphans counted %v with Redis down", v)
+		}
+		return nil
+	})
+}
+
+// TestRepeatContactOrphansTheCustomer: a customer who has to contact the
+// vendor again within the repeat window was orphaned by it.
+func TestRepeatContactOrphansTheCustomer(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-3003")
+	vendor := startBackend(t, "nightdesk", nil)
+	inhouse := startBackend(t, "care-team", nil)
+	gw := rescueSite(t, rs.URL(), vendor.URL, inhouse.URL, "1h")
+	if _, body := do(t, "POST", gw.URL+"/support/contact", strings.NewReader("hi"), withCookie(sessionID)); body != "hello from nightdesk" {
+		t.Fatalf("first contact reached %q", body)
+	}
+	waitFor(t, 5*time.Second, func() error { // the first contact is written off the request path
+		if n, _ := rs.Client(t).Exists(t.Context(), "frontdoor:contact:support:C-3003").Result(); n != 1 {
+			return fmt.Errorf("first contact not recorded")
+		}
+		return nil
+	})
+	resp, _ := do(t, "POST", gw.URL+"/support/contact", strings.NewReader("again"), withCookie(sessionID))
+	ref := resp.Header.Get("X-Request-Id")
+	series := `frontdoor_orphans_total{backend="nightdesk",cause="repeat_contact",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
+	waitFor(t, 5*time.Second, func() error {
+		if v, _ := metricValue(gw.metrics(t), series); v != 1 {
+			return fmt.Errorf("repeat-contact orphans counted %v", v)
+		}
+		return nil
+	})
+	if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from care-team" {
+		t.Errorf("after a repeat contact the customer reached %q", body)
+	}
+	if got := inhouse.last(t).Header.Get("X-Frontdoor-Rescue"); !strings.Contains(got, "cause=repeat_contact") || !strings.Contains(got, ref) {
+		t.Errorf("X-Frontdoor-Rescue = %q, want the repeat contact %s", got, ref)
+	}
+}

@@ -1,0 +1,84 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+)
+
+func TestOrphansRecordedOncePerCustomerJourneyAndCause(t *testing.T) {
+	rs := redistest.Start(t)
+	client := rs.Client(t)
+	trail := NewTrail(client, TrailOptions{}, zap.NewNop())
+	o := NewOrphans(client, trail, OrphanOptions{MaxEntries: 3}, zap.NewNop())
+	var recorded, skipped atomic.Int64
+	report := OrphanReport{Recorded: func() { recorded.Add(1) }, Skipped: func(string) { skipped.Add(1) }}
+	now := time.Now()
+	rec := func(customer, cause, ref string, at time.Time) {
+		o.Record(Orphan{Time: at, Journey: "support", Backend: "nightdesk", Owner: "outsourced", Vendor: "NightDesk",
+			Cause: cause, CustomerID: customer, RequestID: ref}, time.Hour, "session:"+customer,
+			&SessionMarker{Key: "session:" + customer, Field: "frontdoor_rescue:support", Value: ref}, report)
+	}
+	rec("C1", CauseHungUp, "r1", now)
+	rec("C1", CauseHungUp, "r2", now.Add(time.Millisecond))      // same cause: not again
+	rec("C1", CauseErrorPage, "r3", now.Add(2*time.Millisecond)) // another cause
+	for i := range 4 {
+		rec(fmt.Sprintf("C%d", i+2), CauseHungUp, fmt.Sprintf("x%d", i), now.Add(time.Duration(3+i)*time.Millisecond))
+	}
+	o.Close()
+	trail.Close()
+	if recorded.Load() != 6 || skipped.Load() != 0 {
+		t.Fatalf("recorded %d skipped %d, want 6 and 0", recorded.Load(), skipped.Load())
+	}
+	list, err := ReadOrphans(context.Background(), client, 10, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, e := range list {
+		refs = append(refs, e.RequestID)
+	}
+	if fmt.Sprint(refs) != "[x3 x2 x1]" {
+		t.Errorf("list = %v, want the 3 newest first", refs)
+	}
+	if v, _ := client.HGet(context.Background(), "session:C1", "frontdoor_rescue:support").Result(); v != "r3" {
+		t.Errorf("session marker = %q, want r3", v)
+	}
+	entries, err := Read(context.Background(), client, "C1", 10)
+	if err != nil || len(entries) != 2 || entries[0].RequestID != "r3" || entries[0].Note != "orphaned: error_page" {
+		t.Errorf("trail = %+v %v", entries, err)
+	}
+}
+
+func TestOrphansWithRedisDownAreSkipped(t *testing.T) {
+	rs := redistest.Start(t)
+	client := rs.Client(t)
+	rs.Stop(t)
+	o := NewOrphans(client, nil, OrphanOptions{}, zap.NewNop())
+	reasons := make(chan string, 1)
+	start := time.Now()
+	o.Record(Orphan{Time: time.Now(), Journey: "support", Cause: CauseHungUp, CustomerID: "C1"}, time.Hour, "", nil,
+		OrphanReport{Skipped: func(r string) { reasons <- r }})
+	if time.Since(start) > 50*time.Millisecond {
+		t.Errorf("Record waited %v on a dead Redis", time.Since(start))
+	}
+	select {
+	case r := <-reasons:
+		if r != SkipUnavailable {
+			t.Errorf("skipped as %q", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("orphan neither recorded nor skipped")
+	}
+	o.Close()
+	o.Record(Orphan{Cause: CauseHungUp}, time.Hour, "", nil, OrphanReport{Skipped: func(r string) { reasons <- r }})
+	if r := <-reasons; r != SkipDropped {
+		t.Errorf("after Close skipped as %q", r)
+	}
+}
