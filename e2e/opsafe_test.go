@@ -48,16 +48,20 @@ func TestOperatorOutputIsSafe(t *testing.T) {
 		t.Fatalf("vendor page: %d", resp.StatusCode)
 	}
 
-	var entries []any
+	// The vendor's note is the trail's entry with a case (the brand error
+	// page of the first request also left one: the customer was orphaned).
+	var entry map[string]any
 	waitFor(t, 5*time.Second, func() error {
 		code, out := adminJSON(t, gw, "GET", "/frontdoor/trail/C-1001", "")
-		entries, _ = out["entries"].([]any)
-		if code != 200 || len(entries) == 0 {
-			return fmt.Errorf("trail: %d %v", code, out)
+		entries, _ := out["entries"].([]any)
+		for _, e := range entries {
+			if m, _ := e.(map[string]any); m != nil && m["case"] != nil {
+				entry = m
+				return nil
+			}
 		}
-		return nil
+		return fmt.Errorf("trail: %d %v", code, out)
 	})
-	entry, _ := entries[0].(map[string]any)
 	if note, kase := fmt.Sprint(entry["note"]), fmt.Sprint(entry["case"]); note != "2JHall good no refund owed evil" || kase != "ND31m-4242" {
 		t.Errorf("stored note %q case %q, want them without control characters", note, kase)
 	}
