@@ -645,7 +645,7 @@ func addedHeaders(bin, out string, backend *server, rs *redisServer) ([]string, 
 		return nil, err
 	}
 	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-	if resp.StatusCode != http.StatusOK || len(lines) < 5 {
+	if resp.StatusCode != http.StatusOK || len(lines) < 2 { // the assertion and the request id, at least
 		return nil, fmt.Errorf("frontdoor's added headers: status %d, %q", resp.StatusCode, body)
 	}
 	for _, l := range lines {
