@@ -42,24 +42,31 @@ func (g *gateway) goroutines(t *testing.T) int {
 
 // dyingVendor answers an HTML page, gzip or plain, announcing its whole
 // length, and hangs up a third of the way through the body.
-func dyingVendor(w http.ResponseWriter, r *http.Request) {
-	page := []byte("<html><body>" + strings.Repeat("<p>a vendor page that never ends</p>", 2000) + "</body></html>")
-	encoding := ""
-	if strings.HasSuffix(r.URL.Path, "/gzip") {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(page) //nolint:errcheck
-		zw.Close()
-		page, encoding = buf.Bytes(), "Content-Encoding: gzip\r\n"
+var dyingVendor = cuttingVendor("<p>a vendor page that never ends</p>", 2000, 3)
+
+// cuttingVendor answers an HTML page of the paragraph repeated, in the
+// coding the path names (/gzip or plain), announcing its whole length, and
+// hangs up after 1/part of the body.
+func cuttingVendor(paragraph string, repeats, part int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		page := []byte("<html><body>" + strings.Repeat(paragraph, repeats) + "</body></html>")
+		encoding := ""
+		if strings.HasSuffix(r.URL.Path, "/gzip") {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(page) //nolint:errcheck
+			zw.Close()
+			page, encoding = buf.Bytes(), "Content-Encoding: gzip\r\n"
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n%sContent-Length: %d\r\n\r\n", encoding, len(page))
+		rw.Write(page[:len(page)/part]) //nolint:errcheck
+		rw.Flush()                      //nolint:errcheck
 	}
-	conn, rw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n%sContent-Length: %d\r\n\r\n", encoding, len(page))
-	rw.Write(page[:len(page)/3]) //nolint:errcheck
-	rw.Flush()                   //nolint:errcheck
 }
 
 // TestVendorDyingMidBodyDoesNotCrashGateway: 1,000 requests, sixteen at

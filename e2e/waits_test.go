@@ -7,7 +7,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -374,25 +373,7 @@ func TestWaitsSpareStreams(t *testing.T) {
 
 // cutter answers an HTML page announcing its whole length, in the coding
 // the path names, and hangs up halfway through the body.
-func cutter(w http.ResponseWriter, r *http.Request) {
-	page := []byte("<html><body>" + strings.Repeat("<p>a vendor page cut off halfway</p>", 500) + "</body></html>")
-	encoding := ""
-	if strings.HasSuffix(r.URL.Path, "/gzip") {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(page) //nolint:errcheck
-		zw.Close()
-		page, encoding = buf.Bytes(), "Content-Encoding: gzip\r\n"
-	}
-	conn, rw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n%sContent-Length: %d\r\n\r\n", encoding, len(page))
-	rw.Write(page[:len(page)/2]) //nolint:errcheck
-	rw.Flush()                   //nolint:errcheck
-}
+var cutter = cuttingVendor("<p>a vendor page cut off halfway</p>", 500, 2)
 
 // TestWaitsTruncatedAnswersAreFailures: a vendor that cuts off 100 pages
 // shows 100 aborted upstream errors, and a real Prometheus running the
