@@ -173,21 +173,21 @@ func registerMetrics(ctx caddy.Context) (*metrics, error) {
 type backendStats struct {
 	// counted is false for the stats of a secret shopper's visit, which
 	// count in no customer metric: the visit's stats have only labels.
-	counted  bool
+	counted bool
 	// cookieDrops counts a vendor's cookies its jar did not keep, by
 	// reason; nil for in-house backends, which have no jar.
 	cookieDrops map[string]prometheus.Counter
-	labels   [4]string // journey, backend, owner, vendor
-	requests *prometheus.CounterVec
-	byCode   [600]atomic.Pointer[prometheus.Counter]
-	duration prometheus.Observer
-	dial     prometheus.Counter
-	timeout  prometheus.Counter
-	status5x prometheus.Counter
-	aborted  prometheus.Counter
-	reasons  map[string]prometheus.Counter
-	banners  map[string]prometheus.Counter // by result: injected, appended, skipped
-	offsite  [2]prometheus.Counter         // offsite redirects refused, allowed
+	labels      [4]string // journey, backend, owner, vendor
+	requests    *prometheus.CounterVec
+	byCode      [600]atomic.Pointer[prometheus.Counter]
+	duration    prometheus.Observer
+	dial        prometheus.Counter
+	timeout     prometheus.Counter
+	status5x    prometheus.Counter
+	aborted     prometheus.Counter
+	reasons     map[string]prometheus.Counter
+	banners     map[string]prometheus.Counter // by result: injected, appended, skipped
+	offsite     [2]prometheus.Counter         // offsite redirects refused, allowed
 }
 
 func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
