@@ -20,6 +20,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 // TestEphemeralKeyIsES256: without keys, the key made at start signs
@@ -431,23 +432,20 @@ func TestReloadKeepsOldKeyListed(t *testing.T) {
 	}
 	after := provisionHandler(t, site("new.pem"), monday10)
 	before.Cleanup()
-	listed := func() bool {
+	listed := func() error {
 		var set jose.JSONWebKeySet
 		data, _ := after.jwks(context.Background(), time.Now())
 		if err := json.Unmarshal(data, &set); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		return len(set.Key(oldKid)) == 1
+		if len(set.Key(oldKid)) == 1 {
+			return fmt.Errorf("the old key %s is listed", oldKid)
+		}
+		return nil
 	}
-	if !listed() {
+	if listed() == nil {
 		t.Fatal("the old key left the JWK Set at the reload, while its token is valid")
 	}
 	// The token expires 3s after it was signed: then the key goes.
-	deadline := time.Now().Add(10 * time.Second)
-	for listed() {
-		if time.Now().After(deadline) {
-			t.Fatal("the old key is still listed long after its last token expired")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.For(t, 10*time.Second, 100*time.Millisecond, listed)
 }

@@ -122,7 +122,7 @@ func TestAbortEndsTheDecoder(t *testing.T) {
 		t.Error("decoder or injector left running after the abort")
 	}
 	written := rec.Body.Len()
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // time under test: a write after serve returned would land in this window
 	if rec.Body.Len() != written || written == 0 {
 		t.Errorf("wrote %d bytes before serve returned, %d after", written, rec.Body.Len())
 	}

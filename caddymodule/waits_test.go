@@ -70,7 +70,7 @@ func TestWaitsStalledAndTricklingBodies(t *testing.T) {
 			for r.Context().Err() == nil {
 				io.WriteString(w, "<")
 				w.(http.Flusher).Flush()
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(20 * time.Millisecond) // pacing: a vendor trickling its answer
 			}
 		},
 	}
@@ -122,7 +122,7 @@ func TestWaitsTrickledStreamIsCut(t *testing.T) {
 		for r.Context().Err() == nil {
 			io.WriteString(w, "<")
 			w.(http.Flusher).Flush()
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // pacing: a vendor trickling its answer
 		}
 	}, nil)
 	start := time.Now()
@@ -197,7 +197,7 @@ func TestWaitsSpareEventStreams(t *testing.T) {
 		for i := range 2 {
 			fmt.Fprintf(w, "data: %d\n\n", i)
 			w.(http.Flusher).Flush()
-			time.Sleep(500 * time.Millisecond)
+			time.Sleep(500 * time.Millisecond) // time under test: the stream idles past the 200ms bound
 		}
 	}, nil)
 	w := serve(t, h, httptest.NewRequest(http.MethodGet, "/support/events", nil), nil)

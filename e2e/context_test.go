@@ -452,7 +452,7 @@ func TestKeyRotationByReloadNeverServesTheOldKey(t *testing.T) {
 	// Traffic runs through the reload.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var loadErrs atomic.Int64
+	var loadErrs, loadSent atomic.Int64
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
@@ -467,10 +467,16 @@ func TestKeyRotationByReloadNeverServesTheOldKey(t *testing.T) {
 				if _, err := token(gw, id); err != nil {
 					loadErrs.Add(1)
 				}
+				loadSent.Add(1)
 			}
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 10*time.Second, func() error {
+		if n := loadSent.Load(); n < 20 {
+			return fmt.Errorf("%d requests of the load done before the reload", n)
+		}
+		return nil
+	})
 	gw.reload(t, site(keyB+" "+keyA))
 
 	// From here on, only B signs, whatever A's tokens still had left.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,15 +48,37 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// freePort returns a loopback port nothing listens on right now.
+// Ports for gateways, admin endpoints and dead addresses come from below
+// Linux's ephemeral range (32768-60999 by default), which the kernel never
+// hands to a connection's source port or a listener on port 0: between
+// freePort and the gateway's bind, no connection of a test (parallel ones
+// included) can take the port. Each is handed out once per run, from an
+// offset of the process id so that two runs on one machine do not start at
+// the same port.
+const (
+	portsFrom = 20000
+	portsTo   = 32768 // exclusive
+)
+
+var nextPort atomic.Int64
+
+func init() { nextPort.Store(int64(os.Getpid() * 97 % (portsTo - portsFrom))) }
+
+// freePort returns a loopback port nothing listens on right now, and no
+// other call of this run returned.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range portsTo - portsFrom {
+		port := portsFrom + int(nextPort.Add(1)%(portsTo-portsFrom))
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // in use by something else on the machine
+		}
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no free loopback port in %d-%d", portsFrom, portsTo-1)
+	return 0
 }
 
 // gateway is a running frontdoor process.
@@ -257,6 +280,19 @@ func deadAddr(t *testing.T) string {
 func waitFor(t testing.TB, timeout time.Duration, check func() error) {
 	t.Helper()
 	testwait.For(t, timeout, 50*time.Millisecond, check)
+}
+
+// waitLogged waits until the gateway's log holds at least n lines
+// containing s (a log message: the event the test needs), counted from the
+// gateway's start.
+func (g *gateway) waitLogged(t testing.TB, timeout time.Duration, s string, n int) {
+	t.Helper()
+	waitFor(t, timeout, func() error {
+		if got := strings.Count(g.logs.String(), s); got < n {
+			return fmt.Errorf("%d log lines with %q, want %d", got, s, n)
+		}
+		return nil
+	})
 }
 
 // hold is a test backend taking its time over a request: d, or less if

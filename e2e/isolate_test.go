@@ -295,7 +295,7 @@ func TestVendorCannotTakeOverTheOrigin(t *testing.T) {
 		if !strings.HasPrefix(out, "ERR:") {
 			t.Errorf("%s: the vendor registered a service worker: %s", page, out)
 		}
-		time.Sleep(500 * time.Millisecond) // a worker would claim the page now
+		time.Sleep(500 * time.Millisecond) // time under test: a registered worker would claim the page in this window
 		if got := text("/own/account", body); got != "Dana Smith, card ending 4242" {
 			t.Fatalf("after %s the in-house page shows %q", page, got)
 		}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/net/websocket"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 // goroutines reads the gateway's goroutine count from Caddy's admin pprof.
@@ -38,6 +39,16 @@ func (g *gateway) goroutines(t *testing.T) int {
 		t.Fatalf("reading goroutine count from %q: %v", line, err)
 	}
 	return n
+}
+
+// settledGoroutines waits until the gateway's goroutine count holds still
+// (the same at three readings 100ms apart: what the last requests and
+// configs started has ended) and returns it.
+func (g *gateway) settledGoroutines(t *testing.T) int {
+	t.Helper()
+	return testwait.Settled(t, 15*time.Second, 100*time.Millisecond, 3, func() (int, error) {
+		return g.goroutines(t), nil
+	})
 }
 
 // dyingVendor answers an HTML page, gzip or plain, announcing its whole
@@ -77,8 +88,7 @@ func TestVendorDyingMidBodyDoesNotCrashGateway(t *testing.T) {
 	inhouse := startBackend(t, "inhouse", nil)
 	gw := brandSite(t, vendor.URL, inhouse.URL, "")
 	do(t, "GET", gw.URL+"/own/warm", nil, nil)
-	time.Sleep(500 * time.Millisecond)
-	baseline := gw.goroutines(t)
+	baseline := gw.settledGoroutines(t)
 
 	const total, concurrent = 1000, 16
 	var wg sync.WaitGroup
@@ -283,8 +293,8 @@ func TestReloadsDoNotLeak(t *testing.T) {
 	for range 100 { // warm up: pools, caches, the first configs' garbage
 		reload()
 	}
-	time.Sleep(time.Second)
-	goroutines, heap := gw.goroutines(t), gw.heapInUse(t)
+	goroutines := gw.settledGoroutines(t) // the old configs have stopped
+	heap := gw.heapInUse(t)
 	for range 300 {
 		reload()
 	}
@@ -340,10 +350,10 @@ func TestReloadChangingRedisUnderLoad(t *testing.T) {
 			rs = oldRedis
 		}
 		gw.reload(t, opsSite(rs.URL(), care, night))
-		time.Sleep(200 * time.Millisecond)
+		l.waitSent(t, 50)
 	}
 	gw.reload(t, opsSite(newRedis.URL(), care, night))
-	time.Sleep(500 * time.Millisecond)
+	l.waitSent(t, 100)
 	res := l.Stop()
 	t.Logf("load across 7 reloads between two Redis servers: %s", res)
 	if res.errs != 0 || res.bad != 0 || res.total == 0 {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -94,12 +95,16 @@ func TestOverrideIsObeyedFleetWide(t *testing.T) {
 	// Redis goes away: instances keep obeying the last known override;
 	// Redis comes back: still obeyed.
 	rs.Stop(t)
-	time.Sleep(1500 * time.Millisecond)
+	for _, gw := range []*gateway{gw1, gw2} { // each has failed to resync
+		gw.waitLogged(t, 10*time.Second, "overrides: redis unreachable", 1)
+	}
 	if who := whoServes(t, gw2); who != "care-team" {
 		t.Errorf("during the Redis outage: %s", who)
 	}
 	rs.Restart(t)
-	time.Sleep(1500 * time.Millisecond)
+	for _, gw := range []*gateway{gw1, gw2} { // each has resynced from Redis
+		gw.waitLogged(t, 10*time.Second, "overrides: redis reachable again", 1)
+	}
 	for _, gw := range []*gateway{gw1, gw2} {
 		if who := whoServes(t, gw); who != "care-team" {
 			t.Errorf("after the Redis restart: %s", who)
@@ -299,12 +304,26 @@ func TestRepeatContacts(t *testing.T) {
 
 	// After the window, a contact is a new matter; anonymous visitors and
 	// requests that are not contacts count nothing.
-	time.Sleep(3500 * time.Millisecond)
+	// The window ends when Redis expires the customer's last contact.
+	lastContact := rs.Client(t).Get
+	waitFor(t, 10*time.Second, func() error {
+		if v, err := lastContact(context.Background(), "frontdoor:contact:support:C-1001").Result(); err == nil {
+			return fmt.Errorf("the last contact (%q) is still within the window", v)
+		}
+		return nil
+	})
 	ticket(gw1, withCookie(sessionID))
 	ticket(gw1, nil)
 	do(t, "GET", gw1.URL+"/support/tickets", nil, withCookie(sessionID))
 	expect("frontdoor_contacts_total", "care-team", 2)
-	time.Sleep(500 * time.Millisecond)
+	// The contact is written to Redis off the request path, and a repeat
+	// counted right after: wait for the write.
+	waitFor(t, 5*time.Second, func() error {
+		if v, err := lastContact(context.Background(), "frontdoor:contact:support:C-1001").Result(); err != nil || !strings.HasPrefix(v, "care-team") {
+			return fmt.Errorf("the contact after the window is not in Redis: %q %v", v, err)
+		}
+		return nil
+	})
 	if got := count("frontdoor_repeat_contacts_total", "care-team"); got != 0 {
 		t.Errorf("a contact after the window counted as a repeat: %v", got)
 	}

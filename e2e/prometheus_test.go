@@ -118,6 +118,20 @@ func (p *prometheus) waitScraped(t *testing.T) {
 	})
 }
 
+// scraped waits until Prometheus holds at least n samples of each series
+// the selector selects (subquery: of each series the expression yields,
+// one a second), and some series: what traffic a test sent has been seen.
+func (p *prometheus) scraped(t *testing.T, what, series string, n int) {
+	t.Helper()
+	waitFor(t, 60*time.Second, func() error {
+		r := p.query(t, fmt.Sprintf("min(count_over_time(%s))", series))
+		if v := r.valueBy(""); len(r.Data.Result) == 0 || v[""] < float64(n) {
+			return fmt.Errorf("%s: fewer than %d scrapes of %s (%v)", what, n, series, v)
+		}
+		return nil
+	})
+}
+
 // valueBy returns the query's sample values keyed by one label.
 func (r promResult) valueBy(label string) map[string]float64 {
 	out := map[string]float64{}
@@ -204,28 +218,15 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 			}
 		}()
 	}
-	// scraped waits until Prometheus holds at least n samples of each
-	// series the selector selects (subquery: of each series the
-	// expression yields, one a second), and some series.
-	scraped := func(what, series string, n int) {
-		t.Helper()
-		waitFor(t, 60*time.Second, func() error {
-			r := prom.query(t, fmt.Sprintf("min(count_over_time(%s))", series))
-			if v := r.valueBy(""); len(r.Data.Result) == 0 || v[""] < float64(n) {
-				return fmt.Errorf("%s: fewer than %d scrapes of %s (%v)", what, n, series, v)
-			}
-			return nil
-		})
-	}
-	scraped("the vendor's answers", `frontdoor_requests_total{backend="nightdesk",code=~"200|500"}[1m]`, 4)
+	prom.scraped(t, "the vendor's answers", `frontdoor_requests_total{backend="nightdesk",code=~"200|500"}[1m]`, 4)
 	contact()
-	scraped("the first contact", `(frontdoor_contacts_total{backend="nightdesk"} > 0)[1m:1s]`, 2)
+	prom.scraped(t, "the first contact", `(frontdoor_contacts_total{backend="nightdesk"} > 0)[1m:1s]`, 2)
 	if code, out := adminJSON(t, gw, "PUT", "/frontdoor/overrides/support", `{"backend":"care-team","ttl":"1h","reason":"compare"}`); code != 200 {
 		t.Fatalf("override: %d %v", code, out)
 	}
-	scraped("the in-house answers", `frontdoor_requests_total{backend="care-team",code="200"}[1m]`, 4)
+	prom.scraped(t, "the in-house answers", `frontdoor_requests_total{backend="care-team",code="200"}[1m]`, 4)
 	contact() // the customer comes back, now to the in-house team
-	scraped("the repeat contact", `(frontdoor_repeat_contacts_total{backend="nightdesk"} > 0)[1m:1s]`, 2)
+	prom.scraped(t, "the repeat contact", `(frontdoor_repeat_contacts_total{backend="nightdesk"} > 0)[1m:1s]`, 2)
 	stop.Store(true)
 	wg.Wait()
 	t.Logf("%d requests sent", sent.Load())

@@ -311,7 +311,7 @@ func TestSecretShopperOncePerIntervalAcrossFleet(t *testing.T) {
 	})
 	startCare, startNight := care.count(), night.count()
 	start := time.Now()
-	time.Sleep(8 * time.Second)
+	time.Sleep(8 * time.Second) // time under test: runs are counted over 8 intervals
 	elapsed := time.Since(start)
 	careRuns, nightRuns := care.count()-startCare, night.count()-startNight
 	intervals := int(elapsed / time.Second)
@@ -382,7 +382,7 @@ func TestSecretShopperSurvivesReloads(t *testing.T) {
 		if run := probeRuns(t, gw, "support")["nightdesk"]; run.Result != "pass" {
 			t.Fatalf("after a reload the latest run is %+v", run)
 		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond) // pacing: 30 reloads spread over about 9 intervals
 	}
 	elapsed := time.Since(start)
 	shopped := night.count() - before

@@ -104,7 +104,7 @@ func trickleFramed(c net.Conn, framing string) {
 		if _, err := io.WriteString(c, chunk); err != nil {
 			return
 		}
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // pacing: a vendor trickling its answer
 	}
 }
 
@@ -365,7 +365,7 @@ func TestWaitsSpareStreams(t *testing.T) {
 		events.ReadString('\n') //nolint:errcheck // the blank line
 	}
 
-	time.Sleep(1500 * time.Millisecond) // the chat idles: no condition to wait for
+	time.Sleep(1500 * time.Millisecond) // time under test: the chat idles past its bounds
 	if err := say("still there?"); err != nil {
 		t.Errorf("chat idle for 1.5s with 300ms bounds: %v", err)
 	}
@@ -492,6 +492,7 @@ func TestWaitsRedisStallOnFailClosedJourney(t *testing.T) {
 		stop := make(chan struct{})
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		answered := 0 // 200s since the last 503
 		client := &http.Client{Timeout: 5 * time.Second}
 		for range 8 {
 			wg.Go(func() {
@@ -510,21 +511,40 @@ func TestWaitsRedisStallOnFailClosedJourney(t *testing.T) {
 					}
 					io.Copy(io.Discard, resp.Body) //nolint:errcheck
 					resp.Body.Close()
-					if resp.StatusCode == http.StatusServiceUnavailable {
-						mu.Lock()
+					mu.Lock()
+					switch resp.StatusCode {
+					case http.StatusServiceUnavailable:
 						n503++
 						last503 = time.Now()
-						mu.Unlock()
+						answered = 0
+					case http.StatusOK:
+						answered++
 					}
+					mu.Unlock()
 				}
 			})
 		}
-		time.Sleep(300 * time.Millisecond) // steady traffic before the stall
+		steady := func(n int) func() error { // n requests answered since the last 503
+			return func() error {
+				mu.Lock()
+				defer mu.Unlock()
+				if answered < n {
+					return fmt.Errorf("%d requests answered since the last 503, want %d", answered, n)
+				}
+				return nil
+			}
+		}
+		waitFor(t, 10*time.Second, steady(50)) // steady traffic before the stall
 		stallStart = time.Now()
 		if err := admin.Do(context.Background(), "DEBUG", "SLEEP", strconv.FormatFloat(d.Seconds(), 'f', 3, 64)).Err(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(1500 * time.Millisecond) // DEBUG SLEEP returned when the stall ended
+		// DEBUG SLEEP returned when the stall ended: traffic goes on until
+		// 200 requests in a row have been answered since.
+		mu.Lock()
+		answered = 0
+		mu.Unlock()
+		waitFor(t, 10*time.Second, steady(200))
 		close(stop)
 		wg.Wait()
 		client.CloseIdleConnections()

@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 	"github.com/frontdoor-dev/frontdoor/internal/testwait"
@@ -17,6 +21,44 @@ import (
 func waitUntil(t *testing.T, timeout time.Duration, cond func() error) {
 	t.Helper()
 	testwait.For(t, timeout, 20*time.Millisecond, cond)
+}
+
+// commandCounter counts the commands of one name a client sends, or
+// tries to send to a Redis that is down.
+type commandCounter struct {
+	name string
+	n    atomic.Int64
+}
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == c.name {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// observed returns a logger whose lines the test reads, and a wait for
+// the nth line with a message (a failed resync, say: the event a test
+// needs), for at most timeout.
+func observed(t *testing.T) (*zap.Logger, func(timeout time.Duration, message string, n int)) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	return zap.New(core), func(timeout time.Duration, message string, n int) {
+		t.Helper()
+		waitUntil(t, timeout, func() error {
+			if got := logs.FilterMessage(message).Len(); got < n {
+				return fmt.Errorf("logged %q %d times, want %d", message, got, n)
+			}
+			return nil
+		})
+	}
 }
 
 func TestLocalBoard(t *testing.T) {
@@ -44,7 +86,8 @@ func TestLocalBoard(t *testing.T) {
 func TestBoardsShareOverridesThroughRedis(t *testing.T) {
 	rs := redistest.Start(t)
 	a := NewBoard(rs.Client(t), zap.NewNop())
-	b := NewBoard(rs.Client(t), zap.NewNop())
+	logger, waitLogged := observed(t)
+	b := NewBoard(rs.Client(t), logger)
 	defer a.Close()
 	defer b.Close()
 	ctx := context.Background()
@@ -84,7 +127,7 @@ func TestBoardsShareOverridesThroughRedis(t *testing.T) {
 		return nil
 	})
 	rs.Stop(t)
-	time.Sleep(3 * ResyncInterval)
+	waitLogged(3*time.Second, "overrides: redis unreachable, keeping the last known overrides", 1)
 	if _, ok := b.Get("support", time.Now()); !ok {
 		t.Error("override forgotten while Redis is down")
 	}
@@ -170,6 +213,7 @@ func TestTrailRecordDuringClose(t *testing.T) {
 	rs := redistest.Start(t)
 	tr := NewTrail(rs.Client(t), TrailOptions{}, zap.NewNop())
 	var wg sync.WaitGroup
+	var recorded atomic.Int64
 	stop := make(chan struct{})
 	for range 8 {
 		wg.Go(func() {
@@ -179,13 +223,22 @@ func TestTrailRecordDuringClose(t *testing.T) {
 					return
 				default:
 					tr.Record("C-1", "", Entry{Note: "x"})
+					recorded.Add(1)
 				}
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
+	atLeast := func(n int64) func() error {
+		return func() error {
+			if got := recorded.Load(); got < n {
+				return fmt.Errorf("%d entries recorded, want %d", got, n)
+			}
+			return nil
+		}
+	}
+	waitUntil(t, 5*time.Second, atLeast(100))
 	tr.Close()
-	time.Sleep(20 * time.Millisecond)
+	waitUntil(t, 5*time.Second, atLeast(recorded.Load()+100)) // racing Close, then after it
 	close(stop)
 	wg.Wait()
 	if tr.Record("C-1", "", Entry{Note: "after"}) {
@@ -198,7 +251,10 @@ func TestTrailRecordDuringClose(t *testing.T) {
 // Redis is back, and never replaces an override set after it elsewhere.
 func TestOverrideSetWhileRedisIsDown(t *testing.T) {
 	rs := redistest.Start(t)
-	a := NewBoard(rs.Client(t), zap.NewNop())
+	aClient := rs.Client(t)
+	resyncs := &commandCounter{name: "hgetall"}
+	aClient.AddHook(resyncs)
+	a := NewBoard(aClient, zap.NewNop())
 	defer a.Close()
 	b := NewBoard(rs.Client(t), zap.NewNop())
 	defer b.Close()
@@ -212,7 +268,13 @@ func TestOverrideSetWhileRedisIsDown(t *testing.T) {
 	if _, err := a.Set(ctx, Override{Journey: "tracking", Backend: "old", SetAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * ResyncInterval) // failed resyncs must not forget it
+	tried := resyncs.n.Load()
+	waitUntil(t, 5*time.Second, func() error { // failed resyncs must not forget it
+		if n := resyncs.n.Load() - tried; n < 2 {
+			return fmt.Errorf("%d resyncs tried since the change", n)
+		}
+		return nil
+	})
 	if o, ok := a.Get("support", time.Now()); !ok || o.Backend != "care" {
 		t.Fatalf("the override does not apply on the instance that took it: %v %v", o, ok)
 	}

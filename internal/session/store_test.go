@@ -47,7 +47,7 @@ func (r *recorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if r.record(cmd) {
 			r.trips.Add(1)
-			time.Sleep(r.delay)
+			time.Sleep(r.delay) // time under test: a slow Redis
 		}
 		return next(ctx, cmd)
 	}
@@ -61,7 +61,7 @@ func (r *recorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 		}
 		if recorded {
 			r.trips.Add(1)
-			time.Sleep(r.delay)
+			time.Sleep(r.delay) // time under test: a slow Redis
 		}
 		return next(ctx, cmds)
 	}
@@ -430,7 +430,7 @@ func TestCacheTTLRealClock(t *testing.T) {
 	if _, res := lookup(t, s, fs, "real-clock"); res != ResultCached {
 		t.Fatalf("second lookup: %s, want cached", res)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // time under test: the cache TTL runs out on the real clock
 	if _, res := lookup(t, s, fs, "real-clock"); res != ResultHit {
 		t.Errorf("after the TTL: %s, want hit", res)
 	}
@@ -722,12 +722,17 @@ func TestOutage(t *testing.T) {
 		t.Errorf("cached session in the outage: %s, want cached", res)
 	}
 
-	// Let the backoff grow a little, then bring Redis back.
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	for time.Now().Before(deadline) {
+	// Lookups go on until the failed probes have grown the backoff to its
+	// longest, then Redis comes back.
+	testwait.For(t, 5*time.Second, 10*time.Millisecond, func() error {
 		s.Lookup(context.Background(), fs, "while-down")
-		time.Sleep(10 * time.Millisecond)
-	}
+		s.breaker.mu.Lock()
+		defer s.breaker.mu.Unlock()
+		if b := s.breaker.backoff; b < maxBackoff {
+			return fmt.Errorf("breaker backoff %s, want %s", b, maxBackoff)
+		}
+		return nil
+	})
 	srv.Restart(t)
 	hset(t, rc, "session:after-restart", "tier", "platinum")
 	restarted := time.Now()
@@ -828,7 +833,7 @@ func TestConcurrentOutage(t *testing.T) {
 			for i := 0; time.Now().Before(stop); i++ {
 				s.Lookup(context.Background(), fs, fmt.Sprintf("concurrent-%d-%d", g, i))
 				total.Add(1)
-				time.Sleep(time.Millisecond)
+				time.Sleep(time.Millisecond) // pacing the lookups
 			}
 		})
 	}

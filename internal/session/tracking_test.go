@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 // trackedStore is a Store on a real standalone Redis under tracking, with
@@ -30,19 +31,13 @@ func trackedStore(t *testing.T, url string) (*Store, *Tracker) {
 // within looks up id until check accepts the context, for at most d.
 func within(t *testing.T, d time.Duration, s *Store, fs *FieldSet, id string, check func(*Context) error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	testwait.For(t, d, time.Millisecond, func() error {
 		c, _, err := s.Lookup(context.Background(), fs, id)
-		if err == nil {
-			if err = check(c); err == nil {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", d, err)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return check(c)
+	})
 }
 
 func TestTrackedContextFollowsRedis(t *testing.T) {

@@ -4,6 +4,7 @@
 package testwait
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -35,4 +36,31 @@ func Until(timeout, tick time.Duration, check func() error) error {
 		case <-ticker.C:
 		}
 	}
+}
+
+// Settled waits until read gives the same value n times in a row, tick
+// apart, and returns it: what was under way has ended and the value holds
+// still (a process's goroutines after a reload, say). It fails the test if
+// the value does not settle by the deadline.
+func Settled[T comparable](t testing.TB, timeout, tick time.Duration, n int, read func() (T, error)) T {
+	t.Helper()
+	var last T
+	same := 0
+	For(t, timeout, tick, func() error {
+		v, err := read()
+		if err != nil {
+			same = 0
+			return err
+		}
+		if same > 0 && v == last {
+			same++
+		} else {
+			last, same = v, 1
+		}
+		if same < n {
+			return fmt.Errorf("read %v %d times in a row, want %d", v, same, n)
+		}
+		return nil
+	})
+	return last
 }
