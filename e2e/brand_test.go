@@ -100,6 +100,7 @@ func brandJourneys(vendorURL, inhouseURL string, extra string) string {
 }
 
 func TestBannerOnVendorPages(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", vendorPages)
 	inhouse := startBackend(t, "inhouse", vendorPages)
 	gw := brandSite(t, vendor.URL, inhouse.URL, "")
@@ -163,6 +164,7 @@ func TestBannerOnVendorPages(t *testing.T) {
 }
 
 func TestBannerOnGzipVendor(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", vendorPages)
 	gw := brandSite(t, vendor.URL, vendor.URL, "")
 
@@ -191,6 +193,7 @@ func TestBannerOnGzipVendor(t *testing.T) {
 }
 
 func TestBannerUnderStrictCSP(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", vendorPages)
 	gw := brandSite(t, vendor.URL, vendor.URL, "")
 	resp, body := do(t, "GET", gw.URL+"/v/csp", nil, nil)
@@ -301,6 +304,7 @@ func TestBrandErrorPages(t *testing.T) {
 }
 
 func TestCaddyEncodeStillCompressesBanneredPages(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", vendorPages)
 	gw := startGateway(t, "\tencode gzip\n"+frontdoorBlock(fmt.Sprintf(`
 		journey vendor /v/* {
@@ -332,6 +336,7 @@ func TestCaddyEncodeStillCompressesBanneredPages(t *testing.T) {
 }
 
 func TestCustomBannerAndErrorTemplates(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bannerFile := filepath.Join(dir, "banner.html")
 	errorFile := filepath.Join(dir, "error.html")
@@ -391,6 +396,7 @@ func peakRSS(t *testing.T, pid int) int64 {
 }
 
 func TestBanner100MBPageStreamsWithFlatMemory(t *testing.T) {
+	t.Parallel()
 	const size = 100 << 20
 	chunk := []byte(strings.Repeat("<p>parcel history line</p>\n", 1024))
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {

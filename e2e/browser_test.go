@@ -76,6 +76,7 @@ func browse[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 }
 
 func TestBrowserShowsBannerAndErrorPage(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if r.URL.Path == "/v/crash" {

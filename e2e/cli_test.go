@@ -36,6 +36,7 @@ func frontdoorCmd(t *testing.T, args ...string) (string, error) {
 }
 
 func TestListModulesShowsFrontdoor(t *testing.T) {
+	t.Parallel()
 	out, err := frontdoorCmd(t, "list-modules")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -50,6 +51,7 @@ func TestListModulesShowsFrontdoor(t *testing.T) {
 // TestVersionNamesFrontdoorAndCaddy checks that version prints frontdoor's
 // version beside Caddy's, both as the binary's build info records them.
 func TestVersionNamesFrontdoorAndCaddy(t *testing.T) {
+	t.Parallel()
 	info, err := exec.Command("go", "version", "-m", binary).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -133,6 +135,7 @@ func shippedCaddyfiles(t *testing.T) map[string]string {
 // Caddyfile a user may copy unchanged, so none of them makes run, adapt or
 // validate warn "Caddyfile input is not formatted".
 func TestShippedCaddyfilesAreFormatted(t *testing.T) {
+	t.Parallel()
 	files := shippedCaddyfiles(t)
 	if _, ok := files["../Caddyfile.example"]; !ok || len(files) < 3 {
 		t.Fatalf("found only %v", files)
@@ -156,6 +159,7 @@ func TestShippedCaddyfilesAreFormatted(t *testing.T) {
 // shared/DESIGN.md is checked out beside the repository (as in CI), the
 // example in DESIGN.md itself.
 func TestDesignExampleAdapts(t *testing.T) {
+	t.Parallel()
 	files := []string{"../Caddyfile.example"}
 	if design, err := os.ReadFile("../../shared/DESIGN.md"); err == nil {
 		m := regexp.MustCompile("(?s)```caddyfile\n(.*?)```").FindSubmatch(design)
@@ -216,6 +220,7 @@ func withoutProbes(caddyfile string) string {
 }
 
 func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
+	t.Parallel()
 	backend := func(body string) string {
 		return "\t\t\tbackend b {\n" + body + "\n\t\t\t}\n"
 	}
@@ -273,6 +278,7 @@ func TestBadConfigIsRejectedWithLineAndReason(t *testing.T) {
 // the backend and the host; the same origin listed among the site's
 // addresses passes.
 func TestOriginMustBeServedBySite(t *testing.T) {
+	t.Parallel()
 	site := func(addresses string) string {
 		return addresses + ` {
 	frontdoor {
@@ -334,6 +340,7 @@ func expectRejected(t *testing.T, cfg, reason string, line int) {
 }
 
 func TestBadJSONConfigIsRejected(t *testing.T) {
+	t.Parallel()
 	cfg := `{"apps":{"http":{"servers":{"s":{"listen":[":0"],"routes":[{"handle":[{"handler":"frontdoor","brand":"Acme",
 		"journeys":[{"name":"j","paths":["/j*"],"backends":[{"name":"b","owner":"vendor","proxy":{"handler":"reverse_proxy"}}]}]}]}]}}}}}`
 	p := filepath.Join(t.TempDir(), "caddy.json")
@@ -430,6 +437,7 @@ func numbered(s string) string {
 }
 
 func TestKeygenKeysSignAssertions(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var keys []string
 	for _, alg := range []string{"EdDSA", "ES256"} {

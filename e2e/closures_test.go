@@ -84,6 +84,7 @@ func backendStatus(t *testing.T, gw *gateway, journey, backend string) statusBac
 // "closed", though its hours say open; status says why; an override still
 // takes the journey to it.
 func TestClosedDateAndHolidaySendJourneyToNextBackend(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	zone, today := todayIn(t)
 	ics := holidaysFile(t, today, "Founders Day")
@@ -167,7 +168,7 @@ func TestClosedDateAndHolidaySendJourneyToNextBackend(t *testing.T) {
 	if out, err := frontdoorCmd(t, "override", "set", "support", "care-team", "--for", "1m", "--reason", "drill", "--address", gw.AdminAddr); err != nil {
 		t.Fatalf("override set: %v\n%s", err, out)
 	}
-	waitFor(t, 2*time.Second, func() error {
+	waitFor(t, 10*time.Second, func() error {
 		if _, body := do(t, "GET", gw.URL+"/support", nil, nil); body != "hello from care-team" {
 			return fmt.Errorf("with an override to care-team: %q", body)
 		}
@@ -181,6 +182,7 @@ func TestClosedDateAndHolidaySendJourneyToNextBackend(t *testing.T) {
 // A bad closed date or holidays file fails validate and adapt with the
 // file, the line and what is wrong.
 func TestBadClosureIsRejectedWithLineAndReason(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	notICS := filepath.Join(dir, "holidays.ics")
 	os.WriteFile(notICS, []byte("Christmas: 25 December\n"), 0o600)

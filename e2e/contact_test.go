@@ -56,6 +56,7 @@ console.log(JSON.stringify(members));
 // characters a structured-field string must escape and checks what a vendor
 // gets with an independent parser.
 func TestContactHeaderParsesAsStructuredField(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", nil)
 	want := map[string]string{
 		"phone": `+1 (800) 555-0100 ext. "7"`,

@@ -79,6 +79,7 @@ func cookieEcho(name string) http.HandlerFunc {
 // in-house shop, a visit to a hostile vendor page and back: the customer's
 // brand session survives, and each vendor's own cookies reach only it.
 func TestVendorCannotSetBrandCookies(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	shop := startBackend(t, "shop", cookieEcho("shop"))
 	desk := startBackend(t, "desk", cookieEcho("desk"))
@@ -130,6 +131,7 @@ func TestVendorCannotSetBrandCookies(t *testing.T) {
 // with different values (one possibly planted before the jars existed)
 // resolves to no session rather than to either.
 func TestDuplicateSessionCookieIsNotResolved(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, "VENDORCHOSEN", "customer_id", "C-EVIL")
 	seedSession(t, rs, sessionID, "customer_id", "C-1001")
@@ -149,6 +151,7 @@ func TestDuplicateSessionCookieIsNotResolved(t *testing.T) {
 // TestHopByHopCannotRemoveReservedHeaders: a client naming frontdoor's
 // headers in Connection must not make the proxy drop them.
 func TestHopByHopCannotRemoveReservedHeaders(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold", "first_name", "Dana")
 	inhouse := startBackend(t, "inhouse", nil)
@@ -168,6 +171,7 @@ func TestHopByHopCannotRemoveReservedHeaders(t *testing.T) {
 // TestRequestTrailersCannotSmuggle: trailers declared by a client never
 // carry reserved headers or cookies to a backend.
 func TestRequestTrailersCannotSmuggle(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold", "first_name", "Dana")
 	inhouse := startBackend(t, "inhouse", nil)
@@ -247,6 +251,7 @@ func dodgingVendor(w http.ResponseWriter, r *http.Request) {
 // without a Content-Type, an HTML page reaches the customer with the
 // banner; a coding frontdoor cannot read becomes a brand error page.
 func TestBannerCannotBeDodged(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", dodgingVendor)
 	inhouse := startBackend(t, "inhouse", nil)
 	gw := brandSite(t, vendor.URL, inhouse.URL, "")
@@ -280,6 +285,7 @@ func TestBannerCannotBeDodged(t *testing.T) {
 // X-Powered-By go too, and a Location naming the vendor by an
 // IPv4-mapped IPv6 address is rewritten like any other.
 func TestVendorIdentityHeadersScrubbed(t *testing.T) {
+	t.Parallel()
 	var vendorPort string
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["X_Powered_By"] = []string{"VendorCRM 9"}
@@ -320,6 +326,7 @@ func newJarClient(t *testing.T) *http.Client {
 // TestVendorTrailersScrubbed: a vendor cannot declare response trailers
 // with names frontdoor owns (a spoofed request id, a note after the body).
 func TestVendorTrailersScrubbed(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "X-Request-Id, X-Frontdoor-Note, X-Checksum")
 		w.Header().Set("Content-Type", "application/json")

@@ -100,6 +100,7 @@ func withCookie(id string) map[string]string {
 }
 
 func TestContextHandedToEachBackendAsAllowed(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001", "first_name", "Dana", "tier", "gold",
 		"email", "dana@example.com", "password_hash", "never-forwarded")
@@ -160,6 +161,7 @@ func TestContextHandedToEachBackendAsAllowed(t *testing.T) {
 }
 
 func TestContextValuesCannotInjectHeaders(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1\r\nX-Evil: injected", "first_name", "Dana\nEve", "tier", "gold\x00")
 	vendor := startBackend(t, "vendor", nil)
@@ -366,6 +368,7 @@ func TestAssertionReuse(t *testing.T) {
 // it; yet once the reload has returned, every assertion, for the same
 // customer as for others, is signed by B, and B's tokens are reused in turn.
 func TestKeyRotationByReloadNeverServesTheOldKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	keyA, keyB := dir+"/a.pem", dir+"/b.pem"
 	for _, k := range []string{keyA, keyB} {
@@ -566,6 +569,7 @@ func TestRedisOutageFailsOpenOrClosedAndRecovers(t *testing.T) {
 // TestContextCache: where Redis cannot track reads, a cached context is
 // served for the cache TTL, then read again.
 func TestContextCache(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold")
 	vendor := startBackend(t, "vendor", nil)

@@ -81,6 +81,7 @@ const bannerRendered = `(() => {
 // TestBannerRendersOnDodgePages serves each dodge page from a vendor and has
 // Chromium, which decides, show the banner on it.
 func TestBannerRendersOnDodgePages(t *testing.T) {
+	t.Parallel()
 	pages := dodgePages()
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
 		for _, p := range pages {

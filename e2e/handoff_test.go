@@ -167,6 +167,7 @@ func handoffSite(t *testing.T, cache string) (*redistest.Server, *spaVendor, *ga
 }
 
 func TestHandoffGivesTheOriginTheCustomer(t *testing.T) {
+	t.Parallel()
 	_, vendor, gw := handoffSite(t, "2s")
 	b := loggedIn(t, gw.siteURL("shop.localhost"))
 
@@ -226,6 +227,7 @@ func TestHandoffGivesTheOriginTheCustomer(t *testing.T) {
 }
 
 func TestHandoffCodeRefusedWhenReplayedExpiredOrForAnotherState(t *testing.T) {
+	t.Parallel()
 	rs, _, gw := handoffSite(t, "2s")
 
 	t.Run("replayed", func(t *testing.T) {
@@ -288,6 +290,7 @@ func TestHandoffCodeRefusedWhenReplayedExpiredOrForAnotherState(t *testing.T) {
 // the victim the brand handoff link with the attacker's state). The
 // victim's browser never ends up in the attacker's session.
 func TestHandoffLoginCSRF(t *testing.T) {
+	t.Parallel()
 	rs, _, gw := handoffSite(t, "2s")
 	seedSession(t, rs, "ATTACKER-SESSION-0666", "customer_id", "C-666")
 	attacker := newBrowserClient(t)
@@ -372,6 +375,7 @@ func TestBrandLogoutEndsOriginSession(t *testing.T) {
 // one name; a handoff started on one completes on the other, and the
 // origin session works on both.
 func TestHandoffAcrossInstances(t *testing.T) {
+	t.Parallel()
 	rs, vendor, a := handoffSite(t, "2s")
 	shop := startBackend(t, "shop", originShop)
 	b2 := startGatewayOn(t, originHosts, originSite(rs.URL(), shop.URL, vendor.backend.URL, "2s"))
@@ -398,6 +402,7 @@ func TestHandoffAcrossInstances(t *testing.T) {
 // vendor (an override to the in-house team) navigations go back to the
 // brand host and API calls get a brand error.
 func TestOriginServesOnlyItsBackend(t *testing.T) {
+	t.Parallel()
 	_, vendor, gw := handoffSite(t, "2s")
 	b := loggedIn(t, gw.siteURL("shop.localhost"))
 	if resp, body := b.finish(b.startHandoff(gw, gw, "/support/"), gw); resp.StatusCode != http.StatusSeeOther {

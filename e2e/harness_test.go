@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +26,17 @@ import (
 // binary is the frontdoor binary under test, built once per run.
 var binary string
 
+// runDir holds what the run builds; runCtx ends when the tests have run.
+var (
+	runDir string
+	runCtx context.Context
+)
+
+// Tests that call t.Parallel() run together once the others have run
+// (scripts/test.sh runs up to 4 at once): they wait for events and measure
+// neither time nor load, and share no port (freePort), Redis (each starts
+// its own), directory (t.TempDir) or environment (no t.Setenv) with
+// another test. Those that measure time or load run alone.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -34,6 +48,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	runDir, runCtx = dir, ctx
 	binary = filepath.Join(dir, "frontdoor")
 	if prebuilt := os.Getenv("FRONTDOOR_BINARY"); prebuilt != "" {
 		binary = prebuilt // CI builds once for several test steps
@@ -42,10 +58,34 @@ func run(m *testing.M) int {
 		build.Stdout, build.Stderr = os.Stdout, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building frontdoor:", err)
+			cancel()
 			return 1
 		}
 	}
-	return m.Run()
+	flag.Parse()
+	if slices.ContainsFunc(raceTests, selected) {
+		go raceBinary() //nolint:errcheck // the test that needs it reports the error
+	}
+	code := m.Run()
+	cancel()
+	raceBinary() //nolint:errcheck // a build under way has stopped before dir goes
+	return code
+}
+
+// selected reports whether -test.run and -test.skip select the top-level
+// test name (their first level only, which is what a run of the whole
+// package or of some tests by name uses).
+func selected(name string) bool {
+	if flag.Lookup("test.list").Value.String() != "" {
+		return false
+	}
+	matches := func(flagName string) bool {
+		pattern, _, _ := strings.Cut(flag.Lookup(flagName).Value.String(), "/")
+		ok, err := regexp.MatchString(pattern, name)
+		return err == nil && ok
+	}
+	run, skip := flag.Lookup("test.run").Value.String(), flag.Lookup("test.skip").Value.String()
+	return (run == "" || matches("test.run")) && (skip == "" || !matches("test.skip"))
 }
 
 // Ports for gateways, admin endpoints and dead addresses come from below

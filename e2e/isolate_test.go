@@ -148,6 +148,7 @@ func isolateSite(t *testing.T, redisURL, shop, vendor string) *gateway {
 // the same page, an SVG document and a page whose own policy asks for
 // same-origin all fail, while its script still runs and its form works.
 func TestVendorScriptIsolation(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	shop := startBackend(t, "shop", brandShop)
 	vendor := &exfilVendor{}
@@ -310,6 +311,7 @@ func TestVendorCannotTakeOverTheOrigin(t *testing.T) {
 // TestVendorOriginHeadersRemoved: headers that act on the whole origin
 // reach the customer only as the brand set them.
 func TestVendorOriginHeadersRemoved(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Strict-Transport-Security", "max-age=0")
 		w.Header().Set("Alt-Svc", `h3="vendor.example:443"; ma=86400`)

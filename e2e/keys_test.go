@@ -199,6 +199,9 @@ func (v *jwxVerifier) verify(jwksURL, token string) error {
 // still verifies (at its last valid second) against every instance's JWK
 // Set.
 func TestKeysRotateWithoutVendorsNoticing(t *testing.T) {
+	// Its minutes are the keys' own schedule, and its margins seconds:
+	// other tests may run meanwhile.
+	t.Parallel()
 	rs := redistest.Start(t)
 	var tokens chan string = make(chan string, 100_000)
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {

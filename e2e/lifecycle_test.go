@@ -84,6 +84,7 @@ func cuttingVendor(paragraph string, repeats, part int) http.HandlerFunc {
 // a time, to gzip and plain HTML vendors that die mid-body. The gateway
 // survives, leaves no goroutine behind, and counts every attempt.
 func TestVendorDyingMidBodyDoesNotCrashGateway(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", dyingVendor)
 	inhouse := startBackend(t, "inhouse", nil)
 	gw := brandSite(t, vendor.URL, inhouse.URL, "")
@@ -177,6 +178,7 @@ func twoServerSite(redisURL string, port2 int, care, night, shipco *backend) str
 // TestLiveControlSpansServers: with frontdoor in two servers, status,
 // overrides and trails see the journeys of both.
 func TestLiveControlSpansServers(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001")
 	noting := func(name string) http.HandlerFunc {
@@ -251,6 +253,7 @@ func (g *gateway) heapInUse(t *testing.T) uint64 {
 // TestReloadsDoNotLeak: 300 forced reloads leave the goroutines and the
 // heap in use after a collection where they were.
 func TestReloadsDoNotLeak(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	care := startBackend(t, "care-team", nil)
 	night := startBackend(t, "nightdesk", nil)
@@ -376,6 +379,7 @@ func TestReloadChangingRedisUnderLoad(t *testing.T) {
 // TestBrandErrorPageKeepsBrandHeaders: the brand error page that replaces
 // a vendor's 5xx keeps what earlier handlers set for the brand.
 func TestBrandErrorPageKeepsBrandHeaders(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", vendorPages)
 	inhouse := startBackend(t, "inhouse", nil)
 	gw := startGateway(t, "\theader Strict-Transport-Security \"max-age=31536000\"\n"+brandJourneys(vendor.URL, inhouse.URL, ""))
@@ -394,6 +398,7 @@ func TestBrandErrorPageKeepsBrandHeaders(t *testing.T) {
 // TestVendorEarlyHintsScrubbed: a vendor's 103 reaches the customer, but
 // without its branding or reserved headers.
 func TestVendorEarlyHintsScrubbed(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "</v/style.css>; rel=preload; as=style")
 		w.Header().Set("X-Powered-By", "VendorCRM 9")

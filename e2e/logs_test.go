@@ -17,6 +17,7 @@ import (
 // context value nor an assertion in any log line, while the backends did
 // receive them and the proxy did log its round trips.
 func TestContextNeverLogged(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-7301", "first_name", "Zebulon", "tier", "platinum-plus")
 	inhouse := startBackend(t, "inhouse", nil)

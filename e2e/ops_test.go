@@ -124,6 +124,7 @@ func TestOverrideIsObeyedFleetWide(t *testing.T) {
 }
 
 func TestOverrideExpires(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	care := startBackend(t, "care-team", nil)
 	night := startBackend(t, "nightdesk", nil)
@@ -144,6 +145,7 @@ func TestOverrideExpires(t *testing.T) {
 }
 
 func TestOverrideInputValidated(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	care := startBackend(t, "care-team", nil)
 	night := startBackend(t, "nightdesk", nil)
@@ -168,6 +170,7 @@ func TestOverrideInputValidated(t *testing.T) {
 }
 
 func TestVendorNoteReachesTrailNotCustomer(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-1001")
 	care := startBackend(t, "care-team", nil)

@@ -199,6 +199,7 @@ func (g *gateway) siteURL(host string) string {
 // the brand is in its reach, and on the brand host with today's defaults
 // (isolate on), where the same app breaks.
 func TestVendorAppOnItsOrigin(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, originSessionID, "customer_id", "C-4242", "first_name", "Dana")
 	shop := startBackend(t, "shop", originShop)

@@ -275,6 +275,7 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 }
 
 func TestTwoFrontdoorHandlersInOneConfig(t *testing.T) {
+	t.Parallel()
 	a := startBackend(t, "a", nil)
 	b := startBackend(t, "b", nil)
 	gw := startGateway(t, `	route /one/* {

@@ -62,6 +62,7 @@ func redirector(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestAllowRedirect(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", redirector)
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		journey vendor /v/* {

@@ -165,6 +165,7 @@ func mtlsDo(t *testing.T, c *http.Client, method, url, body string) (int, string
 // trails and status, and nothing else gets in. An override's by is the
 // certificate's name, whatever the body says.
 func TestRemoteAdminWithClientCertificates(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	root := makeCert(t, dir, "Acme Test Root", true, nil)
 	opsCA := makeCert(t, dir, "Acme Ops CA", true, root)

@@ -196,6 +196,7 @@ func TestVendorErrorPageOrphansOnceAndRedisDownIsSkipped(t *testing.T) {
 // TestRepeatContactOrphansTheCustomer: a customer who has to contact the
 // vendor again within the repeat window was orphaned by it.
 func TestRepeatContactOrphansTheCustomer(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	seedSession(t, rs, sessionID, "customer_id", "C-3003")
 	vendor := startBackend(t, "nightdesk", nil)

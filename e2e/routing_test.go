@@ -23,6 +23,7 @@ func frontdoorBlock(journeys string) string {
 }
 
 func TestRoutingByJourneyAndFallThrough(t *testing.T) {
+	t.Parallel()
 	shop := startBackend(t, "shop-core", nil)
 	ship := startBackend(t, "shipco", nil)
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
@@ -61,6 +62,7 @@ func TestRoutingByJourneyAndFallThrough(t *testing.T) {
 }
 
 func TestBrandHeadersAndSpoofedHeadersRemoved(t *testing.T) {
+	t.Parallel()
 	vendor := startBackend(t, "vendor", nil)
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		journey support /support* {
@@ -125,6 +127,7 @@ func TestBrandHeadersAndSpoofedHeadersRemoved(t *testing.T) {
 }
 
 func TestVendorDebranding(t *testing.T) {
+	t.Parallel()
 	var vendor *backend
 	vendor = startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Server", "VendorPortal/3.1")
@@ -219,6 +222,7 @@ func window(open bool) string {
 }
 
 func TestHoursRouting(t *testing.T) {
+	t.Parallel()
 	care := startBackend(t, "care-team", nil)
 	night := startBackend(t, "nightdesk", nil)
 	site := func(open bool) string {
@@ -257,6 +261,7 @@ func TestHoursRouting(t *testing.T) {
 }
 
 func TestNoBackendOpen(t *testing.T) {
+	t.Parallel()
 	care := startBackend(t, "care-team", nil)
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		journey support /support* {
@@ -273,6 +278,7 @@ func TestNoBackendOpen(t *testing.T) {
 }
 
 func TestFailoverOnDialErrorButNeverReplayPOST(t *testing.T) {
+	t.Parallel()
 	second := startBackend(t, "second", nil)
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		journey checkout /checkout* {
@@ -348,6 +354,7 @@ func TestFailoverOnTimeout(t *testing.T) {
 }
 
 func TestUnhealthyBackendSkipped(t *testing.T) {
+	t.Parallel()
 	sick := startBackend(t, "sick", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/health" {
 			w.WriteHeader(http.StatusServiceUnavailable)

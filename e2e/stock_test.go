@@ -74,6 +74,7 @@ func buildStockCaddy(t *testing.T) string {
 // imported, as the README tells platform teams to, and checks that it has
 // the handler and frontdoor's operator commands (caddy frontdoor ...).
 func TestStockCaddyBuildHasFrontdoor(t *testing.T) {
+	t.Parallel()
 	caddy := buildStockCaddy(t)
 	run := func(args ...string) string {
 		t.Helper()

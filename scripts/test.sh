@@ -52,6 +52,9 @@ fuzz ./caddymodule/ FuzzRedirectTarget 8000x
 fuzz ./caddymodule/ FuzzCaddyfile 10000x
 
 echo "== e2e (real binary, redis-server, backends, prometheus, chromium)"
-# Screenshots and other artifacts are kept under e2e/testdata/out.
+# Screenshots and other artifacts are kept under e2e/testdata/out. The tests
+# that measure time or load run one at a time; then those that call
+# t.Parallel(), which mostly wait (a key rotation's minutes, a race-detector
+# build at low priority, browsers), run up to 4 at once (e2e/harness_test.go).
 mkdir -p e2e/testdata/out
-go test -count=1 -timeout 30m -artifacts -outputdir "$PWD/e2e/testdata/out" ./e2e/...
+go test -count=1 -timeout 30m -parallel 4 -artifacts -outputdir "$PWD/e2e/testdata/out" ./e2e/...
