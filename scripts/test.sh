@@ -36,7 +36,22 @@ echo "== fuzz (short runs)"
 # a target that found nothing with "context deadline exceeded". Each count is
 # about ten seconds on two cores; FUZZTIME (e.g. 2m or 500000x) overrides
 # them all for a longer local run.
-fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-$3}" "$1"; }
+#
+# Each package's test binary is built once, with fuzzing instrumentation
+# (go test -c -fuzz), and runs each of its targets from the package's
+# directory (its testdata/fuzz corpus) with go test's own fuzz cache: go test
+# -fuzz would link it again for every target.
+fuzzbin=$(mktemp -d)
+trap 'rm -rf "$fuzzbin"' EXIT
+fuzz() {
+	local pkg=$1 target=$2 budget=$3 importpath bin
+	importpath=$(go list "$pkg")
+	bin=$fuzzbin/${importpath//\//_}.test
+	[[ -x $bin ]] || go test -c -fuzz="^$target\$" -o "$bin" "$pkg"
+	echo "fuzz $pkg $target ${FUZZTIME:-$budget}"
+	(cd "$pkg" && "$bin" -test.run='^$' -test.fuzz="^$target\$" -test.fuzztime="${FUZZTIME:-$budget}" \
+		-test.fuzzcachedir="$(go env GOCACHE)/fuzz/$importpath")
+}
 fuzz ./internal/banner/ FuzzInjector 100000x
 fuzz ./internal/banner/ FuzzInjectorTree 20000x
 fuzz ./internal/mimetype/ FuzzParse 100000x
@@ -44,7 +59,7 @@ fuzz ./internal/htmlcharset/ FuzzTranscoder 20000x
 fuzz ./internal/assertion/ FuzzPayload 100000x
 fuzz ./config/ FuzzHours 100000x
 # The first caddymodule target builds Caddy with coverage instrumentation
-# (minutes, once); the others reuse that build.
+# (minutes, once); the others reuse that binary.
 fuzz ./caddymodule/ FuzzScrubReserved 8000x
 fuzz ./caddymodule/ FuzzCookieFilter 8000x
 fuzz ./caddymodule/ FuzzCookieJar 8000x
