@@ -51,6 +51,16 @@ func lastError(h *Handler) recentError {
 	return errs[0]
 }
 
+// trickle is a vendor sending its answer a byte every 20ms until the
+// gateway gives up on it.
+func trickle(w http.ResponseWriter, r *http.Request) {
+	for r.Context().Err() == nil {
+		io.WriteString(w, "<")
+		w.(http.Flusher).Flush()
+		time.Sleep(20 * time.Millisecond) // pacing: a vendor trickling its answer
+	}
+}
+
 // A vendor that sends its head and then stalls or trickles: the body
 // bound cuts the attempt, and as nothing reached the customer yet, the
 // request fails over (a GET) or gets the brand 504 page (a POST), which
@@ -67,11 +77,7 @@ func TestWaitsStalledAndTricklingBodies(t *testing.T) {
 		"trickle": func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.Header().Set("Content-Length", "100000")
-			for r.Context().Err() == nil {
-				io.WriteString(w, "<")
-				w.(http.Flusher).Flush()
-				time.Sleep(20 * time.Millisecond) // pacing: a vendor trickling its answer
-			}
+			trickle(w, r)
 		},
 	}
 	for name, vendor := range stalls {
@@ -119,11 +125,7 @@ func TestWaitsStalledAndTricklingBodies(t *testing.T) {
 func TestWaitsTrickledStreamIsCut(t *testing.T) {
 	h := waitsSite(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
-		for r.Context().Err() == nil {
-			io.WriteString(w, "<")
-			w.(http.Flusher).Flush()
-			time.Sleep(20 * time.Millisecond) // pacing: a vendor trickling its answer
-		}
+		trickle(w, r)
 	}, nil)
 	start := time.Now()
 	w, aborted := serveAborting(t, h, httptest.NewRequest(http.MethodGet, "/support/chat", nil))

@@ -46,8 +46,7 @@ func (r *recorder) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (r *recorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if r.record(cmd) {
-			r.trips.Add(1)
-			time.Sleep(r.delay) // time under test: a slow Redis
+			r.trip()
 		}
 		return next(ctx, cmd)
 	}
@@ -60,11 +59,16 @@ func (r *recorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 			recorded = r.record(cmd) || recorded
 		}
 		if recorded {
-			r.trips.Add(1)
-			time.Sleep(r.delay) // time under test: a slow Redis
+			r.trip()
 		}
 		return next(ctx, cmds)
 	}
+}
+
+// trip counts a round trip of session commands and holds it back by delay.
+func (r *recorder) trip() {
+	r.trips.Add(1)
+	time.Sleep(r.delay) // time under test: a slow Redis
 }
 
 func (r *recorder) record(cmd redis.Cmder) bool {
