@@ -23,6 +23,7 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/handoff"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 func init() {
@@ -106,8 +107,8 @@ type Handler struct {
 
 	retiredAt     *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 	routes        []*journeyRoute
-	shopper       *shopper // nil without probes
-	app           *App     // of the handler's config
+	shopper       *shopper.Shopper // nil without probes
+	app           *App             // of the handler's config
 	contactHeader string
 	metrics       *metrics
 	logger        *zap.Logger
