@@ -125,13 +125,13 @@ type sharedHandles struct {
 	ringSigner    *atomic.Pointer[ttlSigner] // the ring's signer with this handler's ttl
 	metrics       *metrics                   // process-wide collectors
 	orphanMetrics *orphanMetrics
+	released      bool // by release
 }
 
 // handlerLifecycle is where the handler is in its config's life.
 type handlerLifecycle struct {
-	app          *App          // of the handler's config
-	retiredAt    *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
-	keysReleased bool          // by Cleanup
+	app       *App          // of the handler's config
+	retiredAt *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 }
 
 // CaddyModule returns the Caddy module information.
@@ -319,11 +319,7 @@ func (h *Handler) Cleanup() error {
 	if h.app != nil {
 		h.app.remove(h)
 	}
-	if h.store != nil {
-		h.store.Close() // stops following Redis's invalidations for this config's cache
-	}
-	h.releaseShared()
-	h.cleanupAssertion()
+	h.sharedHandles.release()
 	return nil
 }
 
