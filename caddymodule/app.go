@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 func init() {
@@ -97,7 +99,7 @@ func (a *App) add(h *Handler) {
 	defer a.mu.Unlock()
 	a.handlers = append(a.handlers, h)
 	if a.started && h.shopper != nil {
-		h.shopper.start(a.ctx)
+		h.shopper.Start(a.ctx)
 	}
 }
 
@@ -108,7 +110,7 @@ func (a *App) remove(h *Handler) {
 	a.handlers = slices.DeleteFunc(a.handlers, func(x *Handler) bool { return x == h })
 	a.mu.Unlock()
 	if h.shopper != nil {
-		h.shopper.stop()
+		h.shopper.Stop()
 	}
 }
 
@@ -126,17 +128,21 @@ func (a *App) Handlers() []*Handler {
 // of the config this one replaces (still the running one while Start is
 // called).
 func (a *App) Start() error {
-	var previous []*Handler
+	var previous []*shopper.Shopper
 	if old := runningApp(); old != a {
-		previous = old.Handlers()
+		for _, h := range old.Handlers() {
+			if h.shopper != nil {
+				previous = append(previous, h.shopper)
+			}
+		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.started = true
 	for _, h := range a.handlers {
 		if h.shopper != nil {
-			h.shopper.keepResults(previous)
-			h.shopper.start(a.ctx)
+			h.shopper.KeepResults(previous)
+			h.shopper.Start(a.ctx)
 		}
 	}
 	return nil
@@ -151,7 +157,7 @@ func (a *App) Stop() error {
 	a.mu.Unlock()
 	for _, h := range handlers {
 		if h.shopper != nil {
-			h.shopper.stop()
+			h.shopper.Stop()
 		}
 	}
 	return nil

@@ -192,22 +192,6 @@ type ttlSigner struct {
 	base, signer *assertion.Signer
 }
 
-// cleanupAssertion lets go of the handler's keys, once: in-flight
-// requests may still sign with them, and they stay listed until their
-// last token expires.
-func (h *Handler) cleanupAssertion() {
-	if h.keysReleased {
-		return
-	}
-	h.keysReleased = true
-	if h.signer != nil {
-		publishedKeys().Release(h.signer)
-	}
-	if h.ringKey != "" {
-		rings.Delete(h.ringKey) //nolint:errcheck // Close cannot fail
-	}
-}
-
 // defaultReuse is DefaultReuse, or half the ttl when that is shorter: a
 // short ttl alone must not make the default invalid.
 func defaultReuse(ttl time.Duration) time.Duration {

@@ -63,7 +63,7 @@ func (h *Handler) brandError(w http.ResponseWriter, r *http.Request, journey, ba
 			zap.String("request_id", requestID))
 	}
 	if v := visitOf(r.Context()); v != nil {
-		v.sawErrorPage(status)
+		v.ErrorPageShown(status)
 	} else {
 		h.metrics.errorPage(journey, backend, status)
 	}

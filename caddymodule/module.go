@@ -23,6 +23,7 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/handoff"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 func init() {
@@ -72,46 +73,65 @@ type Handler struct {
 	// {{.Message}} and {{.Journey}}. Default: a built-in page.
 	ErrorTemplate string `json:"error_template,omitempty"`
 
+	compiledConfig   // what Provision compiles from the config
+	sharedHandles    // what the handler holds of state that outlives its config
+	handlerLifecycle // where the handler is in its config's life
+
+	// Test hooks.
+
 	// now is the clock used for business hours; tests replace it.
 	now func() time.Time
+}
 
-	store             *session.Store
-	shared            []string        // keys of what the handler holds in processPool
-	board             *fleet.Board    // live overrides: fleet-wide with Redis, else this process's
-	trail             *fleet.Trail    // nil without Redis
-	contacts          *fleet.Contacts // nil without Redis
-	orphans           *fleet.Orphans  // nil without Redis
-	orphanMetrics     *orphanMetrics
-	redis             redis.UniversalClient
-	sessionKey        string // key template of the session hash
-	errors            *recentErrors
-	vendorCookies     map[string]bool            // never sent to outsourced backends
-	jars              map[string]bool            // the ids of this config's vendor cookie jars
-	signer            *assertion.Signer          // from key files; nil when ring signs
-	ring              *assertion.Ring            // keys made by frontdoor; nil with key files
-	ringKey           string                     // in rings
-	ringSigner        *atomic.Pointer[ttlSigner] // the ring's signer with this handler's ttl
-	ttl               time.Duration
-	fleet             *assertion.Fleet // the fleet's keys, when a Redis is configured
-	jwksMaxAge        time.Duration
-	keysReleased      bool          // by Cleanup
-	tokens            *tokenCache   // nil unless assertions are reused
-	bannerPage        *banner.Bound // the banner with the request reference still to be put in
-	bannerStyleHashes []string
-	errorTemplate     *errorpage.Template
+// compiledConfig is what Provision makes of the handler's config, read
+// only once provisioned, and the config's own state (recent errors):
+// dropped with the config.
+type compiledConfig struct {
+	routes            []*journeyRoute
+	contactHeader     string
+	sessionKey        string                  // key template of the session hash
+	vendorCookies     map[string]bool         // never sent to outsourced backends
+	jars              map[string]bool         // the ids of this config's vendor cookie jars
+	ttl               time.Duration           // of assertions
+	jwksMaxAge        time.Duration           // asked of vendors caching the keys
+	tokens            *tokenCache             // nil unless assertions are reused
+	bannerPage        *banner.Bound           // the banner with the request reference still to be put in
+	bannerStyleHashes []string                // for vendors' Content-Security-Policy
+	errorTemplate     *errorpage.Template     // the brand error page
+	origins           map[string]*originRoute // vendor origins by host; nil: none
+	brandHost         string                  // where an origin sends customers back
+	handoffs          *handoff.Store          // nil without a session store
+	shopper           *shopper.Shopper        // nil without probes
+	errors            *recentErrors           // for the status endpoint
+	logger            *zap.Logger
+	lookupLog         *zap.Logger // the logger, at most one line per failure kind per interval
+}
 
-	origins   map[string]*originRoute // vendor origins by host; nil: none
-	brandHost string                  // where an origin sends customers back
-	handoffs  *handoff.Store          // nil without a session store
+// sharedHandles are the handler's handles to state that outlives its
+// config (process.go lists it), taken in Provision and let go by release,
+// in Cleanup.
+type sharedHandles struct {
+	shared        []string // keys of what the handler holds in processPool
+	store         *session.Store
+	redis         redis.UniversalClient
+	board         *fleet.Board               // live overrides: fleet-wide with Redis, else this process's
+	trail         *fleet.Trail               // nil without Redis
+	contacts      *fleet.Contacts            // nil without Redis
+	orphans       *fleet.Orphans             // nil without Redis
+	fleet         *assertion.Fleet           // the fleet's keys, when a Redis is configured
+	signer        *assertion.Signer          // from key files, in publishedKeys; nil when ring signs
+	ring          *assertion.Ring            // keys made by frontdoor; nil with key files
+	ringKey       string                     // in rings
+	ringSigner    *atomic.Pointer[ttlSigner] // the ring's signer with this handler's ttl
+	metrics       *metrics                   // process-wide collectors
+	orphanMetrics *orphanMetrics
+	released      bool // by release
+}
 
-	retiredAt     *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
-	routes        []*journeyRoute
-	shopper       *shopper // nil without probes
-	app           *App     // of the handler's config
-	contactHeader string
-	metrics       *metrics
-	logger        *zap.Logger
-	lookupLog     *zap.Logger // the logger, at most one line per failure kind per interval
+// handlerLifecycle is where the handler is in its config's life.
+type handlerLifecycle struct {
+	app       *App          // of the handler's config
+	retiredAt *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
 }
 
 // CaddyModule returns the Caddy module information.
@@ -299,11 +319,7 @@ func (h *Handler) Cleanup() error {
 	if h.app != nil {
 		h.app.remove(h)
 	}
-	if h.store != nil {
-		h.store.Close() // stops following Redis's invalidations for this config's cache
-	}
-	h.releaseShared()
-	h.cleanupAssertion()
+	h.sharedHandles.release()
 	return nil
 }
 

@@ -100,12 +100,28 @@ func acquireLocalBoard() (*fleet.Board, error) {
 	return val.(localBoard).board, nil
 }
 
-// releaseShared lets go of what the handler took from processPool.
-func (h *Handler) releaseShared() {
-	for _, key := range h.shared {
+// release lets go of everything the handler holds of shared state, once,
+// in Cleanup: the config's context store stops following Redis's
+// invalidations, what the handler took from processPool is released, and
+// its signing keys are let go (in-flight requests may still sign with
+// them, and they stay listed until their last token expires).
+func (s *sharedHandles) release() {
+	if s.released {
+		return
+	}
+	s.released = true
+	if s.store != nil {
+		s.store.Close()
+	}
+	for _, key := range s.shared {
 		processPool.Delete(key) //nolint:errcheck // closing is best effort
 	}
-	h.shared = nil
+	if s.signer != nil {
+		publishedKeys().Release(s.signer)
+	}
+	if s.ringKey != "" {
+		rings.Delete(s.ringKey) //nolint:errcheck // Close cannot fail
+	}
 }
 
 func init() {

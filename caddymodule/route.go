@@ -67,6 +67,7 @@ type backendRoute struct {
 	closures      *config.Closures // closed dates and holidays; nil: none
 	origin        string           // its vendor origin's host; "": served on the brand host only
 	onOrigin      bool             // the copy that serves its vendor origin: cookies its own, no sandbox
+	visitor       *backendRoute    // the secret shopper's copy: same proxy, counts nothing; nil without probes
 }
 
 // Why a backend was chosen; these are metric label values.

@@ -59,7 +59,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	var buf [maxBackends]candidate
 	plan := journey.plan(now, override, buf[:])
 	if v := visitOf(r.Context()); v != nil {
-		plan = v.plan(journey, buf[:])
+		plan = shopperPlan(v, journey, buf[:])
 	}
 	if h.origins != nil {
 		var answered bool

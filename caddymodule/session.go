@@ -224,7 +224,7 @@ func (h *Handler) lookupSession(r *http.Request, j *journeyRoute, id string) cus
 		if visit == nil {
 			h.metrics.contextLookupError(reason)
 		} else {
-			visit.contextUnavailable.Store(true)
+			visit.LookupFailed()
 		}
 		h.noteLookupFailure(j, reason, err)
 		return customerContext{state: sessionUnavailable}

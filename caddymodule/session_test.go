@@ -270,8 +270,9 @@ func TestLookupContext(t *testing.T) {
 	}
 	core, logs := observer.New(zapcore.InfoLevel)
 	logger := zap.New(core)
-	h := &Handler{store: store, Session: &SessionConfig{Cookie: "acme_session"}, metrics: testMetrics(), logger: logger,
-		lookupLog: lookupFailureLogger(logger)}
+	h := &Handler{Session: &SessionConfig{Cookie: "acme_session"},
+		sharedHandles:  sharedHandles{store: store, metrics: testMetrics()},
+		compiledConfig: compiledConfig{logger: logger, lookupLog: lookupFailureLogger(logger)}}
 	j := &journeyRoute{name: "support", fields: session.NewFieldSet([]string{"customer_id"})}
 
 	lookup := func(cookie string) customerContext {

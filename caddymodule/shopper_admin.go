@@ -9,7 +9,16 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
+
+// ProbeRun is the outcome of one probe run against one backend, as the
+// status endpoint shows it.
+type ProbeRun = shopper.Run
+
+// CheckFailure is one failed check of a probe run's step.
+type CheckFailure = shopper.CheckFailure
 
 // probeRuns returns the latest run of each probe of the journey through
 // the backend, for the status endpoint.
@@ -18,19 +27,14 @@ func (h *Handler) probeRuns(journey, backend string) []ProbeRun {
 		return nil
 	}
 	var out []ProbeRun
-	for _, p := range h.shopper.probes {
-		if p.journey.name != journey {
+	for _, t := range h.shopper.Targets() {
+		if t.Journey() != journey || t.Backend().Name != backend {
 			continue
 		}
-		for _, t := range p.targets {
-			if t.backend.name != backend {
-				continue
-			}
-			if run := t.last.Load(); run != nil {
-				out = append(out, *run)
-			} else {
-				out = append(out, ProbeRun{Probe: p.name, Result: "pending"})
-			}
+		if run := t.Last(); run != nil {
+			out = append(out, *run)
+		} else {
+			out = append(out, ProbeRun{Probe: t.Probe(), Result: "pending"})
 		}
 	}
 	return out

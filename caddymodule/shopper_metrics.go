@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 // probeMetrics are the secret shopper's collectors. Runs, check failures
@@ -54,12 +55,12 @@ type probeStats struct {
 func (m *metrics) forProbe(journey string, b *config.Backend, probe string) *probeStats {
 	l := []string{journey, b.Name, string(b.Owner), b.Vendor, probe}
 	s := &probeStats{
-		pass:     m.probes.runs.WithLabelValues(append(l[:5:5], resultPass)...),
-		fail:     m.probes.runs.WithLabelValues(append(l[:5:5], resultFail)...),
+		pass:     m.probes.runs.WithLabelValues(append(l[:5:5], shopper.ResultPass)...),
+		fail:     m.probes.runs.WithLabelValues(append(l[:5:5], shopper.ResultFail)...),
 		duration: m.probes.duration.WithLabelValues(l...),
 		checks:   map[string]prometheus.Counter{},
 	}
-	for _, c := range allChecks {
+	for _, c := range shopper.Checks {
 		s.checks[c] = m.probes.checks.WithLabelValues(append(l[:5:5], c)...)
 	}
 	return s
@@ -67,7 +68,7 @@ func (m *metrics) forProbe(journey string, b *config.Backend, probe string) *pro
 
 func (s *probeStats) observe(run *ProbeRun) {
 	s.duration.Observe(run.Duration)
-	if run.Result == resultPass {
+	if run.Result == shopper.ResultPass {
 		s.pass.Inc()
 		return
 	}
@@ -78,6 +79,21 @@ func (s *probeStats) observe(run *ProbeRun) {
 			seen[f.Check] = true
 			s.checks[f.Check].Inc()
 		}
+	}
+}
+
+// probeSink counts the runs of a handler's shopper.
+type probeSink struct {
+	stats map[string]*probeStats // by probeKey
+}
+
+func probeKey(journey, probe, backend string) string {
+	return journey + "\x00" + probe + "\x00" + backend
+}
+
+func (s *probeSink) Ran(t *shopper.Target, run *shopper.Run) {
+	if st := s.stats[probeKey(t.Journey(), t.Probe(), t.Backend().Name)]; st != nil {
+		st.observe(run)
 	}
 }
 
@@ -99,21 +115,19 @@ func (c *probeSuccessCollector) Collect(ch chan<- prometheus.Metric) {
 		if h.shopper == nil {
 			continue
 		}
-		for _, p := range h.shopper.probes {
-			for _, t := range p.targets {
-				run := t.last.Load()
-				b := t.backend
-				labels := [5]string{b.journey, b.name, string(b.owner), b.vendor, p.name}
-				if run == nil || seen[labels] {
-					continue
-				}
-				seen[labels] = true
-				v := 0.0
-				if run.Result == resultPass {
-					v = 1
-				}
-				ch <- prometheus.MustNewConstMetric(probeSuccessDesc, prometheus.GaugeValue, v, labels[:]...)
+		for _, t := range h.shopper.Targets() {
+			run := t.Last()
+			b := t.Backend()
+			labels := [5]string{t.Journey(), b.Name, string(b.Owner), b.Vendor, t.Probe()}
+			if run == nil || seen[labels] {
+				continue
 			}
+			seen[labels] = true
+			v := 0.0
+			if run.Result == shopper.ResultPass {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(probeSuccessDesc, prometheus.GaugeValue, v, labels[:]...)
 		}
 	}
 }

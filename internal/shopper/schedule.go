@@ -1,12 +1,9 @@
-// Package shopper schedules the secret shopper's probe runs: each probe
-// runs at the start of each of its intervals, the intervals counted from
-// the Unix epoch so that every instance of a fleet agrees on them. What a
-// run does (walking the probe's steps through the gateway and checking
-// what the customer got) is the caller's; this package knows only when.
-//
-// It takes its time from a Clock, so that tests drive it with a fake one
-// and never sleep.
 package shopper
+
+// The scheduler: each probe runs at the start of each of its intervals,
+// the intervals counted from the Unix epoch so that every instance of a
+// fleet agrees on them. It knows only when; it takes its time from a
+// Clock, so that tests drive it with a fake one and never sleep.
 
 import (
 	"context"
@@ -40,8 +37,8 @@ type sysTimer struct{ t *time.Timer }
 func (t sysTimer) C() <-chan time.Time { return t.t.C }
 func (t sysTimer) Stop() bool          { return t.t.Stop() }
 
-// Probe is one probe as the scheduler sees it.
-type Probe struct {
+// Job is one probe as the scheduler sees it.
+type Job struct {
 	// Every is the probe's interval; it must be positive.
 	Every time.Duration
 	// Launch starts the run of interval slot (the number of intervals
@@ -50,11 +47,11 @@ type Probe struct {
 	Launch func(ctx context.Context, slot int64)
 }
 
-// Run launches each probe at the start of each of its intervals until ctx
-// is done. The interval under way when Run starts is launched at once:
-// Run is called when the config starts to run, and a reload must not
+// Schedule launches each probe at the start of each of its intervals until ctx
+// is done. The interval under way when Schedule starts is launched at once:
+// Schedule is called when the config starts to run, and a reload must not
 // leave the interval it falls into unshopped.
-func Run(ctx context.Context, clock Clock, probes []Probe) {
+func Schedule(ctx context.Context, clock Clock, probes []Job) {
 	if len(probes) == 0 {
 		return
 	}

@@ -11,15 +11,15 @@ type launch struct {
 	slot  int64
 }
 
-// runScheduler runs Run on a fake clock and returns the launches as they
+// runScheduler runs Schedule on a fake clock and returns the launches as they
 // happen, and a stop that cancels it and waits for it to return.
 func runScheduler(t *testing.T, clock *FakeClock, every map[string]time.Duration) (<-chan launch, func()) {
 	t.Helper()
 	launches := make(chan launch, 100)
-	var probes []Probe
+	var probes []Job
 	for _, name := range []string{"fast", "slow"} {
 		if d, ok := every[name]; ok {
-			probes = append(probes, Probe{Every: d, Launch: func(_ context.Context, slot int64) {
+			probes = append(probes, Job{Every: d, Launch: func(_ context.Context, slot int64) {
 				launches <- launch{name, slot}
 			}})
 		}
@@ -28,7 +28,7 @@ func runScheduler(t *testing.T, clock *FakeClock, every map[string]time.Duration
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, clock, probes)
+		Schedule(ctx, clock, probes)
 	}()
 	stop := func() {
 		cancel()
@@ -56,7 +56,7 @@ func expect(t *testing.T, launches <-chan launch, want ...launch) {
 	}
 }
 
-func TestRunLaunchesTheIntervalUnderWayThenEachIntervalStart(t *testing.T) {
+func TestScheduleLaunchesTheIntervalUnderWayThenEachIntervalStart(t *testing.T) {
 	start := time.Date(2026, 12, 4, 10, 0, 0, 500_000_000, time.UTC)
 	clock := NewFakeClock(start)
 	launches, stop := runScheduler(t, clock, map[string]time.Duration{"fast": time.Second, "slow": 10 * time.Second})
@@ -89,7 +89,7 @@ func TestRunLaunchesTheIntervalUnderWayThenEachIntervalStart(t *testing.T) {
 	expect(t, launches)
 }
 
-func TestRunSkipsIntervalsItSlept(t *testing.T) {
+func TestScheduleSkipsIntervalsItSlept(t *testing.T) {
 	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	clock := NewFakeClock(start)
 	launches, _ := runScheduler(t, clock, map[string]time.Duration{"fast": time.Second})
@@ -101,6 +101,6 @@ func TestRunSkipsIntervalsItSlept(t *testing.T) {
 	expect(t, launches, launch{"fast", start.Unix() + 60})
 }
 
-func TestRunWithoutProbesReturns(t *testing.T) {
-	Run(context.Background(), NewFakeClock(time.Now()), nil)
+func TestScheduleWithoutProbesReturns(t *testing.T) {
+	Schedule(context.Background(), NewFakeClock(time.Now()), nil)
 }
