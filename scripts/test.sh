@@ -39,6 +39,7 @@ echo "== fuzz (short runs)"
 fuzz() { go test -run='^$' -fuzz="^$2\$" -fuzztime="${FUZZTIME:-$3}" "$1"; }
 fuzz ./internal/banner/ FuzzInjector 100000x
 fuzz ./internal/banner/ FuzzInjectorTree 20000x
+fuzz ./internal/banner/ FuzzSkipAhead 200000x
 fuzz ./internal/mimetype/ FuzzParse 100000x
 fuzz ./internal/htmlcharset/ FuzzTranscoder 20000x
 fuzz ./internal/assertion/ FuzzPayload 100000x
