@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
 
 // The hot path, function by function and whole. BenchmarkServeHTTP runs
@@ -258,4 +260,87 @@ func BenchmarkTokenCache(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(misses.Load())/float64(b.N), "misses/op")
+}
+
+// BenchmarkServeHTTPManyCustomers is the shape of e2e/bench's "m" row: the
+// defaults (context from a standalone Redis, client-side cached; the
+// assertion only, reused) with each request from one of 10,000 customers
+// picked at random, beside bare reverse_proxy to the same backend. Its
+// CPU profile says where frontdoor's own time goes with many customers:
+//
+//	go test -run '^$' -bench ManyCustomers -benchtime 3s -cpuprofile cpu.out ./caddymodule/
+func BenchmarkServeHTTPManyCustomers(b *testing.B) {
+	const customers = 10_000
+	srv := redistest.Start(b)
+	client := srv.Client(b)
+	ctx := context.Background()
+	pipe := client.Pipeline()
+	for i := range customers {
+		pipe.HSet(ctx, fmt.Sprintf("session:many-%05d", i), "customer_id", fmt.Sprintf("C-%05d", i),
+			"first_name", "Dana", "tier", "gold")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		b.Fatal(err)
+	}
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "hello from the vendor\n")
+	}))
+	defer backend.Close()
+	addr := strings.TrimPrefix(backend.URL, "http://")
+	bare := &reverseproxy.Handler{
+		Upstreams: reverseproxy.UpstreamPool{{Dial: addr}},
+		TransportRaw: caddyconfigJSON(b, map[string]any{
+			"protocol":   "http",
+			"keep_alive": map[string]any{"max_idle_conns_per_host": 512},
+		}),
+	}
+	if err := bare.Provision(testContext(b)); err != nil {
+		b.Fatal(err)
+	}
+	defer bare.Cleanup()
+	fd := provisionHandler(b, `
+		brand "Acme Outdoor"
+		session {
+			redis `+srv.URL()+`
+			cookie acme_session
+			key "session:{id}"
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to `+addr+`
+				context customer_id first_name tier
+				banner off
+			}
+		}`, time.Now())
+	noNext := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+	run := func(b *testing.B, handle func(w http.ResponseWriter, r *http.Request) error) {
+		var next atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			w := &discardWriter{header: make(http.Header)}
+			for pb.Next() {
+				clear(w.header)
+				w.status = 0
+				r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/support/text", nil)
+				r.Header = browserHeaders()
+				r.Header["Cookie"] = []string{fmt.Sprintf("theme=dark; acme_session=many-%05d", (next.Add(1)*7919)%customers)}
+				r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
+				if err := handle(w, r); err != nil {
+					b.Fatal(err)
+				}
+				if w.status != 0 && w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+	b.Run("bare", func(b *testing.B) {
+		run(b, func(w http.ResponseWriter, r *http.Request) error { return bare.ServeHTTP(w, r, noNext) })
+	})
+	b.Run("frontdoor", func(b *testing.B) {
+		run(b, func(w http.ResponseWriter, r *http.Request) error { return fd.ServeHTTP(w, r, noNext) })
+	})
 }

@@ -96,10 +96,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	keepReservedHeaders(r.Header)
 	x.values.set(r.Header, headerRequest, requestID)
-	// The headers frontdoor sends each backend travel in the request's
-	// context to the backend's transport, out of reach of the proxy's
-	// request logging (see upstreamTransport).
-	r = withUpstreamHeaders(r, &x.upstream)
 	ownServer := w.Header()["Server"]
 	canReplay := replayable(r)
 	clientEncoding, hadEncoding := r.Header["Accept-Encoding"]
@@ -147,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		*aw = attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: hold},
 			policy: b.response, scope: scope, customer: cc}
 		start := time.Now()
-		aborted, err, stalled := watchAttempt(aw, watch, hold, b, r, next)
+		aborted, err, stalled := watchAttempt(aw, watch, hold, b, r, &x.upstream, next)
 		elapsed := time.Since(start)
 
 		b.counts.requests.Add(1)

@@ -75,10 +75,10 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // upstreamKey is the request context key of the attempt's upstreamHeaders.
 type upstreamKey struct{}
 
-// withUpstreamHeaders returns the request that carries up to the
+// withUpstreamHeaders returns the context that carries up to the
 // transport.
-func withUpstreamHeaders(r *http.Request, up *upstreamHeaders) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), upstreamKey{}, up))
+func withUpstreamHeaders(ctx context.Context, up *upstreamHeaders) context.Context {
+	return context.WithValue(ctx, upstreamKey{}, up)
 }
 
 // upstreamHeaders are the headers frontdoor sends one attempt's backend:

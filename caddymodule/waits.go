@@ -156,14 +156,19 @@ func (bw *bodyWatch) stop() {
 }
 
 // watchAttempt runs the proxy of backend b for the attempt aw under its
-// body bound. stalled reports whether the bound cut the attempt.
-func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRoute, r *http.Request, next caddyhttp.Handler) (aborted any, err error, stalled bool) {
+// body bound, with up, the headers frontdoor sends the backend, in the
+// request's context: they travel to the backend's transport out of reach
+// of the proxy's request logging (see upstreamTransport). The attempt's
+// request is the one copy of r it makes, whatever it carries. stalled
+// reports whether the bound cut the attempt.
+func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRoute, r *http.Request, up *upstreamHeaders, next caddyhttp.Handler) (aborted any, err error, stalled bool) {
 	*bw = bodyWatch{proxy: b.proxy, hold: hold, bound: b.bodyTimeout}
+	ctx := withUpstreamHeaders(r.Context(), up)
 	if b.bodyTimeout <= 0 {
-		aborted, err = aw.serve(bw, r, next)
+		aborted, err = aw.serve(bw, r.WithContext(ctx), next)
 		return aborted, err, false
 	}
-	ctx, cancel := context.WithCancelCause(r.Context())
+	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	bw.cancel = cancel
 	aborted, err = aw.serve(bw, r.WithContext(ctx), next)

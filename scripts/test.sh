@@ -54,6 +54,7 @@ fuzz() {
 }
 fuzz ./internal/banner/ FuzzInjector 100000x
 fuzz ./internal/banner/ FuzzInjectorTree 20000x
+fuzz ./internal/banner/ FuzzSkipAhead 200000x
 fuzz ./internal/mimetype/ FuzzParse 100000x
 fuzz ./internal/htmlcharset/ FuzzTranscoder 20000x
 fuzz ./internal/assertion/ FuzzPayload 100000x

@@ -29,6 +29,10 @@ func testPage(size int) []byte {
 var injectorPool = sync.Pool{New: func() any { return new(Injector) }}
 
 func benchmarkInjector(b *testing.B, page []byte, chunkSize int) {
+	benchmarkInjectorMode(b, page, chunkSize, false)
+}
+
+func benchmarkInjectorMode(b *testing.B, page []byte, chunkSize int, stepOnly bool) {
 	banner, err := mustDefault().Render(Data{Brand: "Acme Outdoor", Phone: "+1 800 555 0100", Reference: "abc"})
 	if err != nil {
 		b.Fatal(err)
@@ -38,6 +42,7 @@ func benchmarkInjector(b *testing.B, page []byte, chunkSize int) {
 	for b.Loop() {
 		inj := injectorPool.Get().(*Injector)
 		inj.Reset(io.Discard, banner)
+		inj.stepOnly = stepOnly
 		for chunk := range slices.Chunk(page, chunkSize) {
 			if _, err := inj.Write(chunk); err != nil {
 				b.Fatal(err)
@@ -55,6 +60,13 @@ func benchmarkInjector(b *testing.B, page []byte, chunkSize int) {
 // proxy reading from the network would.
 func BenchmarkInjector20KB(b *testing.B) {
 	benchmarkInjector(b, testPage(20<<10), 4<<10)
+}
+
+// BenchmarkInjector20KBStepped is BenchmarkInjector20KB with the
+// tokenizer stepping every byte: the reference the skip-ahead is measured
+// (and fuzzed, FuzzSkipAhead) against.
+func BenchmarkInjector20KBStepped(b *testing.B) {
+	benchmarkInjectorMode(b, testPage(20<<10), 4<<10, true)
 }
 
 // BenchmarkInjector20KBNearMisses is the worst case for the matcher: almost

@@ -250,3 +250,73 @@ func FuzzInjectorTree(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSkipAhead checks that the tokenizer's fast path (skip, which jumps
+// over text, tag names and attributes with a loop or bytes.IndexByte) is
+// exactly the tokenizer stepped byte by byte: for any page, cut into any
+// writes, with scripting on or off, both Injectors have written the same
+// bytes and hold the same ones back after every write, end in the same
+// tokenizer state, and close with the same output and result.
+func FuzzSkipAhead(f *testing.F) {
+	for _, s := range []string{
+		string(testPage(2 << 10)), `<p a="</body>" b='</body>' c=</body>></body>`, "<a href=x/></body>",
+		"<a b c = 'd'e=\"f\"g/ h></body>", "<svg><font color=red></body>", "<svg><font face='x' size></svg></body>",
+		"<math><annotation-xml encoding=text/html><style></body>", "<div =a><span/ x></body",
+		"<script>a<!--<script>b</script>-->c</script></body>", "<template><a title='</template>'></template></body>",
+		"<textarea a='</textarea>'></textarea></body>", "<!-- a -- > --></body>", "<![CDATA[x]]></body>",
+	} {
+		f.Add([]byte(s), []byte{3, 9, 0x80 | 14}, true)
+		f.Add([]byte(s), []byte{1}, false)
+		f.Add([]byte(s), []byte{0x7f, 0x7f}, true)
+	}
+	banner := []byte(fuzzBanner)
+	f.Fuzz(func(t *testing.T, input, splits []byte, scripting bool) {
+		var fastOut, stepOut bytes.Buffer
+		fast, stepped := NewInjector(&fastOut, banner), NewInjector(&stepOut, banner)
+		stepped.stepOnly = true
+		fast.SetScripting(scripting)
+		stepped.SetScripting(scripting)
+		rest := input
+		for k := 0; len(rest) > 0; k++ {
+			n := len(rest)
+			if k < len(splits) {
+				n = min(int(splits[k]&0x7f), len(rest))
+			}
+			for _, inj := range []*Injector{fast, stepped} {
+				if written, err := inj.Write(rest[:n]); err != nil || written != n {
+					t.Fatalf("Write of %d bytes = %d, %v", n, written, err)
+				}
+			}
+			rest = rest[n:]
+			if !bytes.Equal(fastOut.Bytes(), stepOut.Bytes()) || fast.nheld != stepped.nheld || fast.result != stepped.result {
+				t.Fatalf("after %d bytes in, the fast path wrote %q holding %d (%v), stepping %q holding %d (%v)",
+					len(input)-len(rest), fastOut.Bytes(), fast.nheld, fast.result, stepOut.Bytes(), stepped.nheld, stepped.result)
+			}
+			if fast.result != Injected && !sameTokenizerState(&fast.tok, &stepped.tok) {
+				t.Fatalf("after %d bytes in, the fast path's tokenizer is %+v, stepping's %+v", len(input)-len(rest), fast.tok, stepped.tok)
+			}
+		}
+		fastResult, fastErr := fast.Close()
+		stepResult, stepErr := stepped.Close()
+		if fastErr != nil || stepErr != nil {
+			t.Fatal(fastErr, stepErr)
+		}
+		if fastResult != stepResult || !bytes.Equal(fastOut.Bytes(), stepOut.Bytes()) {
+			t.Fatalf("the fast path closed with %q (%v), stepping with %q (%v)", fastOut.Bytes(), fastResult, stepOut.Bytes(), stepResult)
+		}
+	})
+}
+
+// sameTokenizerState compares what the fast path must keep as stepping
+// does: everything but the attribute name being read, which is reset
+// before every name, and whether it made a <font> break out of foreign
+// content, which decides only for a tag read in foreign content, whose
+// attributes the fast path steps.
+func sameTokenizerState(a, b *tokenizer) bool {
+	ac, bc := *a, *b
+	ac.attr, ac.attrLen, bc.attr, bc.attrLen = [5]byte{}, 0, [5]byte{}, 0
+	if !ac.inForeign() || ac.state < sTagName || ac.state > sSelfClosingStartTag {
+		ac.fontAttr, bc.fontAttr = false, false
+	}
+	return ac == bc
+}

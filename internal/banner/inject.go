@@ -72,6 +72,10 @@ type Injector struct {
 	result Result // Injected once the banner has been written
 	closed bool
 	err    error // the first error from dst; every later call returns it
+
+	// stepOnly turns the tokenizer's skip-ahead off, so that every byte is
+	// stepped: the reference the fast path is fuzzed against (tests only).
+	stepOnly bool
 }
 
 // NewInjector returns an Injector that writes to dst. The banner slice is
@@ -110,7 +114,7 @@ func (i *Injector) Write(p []byte) (int, error) {
 	hold := -1 // where in p the held candidate starts; -1: in i.held, or none
 	holding := i.nheld > 0
 	for k := 0; k < len(p); k++ {
-		if !holding {
+		if !holding && !i.stepOnly {
 			if k = i.tok.skip(p, k); k == len(p) {
 				break
 			}

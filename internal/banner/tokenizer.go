@@ -1138,16 +1138,34 @@ func (t *tokenizer) closer() string {
 }
 
 // skip returns the index of the first byte from p[k] on that the current
-// state does not simply consume as text: the tokenizer's fast path.
+// state does not simply consume as text: the tokenizer's fast path. It
+// also consumes, with the state changes step would make, the opening of a
+// tag that cannot be the body's end or <plaintext> (skipTagOpen), its name
+// and, outside foreign content, its attributes (skipAttributes), so that
+// step only sees the bytes that may produce an event or end a tag.
+// FuzzSkipAhead holds it to stepping every byte.
 func (t *tokenizer) skip(p []byte, k int) int {
 	var n int
 	switch t.state {
-	case sData, sRCDATA, sRAWTEXT, sScriptData:
+	case sData:
 		n = bytes.IndexByte(p[k:], '<')
-	case sAttrValueDouble:
-		n = bytes.IndexByte(p[k:], '"')
-	case sAttrValueSingle:
-		n = bytes.IndexByte(p[k:], '\'')
+		if n < 0 {
+			return len(p)
+		}
+		if m := t.skipTagOpen(p, k+n); m > k+n {
+			return t.skip(p, m)
+		}
+	case sRCDATA, sRAWTEXT, sScriptData:
+		n = bytes.IndexByte(p[k:], '<')
+	case sAttrValueDouble, sAttrValueSingle:
+		if t.nforeign == 0 && t.deep == 0 {
+			return t.skipAttributes(p, k)
+		}
+		quote := byte('"')
+		if t.state == sAttrValueSingle {
+			quote = '\''
+		}
+		n = bytes.IndexByte(p[k:], quote)
 	case sBogusComment, sDoctype:
 		n = bytes.IndexByte(p[k:], '>')
 	case sCDATASection:
@@ -1162,9 +1180,7 @@ func (t *tokenizer) skip(p []byte, k int) int {
 		if t.nforeign > 0 || t.deep > 0 {
 			return k // <font color> may break out of foreign content
 		}
-		for n = k; n < len(p) && !isHTMLSpace(p[n]) && p[n] != '/' && p[n] != '>' && p[n] != '='; n++ {
-		}
-		return n
+		return t.skipAttributes(p, k)
 	case sTagName:
 		if t.cand != candNone {
 			return k // each byte decides the candidate
@@ -1179,12 +1195,27 @@ func (t *tokenizer) skip(p []byte, k int) int {
 			}
 			t.appendName(c)
 		}
+		if n < len(p) && isHTMLSpace(p[n]) {
+			t.state = sBeforeAttrName // as step does without a candidate
+			return t.skip(p, n+1)
+		}
 		return n
 	case sBeforeAttrName, sAfterAttrName:
+		if t.nforeign == 0 && t.deep == 0 {
+			return t.skipAttributes(p, k)
+		}
 		for n = k; n < len(p) && isHTMLSpace(p[n]); n++ {
 		}
 		return n
+	case sBeforeAttrValue, sAfterAttrValueQuoted:
+		if t.nforeign == 0 && t.deep == 0 {
+			return t.skipAttributes(p, k)
+		}
+		return k
 	case sAttrValueUnquoted:
+		if t.nforeign == 0 && t.deep == 0 {
+			return t.skipAttributes(p, k)
+		}
 		for n = k; n < len(p) && !isHTMLSpace(p[n]) && p[n] != '>'; n++ {
 		}
 		return n
@@ -1195,4 +1226,118 @@ func (t *tokenizer) skip(p []byte, k int) int {
 		return len(p)
 	}
 	return k + n
+}
+
+// skipTagOpen consumes, in the data state, the '<' at p[at] and the
+// first letter of a tag name after it (or "</" and the letter) when that
+// letter already rules out the tags the Injector holds a '<' for ("body"
+// of an end tag, "plaintext" of a start tag), which stepping would hold
+// and release again at the letter, and returns the index after them; it
+// returns at when it cannot decide there.
+func (t *tokenizer) skipTagOpen(p []byte, at int) int {
+	switch {
+	case at+1 < len(p) && isAlpha(p[at+1]) && lower(p[at+1]) != 'p':
+		t.startTag(p[at+1], false)
+		t.state = sTagName
+		return at + 2
+	case at+2 < len(p) && p[at+1] == '/' && isAlpha(p[at+2]) && lower(p[at+2]) != 'b':
+		t.startTag(p[at+2], true)
+		t.state = sTagName
+		return at + 3
+	}
+	return at
+}
+
+// skipAttributes runs the attribute states (before, in and after a name,
+// before and in a value) over p[k:] up to the byte that ends the tag ('>')
+// or may make it self-closing ('/'), which step takes, and returns its
+// index. Outside foreign content nothing in an attribute matters but where
+// it ends (the names that do, of <font>, only matter in foreign content),
+// so a tag's attributes cost a loop instead of a step per state change.
+// The transitions are step's, with its reconsumes followed through.
+func (t *tokenizer) skipAttributes(p []byte, k int) int {
+	s := t.state
+	for ; k < len(p); k++ {
+		c := p[k]
+		switch s {
+		case sBeforeAttrName:
+			switch {
+			case isHTMLSpace(c):
+			case c == '/' || c == '>':
+				t.state = s
+				return k
+			default:
+				s = sAttrName
+			}
+		case sAttrName:
+			switch {
+			case isHTMLSpace(c):
+				s = sAfterAttrName
+			case c == '/' || c == '>':
+				t.state = s
+				return k
+			case c == '=':
+				s = sBeforeAttrValue
+			}
+		case sAfterAttrName:
+			switch {
+			case isHTMLSpace(c):
+			case c == '/' || c == '>':
+				t.state = s
+				return k
+			case c == '=':
+				s = sBeforeAttrValue
+			default:
+				s = sAttrName
+			}
+		case sBeforeAttrValue:
+			switch {
+			case isHTMLSpace(c):
+			case c == '"':
+				s = sAttrValueDouble
+			case c == '\'':
+				s = sAttrValueSingle
+			case c == '>':
+				t.state = s
+				return k
+			default:
+				s = sAttrValueUnquoted
+			}
+		case sAttrValueDouble, sAttrValueSingle:
+			quote := byte('"')
+			if s == sAttrValueSingle {
+				quote = '\''
+			}
+			n := bytes.IndexByte(p[k:], quote)
+			if n < 0 {
+				t.state = s
+				return len(p)
+			}
+			k += n
+			s = sAfterAttrValueQuoted
+		case sAttrValueUnquoted:
+			switch {
+			case isHTMLSpace(c):
+				s = sBeforeAttrName
+			case c == '>':
+				t.state = s
+				return k
+			}
+		case sAfterAttrValueQuoted:
+			switch {
+			case isHTMLSpace(c):
+				s = sBeforeAttrName
+			case c == '/' || c == '>':
+				t.state = s
+				return k
+			default:
+				s = sAttrName // reconsumed before a name: it starts one
+			}
+		default:
+			t.state = s
+			return k
+		}
+	}
+	t.state = s
+	return k
 }

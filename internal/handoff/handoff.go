@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -48,10 +49,40 @@ const (
 // cases are not told apart: a caller learns nothing by trying.
 var ErrRefused = errors.New("handoff code refused: unknown, used, expired or bound to another state")
 
+// Resolved origin sessions are kept in memory, so that a vendor origin's
+// requests do not each cost a Redis round trip: an origin session never
+// changes in Redis (it is written once and only expires), so an entry is
+// kept no longer than the key lives in Redis (an anonymous session is
+// asked for again when its minute is over, as before), and no longer
+// than SessionCacheTTL, which bounds how long a key deleted in Redis by
+// hand still resolves on an instance. A brand logout needs nothing here:
+// the origin session points at the brand session, whose context every
+// request looks up through the brand's key, so a logout ends the origin
+// session at once whatever this cache holds.
+const (
+	// SessionCacheTTL is the longest an instance keeps a resolved origin
+	// session without asking Redis again.
+	SessionCacheTTL = 5 * time.Minute
+
+	// SessionCacheSize bounds the resolved origin sessions kept (least
+	// recently used go first): about 200 bytes each.
+	SessionCacheSize = 16384
+)
+
 // Store keeps codes and origin sessions in Redis under Prefix.
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+
+	// sessions holds resolved origin sessions by the digest of their id.
+	sessions *lru.Cache[string, cachedSession]
+	now      func() time.Time // time.Now; tests set it
+}
+
+// cachedSession is a resolved origin session and when it stops counting.
+type cachedSession struct {
+	grant
+	until time.Time
 }
 
 // DefaultPrefix starts every key the store writes.
@@ -62,7 +93,11 @@ func NewStore(client redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Store{client: client, prefix: prefix}
+	sessions, err := lru.New[string, cachedSession](SessionCacheSize)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &Store{client: client, prefix: prefix, sessions: sessions, now: time.Now}
 }
 
 // NewSecret returns 256 random bits, base64url-encoded without padding
@@ -149,9 +184,14 @@ func (s *Store) Open(ctx context.Context, origin, brandSession string) (string, 
 	if brandSession == "" {
 		ttl = AnonymousTTL
 	}
-	if err := s.client.Set(ctx, s.prefix+"session:"+digest(id), v, ttl).Err(); err != nil {
+	key := digest(id)
+	until := s.now().Add(min(ttl, SessionCacheTTL)) // before the key's own expiry starts
+	if err := s.client.Set(ctx, s.prefix+"session:"+key, v, ttl).Err(); err != nil {
 		return "", fmt.Errorf("storing origin session: %w", err)
 	}
+	// The customer's next request resolves it: on this instance, from
+	// memory.
+	s.sessions.Add(key, cachedSession{grant: grant{Origin: origin, Brand: brandSession}, until: until})
 	return id, nil
 }
 
@@ -162,15 +202,44 @@ func (s *Store) Resolve(ctx context.Context, origin, id string) (brandSession st
 	if !WellFormed(id) {
 		return "", false, nil
 	}
-	v, err := s.client.Get(ctx, s.prefix+"session:"+digest(id)).Bytes()
-	if errors.Is(err, redis.Nil) {
+	key := digest(id)
+	now := s.now()
+	if c, ok := s.sessions.Get(key); ok {
+		if now.Before(c.until) {
+			return c.Brand, c.Origin == origin, nil
+		}
+		s.sessions.Remove(key)
+	}
+	// The value and its remaining lifetime in one round trip: the entry
+	// kept in memory expires no later than the key.
+	var get *redis.StringCmd
+	var pttl *redis.DurationCmd
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, s.prefix+"session:"+key)
+		pttl = p.PTTL(ctx, s.prefix+"session:"+key)
+		return nil
+	})
+	v, getErr := get.Bytes()
+	if errors.Is(getErr, redis.Nil) {
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("resolving origin session: %w", err)
 	}
 	var g grant
-	if err := json.Unmarshal(v, &g); err != nil || g.Origin != origin {
+	if err := json.Unmarshal(v, &g); err != nil {
+		return "", false, nil
+	}
+	// PTTL is -1 for a key without expiry (not one Open wrote) and -2 for
+	// one that expired between the two commands.
+	if ttl := pttl.Val(); ttl > 0 || ttl == -1 {
+		lifetime := SessionCacheTTL
+		if ttl > 0 {
+			lifetime = min(ttl, lifetime)
+		}
+		s.sessions.Add(key, cachedSession{grant: g, until: now.Add(lifetime)})
+	}
+	if g.Origin != origin {
 		return "", false, nil
 	}
 	return g.Brand, true, nil

@@ -127,3 +127,85 @@ func TestOriginSessionResolvesToBrandSession(t *testing.T) {
 		}
 	}
 }
+
+// fakeClock is a Store's clock that a test moves.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+// TestResolvedSessionsAreKeptNoLongerThanTheKey: an instance resolves an
+// origin session from memory (the key deleted behind its back still
+// resolves) until the key would have expired in Redis or SessionCacheTTL
+// has passed, whichever comes first; then it asks Redis again.
+func TestResolvedSessionsAreKeptNoLongerThanTheKey(t *testing.T) {
+	s, rs := newStore(t)
+	ctx := context.Background()
+	client := rs.Client(t)
+	clock := &fakeClock{t: time.Now()}
+	s.now = clock.now
+	keyOf := func(id string) string { return DefaultPrefix + "session:" + digest(id) }
+
+	// Known customer: Open keeps it for SessionCacheTTL (the key lives 12 h).
+	id, err := s.Open(ctx, origin, "brand-sid-A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Del(ctx, keyOf(id))
+	if brand, found, err := s.Resolve(ctx, origin, id); err != nil || !found || brand != "brand-sid-A" {
+		t.Fatalf("Resolve from memory = %q, %v, %v", brand, found, err)
+	}
+	if _, found, _ := s.Resolve(ctx, "other.shop.localhost", id); found {
+		t.Error("a kept origin session resolved on another origin")
+	}
+	clock.t = clock.t.Add(SessionCacheTTL)
+	if _, found, _ := s.Resolve(ctx, origin, id); found {
+		t.Error("an origin session was kept past SessionCacheTTL")
+	}
+
+	// Anonymous: kept no longer than its minute in Redis.
+	anon, _ := s.Open(ctx, origin, "")
+	client.Del(ctx, keyOf(anon))
+	if _, found, _ := s.Resolve(ctx, origin, anon); !found {
+		t.Fatal("an anonymous session just opened did not resolve from memory")
+	}
+	clock.t = clock.t.Add(AnonymousTTL)
+	if _, found, _ := s.Resolve(ctx, origin, anon); found {
+		t.Error("an anonymous origin session was kept past its lifetime in Redis")
+	}
+
+	// Another instance resolves through Redis and keeps the entry no longer
+	// than the key's remaining lifetime.
+	other := NewStore(client, "")
+	other.now = clock.now
+	id, _ = s.Open(ctx, origin, "brand-sid-B")
+	client.PExpire(ctx, keyOf(id), 10*time.Second)
+	if brand, found, err := other.Resolve(ctx, origin, id); err != nil || !found || brand != "brand-sid-B" {
+		t.Fatalf("Resolve on another instance = %q, %v, %v", brand, found, err)
+	}
+	client.Del(ctx, keyOf(id))
+	if _, found, _ := other.Resolve(ctx, origin, id); !found {
+		t.Error("another instance did not keep the session it resolved")
+	}
+	clock.t = clock.t.Add(10 * time.Second)
+	if _, found, _ := other.Resolve(ctx, origin, id); found {
+		t.Error("another instance kept the session past the key's expiry")
+	}
+}
+
+// BenchmarkResolve is a vendor origin's request resolving its customer's
+// origin session.
+func BenchmarkResolve(b *testing.B) {
+	rs := redistest.Start(b)
+	s := NewStore(rs.Client(b), "")
+	ctx := context.Background()
+	id, err := s.Open(ctx, origin, "brand-sid-A")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, found, err := s.Resolve(ctx, origin, id); !found || err != nil {
+			b.Fatal(found, err)
+		}
+	}
+}

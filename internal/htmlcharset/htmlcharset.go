@@ -63,21 +63,32 @@ func Decide(sample []byte, label string, hasLabel bool) Decision {
 	if len(sample) > SampleLen {
 		sample = sample[:SampleLen]
 	}
-	// DetermineEncoding without a Content-Type looks at the byte order
-	// mark, then the <meta> prescan, then guesses.
-	_, name, certain := charset.DetermineEncoding(sample, "")
-	d := Decision{Name: name, Source: FromDocument}
-	switch {
-	case certain:
-		d.Source = FromBOM
-	case hasLabel && lookup(label) != "":
-		d.Name, d.Source = lookup(label), FromHeader
-	case bytes.IndexByte(sample, 0x1b) >= 0 && !bytes.Contains(bytes.ToLower(sample), []byte("charset")):
-		// An escape byte in a page that declares nothing: browsers'
-		// detectors take it for ISO-2022-JP, whose escape sequences make
-		// the ASCII bytes after them other characters. Decoding it as
-		// that, as a browser would, keeps the banner out of them.
-		d.Name = "iso-2022-jp"
+	var d Decision
+	labeled := ""
+	if hasLabel {
+		labeled = lookup(label)
+	}
+	switch name := bomEncoding(sample); {
+	case name != "":
+		d.Name, d.Source = name, FromBOM
+	case labeled != "":
+		// The Content-Type decides: the <meta> prescan and the guess are
+		// not run (WHATWG "determining the character encoding" stops at
+		// the transport layer's answer), which saves every banner page
+		// that is labeled the prescan's microseconds and allocations.
+		d.Name, d.Source = labeled, FromHeader
+	default:
+		// DetermineEncoding without a Content-Type looks at the byte
+		// order mark (none here), then the <meta> prescan, then guesses.
+		_, d.Name, _ = charset.DetermineEncoding(sample, "")
+		d.Source = FromDocument
+		if bytes.IndexByte(sample, 0x1b) >= 0 && !bytes.Contains(bytes.ToLower(sample), []byte("charset")) {
+			// An escape byte in a page that declares nothing: browsers'
+			// detectors take it for ISO-2022-JP, whose escape sequences
+			// make the ASCII bytes after them other characters. Decoding
+			// it as that, as a browser would, keeps the banner out of them.
+			d.Name = "iso-2022-jp"
+		}
 	}
 	d.enc, _ = htmlindex.Get(d.Name)
 	switch d.Name {
@@ -88,9 +99,28 @@ func Decide(sample []byte, label string, hasLabel bool) Decision {
 	return d
 }
 
-// lookup returns the WHATWG name of an encoding label, or "".
+// bomEncoding returns the encoding a byte order mark at the start of
+// sample names (the WHATWG "BOM sniff": UTF-8, UTF-16BE, UTF-16LE), or "".
+func bomEncoding(sample []byte) string {
+	switch {
+	case bytes.HasPrefix(sample, []byte{0xef, 0xbb, 0xbf}):
+		return "utf-8"
+	case bytes.HasPrefix(sample, []byte{0xfe, 0xff}):
+		return "utf-16be"
+	case bytes.HasPrefix(sample, []byte{0xff, 0xfe}):
+		return "utf-16le"
+	}
+	return ""
+}
+
+// lookup returns the WHATWG name of an encoding label, or "". It is
+// charset.Lookup without the wrapper that function allocates.
 func lookup(label string) string {
-	_, name := charset.Lookup(label)
+	e, err := htmlindex.Get(label)
+	if err != nil {
+		return ""
+	}
+	name, _ := htmlindex.Name(e)
 	return name
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/net/html/charset"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
@@ -129,4 +130,63 @@ func FuzzTranscoder(f *testing.F) {
 			t.Fatalf("in writes of %d: %q; whole: %q", n%16+1, split, whole)
 		}
 	})
+}
+
+// vendorPageStart is the first kilobyte of a vendor page as the banner
+// sees it: a doctype, a head with a <meta charset> and styles, no BOM.
+func vendorPageStart() []byte {
+	head := `<!DOCTYPE html><html lang="en"><head><meta name="viewport" content="width=device-width">` +
+		`<meta charset="utf-8"><title>Support</title><link rel="stylesheet" href="/static/app.css"></head><body>`
+	return []byte(head + strings.Repeat("<div class=\"row\"><a href=\"/articles/1\">Article</a></div>\n", 16))[:SampleLen]
+}
+
+// BenchmarkDecide is the charset decision on every HTML response that gets
+// a banner: "labeled" a Content-Type with a charset (the common case: the
+// header decides, and only a BOM could override it), "unlabeled" none (the
+// <meta> prescan decides).
+func BenchmarkDecide(b *testing.B) {
+	sample := vendorPageStart()
+	for _, bc := range []struct {
+		name     string
+		label    string
+		hasLabel bool
+	}{{"labeled", "utf-8", true}, {"unlabeled", "", false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := Decide(sample, bc.label, bc.hasLabel); d.Name != "utf-8" {
+					b.Fatalf("decided %q", d.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestDecideLabeledSkipsPrescan: with a Content-Type charset the decision
+// is the label's (or a BOM's) without running the <meta> prescan, which
+// allocates; and it is the decision of the full algorithm
+// (charset.DetermineEncoding, BOM first, then the label) for pages with
+// and without a BOM, a <meta>, or escape bytes.
+func TestDecideLabeledSkipsPrescan(t *testing.T) {
+	sample := vendorPageStart()
+	if n := testing.AllocsPerRun(100, func() { Decide(sample, "utf-8", true) }); n != 0 {
+		t.Errorf("a labeled page costs %v allocations; want 0 (no prescan)", n)
+	}
+	pages := [][]byte{
+		sample, []byte(`<meta charset="iso-2022-jp"><p>x`), iso2022jp("<p>日本</p>"), utf16le("<p>x</p>"),
+		append([]byte{0xef, 0xbb, 0xbf}, sample...), append([]byte{0xfe, 0xff}, "\x00<"...),
+		append([]byte{0xff, 0xfe}, utf16le("<p>x")...), {0xef, 0xbb}, {0xff}, nil,
+	}
+	for _, page := range pages {
+		for _, label := range []string{"utf-8", "ISO-8859-1", "utf-16le", "csISO2022JP", "iso-2022-kr", "sjis"} {
+			_, want, _ := charset.DetermineEncoding(page, "text/html; charset="+label)
+			wantSource := FromHeader
+			if _, _, bom := charset.DetermineEncoding(page, ""); bom {
+				wantSource = FromBOM
+			}
+			if d := Decide(page, label, true); d.Name != want || d.Source != wantSource {
+				t.Errorf("page %q, label %q: decided %q from %v; want %q from %v", page, label, d.Name, d.Source, want, wantSource)
+			}
+		}
+	}
 }
