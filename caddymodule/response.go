@@ -4,13 +4,13 @@ import (
 	"io"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
+	"github.com/frontdoor-dev/frontdoor/internal/utf8cut"
 )
 
 // Interface guards: the writer keeps what the customer's writer offers.
@@ -268,23 +268,12 @@ func (p *responsePolicy) recordTrail(x *exchangeScope, cc *customerContext, hdr 
 		return
 	}
 	entry := fleet.Entry{Time: time.Now(), Journey: p.journey, Backend: p.backend, Owner: string(p.owner),
-		Status: status, RequestID: x.requestID, Note: truncate(note, maxNoteLen), Case: truncate(caseID, maxNoteLen)}
+		Status: status, RequestID: x.requestID, Note: utf8cut.Prefix(note, maxNoteLen), Case: utf8cut.Prefix(caseID, maxNoteLen)}
 	if t.trail.Record(customerID, session.ExpandKey(t.sessionKey, cc.sessionID), entry) {
 		t.metrics.trailWrite("queued")
 	} else {
 		t.metrics.trailWrite("dropped")
 	}
-}
-
-// truncate cuts s to at most n bytes, at the start of a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 func (aw *attemptWriter) statusOrOK() int {

@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/mimetype"
+	"github.com/frontdoor-dev/frontdoor/internal/utf8cut"
 )
 
 // Check names; these are the check label values of
@@ -70,7 +70,7 @@ func (t *Target) evaluate(i int, st *step, out stepOutcome) []CheckFailure {
 	if b.Backend != nil && b.Owner == config.Outsourced {
 		for _, name := range []string{"Server", "X-Powered-By"} {
 			if v := out.header.Get(name); v != "" {
-				fail(CheckVendorHeader, "%s: %q", name, truncate(v, 100))
+				fail(CheckVendorHeader, "%s: %q", name, utf8cut.Prefix(v, 100))
 			}
 		}
 	}
@@ -93,7 +93,7 @@ func (t *Target) evaluate(i int, st *step, out stepOutcome) []CheckFailure {
 	}
 	for _, re := range st.forbid {
 		if m := re.Find(out.body); m != nil {
-			fail(CheckForbid, "the page shows %q (forbid %q)", truncate(string(m), 100), re.String())
+			fail(CheckForbid, "the page shows %q (forbid %q)", utf8cut.Prefix(string(m), 100), re.String())
 		}
 	}
 	for _, f := range st.cfg.ExpectCustomer {
@@ -118,17 +118,6 @@ func (t *Target) evaluate(i int, st *step, out stepOutcome) []CheckFailure {
 func isHTML(contentType string) bool {
 	m, ok := mimetype.Parse(contentType)
 	return ok && mimetype.IsHTML(m)
-}
-
-// truncate cuts s to at most n bytes, at a character boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // containsText reports whether a page shows v, as written or HTML-escaped.
