@@ -275,6 +275,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			closures:      closures,
 		}
 		br.response = h.newResponsePolicy(j, b, br)
+		h.orphanMetrics.exportAtZero(j.Name, b)
 		if jar := br.response.jar; jar != nil {
 			h.jars[jar.id] = true
 		}
