@@ -20,6 +20,7 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/errorpage"
+	"github.com/frontdoor-dev/frontdoor/internal/feedback"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/handoff"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
@@ -94,9 +95,14 @@ type Handler struct {
 	ttl               time.Duration
 	fleet             *assertion.Fleet // the fleet's keys, when a Redis is configured
 	jwksMaxAge        time.Duration
-	keysReleased      bool          // by Cleanup
-	tokens            *tokenCache   // nil unless assertions are reused
-	bannerPage        *banner.Bound // the banner with the request reference still to be put in
+	keysReleased      bool           // by Cleanup
+	tokens            *tokenCache    // nil unless assertions are reused
+	bannerPage        *banner.Bound  // the banner with the request reference still to be put in
+	bannerRate        *banner.Bound  // the banner with the rating link, its token still to be put in
+	bannerEscalate    *banner.Bound  // the banner with the escalation and rating links
+	feedbackKeys      *feedback.Keys // nil without Redis: no feedback links
+	feedbackLedger    *feedback.Ledger
+	feedbackMetrics   *feedbackMetrics
 	bannerStyleHashes []string
 	errorTemplate     *errorpage.Template
 
@@ -171,6 +177,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.metrics = m
 	if h.orphanMetrics, err = registerOrphanMetrics(ctx); err != nil {
+		return err
+	}
+	if h.feedbackMetrics, err = registerFeedbackMetrics(ctx); err != nil {
 		return err
 	}
 
