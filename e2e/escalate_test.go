@@ -354,4 +354,21 @@ func TestRatingsCountOnceAcrossInstances(t *testing.T) {
 	if got := vendor.last(t).Header.Get("X-Frontdoor-Rate"); got != "" {
 		t.Errorf("the vendor received the in-house rating header: %q", got)
 	}
+
+	// Redis down: pages still come with their links, and an answer is
+	// skipped, counted as skipped, and the customer told how to reach us.
+	late := tokenOn(t, gws[0].URL+"/support/help", sessionID, rateLink)
+	rs.Stop(t)
+	if resp, body := do(t, "GET", gws[0].URL+"/support/help", nil, withCookie(sessionID)); resp.StatusCode != http.StatusOK || !rateLink.MatchString(body) {
+		t.Errorf("with Redis down the vendor page: %d, rating link %v", resp.StatusCode, rateLink.MatchString(body))
+	}
+	if status := submit(t, gws[0].URL, "rate", sessionID, url.Values{"t": {late}, "answer": {"yes"}}, nil); status != http.StatusServiceUnavailable {
+		t.Errorf("rating with Redis down: %d, want 503", status)
+	}
+	if v := sum(`frontdoor_feedback_skipped_total{action="rate",reason="unavailable"}`); v != 1 {
+		t.Errorf("skipped ratings: %v, want 1", v)
+	}
+	if v := sum(rating("nightdesk", "outsourced", desk, "yes", "known"), rating("nightdesk", "outsourced", desk, "no", "known")); v != 1 {
+		t.Errorf("known ratings after Redis went down: %v, want 1", v)
+	}
 }
