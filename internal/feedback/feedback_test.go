@@ -254,3 +254,14 @@ func TestTokenRedeemedOnceAcrossInstances(t *testing.T) {
 		t.Error("Redis down: no error")
 	}
 }
+
+// BenchmarkMint is the cost a banner page pays for its feedback links.
+func BenchmarkMint(b *testing.B) {
+	k := NewKeys(nil, nil)
+	defer k.Close()
+	c := claims()
+	b.ReportAllocs()
+	for b.Loop() {
+		k.Mint("sess-0123456789abcdef", c)
+	}
+}
