@@ -96,6 +96,7 @@ type bodyPipeline struct {
 	dst       http.ResponseWriter // the customer's
 	status    int
 	requestID string
+	customer  *customerContext // the feedback links are minted for
 
 	in       io.Writer // the first stage
 	decoder  *decodeWriter
@@ -106,8 +107,8 @@ type bodyPipeline struct {
 // newBodyPipeline wires the stages for a page (typed) or a body to sniff,
 // in the given coding. The headers are sent by the sniffer, once the start
 // of the body shows the type and charset.
-func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, requestID, coding string, typed bool) *bodyPipeline {
-	bp := &bodyPipeline{policy: p, dst: dst, status: status, requestID: requestID}
+func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, requestID string, customer *customerContext, coding string, typed bool) *bodyPipeline {
+	bp := &bodyPipeline{policy: p, dst: dst, status: status, requestID: requestID, customer: customer}
 	hdr := dst.Header()
 	if coding != "" {
 		hdr.Del("Content-Encoding")
@@ -160,7 +161,7 @@ func (bp *bodyPipeline) flushStages() error {
 // could not be rendered.
 func (bp *bodyPipeline) startBanner(hdr http.Header) bool {
 	b := bp.policy.banner
-	page, err := b.page.Render(bp.requestID)
+	page, err := b.render(bp.requestID, bp.customer)
 	if err != nil {
 		bp.policy.logger.Error("rendering banner", zapError(err))
 		bp.policy.stats.banner("skipped")

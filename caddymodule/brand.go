@@ -29,6 +29,9 @@ func (h *Handler) provisionBrandPages() error {
 	if err != nil {
 		return fmt.Errorf("banner_template %s: %w", h.BannerTemplate, err)
 	}
+	if err := h.bindFeedbackBanners(bannerTemplate); err != nil {
+		return fmt.Errorf("banner_template %s: %w", h.BannerTemplate, err)
+	}
 
 	errorText, err := templateText(h.ErrorTemplate, errorpage.DefaultTemplate)
 	if err != nil {

@@ -87,6 +87,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //				context <field...>
 //				slo availability <percent>%
 //				slo latency <percent>% <duration>
+//				slo orphans <percent>%
 //				banner  on|off
 //				headers all|assertion
 //				isolate [on|off]
@@ -564,7 +565,7 @@ func parseSLO(d *caddyfile.Dispenser, b *config.Backend) error {
 	if b.SLO == nil {
 		b.SLO = new(config.SLO)
 	}
-	usage := "slo wants availability P% or latency P% DURATION, e.g. slo availability 99.5% or slo latency 95% 800ms"
+	usage := "slo wants availability P%, latency P% DURATION or orphans P%, e.g. slo availability 99.5%, slo latency 95% 800ms or slo orphans 2%"
 	if len(args) < 2 {
 		return d.Err(usage)
 	}
@@ -578,6 +579,11 @@ func parseSLO(d *caddyfile.Dispenser, b *config.Backend) error {
 			return d.Err(usage)
 		}
 		b.SLO.Availability = pct
+	case "orphans":
+		if len(args) != 2 {
+			return d.Err(usage)
+		}
+		b.SLO.OrphanRate = pct
 	case "latency":
 		if len(args) != 3 {
 			return d.Err(usage)

@@ -205,6 +205,12 @@ func TestCaddyfileOptions(t *testing.T) {
 		return "frontdoor {\n brand Acme\n journey j /j* {\n  backend b {\n   to 127.0.0.1:9001\n" + backend + "\n  }\n }\n}"
 	}
 	inHouse := func(backend string) string { return wrap("owner in-house\n" + backend) }
+	t.Run("slo orphans", func(t *testing.T) {
+		h := mustParse(t, "frontdoor {\n brand Acme\n journey j /j* {\n  contact POST /j/tickets*\n  backend b {\n   owner outsourced\n   vendor V\n   to 127.0.0.1:9001\n   slo orphans 2.5%\n   slo availability 99%\n  }\n }\n}")
+		if got, want := h.Journeys[0].Backends[0].SLO, (&config.SLO{Availability: 0.99, OrphanRate: 0.025}); got == nil || *got != *want {
+			t.Errorf("slo %+v, want %+v", got, want)
+		}
+	})
 	t.Run("slo percents", func(t *testing.T) {
 		cases := map[string]config.SLO{
 			"slo availability 99.5%":                   {Availability: 0.995},
@@ -414,6 +420,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"unknown owner", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend ok {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t\tbackend b {\n\t\t\towner partner\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `unknown owner "partner": use in-house or outsourced, at Testfile:8`},
 		{"missing owner", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", "owner is required: owner in-house or owner outsourced, at Testfile:4"},
 		{"no upstream", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t}\n\t}\n}", "no upstream: add to ADDRESS, e.g. to http://127.0.0.1:9001, at Testfile:4"},
+		{"slo orphans without contact", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner outsourced\n\t\t\tvendor V\n\t\t\tto 127.0.0.1:1\n\t\t\tslo orphans 2%\n\t\t}\n\t}\n}", `slo orphans counts orphans per contact, and journey "j" says no contact: add a contact line, e.g. contact POST /j/tickets*, at Testfile:4`},
+		{"slo orphans over 100%", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tcontact POST /j/tickets*\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t\tslo orphans 120%\n\t\t}\n\t}\n}", `slo orphans: percentage "120%" must be a number between 0% and 100% exclusive, at Testfile:8`},
+		{"slo orphans with a duration", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tcontact POST /j/tickets*\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t\tslo orphans 2% 1d\n\t\t}\n\t}\n}", `slo wants availability P%, latency P% DURATION or orphans P%, e.g. slo availability 99.5%, slo latency 95% 800ms or slo orphans 2%, at Testfile:8`},
 		{"vendor on in-house", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tvendor V\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `vendor "V" is set on an in-house backend`},
 		{"bad zone", "frontdoor {\n\tbrand Acme\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\thours \"Mon-Fri 08:00-20:00\" Mars/Olympus\n\t\t}\n\t}\n}", `backend b: unknown time zone "Mars/Olympus": use an IANA name such as America/New_York, at Testfile:6`},
 		{"bad hours", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\thours \"Mon-Fry 08:00-20:00\"\n\t\t}\n\t}\n}", `backend b: hours "Mon-Fry 08:00-20:00": unknown day "Fry": use Mon, Tue, Wed, Thu, Fri, Sat, Sun or daily, at Testfile:4`},
@@ -428,7 +437,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"slo 100%", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo availability 100%\n\t\t}\n\t}\n}", `percentage "100%" must be a number between 0% and 100% exclusive`},
 		{"slo 0%", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo latency 0% 1s\n\t\t}\n\t}\n}", `percentage "0%" must be a number between 0% and 100% exclusive`},
 		{"slo not a number", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo availability high%\n\t\t}\n\t}\n}", `percentage "high%"`},
-		{"slo latency without threshold", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo latency 95%\n\t\t}\n\t}\n}", "slo wants availability P% or latency P% DURATION, e.g. slo availability 99.5% or slo latency 95% 800ms, at Testfile:4"},
+		{"slo latency without threshold", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo latency 95%\n\t\t}\n\t}\n}", "slo wants availability P%, latency P% DURATION or orphans P%, e.g. slo availability 99.5%, slo latency 95% 800ms or slo orphans 2%, at Testfile:4"},
 		{"slo availability with threshold", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo availability 99% 1s\n\t\t}\n\t}\n}", "slo wants availability P%"},
 		{"slo bad threshold", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo latency 95% fast\n\t\t}\n\t}\n}", `slo latency: "fast" is not a duration such as 800ms, at Testfile:4`},
 		{"slo negative threshold", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tslo latency 95% -1s\n\t\t}\n\t}\n}", `slo latency: "-1s" is not a duration`},

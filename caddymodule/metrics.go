@@ -348,7 +348,7 @@ type sloCollector struct {
 }
 
 var sloObjectiveDesc = prometheus.NewDesc("frontdoor_backend_slo_objective",
-	"Each backend's contractual objective: availability (fraction of non-5xx requests) or latency (fraction of requests faster than threshold seconds).",
+	"Each backend's contractual objective: availability (fraction of non-5xx requests), latency (fraction of requests faster than threshold seconds) or orphans (most orphans per contact).",
 	[]string{"journey", "backend", "owner", "vendor", "slo", "threshold"}, nil)
 
 func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) { ch <- sloObjectiveDesc }
@@ -373,6 +373,9 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 				if b.SLO.LatencyTarget > 0 {
 					emit(b.SLO.LatencyTarget, [6]string{j.Name, b.Name, string(b.Owner), b.Vendor, "latency", config.SLOThresholdLabel(b.SLO.LatencyThreshold)})
+				}
+				if b.SLO.OrphanRate > 0 {
+					emit(b.SLO.OrphanRate, [6]string{j.Name, b.Name, string(b.Owner), b.Vendor, "orphans", ""})
 				}
 			}
 		}

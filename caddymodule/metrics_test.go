@@ -172,7 +172,7 @@ func TestSLOCollector(t *testing.T) {
 
 	night := sloHandler("support", "nightdesk", "NightDesk BPO", &config.SLO{
 		Availability: 0.995, LatencyTarget: 0.95, LatencyThreshold: config.Duration(800 * time.Millisecond)})
-	shop := sloHandler("tracking", "shipco", "ShipCo", &config.SLO{Availability: 0.99})
+	shop := sloHandler("tracking", "shipco", "ShipCo", &config.SLO{Availability: 0.99, OrphanRate: 0.02})
 
 	if got := series(); len(got) != 0 {
 		t.Fatalf("before any handler: %q", got)
@@ -183,6 +183,7 @@ func TestSLOCollector(t *testing.T) {
 		"backend=nightdesk,journey=support,owner=outsourced,slo=availability,threshold=,vendor=NightDesk BPO 0.995",
 		"backend=nightdesk,journey=support,owner=outsourced,slo=latency,threshold=0.8,vendor=NightDesk BPO 0.95",
 		"backend=shipco,journey=tracking,owner=outsourced,slo=availability,threshold=,vendor=ShipCo 0.99",
+		"backend=shipco,journey=tracking,owner=outsourced,slo=orphans,threshold=,vendor=ShipCo 0.02",
 	}
 	if got := series(); !slices.Equal(got, want) {
 		t.Errorf("objectives:\n got %q\nwant %q", got, want)

@@ -20,6 +20,7 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/errorpage"
+	"github.com/frontdoor-dev/frontdoor/internal/feedback"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/handoff"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
@@ -96,6 +97,8 @@ type compiledConfig struct {
 	jwksMaxAge        time.Duration           // asked of vendors caching the keys
 	tokens            *tokenCache             // nil unless assertions are reused
 	bannerPage        *banner.Bound           // the banner with the request reference still to be put in
+	bannerRate        *banner.Bound           // the banner with the rating link, its token still to be put in
+	bannerEscalate    *banner.Bound           // the banner with the escalation and rating links
 	bannerStyleHashes []string                // for vendors' Content-Security-Policy
 	errorTemplate     *errorpage.Template     // the brand error page
 	origins           map[string]*originRoute // vendor origins by host; nil: none
@@ -111,21 +114,24 @@ type compiledConfig struct {
 // config (process.go lists it), taken in Provision and let go by release,
 // in Cleanup.
 type sharedHandles struct {
-	shared        []string // keys of what the handler holds in processPool
-	store         *session.Store
-	redis         redis.UniversalClient
-	board         *fleet.Board               // live overrides: fleet-wide with Redis, else this process's
-	trail         *fleet.Trail               // nil without Redis
-	contacts      *fleet.Contacts            // nil without Redis
-	orphans       *fleet.Orphans             // nil without Redis
-	fleet         *assertion.Fleet           // the fleet's keys, when a Redis is configured
-	signer        *assertion.Signer          // from key files, in publishedKeys; nil when ring signs
-	ring          *assertion.Ring            // keys made by frontdoor; nil with key files
-	ringKey       string                     // in rings
-	ringSigner    *atomic.Pointer[ttlSigner] // the ring's signer with this handler's ttl
-	metrics       *metrics                   // process-wide collectors
-	orphanMetrics *orphanMetrics
-	released      bool // by release
+	shared          []string // keys of what the handler holds in processPool
+	store           *session.Store
+	redis           redis.UniversalClient
+	board           *fleet.Board               // live overrides: fleet-wide with Redis, else this process's
+	trail           *fleet.Trail               // nil without Redis
+	contacts        *fleet.Contacts            // nil without Redis
+	orphans         *fleet.Orphans             // nil without Redis
+	fleet           *assertion.Fleet           // the fleet's keys, when a Redis is configured
+	signer          *assertion.Signer          // from key files, in publishedKeys; nil when ring signs
+	ring            *assertion.Ring            // keys made by frontdoor; nil with key files
+	ringKey         string                     // in rings
+	ringSigner      *atomic.Pointer[ttlSigner] // the ring's signer with this handler's ttl
+	metrics         *metrics                   // process-wide collectors
+	orphanMetrics   *orphanMetrics
+	feedbackMetrics *feedbackMetrics
+	feedbackKeys    *feedback.Keys // nil without Redis: no feedback links
+	feedbackLedger  *feedback.Ledger
+	released        bool // by release
 }
 
 // handlerLifecycle is where the handler is in its config's life.
@@ -191,6 +197,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.metrics = m
 	if h.orphanMetrics, err = registerOrphanMetrics(ctx); err != nil {
+		return err
+	}
+	if h.feedbackMetrics, err = registerFeedbackMetrics(ctx); err != nil {
 		return err
 	}
 
@@ -295,6 +304,7 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			closures:      closures,
 		}
 		br.response = h.newResponsePolicy(j, b, br)
+		h.orphanMetrics.exportAtZero(j.Name, b)
 		if jar := br.response.jar; jar != nil {
 			h.jars[jar.id] = true
 		}

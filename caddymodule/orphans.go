@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
@@ -36,11 +37,24 @@ func init() {
 }
 
 // orphanMetrics are process-wide, like the others, and registered in each
-// config's registry.
+// config's registry. They hold what the brand does for a dropped customer:
+// orphans, escalations to the brand's own team and the customer's own
+// ratings.
 type orphanMetrics struct {
-	orphans *prometheus.CounterVec
-	skipped *prometheus.CounterVec
+	orphans     *prometheus.CounterVec
+	skipped     *prometheus.CounterVec
+	escalations *prometheus.CounterVec
+	ratings     *prometheus.CounterVec
 }
+
+// Rating label values: the customer's answer to "did this solve your
+// problem?" and whether frontdoor knew who answered.
+const (
+	answerYes         = "yes"
+	answerNo          = "no"
+	customerKnown     = "known"
+	customerAnonymous = "anonymous"
+)
 
 var sharedOrphanMetrics = sync.OnceValue(func() *orphanMetrics {
 	return &orphanMetrics{
@@ -52,13 +66,21 @@ var sharedOrphanMetrics = sync.OnceValue(func() *orphanMetrics {
 			Namespace: "frontdoor", Name: "orphans_skipped_total",
 			Help: "Orphans that could not be recorded: dropped (the write queue was full) or unavailable (Redis failed).",
 		}, []string{"reason"}),
+		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "frontdoor", Name: "escalations_total",
+			Help: "Customers who escalated from a backend's page to the brand's own team.",
+		}, []string{"journey", "backend", "owner", "vendor"}),
+		ratings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "frontdoor", Name: "ratings_total",
+			Help: "Customers' answers to \"did this solve your problem?\" about a backend (answer yes or no; customer known or anonymous), once per customer, backend and window.",
+		}, []string{"journey", "backend", "owner", "vendor", "answer", "customer"}),
 	}
 })
 
 func registerOrphanMetrics(ctx caddy.Context) (*orphanMetrics, error) {
 	m := sharedOrphanMetrics()
 	if registry := ctx.GetMetricsRegistry(); registry != nil {
-		for _, c := range []prometheus.Collector{m.orphans, m.skipped} {
+		for _, c := range []prometheus.Collector{m.orphans, m.skipped, m.escalations, m.ratings} {
 			var already prometheus.AlreadyRegisteredError
 			if err := registry.Register(c); err != nil && !errors.As(err, &already) {
 				return nil, fmt.Errorf("frontdoor: registering orphan metrics: %w", err)
@@ -66,6 +88,22 @@ func registerOrphanMetrics(ctx caddy.Context) (*orphanMetrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// exportAtZero exports the backend's orphan, escalation and rating series
+// at zero from provision: they start rare, and increase() only sees the
+// first event of a series that existed before it.
+func (m *orphanMetrics) exportAtZero(journey string, b *config.Backend) {
+	l := []string{journey, b.Name, string(b.Owner), b.Vendor}
+	for _, cause := range []string{fleet.CauseHungUp, fleet.CauseErrorPage, fleet.CauseRepeatContact} {
+		m.orphans.WithLabelValues(append(l[:4:4], cause)...)
+	}
+	m.escalations.WithLabelValues(l...)
+	for _, answer := range []string{answerYes, answerNo} {
+		for _, customer := range []string{customerKnown, customerAnonymous} {
+			m.ratings.WithLabelValues(append(l[:4:4], answer, customer)...)
+		}
+	}
 }
 
 // orphaned records that the backend dropped the customer. The shopper's

@@ -44,8 +44,18 @@ type responsePolicy struct {
 
 // bannerPolicy is the brand banner a backend's pages get.
 type bannerPolicy struct {
-	page        *banner.Bound // the banner with the request reference still to be put in
-	styleHashes []string      // CSP hashes of the banner's style, for vendors' strict policies
+	page        *banner.Bound   // the banner with the request reference still to be put in
+	styleHashes []string        // CSP hashes of the banner's style, for vendors' strict policies
+	feedback    *bannerFeedback // nil: the banner carries no feedback links
+}
+
+// render is the banner of one page: the request's reference in it, and
+// the feedback links minted for the customer.
+func (b *bannerPolicy) render(requestID string, cc *customerContext) ([]byte, error) {
+	if b.feedback == nil {
+		return b.page.Render(requestID)
+	}
+	return b.feedback.render(requestID, cc)
 }
 
 // newResponsePolicy compiles a backend's response policy.
@@ -67,7 +77,8 @@ func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route 
 		p.jar = newCookieJar(j, b, h.vendorCookies)
 	}
 	if b.BannerEnabled() {
-		p.banner = &bannerPolicy{page: h.bannerPage, styleHashes: h.bannerStyleHashes}
+		p.banner = &bannerPolicy{page: h.bannerPage, styleHashes: h.bannerStyleHashes,
+			feedback: h.feedbackFor(j.Name, j.Rescue != nil && j.Rescue.Backend != b.Name, b.Name)}
 	}
 	p.steps = append(p.steps, stepReserved)
 	if p.outsourced {
@@ -92,6 +103,13 @@ func (p *responsePolicy) forShopper(stats *backendStats) *responsePolicy {
 	c := *p
 	c.stats = stats
 	c.trail = nil
+	if p.banner != nil && p.banner.feedback != nil {
+		// The shopper's customer is nobody: no feedback links, the
+		// banner it checks for.
+		b := *p.banner
+		b.feedback = nil
+		c.banner = &b
+	}
 	return &c
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
+	"github.com/frontdoor-dev/frontdoor/internal/feedback"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
@@ -61,6 +62,7 @@ type sharedRedis struct {
 	contacts *fleet.Contacts
 	orphans  *fleet.Orphans
 	keys     *assertion.Fleet // the fleet's published signing keys
+	feedback *feedback.Keys   // the fleet's key for feedback tokens
 }
 
 // Destruct stops the board and the trail writer (writing what is queued)
@@ -74,6 +76,7 @@ func (s *sharedRedis) Destruct() error {
 		s.trail.Close()
 		s.contacts.Close()
 		s.keys.Close()
+		s.feedback.Close()
 		s.client.Close() //nolint:errcheck // nothing to do about it
 	}()
 	return nil

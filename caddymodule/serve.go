@@ -31,6 +31,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.origins != nil && h.serveHandoff(w, r, origin) {
 		return nil
 	}
+	if origin == nil && h.feedbackKeys != nil && h.serveFeedback(w, r) {
+		return nil
+	}
 	var journey *journeyRoute
 	if origin != nil {
 		journey = origin.journey // every path of an origin is its backend's
@@ -112,6 +115,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.addPlainHeaders(&x.upstream, journey.name, b, cc)
 		}
 		setRescueHeader(r.Header, &x.values, c, rescue)
+		if !b.outsourced && h.feedbackKeys != nil && visitOf(r.Context()) == nil && (rescue != "" || journey.isContact(r)) {
+			// The brand's own page offers "did this solve your problem?"
+			// its own way after a contact or a rescue.
+			x.upstream.add(headerRate, h.rateLink(journey, b, cc, requestID))
+		}
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
 		cookies, jarInUse := h.cookiesFor(clientCookies, b)
 		if cookies != nil {

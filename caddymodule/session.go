@@ -14,6 +14,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
+	"github.com/frontdoor-dev/frontdoor/internal/feedback"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
@@ -93,7 +94,8 @@ func (h *Handler) provisionSession() error {
 		trail := fleet.NewTrail(c, fleet.TrailOptions{}, logger)
 		return &sharedRedis{client: c, tracker: tracker, board: fleet.NewBoard(c, logger), trail: trail,
 			contacts: fleet.NewContacts(c, logger), orphans: fleet.NewOrphans(c, trail, fleet.OrphanOptions{}, logger),
-			keys: assertion.NewFleet(c, publishedKeys(), caddy.Log().Named("frontdoor.assertion"))}, nil
+			keys:     assertion.NewFleet(c, publishedKeys(), caddy.Log().Named("frontdoor.assertion")),
+			feedback: feedback.NewKeys(c, logger)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("session: %w", err)
@@ -102,6 +104,7 @@ func (h *Handler) provisionSession() error {
 	shared := val.(*sharedRedis)
 	h.board, h.trail, h.contacts, h.redis = shared.board, shared.trail, shared.contacts, shared.client
 	h.orphans = shared.orphans
+	h.feedbackKeys, h.feedbackLedger = shared.feedback, feedback.NewLedger(shared.client)
 	h.fleet = shared.keys
 	h.fleet.Publish() // this config's keys reach the fleet before vendors ask
 	if h.ring != nil && h.jwksMaxAge < jwksMaxAge {

@@ -357,6 +357,13 @@ type SLO struct {
 	// must be one of the request-duration histogram's bucket boundaries
 	// so dashboards can compute compliance exactly.
 	LatencyThreshold Duration `json:"latency_threshold,omitempty"`
+
+	// OrphanRate is the most orphans per contact the backend may leave,
+	// e.g. 0.02 for 2%: orphaned customers (frontdoor_orphans_total) over
+	// the journey's contacts it took (frontdoor_contacts_total). The
+	// journey needs contact lines for it to be measured. Zero means no
+	// orphan objective.
+	OrphanRate float64 `json:"orphan_rate,omitempty"`
 }
 
 // Duration is a time.Duration that reads from JSON as a Go duration string

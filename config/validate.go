@@ -210,6 +210,10 @@ func validateBackend(j *Journey, b *Backend) error {
 		if err := validateSLO(b.SLO); err != nil {
 			return errorf(b, "%s: %v", where, err)
 		}
+		if b.SLO.OrphanRate > 0 && len(j.Contacts) == 0 {
+			return errorf(b, "%s: slo orphans counts orphans per contact, and journey %q says no contact: add a contact line, e.g. contact POST /%s/tickets*",
+				where, j.Name, j.Name)
+		}
 	}
 	for _, host := range b.AllowRedirect {
 		if err := CheckRedirectHost(host); err != nil {
@@ -239,6 +243,9 @@ func validateSLO(s *SLO) error {
 	// Written so that NaN fails: it is neither above 0 nor below 1.
 	if s.Availability != 0 && !(s.Availability > 0 && s.Availability < 1) {
 		return fmt.Errorf("slo availability %v%% must be between 0%% and 100%% exclusive", s.Availability*100)
+	}
+	if s.OrphanRate != 0 && !(s.OrphanRate > 0 && s.OrphanRate < 1) {
+		return fmt.Errorf("slo orphans %v%% must be between 0%% and 100%% exclusive", s.OrphanRate*100)
 	}
 	if s.LatencyTarget == 0 && s.LatencyThreshold == 0 {
 		return nil

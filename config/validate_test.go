@@ -62,6 +62,13 @@ func TestValidateRejects(t *testing.T) {
 			return js[1].Backends[1]
 		}, `not a histogram bucket`},
 		{"slo availability", func(js []*Journey) any { js[1].Backends[1].SLO.Availability = 1.2; return js[1].Backends[1] }, `between 0% and 100%`},
+		{"slo orphans without contacts", func(js []*Journey) any { js[1].Backends[1].SLO.OrphanRate = 0.02; return js[1].Backends[1] },
+			`journey "support", backend "night": slo orphans counts orphans per contact, and journey "support" says no contact`},
+		{"slo orphans 100%", func(js []*Journey) any {
+			js[1].Contacts = []ContactRule{{Method: "POST", Paths: []string{"/support/tickets*"}}}
+			js[1].Backends[1].SLO.OrphanRate = 1
+			return js[1].Backends[1]
+		}, `slo orphans 100% must be between 0% and 100% exclusive`},
 		{"bad name", func(js []*Journey) any { js[0].Name = "check out"; return js[0] }, `journey name "check out"`},
 		{"relative path", func(js []*Journey) any { js[0].Paths = []string{"checkout"}; return js[0] }, `must start with '/'`},
 		{"bad field", func(js []*Journey) any { js[0].Backends[0].Context = []string{"a:b"}; return js[0].Backends[0] }, `field "a:b"`},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -420,6 +421,33 @@ func TestDemoServesTheJourneys(t *testing.T) {
 	resp, _ = nav.do(http.MethodGet, "http://track.shop.localhost:"+port+"/track/order-1001", nil, true)
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "http://shop.localhost:"+port+"/.well-known/frontdoor/handoff?") {
 		t.Errorf("demo ShipCo origin without a session: %d to %q, want the handoff", resp.StatusCode, loc)
+	}
+
+	// NightDesk's chat page offers escalation to the logged-in customer;
+	// escalating reaches the care team.
+	if !strings.Contains(out, base+"/chat") || !strings.Contains(out, "Talk to our own team") {
+		t.Errorf("demo does not print the escalation walk-through:\n%s", out)
+	}
+	resp, _ = do(t, "GET", base+"/demo/login", nil, nil)
+	var session string
+	for _, c := range resp.Cookies() {
+		if c.Name == "acme_session" {
+			session = c.Value
+		}
+	}
+	if session == "" {
+		t.Fatal("demo login set no session cookie")
+	}
+	if _, body := do(t, "GET", base+"/chat", nil, withCookie(session)); !strings.Contains(body, "NightDesk BPO Helpdesk") {
+		t.Fatalf("demo /chat before escalating: %q", body)
+	}
+	token := tokenOn(t, base+"/chat", session, escalateLink)
+	if status := submit(t, base, "escalate", session, url.Values{"t": {token}}, nil); status != http.StatusSeeOther {
+		t.Fatalf("demo escalation: %d, want 303", status)
+	}
+	if _, body := do(t, "GET", base+"/chat", nil, withCookie(session)); !strings.Contains(body, "Acme Outdoor Care Team") ||
+		!strings.Contains(body, "cause=escalated") {
+		t.Errorf("demo /chat after escalating did not reach the care team told why: %q", body)
 	}
 }
 

@@ -79,3 +79,51 @@ func TestBoundFallsBackWhenTheReferenceIsNotUsedVerbatim(t *testing.T) {
 		}
 	}
 }
+
+// The feedback links carry the request's token: spliced exactly as the
+// template renders it, absent without a token, and falling back to the
+// template for a token that is not plain letters and digits.
+func TestBoundRendersFeedbackLinksLikeTheTemplate(t *testing.T) {
+	tmpl, err := ParseTemplate(DefaultTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := Data{Brand: "Acme", Phone: "+1 800 555 0100",
+		Escalate: "/.well-known/frontdoor/escalate?t=", Rate: "/.well-known/frontdoor/rate?t="}
+	bound, err := tmpl.Bind(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bound.parts == nil || len(bound.parts) != 4 {
+		t.Fatalf("the default banner with links splits in %d parts, want 4 (token twice, reference once)", len(bound.parts))
+	}
+	for _, token := range []string{"MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U", "", "a b", `"><x>`} {
+		d := data
+		d.Reference = "2HHMDN5WBS2NR"
+		if token == "" {
+			d.Escalate, d.Rate = "", ""
+		} else {
+			d.Escalate += token
+			d.Rate += token
+		}
+		want, err := tmpl.Render(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := bound.RenderWith("2HHMDN5WBS2NR", token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("token %q:\n got %s\nwant %s", token, got, want)
+		}
+		hasLinks := bytes.Contains(got, []byte(`class="frontdoor-escalate" href="/.well-known/frontdoor/escalate?t=`)) &&
+			bytes.Contains(got, []byte(`class="frontdoor-rate" href="/.well-known/frontdoor/rate?t=`))
+		if hasLinks != (token != "") {
+			t.Errorf("token %q: links shown %v", token, hasLinks)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { bound.RenderWith("2HHMDN5WBS2NR", "MFRGGZDFMZTWQ2LK") }); allocs != 1 { //nolint:errcheck
+		t.Errorf("RenderWith allocates %v times, want 1", allocs)
+	}
+}

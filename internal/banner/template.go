@@ -14,13 +14,17 @@ import (
 
 // Data is what a banner template can show: the brand, its single support
 // contact and the reference of the request, which customers read out to an
-// agent. Fields may be empty.
+// agent, and the links of the customer's own feedback: Escalate to the
+// brand's own team, and Rate the page ("did this solve your problem?").
+// Fields may be empty; a link is empty where it is not offered.
 type Data struct {
 	Brand     string
 	Phone     string
 	Email     string
 	URL       string
 	Reference string
+	Escalate  string
+	Rate      string
 }
 
 // DefaultTemplate is the built-in banner: a bar fixed to the bottom of the
@@ -48,6 +52,8 @@ const DefaultTemplate = `<style>
 {{with .Phone}}<a class="frontdoor-phone" href="tel:{{tel .}}">{{.}}</a>{{end}}
 {{with .Email}}<a class="frontdoor-email" href="mailto:{{.}}">{{.}}</a>{{end}}
 {{with .URL}}<a class="frontdoor-url" href="{{.}}">Help center</a>{{end}}
+{{with .Escalate}}<a class="frontdoor-escalate" href="{{.}}">Talk to our own team</a>{{end}}
+{{with .Rate}}<a class="frontdoor-rate" href="{{.}}">Did this solve your problem?</a>{{end}}
 {{with .Reference}}<span class="frontdoor-reference">Reference <code>{{.}}</code></span>{{end}}
 </div>
 `
@@ -70,6 +76,8 @@ var probes = []Data{
 		Email:     "help@acme.example",
 		URL:       "https://acme.example/help",
 		Reference: "0f8fad5b-d9cb-469f-a165-70867728950e",
+		Escalate:  "/.well-known/frontdoor/escalate?t=ABC234",
+		Rate:      "/.well-known/frontdoor/rate?t=ABC234",
 	},
 	{
 		Brand:     `</style><script>"x"</script>`,
@@ -77,12 +85,14 @@ var probes = []Data{
 		Email:     `}</style>@example`,
 		URL:       `javascript:alert(1)`,
 		Reference: "caf\u00e9\u2028",
+		Escalate:  `javascript:alert(1)`,
+		Rate:      `"></a><script>x</script>`,
 	},
 }
 
 // ParseTemplate parses a banner template written for html/template, with the
 // fields of [Data] ({{.Brand}}, {{.Phone}}, {{.Email}}, {{.URL}},
-// {{.Reference}}) and a "tel" function that turns a phone number as written
+// {{.Reference}}, {{.Escalate}}, {{.Rate}}) and a "tel" function that turns a phone number as written
 // for people into the digits of a tel: link.
 //
 // The text of every <style> element must be static (no actions inside) and

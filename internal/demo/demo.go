@@ -88,6 +88,9 @@ frontdoor demo is running: Acme Outdoor at %[1]s
   %[1]s/support             support: care-team in business hours, NightDesk BPO (vendor) otherwise
   %[1]s/chat/stream         (logged in) NightDesk BPO's chat hangs up on the customer; then
   %[1]s/chat                the care team rescues them: X-Frontdoor-Rescue names the vendor and reference
+  %[1]s/chat                (logged in) NightDesk BPO's page: its banner's "Talk to our own team" takes
+                            the customer to the care team (no script needed), "Did this solve your
+                            problem?" rates NightDesk; frontdoor_escalations_total, frontdoor_ratings_total
   frontdoor orphans --address %[3]s
                             the customers vendors dropped, for the brand's callbacks
   %[1]s/track/order-1001    tracking, outsourced to ShipCo: vendor page, brand headers, no Server/X-Powered-By

@@ -256,8 +256,8 @@ func (s *Store) lead(ctx context.Context, sh *shard, h uint64, cl *call, registe
 		s.finish(sh, h, cl, registered, 0)
 	}()
 
+	cl.gen = s.gen.Load()
 	if s.tracker != nil {
-		cl.gen = s.gen.Load()
 		cl.ctx, cl.res, cl.tracked, cl.err = s.fetchTracked(ctx, cl.fs, cl.id)
 	} else {
 		cl.ctx, cl.res, cl.err = s.fetch(ctx, cl.fs, cl.id)
@@ -287,10 +287,11 @@ func (s *Store) finish(sh *shard, h uint64, cl *call, registered bool, now int64
 	}
 	if keep || registered {
 		sh.mu.Lock()
-		// A read under tracking that an invalidation may have overtaken
-		// is not kept: Redis will not report that change again. The
-		// invalidation bumps gen before it takes this lock to delete.
-		if keep && (!cl.tracked || s.gen.Load() == cl.gen) {
+		// A read that an invalidation (or a Forget) may have overtaken
+		// is not kept: Redis will not report that change again, and the
+		// writer that forgot wants its write seen. Both bump gen before
+		// they take this lock to delete.
+		if keep && s.gen.Load() == cl.gen {
 			sh.putLocked(h, entry{fs: cl.fs, id: cl.id, ctx: cl.ctx, expires: now + ttl}, now)
 		}
 		if registered {

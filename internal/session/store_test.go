@@ -959,3 +959,28 @@ func TestErrorReason(t *testing.T) {
 		t.Errorf("net timeout: %q", got)
 	}
 }
+
+// TestForgetSeesTheWriteAtOnce: a writer that forgets a session's cached
+// context gets its own write on the next lookup, within the cache's TTL.
+func TestForgetSeesTheWriteAtOnce(t *testing.T) {
+	s, _, rc, _ := setup(t, Options{CacheTTL: time.Hour})
+	fs := NewFieldSet([]string{"tier"})
+	other := NewFieldSet([]string{"tier"})
+	hset(t, rc, "session:forget-me", "tier", "gold")
+	lookup(t, s, fs, "forget-me")
+	lookup(t, s, other, "forget-me")
+	hset(t, rc, "session:forget-me", "tier", "platinum")
+	if c, res := lookup(t, s, fs, "forget-me"); res != ResultCached || fields(c)["tier"] != "gold" {
+		t.Fatalf("before Forget: %s %v, want cached gold", res, fields(c))
+	}
+	s.Forget(fs, "forget-me")
+	if c, res := lookup(t, s, fs, "forget-me"); res != ResultHit || fields(c)["tier"] != "platinum" {
+		t.Errorf("after Forget: %s %v, want a fresh platinum", res, fields(c))
+	}
+	if c, res := lookup(t, s, fs, "forget-me"); res != ResultCached || fields(c)["tier"] != "platinum" {
+		t.Errorf("the fresh read is cached again: %s %v", res, fields(c))
+	}
+	if _, res := lookup(t, s, other, "forget-me"); res != ResultCached {
+		t.Errorf("Forget dropped another field set's entry: %s", res)
+	}
+}

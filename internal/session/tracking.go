@@ -244,6 +244,22 @@ func (s *Store) invalidate(key string) {
 	}
 }
 
+// Forget drops the cached context of session id read through fs, and
+// keeps a read of it under way from being cached: for a writer that must
+// see its own write on the next lookup (a customer it just sent to
+// another backend), whatever the cache's TTL or how soon Redis reports the
+// change.
+func (s *Store) Forget(fs *FieldSet, id string) {
+	s.gen.Add(1)
+	h := s.cache.hash(fs, id)
+	sh := s.cache.shard(h)
+	sh.mu.Lock()
+	if e, ok := sh.entries[h]; ok && e.fs == fs && e.id == id {
+		delete(sh.entries, h)
+	}
+	sh.mu.Unlock()
+}
+
 // invalidateAll makes reads under way uncacheable and, with drop, drops
 // every cached context.
 func (s *Store) invalidateAll(drop bool) {
