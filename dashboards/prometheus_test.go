@@ -107,6 +107,8 @@ func fakeGateway(start time.Time) http.Handler {
 			"vendor", "NightDesk BPO", "slo", "latency", "threshold", "0.8")
 		line("frontdoor_backend_slo_objective", 0.99, "journey", "tracking", "backend", "shipco", "owner", "outsourced",
 			"vendor", "ShipCo", "slo", "availability")
+		line("frontdoor_backend_slo_objective", 0.05, "journey", "support", "backend", "nightdesk", "owner", "outsourced",
+			"vendor", "NightDesk BPO", "slo", "orphans")
 
 		// The experience metrics of the secret shopper, contacts and streams.
 		typ("frontdoor_probe_success", "gauge")
@@ -120,6 +122,24 @@ func fakeGateway(start time.Time) http.Handler {
 			line("frontdoor_repeat_contacts_total", 0.3*s, id...)
 			for closedBy, rate := range map[string]float64{"client": 1, "backend": 0.2, "gateway": 0.01} {
 				line("frontdoor_streams_total", rate*s, append(id, "closed_by", closedBy)...)
+			}
+		}
+
+		// Rescue: orphans, escalations and the customers' own ratings.
+		typ("frontdoor_orphans_total", "counter")
+		typ("frontdoor_escalations_total", "counter")
+		typ("frontdoor_ratings_total", "counter")
+		for _, be := range fakeBackends {
+			id := []string{"journey", be.journey, "backend", be.backend, "owner", be.owner, "vendor", be.vendor}
+			for cause, rate := range map[string]float64{"hung_up": 0.05, "error_page": 0.05, "repeat_contact": 0.1} {
+				line("frontdoor_orphans_total", rate*s, append(id, "cause", cause)...)
+			}
+			line("frontdoor_escalations_total", 0.1*s, id...)
+			for _, r := range []struct {
+				answer, customer string
+				rate             float64
+			}{{"yes", "known", 0.6}, {"no", "known", 0.2}, {"yes", "anonymous", 0.1}, {"no", "anonymous", 0.4}} {
+				line("frontdoor_ratings_total", r.rate*s, append(id, "answer", r.answer, "customer", r.customer)...)
 			}
 		}
 
