@@ -274,6 +274,8 @@ func (r *Report) HTML(w io.Writer) error {
 	type cell struct {
 		Text          string
 		Right, Missed bool
+		// Verdict cells ("missed (≥ 99.5%)") break between words only.
+		Verdict bool
 	}
 	type journey struct {
 		Name  string
@@ -296,7 +298,7 @@ func (r *Report) HTML(w io.Writer) error {
 		for _, b := range j.Backends {
 			var row []cell
 			for _, c := range cols {
-				row = append(row, cell{Text: c.cell(b), Right: c.right, Missed: c.verdict != nil && c.verdict(b) == Missed})
+				row = append(row, cell{Text: c.cell(b), Right: c.right, Verdict: c.verdict != nil, Missed: c.verdict != nil && c.verdict(b) == Missed})
 			}
 			hj.Rows = append(hj.Rows, row)
 		}
