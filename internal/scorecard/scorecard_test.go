@@ -224,7 +224,7 @@ func TestHTMLIsOnePrintablePageWithoutScriptOrNetwork(t *testing.T) {
 	for _, want := range []string{
 		"<svg", `class="missed"`, `class="met"`, `class="objective"`, "@media print", "Journey support",
 		"72.41% MISSED", "&lt;script&gt;",
-		`<td class=" missed">missed (≥ 99.5%)</td>`,
+		`<td class=" verdict missed">missed (≥ 99.5%)</td>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
