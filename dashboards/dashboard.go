@@ -75,7 +75,7 @@ func Dashboard() (dashboard.Dashboard, error) {
 				Interval("1m")))
 
 	for _, row := range []func(*dashboard.DashboardBuilder){
-		trafficRow, comparisonRow, serviceLevelRow, routingRow, contextRow, customerRow, experienceRow,
+		trafficRow, comparisonRow, serviceLevelRow, routingRow, contextRow, customerRow, experienceRow, rescueRow,
 	} {
 		row(b)
 	}
@@ -632,6 +632,47 @@ func experienceRow(b *dashboard.DashboardBuilder) {
 			"percentunit", 12, 8,
 			query("A", `journey_backend:frontdoor_stream_hangups:ratio_1d{journey=~"$journey", backend=~"$backend"}`, "{{journey}} / {{backend}} ({{owner}})"),
 		).Min(0).Max(1))
+}
+
+// rescueRow: what happens to the customers a backend drops, and what customers say themselves.
+// Each vendor next to the in-house team on the same journey, per contact each backend took.
+func rescueRow(b *dashboard.DashboardBuilder) {
+	sel := `{journey=~"$journey", backend=~"$backend"}`
+	b.
+		WithRow(dashboard.NewRowBuilder("Rescue: orphans, escalations and customer ratings")).
+		WithPanel(lines("Orphans per contact by backend (1d) vs objective",
+			"Answers: how many customers each backend dropped (hung up their chat, a brand error page for its failure, a repeat contact) per contact it took over the last day, against its slo orphans objective (dashed). FrontdoorOrphanRateOverSLO opens a ticket above the objective. Source: journey_backend:frontdoor_orphans_per_contact:ratio_1d.",
+			"percentunit", 8, 8,
+			query("A", `journey_backend:frontdoor_orphans_per_contact:ratio_1d`+sel, "{{journey}} / {{backend}} ({{owner}})"),
+			query("B", `journey_backend:frontdoor_slo_orphans_objective:max`+sel, "{{journey}} / {{backend}} objective"),
+		).Min(0).
+			OverrideByRegexp(".* objective", dashed())).
+		WithPanel(lines("Escalations per contact by backend (1d)",
+			"Answers: how often customers left a backend's page for the brand's own team (the banner's escalation) per contact the backend took over the last day. Source: journey_backend:frontdoor_escalations_per_contact:ratio_1d.",
+			"percentunit", 8, 8,
+			query("A", `journey_backend:frontdoor_escalations_per_contact:ratio_1d`+sel, "{{journey}} / {{backend}} ({{owner}})"),
+		).Min(0)).
+		WithPanel(lines("Customer-rated resolution by backend (known customers, 1d)",
+			"Answers: which share of the known customers who answered \"did this solve your problem?\" about a backend said yes over the last day. Anonymous answers are left out so they cannot swamp known customers; a backend nobody rated shows no line. Source: journey_backend:frontdoor_rated_resolution:ratio_1d.",
+			"percentunit", 8, 8,
+			query("A", `journey_backend:frontdoor_rated_resolution:ratio_1d`+sel, "{{journey}} / {{backend}} ({{owner}})"),
+		).Min(0).Max(1)).
+		WithPanel(tablePanel("Rescue per backend (last 30 days)",
+			"Answers: per backend over 30 days, orphans and escalations per contact it took, against its slo orphans objective, and the customers' own verdict: the share of known customers' answers that were yes, and how many answers that rests on. Backends without an objective or without ratings leave those cells empty.",
+			24, 8, map[string]string{"Value #A": "Orphans per contact 30d", "Value #B": "Orphan objective", "Value #C": "Escalations per contact 30d", "Value #D": "Rated resolution 30d (known)", "Value #E": "Answers 30d (known)", "Value #F": "Answers 30d (anonymous)"},
+			tableQuery("A", `max by (journey, backend, owner, vendor) (journey_backend:frontdoor_orphans_per_contact:ratio_30d`+sel+`)`),
+			tableQuery("B", `max by (journey, backend, owner, vendor) (frontdoor_backend_slo_objective{journey=~"$journey", backend=~"$backend", slo="orphans"})`),
+			tableQuery("C", `max by (journey, backend, owner, vendor) (journey_backend:frontdoor_escalations_per_contact:ratio_30d`+sel+`)`),
+			tableQuery("D", `max by (journey, backend, owner, vendor) (journey_backend:frontdoor_rated_resolution:ratio_30d`+sel+`)`),
+			tableQuery("E", `sum by (journey, backend, owner, vendor) (increase(frontdoor_ratings_total{journey=~"$journey", backend=~"$backend", customer="known"}[30d]))`),
+			tableQuery("F", `sum by (journey, backend, owner, vendor) (increase(frontdoor_ratings_total{journey=~"$journey", backend=~"$backend", customer="anonymous"}[30d]))`),
+		).
+			OverrideByName("Orphans per contact 30d", unit("percentunit")).
+			OverrideByName("Orphan objective", unit("percentunit")).
+			OverrideByName("Escalations per contact 30d", unit("percentunit")).
+			OverrideByName("Rated resolution 30d (known)", coloredCell("percentunit", thresholds("red", at(0.6, "orange"), at(0.8, "green")))).
+			OverrideByName("Answers 30d (known)", unit("short")).
+			OverrideByName("Answers 30d (anonymous)", unit("short")))
 }
 
 // ownerLatency is the p50/p95/p99 panel of one owner's backends on the

@@ -34,6 +34,9 @@ var designMetrics = map[string][]string{
 	"frontdoor_repeat_contacts_total":           {"journey", "backend", "owner", "vendor"},
 	"frontdoor_streams_total":                   {"journey", "backend", "owner", "vendor", "closed_by"},
 	"frontdoor_stream_duration_seconds":         {"journey", "backend", "owner", "vendor"},
+	"frontdoor_orphans_total":                   {"journey", "backend", "owner", "vendor", "cause"},
+	"frontdoor_escalations_total":               {"journey", "backend", "owner", "vendor"},
+	"frontdoor_ratings_total":                   {"journey", "backend", "owner", "vendor", "answer", "customer"},
 }
 
 var designHistograms = []string{"frontdoor_request_duration_seconds", "frontdoor_context_lookup_duration_seconds",

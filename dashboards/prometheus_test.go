@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoor-dev/frontdoor/internal/scorecard"
 	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
@@ -107,6 +108,8 @@ func fakeGateway(start time.Time) http.Handler {
 			"vendor", "NightDesk BPO", "slo", "latency", "threshold", "0.8")
 		line("frontdoor_backend_slo_objective", 0.99, "journey", "tracking", "backend", "shipco", "owner", "outsourced",
 			"vendor", "ShipCo", "slo", "availability")
+		line("frontdoor_backend_slo_objective", 0.05, "journey", "support", "backend", "nightdesk", "owner", "outsourced",
+			"vendor", "NightDesk BPO", "slo", "orphans")
 
 		// The experience metrics of the secret shopper, contacts and streams.
 		typ("frontdoor_probe_success", "gauge")
@@ -120,6 +123,24 @@ func fakeGateway(start time.Time) http.Handler {
 			line("frontdoor_repeat_contacts_total", 0.3*s, id...)
 			for closedBy, rate := range map[string]float64{"client": 1, "backend": 0.2, "gateway": 0.01} {
 				line("frontdoor_streams_total", rate*s, append(id, "closed_by", closedBy)...)
+			}
+		}
+
+		// Rescue: orphans, escalations and the customers' own ratings.
+		typ("frontdoor_orphans_total", "counter")
+		typ("frontdoor_escalations_total", "counter")
+		typ("frontdoor_ratings_total", "counter")
+		for _, be := range fakeBackends {
+			id := []string{"journey", be.journey, "backend", be.backend, "owner", be.owner, "vendor", be.vendor}
+			for cause, rate := range map[string]float64{"hung_up": 0.05, "error_page": 0.05, "repeat_contact": 0.1} {
+				line("frontdoor_orphans_total", rate*s, append(id, "cause", cause)...)
+			}
+			line("frontdoor_escalations_total", 0.1*s, id...)
+			for _, r := range []struct {
+				answer, customer string
+				rate             float64
+			}{{"yes", "known", 0.6}, {"no", "known", 0.2}, {"yes", "anonymous", 0.1}, {"no", "anonymous", 0.4}} {
+				line("frontdoor_ratings_total", r.rate*s, append(id, "answer", r.answer, "customer", r.customer)...)
 			}
 		}
 
@@ -278,6 +299,33 @@ scrape_configs:
 	}
 	if len(problems) == 0 {
 		t.Logf("all %d dashboard queries returned data", len(qs))
+	}
+
+	// The scorecard shows each vendor's customer-rated resolution, orphans and escalations per
+	// contact next to the in-house team's, from the recording rules in this real Prometheus.
+	report, err := scorecard.Collect(ctx, scorecard.Options{Prometheus: base, Range: "1h", Journey: "support"})
+	if err != nil {
+		t.Fatalf("scorecard: %v", err)
+	}
+	var md strings.Builder
+	if err := report.Markdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !report.OrphanRate || !report.EscalationRate || !report.RatedResolution {
+		t.Errorf("scorecard without the rescue columns:\n%s", md.String())
+	}
+	rated := map[string]float64{}
+	for _, b := range report.Journeys[0].Backends {
+		if b.RatedResolution != nil {
+			rated[b.Owner] = *b.RatedResolution
+		}
+	}
+	// Known customers answer yes 0.6/s and no 0.2/s on every backend: 75%; anonymous answers
+	// (mostly no) are left out.
+	for _, owner := range []string{"in-house", "outsourced"} {
+		if v, ok := rated[owner]; !ok || v < 0.74 || v > 0.76 {
+			t.Errorf("scorecard: %s customer-rated resolution %v (ok %v), want 75%%:\n%s", owner, v, ok, md.String())
+		}
 	}
 
 	// The alerts load and evaluate without errors in a real Prometheus.

@@ -156,6 +156,11 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 			fmt.Fprint(w, "ticket opened")
 			return
 		}
+		if r.URL.Path == "/support/help" { // a page with the brand banner and its rating link
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, "<!doctype html><html><body><p>How to reset your router</p></body></html>")
+			return
+		}
 		hold(r, 120*time.Millisecond)
 		if rand.IntN(4) == 0 {
 			w.WriteHeader(http.StatusInternalServerError)
@@ -178,6 +183,7 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 				to %s
 				slo availability 99.5%%
 				slo latency 95%% 100ms
+				slo orphans 50%%
 			}
 			backend care-team {
 				owner in-house
@@ -221,6 +227,12 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 	prom.scraped(t, "the vendor's answers", `frontdoor_requests_total{backend="nightdesk",code=~"200|500"}[1m]`, 4)
 	contact()
 	prom.scraped(t, "the first contact", `(frontdoor_contacts_total{backend="nightdesk"} > 0)[1m:1s]`, 2)
+	// The customer answers the vendor's "did this solve your problem?".
+	rated := url.Values{"t": {tokenOn(t, gw.URL+"/support/help", sessionID, rateLink)}, "answer": {"yes"}}
+	if status := submit(t, gw.URL, "rate", sessionID, rated, nil); status != http.StatusOK {
+		t.Fatalf("rating the vendor: %d", status)
+	}
+	prom.scraped(t, "the rating", `(frontdoor_ratings_total{backend="nightdesk",customer="known"} > 0)[1m:1s]`, 2)
 	if code, out := adminJSON(t, gw, "PUT", "/frontdoor/overrides/support", `{"backend":"care-team","ttl":"1h","reason":"compare"}`); code != 200 {
 		t.Fatalf("override: %d %v", code, out)
 	}
@@ -267,6 +279,9 @@ func TestPrometheusSeesVendorWorseThanInHouse(t *testing.T) {
 	objective := prom.query(t, `frontdoor_backend_slo_objective{slo="latency"}`).valueBy("backend")
 	if objective["nightdesk"] != 0.95 {
 		t.Errorf("SLO objective exported: %v", objective)
+	}
+	if orphans := prom.query(t, `frontdoor_backend_slo_objective{slo="orphans"}`).valueBy("backend"); orphans["nightdesk"] != 0.5 {
+		t.Errorf("orphan objective exported: %v", orphans)
 	}
 	override := prom.query(t, `sum(frontdoor_routing_decisions_total{reason="override"})`)
 	if len(override.Data.Result) == 0 {

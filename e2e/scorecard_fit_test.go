@@ -13,7 +13,8 @@ import (
 
 // TestScorecardWithEveryColumnFitsTheWindow: the widest scorecard, a
 // vendor with every figure (the secret shopper, first-contact resolution,
-// hang-ups, both SLOs), long names and a budget spent many times over,
+// hang-ups, orphans against their objective, escalations, the customers'
+// own rating, every SLO), long names and a budget spent many times over,
 // fits a 1280 px window. Its last column was cut off.
 func TestScorecardWithEveryColumnFitsTheWindow(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
@@ -23,10 +24,12 @@ func TestScorecardWithEveryColumnFitsTheWindow(t *testing.T) {
 		return scorecard.Backend{Name: name, Owner: owner, Vendor: vendor, Requests: 1234567,
 			Availability: f(availability), AvailabilityObjective: f(0.995),
 			LatencyCompliance: f(0.71), LatencyObjective: f(0.95), LatencyThreshold: 800 * time.Millisecond, P95: &p95,
-			ShopperPassRate: f(0.5), FirstContactResolution: f(0.62), HangupShare: f(0.31)}
+			ShopperPassRate: f(0.5), FirstContactResolution: f(0.62), HangupShare: f(0.31),
+			OrphanRate: f(0.1234), OrphanObjective: f(0.025), EscalationRate: f(0.0567), RatedResolution: f(0.4321)}
 	}
 	report := &scorecard.Report{Prometheus: "http://127.0.0.1:9090", Range: "30d", From: to.AddDate(0, 0, -30), To: to,
 		DataFrom: to.AddDate(0, 0, -30), ShopperPassRate: true, FirstContactResolution: true, HangupShare: true,
+		OrphanRate: true, EscalationRate: true, RatedResolution: true,
 		Journeys: []scorecard.Journey{{Name: "support-after-hours-and-weekends", Backends: []scorecard.Backend{
 			backend("care-team-northeast-region", "in-house", "", 0.9991),
 			backend("nightdesk-business-process-outsourcing", "outsourced", "NightDesk Business Process Outsourcing Ltd", 0.79),

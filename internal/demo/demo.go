@@ -199,12 +199,14 @@ http://shop.localhost:{PORT}, http://track.shop.localhost:{PORT}, http://{LISTEN
 			}
 		}
 		journey chat /chat* {
+			contact GET /chat/stream
 			rescue care-team 24h
 			backend nightdesk {
 				owner outsourced
 				vendor "NightDesk BPO"
 				to http://{NIGHT}
 				context customer_id first_name
+				slo orphans 5%
 			}
 			backend care-team {
 				owner in-house

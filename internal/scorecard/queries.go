@@ -70,9 +70,31 @@ sum by (journey, backend) (increase(frontdoor_contacts_total{journey=~"$journey"
 sum by (journey, backend) (increase(frontdoor_streams_total{journey=~"$journey"}[$__range]))`}
 )
 
+// The rescue queries read the frontdoor.rescue recording rules: per contact a backend took, and
+// the share of known customers' answers that were yes (anonymous answers left out). A backend
+// without contacts (or without ratings) has no figure.
+var (
+	// queryOrphanRate is a backend's orphaned customers per contact over the range.
+	queryOrphanRate = Query{Name: "orphan rate", Optional: true, Template: `sum by (journey, backend) (sum_over_time(journey_backend:frontdoor_orphans:rate5m{journey=~"$journey"}[$__range]))
+/
+(sum by (journey, backend) (sum_over_time(journey_backend:frontdoor_contacts:rate5m{journey=~"$journey"}[$__range])) > 0)`}
+	// queryOrphanObjective is a backend's latest `slo orphans` in the range.
+	queryOrphanObjective = Query{Name: "orphan objective", Optional: true, Template: `max by (journey, backend) (last_over_time(journey_backend:frontdoor_slo_orphans_objective:max{journey=~"$journey"}[$__range]))`}
+	// queryEscalationRate is a backend's escalations to the brand per contact over the range.
+	queryEscalationRate = Query{Name: "escalation rate", Optional: true, Template: `sum by (journey, backend) (sum_over_time(journey_backend:frontdoor_escalations:rate5m{journey=~"$journey"}[$__range]))
+/
+(sum by (journey, backend) (sum_over_time(journey_backend:frontdoor_contacts:rate5m{journey=~"$journey"}[$__range])) > 0)`}
+	// queryRatedResolution is the share of known customers' answers about a backend that were
+	// yes over the range.
+	queryRatedResolution = Query{Name: "customer-rated resolution", Optional: true, Template: `sum by (journey, backend) (sum_over_time(journey_backend_answer:frontdoor_ratings_known:rate5m{journey=~"$journey", answer="yes"}[$__range]))
+/
+(sum by (journey, backend) (sum_over_time(journey_backend:frontdoor_ratings_known:rate5m{journey=~"$journey"}[$__range])) > 0)`}
+)
+
 // Queries lists every query of the scorecard.
 var Queries = []Query{
 	queryRequests, queryErrorRatio, queryAvailabilityObjective,
 	queryLatencyCompliance, queryLatencyObjective, queryP95,
 	queryShopperPassRate, queryFirstContactResolution, queryHangupShare,
+	queryOrphanRate, queryOrphanObjective, queryEscalationRate, queryRatedResolution,
 }

@@ -108,6 +108,20 @@ func (r *Report) columns() []column {
 	if r.HangupShare {
 		cols = append(cols, column{title: "Hang-up share", right: true, cell: func(b Backend) string { return ratio(b.HangupShare) }})
 	}
+	if r.OrphanRate {
+		cols = append(cols, column{title: "Orphans per contact", right: true, cell: func(b Backend) string {
+			if b.OrphanObjective == nil || b.OrphanRate == nil {
+				return ratio(b.OrphanRate)
+			}
+			return ratio(b.OrphanRate) + " (≤ " + objective(*b.OrphanObjective) + ")"
+		}, verdict: Backend.OrphanVerdict})
+	}
+	if r.EscalationRate {
+		cols = append(cols, column{title: "Escalations per contact", right: true, cell: func(b Backend) string { return ratio(b.EscalationRate) }})
+	}
+	if r.RatedResolution {
+		cols = append(cols, column{title: "Customer-rated resolution", right: true, cell: func(b Backend) string { return ratio(b.RatedResolution) }})
+	}
 	return cols
 }
 
@@ -124,6 +138,9 @@ func (r *Report) missedLines() []string {
 			if b.LatencyVerdict() == Missed {
 				out = append(out, fmt.Sprintf("%s: %s of requests within %s, objective %s, error budget %s", who, ratio(b.LatencyCompliance),
 					b.LatencyThreshold, objective(*b.LatencyObjective), budget(b.LatencyBudgetLeft())))
+			}
+			if b.OrphanVerdict() == Missed {
+				out = append(out, fmt.Sprintf("%s: %s orphans per contact, objective at most %s", who, ratio(b.OrphanRate), objective(*b.OrphanObjective)))
 			}
 		}
 	}
@@ -142,6 +159,15 @@ func legend(r *Report) string {
 	}
 	if r.HangupShare {
 		s += " Hang-up share: share of chats and event streams the backend closed."
+	}
+	if r.OrphanRate {
+		s += " Orphans per contact: customers the backend dropped (hung up, brand error page, repeat contact) per contact it took, against its `slo orphans` ceiling."
+	}
+	if r.EscalationRate {
+		s += " Escalations per contact: customers who left its page for the brand's own team, per contact it took."
+	}
+	if r.RatedResolution {
+		s += " Customer-rated resolution: share of known customers who answered yes to \"did this solve your problem?\"; anonymous answers are left out."
 	}
 	return s + "\n"
 }
@@ -248,6 +274,8 @@ func (r *Report) HTML(w io.Writer) error {
 	type cell struct {
 		Text          string
 		Right, Missed bool
+		// Verdict cells ("missed (≥ 99.5%)") break between words only.
+		Verdict bool
 	}
 	type journey struct {
 		Name  string
@@ -270,7 +298,7 @@ func (r *Report) HTML(w io.Writer) error {
 		for _, b := range j.Backends {
 			var row []cell
 			for _, c := range cols {
-				row = append(row, cell{Text: c.cell(b), Right: c.right, Missed: c.verdict != nil && c.verdict(b) == Missed})
+				row = append(row, cell{Text: c.cell(b), Right: c.right, Verdict: c.verdict != nil, Missed: c.verdict != nil && c.verdict(b) == Missed})
 			}
 			hj.Rows = append(hj.Rows, row)
 		}

@@ -1,7 +1,7 @@
 // Package scorecard builds the vendor review's scorecard from Prometheus: per journey, every
 // backend next to the in-house team against the service levels of its contract (availability,
-// latency, and where those metrics exist secret-shopper pass rate, first-contact resolution and
-// hang-up share), as Markdown for a ticket or as a printable HTML page.
+// latency, and where those metrics exist secret-shopper pass rate, first-contact resolution,
+// hang-up share, orphans and escalations per contact and customer-rated resolution), as Markdown for a ticket or as a printable HTML page.
 //
 // It reads the Prometheus HTTP API with client_golang's API client, through its Queries, which
 // read the recording rules shipped in dashboards/rules (apart from the dashboard generator, so
@@ -57,6 +57,8 @@ type Report struct {
 	// ShopperPassRate, FirstContactResolution and HangupShare tell whether any backend of the
 	// report has that metric: the reports show the column only then.
 	ShopperPassRate, FirstContactResolution, HangupShare bool
+	// OrphanRate, EscalationRate and RatedResolution likewise, for the rescue figures.
+	OrphanRate, EscalationRate, RatedResolution bool
 }
 
 // Journey is one journey's backends, in-house first, then outsourced, each by name.
@@ -84,6 +86,11 @@ type Backend struct {
 	P95 *time.Duration
 	// ShopperPassRate, FirstContactResolution and HangupShare are the experience metrics.
 	ShopperPassRate, FirstContactResolution, HangupShare *float64
+	// OrphanRate is its orphaned customers per contact; OrphanObjective its `slo orphans`, the
+	// most it may leave. EscalationRate is its customers' escalations to the brand per contact.
+	OrphanRate, OrphanObjective, EscalationRate *float64
+	// RatedResolution is the share of known customers' answers about it that were yes.
+	RatedResolution *float64
 }
 
 // Verdict is how a backend did against one objective.
@@ -173,12 +180,26 @@ func (b Backend) LatencyBudgetLeft() *float64 {
 	return budgetLeft(b.LatencyCompliance, b.LatencyObjective)
 }
 
+// OrphanVerdict says whether the backend stayed within its orphan objective, a ceiling.
+func (b Backend) OrphanVerdict() Verdict {
+	switch {
+	case b.OrphanObjective == nil:
+		return NoObjective
+	case b.OrphanRate == nil:
+		return NotMeasured
+	case *b.OrphanRate <= *b.OrphanObjective+1e-12:
+		return Met
+	default:
+		return Missed
+	}
+}
+
 // Missed lists the backends of the report that missed an objective, as "journey/backend".
 func (r *Report) Missed() []string {
 	var out []string
 	for _, j := range r.Journeys {
 		for _, b := range j.Backends {
-			if b.AvailabilityVerdict() == Missed || b.LatencyVerdict() == Missed {
+			if b.AvailabilityVerdict() == Missed || b.LatencyVerdict() == Missed || b.OrphanVerdict() == Missed {
 				out = append(out, j.Name+"/"+b.Name)
 			}
 		}
@@ -311,6 +332,10 @@ func Collect(ctx context.Context, opts Options) (*Report, error) {
 		{queryShopperPassRate, func(b *Backend, s *model.Sample) { b.ShopperPassRate = ptr(float64(s.Value)) }, &r.ShopperPassRate},
 		{queryFirstContactResolution, func(b *Backend, s *model.Sample) { b.FirstContactResolution = ptr(float64(s.Value)) }, &r.FirstContactResolution},
 		{queryHangupShare, func(b *Backend, s *model.Sample) { b.HangupShare = ptr(float64(s.Value)) }, &r.HangupShare},
+		{queryOrphanRate, func(b *Backend, s *model.Sample) { b.OrphanRate = ptr(float64(s.Value)) }, &r.OrphanRate},
+		{queryOrphanObjective, func(b *Backend, s *model.Sample) { b.OrphanObjective = ptr(float64(s.Value)) }, nil},
+		{queryEscalationRate, func(b *Backend, s *model.Sample) { b.EscalationRate = ptr(float64(s.Value)) }, &r.EscalationRate},
+		{queryRatedResolution, func(b *Backend, s *model.Sample) { b.RatedResolution = ptr(float64(s.Value)) }, &r.RatedResolution},
 	}
 	for _, st := range steps {
 		found, err := set(st.query, st.apply)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -223,7 +224,7 @@ func TestHTMLIsOnePrintablePageWithoutScriptOrNetwork(t *testing.T) {
 	for _, want := range []string{
 		"<svg", `class="missed"`, `class="met"`, `class="objective"`, "@media print", "Journey support",
 		"72.41% MISSED", "&lt;script&gt;",
-		`<td class=" missed">missed (≥ 99.5%)</td>`,
+		`<td class=" verdict missed">missed (≥ 99.5%)</td>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
@@ -367,6 +368,76 @@ func TestBudgetInWords(t *testing.T) {
 	for left, want := range map[float64]string{1: "none spent", 0.5: "50% spent", 0: "all spent", -0.4: "spent 1.4×", -41: "spent 42×", -53.18: "spent 54×"} {
 		if got := budget(&left); got != want {
 			t.Errorf("budget(%v) = %q, want %q", left, got, want)
+		}
+	}
+}
+
+// The rescue columns: each vendor next to the in-house team, orphans per contact against the
+// `slo orphans` ceiling (missed above it), escalations per contact and the known customers' own
+// rating, all read from the frontdoor.rescue recording rules.
+func TestRescueColumnsPutTheVendorNextToInHouse(t *testing.T) {
+	fake := vendorReview()
+	fake.answers["journey_backend:frontdoor_orphans:rate5m"] = []series{be("support", "care-team", "", "", 0.01), be("support", "nightdesk", "", "", 0.08)}
+	fake.answers["journey_backend:frontdoor_slo_orphans_objective:max"] = []series{be("support", "nightdesk", "", "", 0.05)}
+	fake.answers["journey_backend:frontdoor_escalations:rate5m"] = []series{be("support", "care-team", "", "", 0), be("support", "nightdesk", "", "", 0.12)}
+	fake.answers["journey_backend_answer:frontdoor_ratings_known:rate5m"] = []series{be("support", "care-team", "", "", 0.9), be("support", "nightdesk", "", "", 0.55)}
+	r, err := Collect(context.Background(), Options{Prometheus: serve(t, fake), Range: "30d", End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OrphanRate || !r.EscalationRate || !r.RatedResolution {
+		t.Fatalf("columns: orphans %v escalations %v ratings %v", r.OrphanRate, r.EscalationRate, r.RatedResolution)
+	}
+	var b bytes.Buffer
+	if err := r.Markdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| Orphans per contact | Escalations per contact | Customer-rated resolution |",
+		"| care-team | in-house |",
+		"| 1.00% | 0.00% | 90.00% |",
+		"| nightdesk | outsourced: NightDesk BPO |",
+		"| **8.00% (≤ 5%)** | 12.00% | 55.00% |",
+		"support / nightdesk (outsourced: NightDesk BPO): 8.00% orphans per contact, objective at most 5%",
+		"Customer-rated resolution: share of known customers",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if got := r.Missed(); len(got) != 1 || got[0] != "support/nightdesk" {
+		t.Errorf("missed: %v", got)
+	}
+	var h bytes.Buffer
+	if err := r.HTML(&h); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{">Customer-rated resolution</th>", ">90.00%</td>", ">55.00%</td>"} {
+		if !strings.Contains(h.String(), want) {
+			t.Errorf("html lacks %q", want)
+		}
+	}
+	// Without contacts or ratings the columns stay out.
+	r, err = Collect(context.Background(), Options{Prometheus: serve(t, vendorReview()), Range: "30d", End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OrphanRate || r.EscalationRate || r.RatedResolution {
+		t.Errorf("rescue columns without the series: %v %v %v", r.OrphanRate, r.EscalationRate, r.RatedResolution)
+	}
+}
+
+// The rescue figures are the recording rules' (dashboards/rules, group frontdoor.rescue), never
+// the raw counters, so that the scorecard, the dashboard and the alert agree.
+func TestRescueQueriesReadTheRecordingRules(t *testing.T) {
+	raw := regexp.MustCompile(`\bfrontdoor_\w+`)
+	for _, q := range []Query{queryOrphanRate, queryOrphanObjective, queryEscalationRate, queryRatedResolution} {
+		if m := raw.FindString(strings.ReplaceAll(q.Template, ":frontdoor_", ":")); m != "" {
+			t.Errorf("%s reads %s, not a recording rule: %s", q.Name, m, q.Template)
+		}
+		if !strings.Contains(q.Template, "journey_backend") {
+			t.Errorf("%s reads no journey_backend rule: %s", q.Name, q.Template)
 		}
 	}
 }
