@@ -19,7 +19,8 @@ const fuzzBanner = `<div id="fd">[[FRONTDOOR]]</div>`
 // goes: the offset of the first "body" end tag token outside a template,
 // or of the first "plaintext" start tag (with the templates open there), or
 // -1. A tag the input ends in the middle of is no token, but the Injector
-// decides at the end of its name: such a tag counts if its name is read.
+// decides at the end of its name: such a tag counts if its name is read,
+// and "<plaintext" counts at the very end of the input.
 // Foreign content is the tree builder's, which the Tokenizer does not
 // follow: callers leave out inputs with svg or math.
 func referencePlace(input []byte) (at int, plaintext bool, templates int) {
@@ -66,6 +67,12 @@ func unfinishedTagName(rest []byte) (string, bool) {
 	}
 	end := bytes.IndexFunc(rest[k:], func(r rune) bool { return r < 0x80 && (isHTMLSpace(byte(r)) || r == '/' || r == '>') })
 	if end < 0 {
+		// A body ending in "<plaintext" is decided at its end: a banner
+		// appended after it would become part of the tag's name, so the
+		// Injector puts it before, where the tag would have gone.
+		if k == 1 && strings.EqualFold(string(rest[1:]), "plaintext") {
+			return "plaintext", true
+		}
 		return "", false
 	}
 	return strings.ToLower(string(rest[1 : k+end])), true
@@ -132,6 +139,7 @@ func FuzzInjector(f *testing.F) {
 		`<p a="</body>" b='</body>' c=</body>></body>`, "<template><template></template></body></template></body>",
 		"<plaintext></body>", "<template><plaintext>", "<textarea>x", "<xmp></body>", "<!DOCTYPE </body>",
 		"<? </body>", "</1 </body>", "<noscript></body></noscript>", "<script>a<!--b", "<a href='",
+		"<plAinteXt", "<template><PlainText", "<!--<plaintext", "<plaintextx",
 	} {
 		f.Add([]byte(s), []byte{3, 9, 0x80 | 14})
 		f.Add([]byte(s), []byte{1})
