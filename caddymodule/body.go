@@ -8,8 +8,10 @@ import (
 	"sync"
 
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
+	"github.com/frontdoor-dev/frontdoor/internal/contentcoding"
 	"github.com/frontdoor-dev/frontdoor/internal/htmlcharset"
 	"github.com/frontdoor-dev/frontdoor/internal/mimetype"
+	"go.uber.org/zap"
 )
 
 // bodyPlan is what happens to a banner backend's response body.
@@ -53,11 +55,11 @@ func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header)
 		}
 		return bodyAsIs, ""
 	}
-	coding, single := normalizeCoding(hdr.Get("Content-Encoding"))
+	coding, single := contentcoding.Normalize(hdr.Get("Content-Encoding"))
 	if coding == "identity" {
 		coding = ""
 	}
-	if !single || coding != "" && !decodableCoding(coding) {
+	if !single || coding != "" && !contentcoding.Decodable(coding) {
 		return bodyRefused, ""
 	}
 	if !typed {
@@ -99,7 +101,7 @@ type bodyPipeline struct {
 	customer  *customerContext // the feedback links are minted for
 
 	in       io.Writer // the first stage
-	decoder  *decodeWriter
+	decoder  *contentcoding.Writer
 	sniffer  *pageSniffer
 	injector *banner.Injector // set once the body is known to be a page
 }
@@ -120,7 +122,7 @@ func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, req
 	}
 	bp.in = bp.sniffer
 	if coding != "" {
-		bp.decoder = newDecodeWriter(coding, bp.in, func() { bp.flushStages() }) //nolint:errcheck // best effort, as a flush is
+		bp.decoder = contentcoding.NewWriter(coding, bp.in, func() { bp.flushStages() }) //nolint:errcheck // best effort, as a flush is
 		bp.in = bp.decoder
 	}
 	return bp
@@ -132,7 +134,7 @@ func (bp *bodyPipeline) Write(p []byte) (int, error) { return bp.in.Write(p) }
 // may write to the customer: the flush is asked of it.
 func (bp *bodyPipeline) flush() error {
 	if bp.decoder != nil {
-		bp.decoder.requestFlush()
+		bp.decoder.RequestFlush()
 		return nil
 	}
 	return bp.flushStages()
@@ -163,7 +165,7 @@ func (bp *bodyPipeline) startBanner(hdr http.Header) bool {
 	b := bp.policy.banner
 	page, err := b.render(bp.requestID, bp.customer)
 	if err != nil {
-		bp.policy.logger.Error("rendering banner", zapError(err))
+		bp.policy.logger.Error("rendering banner", zap.Error(err))
 		bp.policy.stats.banner("skipped")
 		return false
 	}
@@ -311,4 +313,14 @@ func (s *pageSniffer) decide() error {
 	bp.dst.WriteHeader(bp.status)
 	_, s.err = s.out.Write(s.held[:s.n])
 	return s.err
+}
+
+// banner counts where the banner went on one of the backend's pages.
+func (s *backendStats) banner(result string) {
+	if !s.counted {
+		return
+	}
+	if c, ok := s.banners[result]; ok {
+		c.Inc()
+	}
 }

@@ -6,11 +6,11 @@ import (
 	"os"
 	"strconv"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
 	"github.com/frontdoor-dev/frontdoor/internal/errorpage"
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // provisionBrandPages parses the banner and error page templates once.
@@ -65,7 +65,7 @@ func (h *Handler) brandError(w http.ResponseWriter, r *http.Request, journey, ba
 		c.Write(zap.String("journey", journey), zap.String("backend", backend), zap.Int("status", status),
 			zap.String("request_id", requestID))
 	}
-	if v := visitOf(r.Context()); v != nil {
+	if v := shopper.VisitOf(r.Context()); v != nil {
 		v.ErrorPageShown(status)
 	} else {
 		h.metrics.errorPage(journey, backend, status)
@@ -79,18 +79,11 @@ func (h *Handler) brandError(w http.ResponseWriter, r *http.Request, journey, ba
 	}
 }
 
-func zapError(err error) zap.Field { return zap.Error(err) }
-
 func (m *metrics) errorPage(journey, backend string, status int) {
 	m.errorPages.WithLabelValues(journey, backend, strconv.Itoa(status)).Inc()
 }
 
-// banner counts where the banner went on one of the backend's pages.
-func (s *backendStats) banner(result string) {
-	if !s.counted {
-		return
-	}
-	if c, ok := s.banners[result]; ok {
-		c.Inc()
-	}
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 }

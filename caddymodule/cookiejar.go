@@ -420,3 +420,44 @@ func isTokenChar(c byte) bool {
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
+
+// cookiesFor is the Cookie header a backend receives: on its origin the
+// customer's cookies there less the brand's and frontdoor's own, which
+// are the vendor's own; elsewhere its jar (backendCookies).
+func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsage) {
+	if !b.onOrigin {
+		return backendCookies(lines, b.response.jar, h.vendorCookies)
+	}
+	var out strings.Builder
+	for name, part := range cookieParts(lines) {
+		if h.vendorCookies[name] || isOriginCookie(name) {
+			continue
+		}
+		if out.Len() > 0 {
+			out.WriteString("; ")
+		}
+		out.WriteString(part)
+	}
+	if out.Len() == 0 {
+		return nil, jarUsage{}
+	}
+	return []string{out.String()}, jarUsage{}
+}
+
+// hasAnyCookie reports whether a Cookie header names one of the cookies.
+func hasAnyCookie(lines []string, names map[string]bool) bool {
+	for name := range cookieParts(lines) {
+		if name != "" && names[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// isOriginCookie reports whether a cookie name is one of frontdoor's on
+// an origin, with or without a prefix, in any case: such cookies never
+// reach the vendor and the vendor cannot set them.
+func isOriginCookie(name string) bool {
+	_, rest := splitCookiePrefix(name)
+	return strings.EqualFold(rest, originSessionCookie) || strings.EqualFold(rest, originStateCookie)
+}

@@ -110,30 +110,6 @@ func registerFeedbackMetrics(ctx caddy.Context) (*feedbackMetrics, error) {
 	return m, nil
 }
 
-// bannerFeedback is what a backend's banner needs to carry the feedback
-// links: the key to mint the page's token with, what it is minted for,
-// and the banner bound with both links or the rating link only.
-type bannerFeedback struct {
-	keys             *feedback.Keys
-	journey, backend string
-	escalate         *banner.Bound // nil: the journey has no one to escalate to from this backend
-	rate             *banner.Bound
-}
-
-// render is the banner of a page for the customer: with the escalation
-// link for a customer with a session, the rating link for anyone.
-func (f *bannerFeedback) render(requestID string, cc *customerContext) ([]byte, error) {
-	sessionID := ""
-	if cc != nil && cc.state == sessionFound {
-		sessionID = cc.sessionID
-	}
-	token := f.keys.Mint(sessionID, feedback.Claims{Journey: f.journey, Backend: f.backend, Ref: requestID, Minted: time.Now()})
-	if f.escalate != nil && sessionID != "" {
-		return f.escalate.RenderWith(requestID, token)
-	}
-	return f.rate.RenderWith(requestID, token)
-}
-
 // bindFeedbackBanners binds the banner template with the feedback links.
 func (h *Handler) bindFeedbackBanners(t *banner.Template) error {
 	d := banner.Data{Brand: h.Brand, Phone: h.Contact.Phone, Email: h.Contact.Email, URL: h.Contact.URL,
@@ -158,16 +134,6 @@ func (h *Handler) feedbackFor(journey string, escalates bool, backend string) *b
 		f.escalate = h.bannerEscalate
 	}
 	return f
-}
-
-// rateLink is the rating link an in-house backend receives for the
-// customer's request.
-func (h *Handler) rateLink(j *journeyRoute, b *backendRoute, cc *customerContext, requestID string) string {
-	sessionID := ""
-	if cc.state == sessionFound {
-		sessionID = cc.sessionID
-	}
-	return ratePath + "?t=" + h.feedbackKeys.Mint(sessionID, feedback.Claims{Journey: j.name, Backend: b.name, Ref: requestID, Minted: h.now()})
 }
 
 // serveFeedback answers the brand's feedback pages; it reports false for

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -16,7 +17,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/frontdoor-dev/frontdoor/internal/handoff"
-	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
 // The handoff of a customer's context to a vendor origin, OAuth's
@@ -56,24 +56,8 @@ const (
 // than lookups, and a failure costs the customer a brand error page.
 const handoffTimeout = time.Second
 
-// lookupTimeout bounds resolving an origin session, like a context lookup.
-func (h *Handler) lookupTimeout() time.Duration {
-	if t := time.Duration(h.Session.Timeout); t > 0 {
-		return t
-	}
-	return session.DefaultTimeout
-}
-
 // stateMaxAge bounds how long a started handoff can be completed.
 const stateMaxAge = 300
-
-// isOriginCookie reports whether a cookie name is one of frontdoor's on
-// an origin, with or without a prefix, in any case: such cookies never
-// reach the vendor and the vendor cannot set them.
-func isOriginCookie(name string) bool {
-	_, rest := splitCookiePrefix(name)
-	return strings.EqualFold(rest, originSessionCookie) || strings.EqualFold(rest, originStateCookie)
-}
 
 func originCookieName(r *http.Request, name string) string {
 	if r.TLS != nil {
@@ -87,11 +71,6 @@ func originCookieName(r *http.Request, name string) string {
 func originCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: originCookieName(r, name), Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-}
-
-func noStore(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
 }
 
 // serveHandoff answers the two handoff endpoints; it reports false for
@@ -108,17 +87,6 @@ func (h *Handler) serveHandoff(w http.ResponseWriter, r *http.Request, origin *o
 		return false
 	}
 	return true
-}
-
-// startHandoff sends a navigation on the origin to the brand host for the
-// customer's context.
-func (h *Handler) startHandoff(w http.ResponseWriter, r *http.Request, origin *originRoute) {
-	state := handoff.NewSecret()
-	back := base64.RawURLEncoding.EncodeToString([]byte(safePath(r.URL.RequestURI())))
-	originCookie(w, r, originStateCookie, state+"."+back, stateMaxAge)
-	noStore(w)
-	target := hostURL(r, h.brandHost) + handoffPath + "?origin=" + origin.host + "&state=" + state
-	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // handoffPage posts the code to the origin. Its one script is allowed by
@@ -259,46 +227,24 @@ func (h *Handler) completeHandoff(w http.ResponseWriter, r *http.Request, origin
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// originCustomer finds the customer of a request on an origin through its
-// origin session, and starts a handoff for a navigation that has none (or
-// whose brand session ended). It reports true when it answered.
-func (h *Handler) originCustomer(w http.ResponseWriter, r *http.Request, j *journeyRoute, origin *originRoute) (customerContext, bool) {
-	if h.handoffs == nil {
-		return customerContext{state: sessionNone}, false
+// hostURL is the scheme and authority of host on the listener the
+// request came in on: the brand host and its origins share it.
+func hostURL(r *http.Request, host string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
 	}
-	id := ""
-	if c, err := r.Cookie(originCookieName(r, originSessionCookie)); err == nil {
-		id = c.Value
+	if _, port, err := net.SplitHostPort(r.Host); err == nil {
+		host = net.JoinHostPort(host, port)
 	}
-	brandSession, found := "", false
-	if id != "" {
-		ctx, cancel := context.WithTimeout(r.Context(), h.lookupTimeout())
-		var err error
-		brandSession, found, err = h.handoffs.Resolve(ctx, origin.host, id)
-		cancel()
-		if err != nil {
-			if c := h.logger.Check(zapcore.DebugLevel, "origin session lookup failed"); c != nil {
-				c.Write(zap.String("journey", j.name), zap.Error(err))
-			}
-			return customerContext{state: sessionUnavailable}, false
-		}
+	return scheme + "://" + host
+}
+
+// safePath keeps a path that the browser resolves on the current host:
+// "//evil.example" or "/\evil.example" would leave it.
+func safePath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, `/\`) {
+		return "/"
 	}
-	if !found {
-		if isNavigation(r) {
-			h.startHandoff(w, r, origin)
-			return customerContext{}, true
-		}
-		return customerContext{state: sessionNone}, false
-	}
-	if brandSession == "" {
-		return customerContext{state: sessionNone}, false
-	}
-	cc := h.lookupSession(r, j, brandSession)
-	if cc.state == sessionNone && isNavigation(r) {
-		// The brand session ended (logout): ask the brand again, who may
-		// know the customer under a new session or as anonymous.
-		h.startHandoff(w, r, origin)
-		return customerContext{}, true
-	}
-	return cc, false
+	return p
 }

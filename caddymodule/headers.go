@@ -58,42 +58,6 @@ func scrubReserved(h http.Header) {
 	}
 }
 
-// keepReservedHeaders removes frontdoor's header names from the client's
-// Connection header: the proxy deletes the fields a request's Connection
-// names as hop-by-hop after frontdoor has set them, so a client naming
-// X-Frontdoor-Assertion there would keep it from the backend.
-func keepReservedHeaders(h http.Header) {
-	lines := h["Connection"]
-	if len(lines) == 0 {
-		return
-	}
-	changed := false
-	kept := make([]string, 0, len(lines))
-	for _, line := range lines {
-		var tokens []string
-		for token := range strings.SplitSeq(line, ",") {
-			if token = strings.TrimSpace(token); token == "" {
-				continue
-			}
-			if isReservedHeader(token) || strings.EqualFold(token, "Cookie") {
-				changed = true
-				continue
-			}
-			tokens = append(tokens, token)
-		}
-		if len(tokens) > 0 {
-			kept = append(kept, strings.Join(tokens, ", "))
-		}
-	}
-	switch {
-	case !changed:
-	case len(kept) == 0:
-		delete(h, "Connection")
-	default:
-		h["Connection"] = kept
-	}
-}
-
 // guardTrailers keeps a client from sending, as request trailers, fields
 // that headers may not carry: frontdoor's own and Cookie (which would
 // reach an outsourced backend with the brand session after the body).

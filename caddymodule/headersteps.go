@@ -196,3 +196,13 @@ func (p *responsePolicy) scrubTrailers(h http.Header) {
 		}
 	}
 }
+
+// informational passes on a 1xx response (103 Early Hints) under the same
+// steps as a final one, or drops it if a step refuses it: more headers
+// follow, and the final response's stand.
+func (aw *attemptWriter) informational(status int) {
+	hdr := aw.ResponseWriter.Header()
+	if aw.policy.applySteps(aw.scope, hdr, informational) == 0 {
+		aw.ResponseWriter.WriteHeader(status)
+	}
+}

@@ -51,3 +51,12 @@ type backendCounts struct {
 	requests atomic.Uint64
 	errors   atomic.Uint64
 }
+
+// noteError keeps a failure for the status endpoint.
+func (h *Handler) noteError(journey string, b *backendRoute, status int, kind, requestID string) {
+	if !b.stats.counted {
+		return // the shopper reports its own
+	}
+	b.counts.errors.Add(1)
+	h.errors.add(recentError{Time: time.Now(), Journey: journey, Backend: b.name, Status: status, Kind: kind, RequestID: requestID})
+}

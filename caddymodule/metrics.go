@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,26 +250,6 @@ func (s *backendStats) offsiteRedirect(allowed bool) {
 	}
 }
 
-func (s *backendStats) observe(status int, elapsed time.Duration) {
-	if !s.counted {
-		return
-	}
-	s.duration.Observe(elapsed.Seconds())
-	s.counterFor(status).Inc()
-}
-
-func (s *backendStats) counterFor(status int) prometheus.Counter {
-	if status < 100 || status >= len(s.byCode) {
-		return s.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], s.labels[3], strconv.Itoa(status))
-	}
-	if c := s.byCode[status].Load(); c != nil {
-		return *c
-	}
-	c := s.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], s.labels[3], strconv.Itoa(status))
-	s.byCode[status].Store(&c)
-	return c
-}
-
 func (s *backendStats) upstreamError(kind string) {
 	if !s.counted {
 		return
@@ -310,28 +289,6 @@ func (a *App) droppedContextValues() float64 {
 	}
 	return float64(total)
 }
-
-func (m *metrics) trailWrite(result string) { m.trailWrites.WithLabelValues(result).Inc() }
-
-func (m *metrics) contextLookup(result string, elapsed time.Duration) {
-	if c, ok := m.lookupResults[result]; ok {
-		c.Inc()
-	} else {
-		m.contextLookups.WithLabelValues(result).Inc()
-	}
-	m.contextDuration.Observe(elapsed.Seconds())
-}
-
-func (m *metrics) streamEnded(b *backendRoute, closedBy string, lasted time.Duration) {
-	if !b.stats.counted {
-		return
-	}
-	l := b.stats.labels
-	m.streams.WithLabelValues(l[0], l[1], l[2], l[3], closedBy).Inc()
-	m.streamDuration.WithLabelValues(l[:]...).Observe(lasted.Seconds())
-}
-
-func (m *metrics) contextLookupError(reason string) { m.contextErrors.WithLabelValues(reason).Inc() }
 
 func (m *metrics) routed(b *backendRoute, reason string) {
 	if !b.stats.counted {

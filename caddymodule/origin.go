@@ -1,12 +1,15 @@
 package caddymodule
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -16,6 +19,8 @@ import (
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/accept"
 	"github.com/frontdoor-dev/frontdoor/internal/handoff"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 // Vendor origins.
@@ -250,33 +255,11 @@ func isNavigation(r *http.Request) bool {
 	return false
 }
 
-// hostURL is the scheme and authority of host on the listener the
-// request came in on: the brand host and its origins share it.
-func hostURL(r *http.Request, host string) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if _, port, err := net.SplitHostPort(r.Host); err == nil {
-		host = net.JoinHostPort(host, port)
-	}
-	return scheme + "://" + host
-}
-
 // redirectTo sends the customer to the same path and query on host.
 func redirectTo(w http.ResponseWriter, r *http.Request, host string) {
 	target := hostURL(r, host) + safePath(r.URL.RequestURI())
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
-}
-
-// safePath keeps a path that the browser resolves on the current host:
-// "//evil.example" or "/\evil.example" would leave it.
-func safePath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, `/\`) {
-		return "/"
-	}
-	return p
 }
 
 // routeOrigins applies the origins to a request's plan: on the brand host
@@ -286,7 +269,7 @@ func safePath(p string) string {
 // else gets a brand 503. It reports true when it answered the request.
 func (h *Handler) routeOrigins(w http.ResponseWriter, r *http.Request, origin *originRoute, plan []candidate, requestID string) ([]candidate, bool) {
 	if origin == nil {
-		if len(plan) > 0 && plan[0].backend.origin != "" && isNavigation(r) && visitOf(r.Context()) == nil {
+		if len(plan) > 0 && plan[0].backend.origin != "" && isNavigation(r) && shopper.VisitOf(r.Context()) == nil {
 			redirectTo(w, r, plan[0].backend.origin)
 			return nil, true
 		}
@@ -305,29 +288,6 @@ func (h *Handler) routeOrigins(w http.ResponseWriter, r *http.Request, origin *o
 	}
 	h.brandError(w, r, origin.journey.name, origin.backend.name, http.StatusServiceUnavailable, requestID, nil)
 	return nil, true
-}
-
-// cookiesFor is the Cookie header a backend receives: on its origin the
-// customer's cookies there less the brand's and frontdoor's own, which
-// are the vendor's own; elsewhere its jar (backendCookies).
-func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsage) {
-	if !b.onOrigin {
-		return backendCookies(lines, b.response.jar, h.vendorCookies)
-	}
-	var out strings.Builder
-	for name, part := range cookieParts(lines) {
-		if h.vendorCookies[name] || isOriginCookie(name) {
-			continue
-		}
-		if out.Len() > 0 {
-			out.WriteString("; ")
-		}
-		out.WriteString(part)
-	}
-	if out.Len() == 0 {
-		return nil, jarUsage{}
-	}
-	return []string{out.String()}, jarUsage{}
 }
 
 // originSetCookies keeps a vendor's cookies its own on its origin: they
@@ -352,4 +312,67 @@ func originSetCookies(hdr http.Header) {
 		return
 	}
 	hdr["Set-Cookie"] = kept
+}
+
+// originCustomer finds the customer of a request on an origin through its
+// origin session, and starts a handoff for a navigation that has none (or
+// whose brand session ended). It reports true when it answered.
+func (h *Handler) originCustomer(w http.ResponseWriter, r *http.Request, j *journeyRoute, origin *originRoute) (customerContext, bool) {
+	if h.handoffs == nil {
+		return customerContext{state: sessionNone}, false
+	}
+	id := ""
+	if c, err := r.Cookie(originCookieName(r, originSessionCookie)); err == nil {
+		id = c.Value
+	}
+	brandSession, found := "", false
+	if id != "" {
+		ctx, cancel := context.WithTimeout(r.Context(), h.lookupTimeout())
+		var err error
+		brandSession, found, err = h.handoffs.Resolve(ctx, origin.host, id)
+		cancel()
+		if err != nil {
+			if c := h.logger.Check(zapcore.DebugLevel, "origin session lookup failed"); c != nil {
+				c.Write(zap.String("journey", j.name), zap.Error(err))
+			}
+			return customerContext{state: sessionUnavailable}, false
+		}
+	}
+	if !found {
+		if isNavigation(r) {
+			h.startHandoff(w, r, origin)
+			return customerContext{}, true
+		}
+		return customerContext{state: sessionNone}, false
+	}
+	if brandSession == "" {
+		return customerContext{state: sessionNone}, false
+	}
+	cc := h.lookupSession(r, j, brandSession)
+	if cc.state == sessionNone && isNavigation(r) {
+		// The brand session ended (logout): ask the brand again, who may
+		// know the customer under a new session or as anonymous.
+		h.startHandoff(w, r, origin)
+		return customerContext{}, true
+	}
+	return cc, false
+}
+
+// lookupTimeout bounds resolving an origin session, like a context lookup.
+func (h *Handler) lookupTimeout() time.Duration {
+	if t := time.Duration(h.Session.Timeout); t > 0 {
+		return t
+	}
+	return session.DefaultTimeout
+}
+
+// startHandoff sends a navigation on the origin to the brand host for the
+// customer's context.
+func (h *Handler) startHandoff(w http.ResponseWriter, r *http.Request, origin *originRoute) {
+	state := handoff.NewSecret()
+	back := base64.RawURLEncoding.EncodeToString([]byte(safePath(r.URL.RequestURI())))
+	originCookie(w, r, originStateCookie, state+"."+back, stateMaxAge)
+	noStore(w)
+	target := hostURL(r, h.brandHost) + handoffPath + "?origin=" + origin.host + "&state=" + state
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }

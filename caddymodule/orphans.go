@@ -15,12 +15,12 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/spf13/cobra"
-
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
 )
 
 // Orphans. A known customer is orphaned on a journey when a backend drops
@@ -109,7 +109,7 @@ func (m *orphanMetrics) exportAtZero(journey string, b *config.Backend) {
 // orphaned records that the backend dropped the customer. The shopper's
 // visits and anonymous visitors are no one's orphans.
 func (h *Handler) orphaned(r *http.Request, j *journeyRoute, who fleet.Handler, cc *customerContext, cause, requestID string) {
-	if visitOf(r.Context()) != nil {
+	if shopper.VisitOf(r.Context()) != nil {
 		return
 	}
 	customerID, _ := cc.ctx.Get(customerIDField)
@@ -129,11 +129,6 @@ func (h *Handler) orphaned(r *http.Request, j *journeyRoute, who fleet.Handler, 
 		Recorded: func() { m.orphans.WithLabelValues(j.name, who.Backend, who.Owner, who.Vendor, cause).Inc() },
 		Skipped:  func(reason string) { m.skipped.WithLabelValues(reason).Inc() },
 	})
-}
-
-// handlerOf names a backend as the fleet records it.
-func handlerOf(b *backendRoute) fleet.Handler {
-	return fleet.Handler{Backend: b.name, Owner: string(b.owner), Vendor: b.vendor}
 }
 
 // requestIDOf returns the reference of the request frontdoor is serving.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
+	"github.com/frontdoor-dev/frontdoor/internal/feedback"
 )
 
 // responsePolicy is everything one backend's responses go through on their
@@ -113,16 +114,6 @@ func (p *responsePolicy) forShopper(stats *backendStats) *responsePolicy {
 	return &c
 }
 
-// retiredFor reports whether this policy's config was unloaded at least
-// delay ago: Caddy then closes the streams it still has.
-func (p *responsePolicy) retiredFor(delay time.Duration) bool {
-	if p.retiredAt == nil {
-		return false
-	}
-	at := p.retiredAt.Load()
-	return at != 0 && time.Since(time.Unix(0, at)) >= delay-time.Second
-}
-
 // responseKind is which of a backend's header blocks a step looks at.
 type responseKind uint8
 
@@ -141,4 +132,28 @@ type exchangeScope struct {
 	ownServer []string        // Caddy's Server value, put back in place of a vendor's
 	before    *headerSnapshot // the customer's headers before any backend answered
 	jarInUse  jarUsage        // what the customer's browser holds in this backend's jar
+}
+
+// bannerFeedback is what a backend's banner needs to carry the feedback
+// links: the key to mint the page's token with, what it is minted for,
+// and the banner bound with both links or the rating link only.
+type bannerFeedback struct {
+	keys             *feedback.Keys
+	journey, backend string
+	escalate         *banner.Bound // nil: the journey has no one to escalate to from this backend
+	rate             *banner.Bound
+}
+
+// render is the banner of a page for the customer: with the escalation
+// link for a customer with a session, the rating link for anyone.
+func (f *bannerFeedback) render(requestID string, cc *customerContext) ([]byte, error) {
+	sessionID := ""
+	if cc != nil && cc.state == sessionFound {
+		sessionID = cc.sessionID
+	}
+	token := f.keys.Mint(sessionID, feedback.Claims{Journey: f.journey, Backend: f.backend, Ref: requestID, Minted: time.Now()})
+	if f.escalate != nil && sessionID != "" {
+		return f.escalate.RenderWith(requestID, token)
+	}
+	return f.rate.RenderWith(requestID, token)
 }

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -133,12 +132,7 @@ func (j *journeyRoute) rescuePlan(plan []candidate) []candidate {
 	return append(out, rest...)
 }
 
-// setRescueHeader tells the rescue backend why the customer is there, and
-// any other backend nothing.
-func setRescueHeader(hdr http.Header, values *valueSlab, c candidate, rescue string) {
-	if c.reason == reasonRescue && rescue != "" {
-		values.set(hdr, headerRescue, rescue)
-	} else {
-		delete(hdr, headerRescue)
-	}
+// handlerOf names a backend as the fleet records it.
+func handlerOf(b *backendRoute) fleet.Handler {
+	return fleet.Handler{Backend: b.name, Owner: string(b.owner), Vendor: b.vendor}
 }

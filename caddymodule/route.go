@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -185,20 +186,6 @@ func (b *backendRoute) openAt(now time.Time) (open bool, closedReason string) {
 	return b.schedule.Open(now), ""
 }
 
-// replayable reports whether a request may be sent to a second backend
-// after the first failed without answering: only idempotent methods, and
-// only without a body (which the first attempt may have consumed). A POST
-// is never replayed: a checkout must not be placed twice. Caddy wraps the
-// body to count it, so "no body" is read from the framing, not the reader:
-// for a server request, ContentLength 0 means none and -1 means chunked.
-func replayable(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
-		return r.ContentLength == 0 && len(r.TransferEncoding) == 0
-	}
-	return false
-}
-
 // upstreamAuthorities collects host:port of the proxy's static upstreams.
 func upstreamAuthorities(p *reverseproxy.Handler) map[string]bool {
 	set := make(map[string]bool, len(p.Upstreams))
@@ -210,4 +197,18 @@ func upstreamAuthorities(p *reverseproxy.Handler) map[string]bool {
 		set[net.JoinHostPort(canonicalHost(host), port)] = true
 	}
 	return set
+}
+
+// match returns the journey claiming the request, or nil.
+func (h *Handler) match(r *http.Request) (*journeyRoute, error) {
+	for _, j := range h.routes {
+		ok, err := j.match.MatchWithError(r)
+		if err != nil {
+			return nil, fmt.Errorf("matching journey %q: %w", j.name, err)
+		}
+		if ok {
+			return j, nil
+		}
+	}
+	return nil, nil
 }

@@ -1,25 +1,33 @@
 package caddymodule
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/frontdoor-dev/frontdoor/internal/accept"
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 // ServeHTTP routes a request claimed by a journey to its backend, and
 // passes any other request to the next handler.
+//
+// It orchestrates; the stages live in files a reader meets in this order
+// (TestRequestPathGoesForward holds the package to it): headers.go (what
+// the customer may not send), the gateway's own answers (assertion.go's
+// key set, origin.go and handoff.go for vendor origins, escalate.go's
+// question pages), route.go (the journey and its plan), session.go and
+// rescue.go (the customer), snapshot.go (the brand's own response
+// headers), upstream.go (the request the backend gets), cookiejar.go,
+// assertion.go (the signed context), then one attempt: hold.go and
+// waits.go (the writers around the proxy), transport.go, response.go (the
+// backend's answer under its policy: headersteps.go, streams.go, trail.go,
+// body.go), and outcome.go (what the attempt counts as).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	scrubReserved(r.Header)
 	guardTrailers(r)
@@ -61,7 +69,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	var buf [maxBackends]candidate
 	plan := journey.plan(now, override, buf[:])
-	if v := visitOf(r.Context()); v != nil {
+	contact := journey.isContact(r)
+	if v := shopper.VisitOf(r.Context()); v != nil {
 		plan = shopperPlan(v, journey, buf[:])
 	}
 	if h.origins != nil {
@@ -91,19 +100,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	rescue := ""
-	if override == "" && journey.rescue != nil && visitOf(r.Context()) == nil {
+	if override == "" && journey.rescue != nil && shopper.VisitOf(r.Context()) == nil {
 		if v, ok := journey.rescued(cc, now); ok {
 			plan, rescue = journey.rescuePlan(plan), v
 		}
 	}
 
+	x.before.take(w.Header())
+	ownServer := w.Header()["Server"]
 	keepReservedHeaders(r.Header)
 	x.values.set(r.Header, headerRequest, requestID)
-	ownServer := w.Header()["Server"]
 	canReplay := replayable(r)
 	clientEncoding, hadEncoding := r.Header["Accept-Encoding"]
 	clientCookies := r.Header["Cookie"]
-	x.before.take(w.Header())
 
 	for i, c := range plan {
 		b := c.backend
@@ -115,7 +124,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.addPlainHeaders(&x.upstream, journey.name, b, cc)
 		}
 		setRescueHeader(r.Header, &x.values, c, rescue)
-		if !b.outsourced && h.feedbackKeys != nil && visitOf(r.Context()) == nil && (rescue != "" || journey.isContact(r)) {
+		if !b.outsourced && h.feedbackKeys != nil && shopper.VisitOf(r.Context()) == nil && (rescue != "" || contact) {
 			// The brand's own page offers "did this solve your problem?"
 			// its own way after a contact or a rescue.
 			x.upstream.add(headerRate, h.rateLink(journey, b, cc, requestID))
@@ -156,9 +165,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 		b.counts.requests.Add(1)
 		if aw.stream != notStream {
-			closedBy := aw.streamClosedBy(aborted != nil)
-			h.metrics.streamEnded(b, closedBy, elapsed)
-			if closedBy == closedByBackend {
+			if aw.endStream(h.metrics, b, aborted != nil, elapsed) == closedByBackend {
 				h.orphaned(r, journey, handlerOf(b), cc, fleet.CauseHungUp, requestID)
 			}
 		}
@@ -184,7 +191,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			hold.discard()
 			aw.swallow(status)
 			err = fmt.Errorf("backend %q: answer %s before any of it reached the customer", b.name, abortedHow(kind))
-		case err == nil:
+		case err != nil:
+			status, kind = classify(err)
+			b.stats.upstreamError(kind)
+			b.stats.observe(status, elapsed)
+			if kind != "" {
+				h.noteError(journey.name, b, status, kind, requestID)
+			}
+			if kind == "" && !aw.wroteHeader {
+				return err // not the backend's fault (the client went away)
+			}
+			if aw.wroteHeader && !aw.swallowed {
+				hold.release() //nolint:errcheck // the response is under way: nothing better can be sent
+				return err
+			}
+		default: // the proxy finished without an error
 			if !aw.wroteHeader {
 				// The proxy passed nothing on: an answer it would not carry
 				// (a protocol switch nobody asked for) is the backend's failure.
@@ -206,20 +227,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				h.countContact(r, journey, b, cc)
 			}
 			return nil
-		default:
-			status, kind = classify(err)
-			b.stats.upstreamError(kind)
-			b.stats.observe(status, elapsed)
-			if kind != "" {
-				h.noteError(journey.name, b, status, kind, requestID)
-			}
-			if kind == "" && !aw.wroteHeader {
-				return err // not the backend's fault (the client went away)
-			}
-			if aw.wroteHeader && !aw.swallowed {
-				hold.release() //nolint:errcheck // the response is under way: nothing better can be sent
-				return err
-			}
 		}
 		if !canReplay || i == len(plan)-1 {
 			h.brandError(w, r, journey.name, b.name, status, requestID, err)
@@ -232,19 +239,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	return nil
-}
-
-// addPlainHeaders adds the headers that say in plain text what the
-// assertion says signed: the brand, its contact, the journey and backend,
-// the session state and the context fields the backend may see.
-func (h *Handler) addPlainHeaders(up *upstreamHeaders, journey string, b *backendRoute, cc *customerContext) {
-	up.add(headerBrand, h.Brand)
-	if h.contactHeader != "" {
-		up.add(headerContact, h.contactHeader)
-	}
-	up.add(headerJourney, journey)
-	up.add(headerBackend, b.name)
-	addContextHeaders(up, b, cc)
 }
 
 // exchange holds what a proxied request needs beyond the stack, in one
@@ -272,63 +266,6 @@ func newExchange() *exchange {
 	return x
 }
 
-// noteError keeps a failure for the status endpoint.
-func (h *Handler) noteError(journey string, b *backendRoute, status int, kind, requestID string) {
-	if !b.stats.counted {
-		return // the shopper reports its own
-	}
-	b.counts.errors.Add(1)
-	h.errors.add(recentError{Time: time.Now(), Journey: journey, Backend: b.name, Status: status, Kind: kind, RequestID: requestID})
-}
-
-// setUpstreamEncoding keeps a banner backend from answering in an encoding
-// the injector cannot read: it may compress with gzip if the customer
-// accepts gzip, and otherwise must not compress. Other backends get the
-// customer's Accept-Encoding untouched.
-func setUpstreamEncoding(h http.Header, values *valueSlab, bannerBackend bool, client []string, had bool) {
-	switch {
-	case !bannerBackend && had:
-		h["Accept-Encoding"] = client
-	case !bannerBackend:
-		delete(h, "Accept-Encoding")
-	case acceptsGzip(client):
-		values.set(h, "Accept-Encoding", "gzip")
-	default:
-		values.set(h, "Accept-Encoding", "identity")
-	}
-}
-
-func acceptsGzip(values []string) bool {
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ",") {
-			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			coding = strings.TrimSpace(coding)
-			if strings.EqualFold(coding, "gzip") || coding == "*" {
-				q, ok := accept.Quality(params)
-				if !ok {
-					continue // an element with a malformed q means nothing
-				}
-				return q > 0
-			}
-		}
-	}
-	return false
-}
-
-// match returns the journey claiming the request, or nil.
-func (h *Handler) match(r *http.Request) (*journeyRoute, error) {
-	for _, j := range h.routes {
-		ok, err := j.match.MatchWithError(r)
-		if err != nil {
-			return nil, fmt.Errorf("matching journey %q: %w", j.name, err)
-		}
-		if ok {
-			return j, nil
-		}
-	}
-	return nil, nil
-}
-
 // Upstream error kinds; these are metric label values.
 const (
 	errDial      = "dial"
@@ -336,29 +273,3 @@ const (
 	errStatus5xx = "status_5xx"
 	errAborted   = "aborted"
 )
-
-// classify maps a reverse proxy error to the status the customer gets and
-// the kind of upstream failure, or "" when the error is not the upstream's
-// fault (e.g. the client went away) and so no reason to fail over.
-func classify(err error) (status int, kind string) {
-	status = http.StatusBadGateway
-	var herr caddyhttp.HandlerError
-	if errors.As(err, &herr) && herr.StatusCode != 0 {
-		status = herr.StatusCode
-	}
-	var dialErr reverseproxy.DialError
-	var netErr net.Error
-	switch {
-	case status == 499:
-		return status, ""
-	case errors.As(err, &dialErr):
-		return status, errDial
-	case status == http.StatusGatewayTimeout || errors.As(err, &netErr) && netErr.Timeout():
-		return status, errTimeout
-	case status == http.StatusServiceUnavailable, status == http.StatusBadGateway:
-		// No available upstream, or the connection failed before a
-		// response: for the customer as good as a refused dial.
-		return status, errDial
-	}
-	return status, ""
-}

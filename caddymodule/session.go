@@ -17,6 +17,7 @@ import (
 	"github.com/frontdoor-dev/frontdoor/internal/feedback"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 // SessionConfig says where the customer's context lives: the brand's
@@ -217,7 +218,7 @@ func (h *Handler) lookupContext(r *http.Request, j *journeyRoute) customerContex
 func (h *Handler) lookupSession(r *http.Request, j *journeyRoute, id string) customerContext {
 	start := time.Now()
 	ctx, result, err := h.store.Lookup(r.Context(), j.fields, id)
-	visit := visitOf(r.Context())
+	visit := shopper.VisitOf(r.Context())
 	if visit == nil {
 		h.metrics.contextLookup(string(result), time.Since(start))
 	}
@@ -320,24 +321,13 @@ func sessionCookie(r *http.Request, name string) string {
 	return found
 }
 
-// addContextHeaders adds the backend's view of the customer: the session
-// state and exactly the fields it may see. Values the store refused (CR,
-// LF, other control characters, overlong) never get here.
-func addContextHeaders(up *upstreamHeaders, b *backendRoute, cc *customerContext) {
-	up.add(headerSession, cc.state)
-	for _, f := range b.context {
-		if v, ok := cc.ctx.Get(f.name); ok {
-			up.add(f.header, v)
-		}
+func (m *metrics) contextLookup(result string, elapsed time.Duration) {
+	if c, ok := m.lookupResults[result]; ok {
+		c.Inc()
+	} else {
+		m.contextLookups.WithLabelValues(result).Inc()
 	}
+	m.contextDuration.Observe(elapsed.Seconds())
 }
 
-// hasAnyCookie reports whether a Cookie header names one of the cookies.
-func hasAnyCookie(lines []string, names map[string]bool) bool {
-	for name := range cookieParts(lines) {
-		if name != "" && names[name] {
-			return true
-		}
-	}
-	return false
-}
+func (m *metrics) contextLookupError(reason string) { m.contextErrors.WithLabelValues(reason).Inc() }

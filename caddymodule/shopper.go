@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/frontdoor-dev/frontdoor/internal/contentcoding"
 	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
@@ -26,9 +27,6 @@ import (
 // backend that counts nothing (backendRoute.visitor), so the request is
 // in no customer metric, recent error or trail; the runs have metrics of
 // their own (probeSink).
-
-// visitOf returns the shopper's visit a request carries, or nil.
-func visitOf(ctx context.Context) *shopper.Visit { return shopper.VisitOf(ctx) }
 
 // shopperPlan is the shopped backend alone, whatever its hours, health or
 // an override: every backend is shopped.
@@ -235,9 +233,9 @@ func hostsTo(routes caddyhttp.RouteList, h *Handler) ([]string, bool) {
 // decodeForShopper reads a body in the codings frontdoor decodes for the
 // banner; others are checked as they come.
 func decodeForShopper(contentEncoding string, body io.Reader) (io.Reader, func(), error) {
-	coding, single := normalizeCoding(contentEncoding)
-	if coding == "" || coding == "identity" || !single || !decodableCoding(coding) {
+	coding, single := contentcoding.Normalize(contentEncoding)
+	if coding == "" || coding == "identity" || !single || !contentcoding.Decodable(coding) {
 		return nil, nil, nil
 	}
-	return newDecoder(coding, body)
+	return contentcoding.NewReader(coding, body)
 }

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Chats and live updates: WebSocket connections and event streams. A
@@ -30,12 +33,6 @@ const (
 	webSocketStream
 	eventStream
 )
-
-// isEventStream reports whether a response is a server-sent event stream.
-func isEventStream(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
-}
 
 // Hijack hands the customer's connection to the proxy for an upgraded
 // (101) response, watched so that frontdoor learns who ends the stream.
@@ -65,6 +62,14 @@ func (aw *attemptWriter) streamClosedBy(aborted bool) string {
 		return closedByGateway
 	}
 	return closedByBackend // an event stream that ended, or a vendor that died
+}
+
+// endStream counts the attempt's stream once the proxy is done with it and
+// says who closed it.
+func (aw *attemptWriter) endStream(m *metrics, b *backendRoute, aborted bool, lasted time.Duration) (closedBy string) {
+	closedBy = aw.streamClosedBy(aborted)
+	m.streamEnded(b, closedBy, lasted)
+	return closedBy
 }
 
 // watchedConn is the customer's side of an upgraded connection. It notes
@@ -171,4 +176,56 @@ func (f *frameWalker) feed(p []byte) (closeFrame bool) {
 		f.skip, f.n = size, 0
 	}
 	return closeFrame
+}
+
+func (m *metrics) streamEnded(b *backendRoute, closedBy string, lasted time.Duration) {
+	if !b.stats.counted {
+		return
+	}
+	l := b.stats.labels
+	m.streams.WithLabelValues(l[0], l[1], l[2], l[3], closedBy).Inc()
+	m.streamDuration.WithLabelValues(l[:]...).Observe(lasted.Seconds())
+}
+
+// streamOf says which stream a final answer opens: a WebSocket (a 101 to a
+// customer who asked to switch protocols, or the 2xx of an extended
+// CONNECT), an event stream, or none. A 101 the customer did not ask for
+// is refused: Caddy's proxy would not tunnel it, and the customer would
+// get an empty 200.
+func streamOf(r *http.Request, status int, hdr http.Header) (stream streamKind, refused bool) {
+	switch {
+	case status == http.StatusSwitchingProtocols:
+		if !upgradeRequested(r) {
+			return notStream, true
+		}
+		return webSocketStream, false
+	case isExtendedConnect(r) && status < 300:
+		// A WebSocket over HTTP/2: the 200 of the CONNECT starts it.
+		return webSocketStream, false
+	case isEventStream(hdr.Get("Content-Type")):
+		return eventStream, false
+	}
+	return notStream, false
+}
+
+// upgradeRequested reports whether the customer asked to switch protocols.
+func upgradeRequested(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && httpguts.HeaderValuesContainsToken(r.Header["Connection"], "upgrade")
+}
+
+// isExtendedConnect reports whether a request opens a WebSocket over
+// HTTP/2 or HTTP/3 (RFC 8441, RFC 9220): Caddy's proxy answers it with a
+// 200 and then carries the stream in the body.
+func isExtendedConnect(r *http.Request) bool {
+	return r.Method == http.MethodConnect && (r.ProtoMajor == 2 && r.Header.Get(":protocol") != "" || r.ProtoMajor == 3 && r.Proto != "HTTP/3.0")
+}
+
+// retiredFor reports whether this policy's config was unloaded at least
+// delay ago: Caddy then closes the streams it still has.
+func (p *responsePolicy) retiredFor(delay time.Duration) bool {
+	if p.retiredAt == nil {
+		return false
+	}
+	at := p.retiredAt.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) >= delay-time.Second
 }

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -70,60 +69,6 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	maps.Copy(out.Header, req.Header)
 	up.applyTo(out.Header)
 	return t.HTTPTransport.RoundTrip(&out)
-}
-
-// upstreamKey is the request context key of the attempt's upstreamHeaders.
-type upstreamKey struct{}
-
-// withUpstreamHeaders returns the context that carries up to the
-// transport.
-func withUpstreamHeaders(ctx context.Context, up *upstreamHeaders) context.Context {
-	return context.WithValue(ctx, upstreamKey{}, up)
-}
-
-// upstreamHeaders are the headers frontdoor sends one attempt's backend:
-// the brand's, the customer's context and the assertion. They are set
-// afresh for each attempt (a failover backend may see less). Values are
-// handed out as one-value slices of one array, so adding them to a header
-// map allocates nothing; each slice has capacity 1, so a later append
-// copies instead of overwriting a neighbour. Keys are canonical.
-type upstreamHeaders struct {
-	keys []string
-	vals []string
-
-	keyBuf [upstreamInline]string
-	valBuf [upstreamInline]string
-}
-
-// upstreamInline covers the brand's six headers and ten context fields
-// without allocating; more simply grow the slices.
-const upstreamInline = 16
-
-func (u *upstreamHeaders) reset() {
-	if u.keys == nil {
-		u.keys, u.vals = u.keyBuf[:0], u.valBuf[:0]
-	}
-	clear(u.vals) // let go of the previous attempt's token and values
-	u.keys, u.vals = u.keys[:0], u.vals[:0]
-}
-
-func (u *upstreamHeaders) add(canonicalKey, value string) {
-	u.keys = append(u.keys, canonicalKey)
-	u.vals = append(u.vals, value)
-}
-
-// applyTo sets the headers in h, replacing any of the same name.
-func (u *upstreamHeaders) applyTo(h http.Header) {
-	for i, k := range u.keys {
-		h[k] = u.vals[i : i+1 : i+1]
-	}
-}
-
-// removeFrom deletes the headers from h.
-func (u *upstreamHeaders) removeFrom(h http.Header) {
-	for _, k := range u.keys {
-		delete(h, k)
-	}
 }
 
 // withUpstreamTransport replaces Caddy's http transport of a backend's

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -176,140 +177,6 @@ func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRo
 	return aborted, err, errors.Is(context.Cause(ctx), errBodyStalled)
 }
 
-// classifyAbort maps an attempt the proxy aborted mid-answer to the
-// status it counts as and the kind of upstream failure: the body bound
-// tripped (504, timeout), the customer left (499, no upstream failure),
-// or the backend cut its answer off (502, aborted). Counting a cut-off
-// answer as a 502 even when its 200 head had reached the customer is
-// what puts it in the availability SLI, which counts 5xx.
-func classifyAbort(stalled, customerGone bool) (status int, kind string) {
-	switch {
-	case stalled:
-		return http.StatusGatewayTimeout, errTimeout
-	case customerGone:
-		return 499, ""
-	}
-	return http.StatusBadGateway, errAborted
-}
-
-// abortedHow says in words what happened to an answer of the kind.
-func abortedHow(kind string) string {
-	if kind == errTimeout {
-		return "stalled past response_body_timeout"
-	}
-	return "cut off by the backend"
-}
-
-// headHold keeps a backend's answer of announced length from the
-// customer until it has shown progress (progressUnit bytes of body) or
-// ended, so that a backend that stalls, trickles or hangs up before then
-// is answered with the brand error page (or the next backend) instead of
-// a status line and a broken body. Such an answer is not flushed by the
-// proxy anyway, and the server buffers more than that before it sends
-// anything: the hold costs nothing in latency. Answers the backend
-// streams (without a Content-Length: chunked pages, event streams),
-// interim (1xx) and upgrade (101) responses pass at once: a page that
-// sends its first part early keeps doing so. Flushes of a held answer
-// wait for the hold to end (the proxy flushes an answer it is about to
-// abort). It sits between the attempt's writer and the customer's.
-type headHold struct {
-	http.ResponseWriter // the customer's
-	status              int
-	held                []byte
-	buf                 [progressUnit]byte
-	streamed            bool // set by the body watch: the backend streams its answer
-	holding             bool // a final head is held
-	passed              bool // a final head went to the customer
-	lost                bool // writing to the customer failed: they left
-}
-
-func (hh *headHold) reset(w http.ResponseWriter) {
-	hh.ResponseWriter, hh.status, hh.held = w, 0, nil
-	hh.streamed, hh.holding, hh.passed, hh.lost = false, false, false, false
-}
-
-func (hh *headHold) WriteHeader(status int) {
-	switch {
-	case hh.holding, hh.passed:
-		return
-	case status < 200:
-		hh.passed = status == http.StatusSwitchingProtocols
-		hh.ResponseWriter.WriteHeader(status)
-	case hh.streamed:
-		hh.passed = true
-		hh.ResponseWriter.WriteHeader(status)
-	default:
-		hh.status, hh.holding, hh.held = status, true, hh.buf[:0]
-	}
-}
-
-func (hh *headHold) Write(p []byte) (int, error) {
-	if !hh.holding && !hh.passed {
-		hh.WriteHeader(http.StatusOK)
-	}
-	if hh.holding {
-		if len(hh.held)+len(p) <= cap(hh.held) {
-			hh.held = append(hh.held, p...)
-			return len(p), nil
-		}
-		if err := hh.release(); err != nil {
-			return 0, err
-		}
-	}
-	n, err := hh.ResponseWriter.Write(p)
-	if err != nil {
-		hh.lost = true
-	}
-	return n, err
-}
-
-// release sends the held head and body on: the answer made progress or
-// ended.
-func (hh *headHold) release() error {
-	if !hh.holding {
-		return nil
-	}
-	hh.holding, hh.passed = false, true
-	hh.ResponseWriter.WriteHeader(hh.status)
-	var err error
-	if len(hh.held) > 0 {
-		if _, err = hh.ResponseWriter.Write(hh.held); err != nil {
-			hh.lost = true
-		}
-	}
-	hh.held = nil
-	return err
-}
-
-// discard drops the held answer: the customer gets another.
-func (hh *headHold) discard() {
-	hh.holding, hh.held, hh.status = false, nil, 0
-}
-
-// FlushError flushes what has passed; a held answer stays held.
-func (hh *headHold) FlushError() error {
-	if !hh.passed {
-		return nil
-	}
-	return http.NewResponseController(hh.ResponseWriter).Flush()
-}
-
-// ReadFrom keeps the customer's writer's ReadFrom once the hold is over.
-func (hh *headHold) ReadFrom(r io.Reader) (int64, error) {
-	if rf, ok := hh.ResponseWriter.(io.ReaderFrom); ok && hh.passed {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(writerOnly{hh}, r)
-}
-
-// Hijack hands over the customer's connection for an upgrade.
-func (hh *headHold) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(hh.ResponseWriter).Hijack()
-}
-
-// Unwrap lets http.ResponseController reach the customer's writer.
-func (hh *headHold) Unwrap() http.ResponseWriter { return hh.ResponseWriter }
-
 // Interface guards
 var (
 	_ http.Hijacker                   = (*bodyWatch)(nil)
@@ -319,3 +186,31 @@ var (
 	_ io.ReaderFrom                   = (*headHold)(nil)
 	_ interface{ FlushError() error } = (*headHold)(nil)
 )
+
+// upstreamKey is the request context key of the attempt's upstreamHeaders.
+type upstreamKey struct{}
+
+// withUpstreamHeaders returns the context that carries up to the
+// transport.
+func withUpstreamHeaders(ctx context.Context, up *upstreamHeaders) context.Context {
+	return context.WithValue(ctx, upstreamKey{}, up)
+}
+
+// serve runs the backend's proxy with this writer and finishes the
+// response whatever happens: on a panic (the proxy aborts a response it
+// cannot complete with http.ErrAbortHandler) it returns the panic's value
+// for ServeHTTP to count the attempt and panic again.
+func (aw *attemptWriter) serve(proxy caddyhttp.MiddlewareHandler, r *http.Request, next caddyhttp.Handler) (aborted any, err error) {
+	defer func() {
+		aborted = recover()
+		aw.finish(err == nil && aborted == nil)
+	}()
+	err = proxy.ServeHTTP(aw, r, next)
+	return nil, err
+}
+
+// isEventStream reports whether a response is a server-sent event stream.
+func isEventStream(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
+}

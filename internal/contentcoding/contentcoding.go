@@ -1,4 +1,9 @@
-package caddymodule
+// Package contentcoding decodes HTTP content codings (RFC 9110 section 8.4) the
+// way browsers do: gzip, deflate (zlib-wrapped or raw), br and zstd, with
+// the memory a vendor's stream can make the decoder hold bounded. A
+// [Writer] turns the pushed body of a proxied response into the pulled
+// input a decoder needs, with flat memory.
+package contentcoding
 
 import (
 	"bufio"
@@ -15,10 +20,10 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// decodableCoding reports whether frontdoor can decode a response body in
+// Decodable reports whether frontdoor can decode a response body in
 // this content coding to put the banner into it: the codings a vendor
 // answering a browser may use. "" and identity need no decoding.
-func decodableCoding(coding string) bool {
+func Decodable(coding string) bool {
 	switch coding {
 	case "gzip", "x-gzip", "deflate", "br", "zstd":
 		return true
@@ -26,10 +31,10 @@ func decodableCoding(coding string) bool {
 	return false
 }
 
-// normalizeCoding reads a Content-Encoding value as one lower-case coding,
+// Normalize reads a Content-Encoding value as one lower-case coding,
 // or reports that the body is in several codings (which no browser is
 // offered and frontdoor does not decode).
-func normalizeCoding(value string) (coding string, single bool) {
+func Normalize(value string) (coding string, single bool) {
 	coding = strings.ToLower(strings.TrimSpace(value))
 	return coding, !strings.Contains(coding, ",")
 }
@@ -38,9 +43,9 @@ func normalizeCoding(value string) (coding string, single bool) {
 // decoder hold: 8 MiB is what RFC 8878 asks HTTP decoders to support.
 const zstdMaxWindow = 8 << 20
 
-// newDecoder returns a reader of the decoded body and a function that
+// NewReader returns a reader of the decoded body and a function that
 // releases what the decoder holds.
-func newDecoder(coding string, src io.Reader) (io.Reader, func(), error) {
+func NewReader(coding string, src io.Reader) (io.Reader, func(), error) {
 	switch coding {
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(src)
@@ -81,22 +86,25 @@ func isZlibHeader(b []byte) bool {
 	return b[0]&0x0f == 8 && b[0]>>4 <= 7 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0
 }
 
-// decodeWriter decodes a compressed body as it is written, feeding the
+// Writer decodes a compressed body as it is written, feeding the
 // plain bytes to dst. Decoders pull, the proxy pushes: a pipe and one
 // goroutine per compressed page join the two with flat memory. From start
 // to Close that goroutine is the only writer to the customer, so flushes
 // are requested from it rather than done beside it. Close (or Abort) waits
 // for the goroutine: it never outlives the handler that started it.
-type decodeWriter struct {
+type Writer struct {
 	pw         *io.PipeWriter
 	done       chan error
 	flush      func()
 	flushWants atomic.Bool
 }
 
-func newDecodeWriter(coding string, dst io.Writer, flush func()) *decodeWriter {
+// NewWriter starts decoding a body in the coding (one [Decodable] names)
+// into dst; flush is called on the decoding goroutine after the bytes
+// decoded when a flush was requested have been written.
+func NewWriter(coding string, dst io.Writer, flush func()) *Writer {
 	pr, pw := io.Pipe()
-	d := &decodeWriter{pw: pw, done: make(chan error, 1), flush: flush}
+	d := &Writer{pw: pw, done: make(chan error, 1), flush: flush}
 	go func() {
 		err := d.copy(coding, dst, pr)
 		pr.CloseWithError(err) // unblocks the writer if decoding failed
@@ -108,8 +116,8 @@ func newDecodeWriter(coding string, dst io.Writer, flush func()) *decodeWriter {
 // errBodyAborted ends the decoding of a body that will not be completed.
 var errBodyAborted = errors.New("response body aborted")
 
-func (d *decodeWriter) copy(coding string, dst io.Writer, src io.Reader) error {
-	zr, release, err := newDecoder(coding, src)
+func (d *Writer) copy(coding string, dst io.Writer, src io.Reader) error {
+	zr, release, err := NewReader(coding, src)
 	if err != nil {
 		return err
 	}
@@ -137,20 +145,23 @@ func (d *decodeWriter) copy(coding string, dst io.Writer, src io.Reader) error {
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-func (d *decodeWriter) Write(p []byte) (int, error) { return d.pw.Write(p) }
+// Write passes compressed bytes to the decoding goroutine.
+func (d *Writer) Write(p []byte) (int, error) { return d.pw.Write(p) }
 
-func (d *decodeWriter) requestFlush() { d.flushWants.Store(true) }
+// RequestFlush asks the decoding goroutine to flush once the bytes it has
+// read so far are written: it alone writes to the destination.
+func (d *Writer) RequestFlush() { d.flushWants.Store(true) }
 
 // Close ends the compressed body and waits until all of it has been
 // decoded and passed on; it returns the decoding or writing error.
-func (d *decodeWriter) Close() error {
+func (d *Writer) Close() error {
 	d.pw.Close()
 	return <-d.done
 }
 
 // Abort stops decoding a body that will not be completed and waits for
 // the goroutine to end.
-func (d *decodeWriter) Abort() {
+func (d *Writer) Abort() {
 	d.pw.CloseWithError(errBodyAborted)
 	<-d.done
 }
