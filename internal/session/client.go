@@ -24,6 +24,14 @@ const (
 	// DefaultMinIdleConns is the number of connections per Redis node
 	// kept open when ClientOptions leaves it unset.
 	DefaultMinIdleConns = 2
+	// DefaultInvalidationSweep is how often, under tracking, go-redis
+	// looks at idle pooled connections for invalidations Redis sent
+	// them, when ClientOptions leaves it unset. go-redis's own 5ms wakes
+	// an idle gateway 200 times a second (4.5% of a core measured on a
+	// gateway with nothing to do); 10ms halves that and adds at most 5ms
+	// to the time a change takes to reach the gateway, far inside the
+	// 100ms a change may take.
+	DefaultInvalidationSweep = 10 * time.Millisecond
 )
 
 // Default ports when a URL leaves them out.
@@ -71,6 +79,13 @@ type ClientOptions struct {
 	// reports a change. Sentinel and Cluster clients, other databases and
 	// protocol=2 URLs ignore it. Default: none.
 	Tracker *Tracker
+
+	// InvalidationSweep is how often, with a Tracker attached, idle
+	// pooled connections are read for Redis's invalidation messages (a
+	// connection in use reads them with its next reply): the most a
+	// change waits on an idle connection. Default
+	// DefaultInvalidationSweep; go-redis floors it at 1ms.
+	InvalidationSweep time.Duration
 }
 
 // NewClient returns a Redis client for rawURL with the default
@@ -153,6 +168,13 @@ func NewClientWithOptions(rawURL string, opts ClientOptions) (redis.UniversalCli
 		if opts.Tracker != nil && o.DB == 0 && o.Protocol != 2 {
 			o.Protocol = 3
 			o.ClientSideCache = opts.Tracker
+			sweep := opts.InvalidationSweep
+			if sweep <= 0 {
+				sweep = DefaultInvalidationSweep
+			}
+			// With ClientSideCache set, go-redis reads only
+			// DrainInterval of this config.
+			o.ClientSideCacheConfig = &redis.ClientSideCacheConfig{DrainInterval: sweep}
 			opts.Tracker.attached.Store(true)
 		}
 		return redis.NewClient(o), nil
