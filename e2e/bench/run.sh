@@ -30,7 +30,11 @@
 #        (the vendor default before issue 25)
 #   d0   d with assertion { reuse 0s }: one signature per request
 #   m    the defaults, many customers: a wrk Lua script sends each request
-#        with the session cookie of one of the 10,000, picked at random
+#        with the session cookie of one of the 10,000, picked at random;
+#        before each round (of m, mc, m0, e and bm) every one of them
+#        sends one request, so that a round measures active customers
+#        coming back (each does every two seconds at m's rate) and not the
+#        cold start the interleaving would otherwise make of every round
 #   mc   m while 1% of the sessions are rewritten each second (a new tier):
 #        one change in ten is probed as that customer until the backend
 #        sees it, and the staleness (p50, p99, max) is reported
