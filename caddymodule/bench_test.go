@@ -189,6 +189,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		}`
 	fd := provisionHandler(b, site, monday10)
 	fdSigned := provisionHandler(b, site+"\nassertion {\n\treuse 0s\n}", monday10)
+	fdNoBodyBound := provisionHandler(b, strings.Replace(site, "context customer_id", "response_body_timeout 0\n\t\t\t\tcontext customer_id", 1), monday10)
 	fdAssertionOnly := provisionHandler(b, strings.Replace(site, "context customer_id", "headers assertion\n\t\t\t\tcontext customer_id", 1), monday10)
 
 	noNext := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
@@ -218,6 +219,9 @@ func BenchmarkServeHTTP(b *testing.B) {
 	})
 	b.Run("frontdoor", func(b *testing.B) {
 		run(b, func(w http.ResponseWriter, r *http.Request) error { return fd.ServeHTTP(w, r, noNext) })
+	})
+	b.Run("frontdoor-no-body-bound", func(b *testing.B) {
+		run(b, func(w http.ResponseWriter, r *http.Request) error { return fdNoBodyBound.ServeHTTP(w, r, noNext) })
 	})
 	b.Run("frontdoor-assertion-only", func(b *testing.B) {
 		run(b, func(w http.ResponseWriter, r *http.Request) error { return fdAssertionOnly.ServeHTTP(w, r, noNext) })
