@@ -379,6 +379,20 @@ func freezeOthers(cfgs []*benchConfig, c *benchConfig) (resume func()) {
 	}
 }
 
+// readyToMeasure prepares configuration c for a measurement: the other
+// gateways frozen and, for a many-customers row, every customer seen once.
+// The caller measures, then calls resume.
+func readyToMeasure(ctx context.Context, cfgs []*benchConfig, c *benchConfig) (resume func(), err error) {
+	resume = freezeOthers(cfgs, c)
+	if c.many && c.gw != nil {
+		if err := visitEveryCustomer(ctx, c.url); err != nil {
+			resume()
+			return nil, fmt.Errorf("%s: %w", c.key, err)
+		}
+	}
+	return resume, nil
+}
+
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
@@ -1089,12 +1103,9 @@ func runBench(ctx context.Context, args []string) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			resume := freezeOthers(cfgs, c)
-			if c.many && c.gw != nil {
-				if err := visitEveryCustomer(ctx, c.url); err != nil {
-					resume()
-					return fmt.Errorf("%s: %w", c.key, err)
-				}
+			resume, err := readyToMeasure(ctx, cfgs, c)
+			if err != nil {
+				return err
 			}
 			var cpu0 time.Duration
 			if c.gw != nil {
@@ -1133,12 +1144,9 @@ func runBench(ctx context.Context, args []string) error {
 	profiles := map[string]string{}
 	for _, c := range cfgs {
 		if c.gw != nil && slices.Contains(strings.Split(*profile, ","), c.key) {
-			resume := freezeOthers(cfgs, c)
-			if c.many {
-				if err := visitEveryCustomer(ctx, c.url); err != nil {
-					resume()
-					return fmt.Errorf("%s: %w", c.key, err)
-				}
+			resume, err := readyToMeasure(ctx, cfgs, c)
+			if err != nil {
+				return err
 			}
 			path, err := captureProfile(ctx, c, *out, *threads, *conns, headersFor(c))
 			resume()
