@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
@@ -27,7 +29,8 @@ const sessionID = "sess-0123456789abcdef"
 // headers (headers all), which the tests read; TestContextNeverLogged
 // covers the outsourced default, the assertion only.
 func contextSite(t *testing.T, redisURL string, inhouse, vendor *backend, cache string) *gateway {
-	return startGateway(t, frontdoorBlock(fmt.Sprintf(`
+	connected := redisConnectionsOf(t, redisURL)
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		session {
 			redis %s
 			cookie acme_session
@@ -61,6 +64,73 @@ func contextSite(t *testing.T, redisURL string, inhouse, vendor *backend, cache 
 				context customer_id
 			}
 		}`, redisURL, cache, inhouse.URL, vendor.URL, inhouse.URL)))
+	connected.waitForMore(t)
+	return gw
+}
+
+// redisConnections watches the client connections of a standalone Redis,
+// so that a test can wait for a gateway's Redis client to have connected
+// (go-redis opens its idle connections when the gateway starts) before
+// its first customer: the sites' session timeout is 50ms, and a loaded
+// machine does not always dial and greet a Redis within that on the first
+// lookup. A cluster URL is not watched: its client connects on first use.
+type redisConnections struct {
+	client *redis.Client
+	before int
+}
+
+func redisConnectionsOf(t *testing.T, redisURL string) *redisConnections {
+	t.Helper()
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		return nil // a cluster URL
+	}
+	opts.PoolSize = 1 // one connection: the one its own CLIENT ID names
+	c := &redisConnections{client: redis.NewClient(opts)}
+	t.Cleanup(func() { c.client.Close() })
+	if c.before, err = c.spoken(); err != nil {
+		t.Fatalf("listing redis clients: %v", err)
+	}
+	return c
+}
+
+// spoken counts the connections other than the watcher's own that have
+// sent a command (a client greets with HELLO first).
+func (c *redisConnections) spoken() (int, error) {
+	ctx := context.Background()
+	own, err := c.client.ClientID(ctx).Result()
+	if err != nil {
+		return 0, err
+	}
+	list, err := c.client.ClientList(ctx).Result()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, line := range strings.Split(list, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || slices.Contains(fields, fmt.Sprintf("id=%d", own)) || slices.Contains(fields, "cmd=NULL") {
+			continue
+		}
+		n++
+	}
+	return n, nil
+}
+
+// waitForMore waits until more connections have spoken than when c was
+// made.
+func (c *redisConnections) waitForMore(t *testing.T) {
+	t.Helper()
+	if c == nil {
+		return
+	}
+	waitFor(t, 10*time.Second, func() error {
+		n, err := c.spoken()
+		if err == nil && n <= c.before {
+			err = fmt.Errorf("%d redis connections have sent a command, as before the gateway started", n)
+		}
+		return err
+	})
 }
 
 func seedSession(t *testing.T, rs *redistest.Server, id string, fields ...string) {
