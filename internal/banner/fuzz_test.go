@@ -317,14 +317,25 @@ func FuzzSkipAhead(f *testing.F) {
 
 // sameTokenizerState compares what the fast path must keep as stepping
 // does: everything but the attribute name being read, which is reset
-// before every name, and whether it made a <font> break out of foreign
+// before every name, whether it made a <font> break out of foreign
 // content, which decides only for a tag read in foreign content, whose
-// attributes the fast path steps.
+// attributes the fast path steps, and, outside a tag, the last tag's name,
+// which the next tag resets.
 func sameTokenizerState(a, b *tokenizer) bool {
 	ac, bc := *a, *b
 	ac.attr, ac.attrLen, bc.attr, bc.attrLen = [5]byte{}, 0, [5]byte{}, 0
 	if !ac.inForeign() || ac.state < sTagName || ac.state > sSelfClosingStartTag {
 		ac.fontAttr, bc.fontAttr = false, false
 	}
+	if reading := func(t tokenizer) bool { return t.state >= sTagName && t.state <= sSelfClosingStartTag }; !reading(ac) && !reading(bc) {
+		// Outside a tag, the last tag's name is dead (startTag resets
+		// it); the fast path skips ordinary tags without reading them.
+		ac.endTag, ac.selfClosing, ac.name, ac.nameLen = false, false, [maxName]byte{}, 0
+		bc.endTag, bc.selfClosing, bc.name, bc.nameLen = false, false, [maxName]byte{}, 0
+	}
+	// Only the name's first nameLen bytes are read; those after are left
+	// from a longer name.
+	clear(ac.name[min(ac.nameLen, maxName):])
+	clear(bc.name[min(bc.nameLen, maxName):])
 	return ac == bc
 }

@@ -1148,9 +1148,16 @@ func (t *tokenizer) skip(p []byte, k int) int {
 	var n int
 	switch t.state {
 	case sData:
-		n = bytes.IndexByte(p[k:], '<')
-		if n < 0 {
-			return len(p)
+		for {
+			n = bytes.IndexByte(p[k:], '<')
+			if n < 0 {
+				return len(p)
+			}
+			end := t.skipPlainTag(p, k+n)
+			if end == k+n {
+				break
+			}
+			k, n = end, 0
 		}
 		if m := t.skipTagOpen(p, k+n); m > k+n {
 			return t.skip(p, m)
@@ -1226,6 +1233,80 @@ func (t *tokenizer) skip(p []byte, k int) int {
 		return len(p)
 	}
 	return k + n
+}
+
+// skipPlainTag consumes, in the data state outside foreign content, the
+// whole tag that starts with the '<' at p[at] when it ends within p and its
+// name is none that changes the tokenizer's state or the bounded tree state
+// (tracked), and returns the index after its '>'; it returns at otherwise,
+// with nothing changed. Such a tag leaves the tokenizer as it found it, in
+// the data state, so most of a page's tags cost a name check and a scan of
+// their attributes instead of a step per state change.
+func (t *tokenizer) skipPlainTag(p []byte, at int) int {
+	if t.nforeign > 0 || t.deep > 0 {
+		return at
+	}
+	k, end := at+1, false
+	if k < len(p) && p[k] == '/' {
+		k, end = k+1, true
+	}
+	if k >= len(p) || !isAlpha(p[k]) {
+		return at
+	}
+	var name [len("plaintext")]byte // the longest tracked name
+	n := 0
+	for ; k < len(p); k++ {
+		c := p[k]
+		if isHTMLSpace(c) || c == '/' || c == '>' {
+			break
+		}
+		if n < len(name) {
+			name[n] = lower(c)
+		}
+		n++
+	}
+	if k == len(p) || n <= len(name) && tracked(name[:n], end) {
+		return at
+	}
+	// After the name: '>' ends the tag, '/' may, whitespace starts the
+	// attributes; skipAttributes stops at each '/' or '>' outside a value.
+	for p[k] != '>' {
+		if p[k] == '/' && k+1 < len(p) && p[k+1] == '>' {
+			break // self-closing, which such a tag ignores
+		}
+		// Whitespace, or a '/' not followed by '>': both lead to the
+		// before attribute name state (the byte after a stray '/' is
+		// reconsumed there).
+		t.state = sBeforeAttrName
+		k = t.skipAttributes(p, k+1)
+		t.state = sData
+		if k == len(p) {
+			return at
+		}
+	}
+	if p[k] == '/' {
+		k++
+	}
+	return k + 1
+}
+
+// tracked reports whether a tag with the lower-cased name changes what the
+// tokenizer tracks outside foreign content: what emitTag acts on for a start
+// tag, and the end tags of the body and of a template.
+func tracked(name []byte, end bool) bool {
+	if end {
+		switch string(name) {
+		case "body", "template":
+			return true
+		}
+		return false
+	}
+	switch string(name) {
+	case "svg", "math", "template", "title", "textarea", "style", "xmp", "iframe",
+		"noembed", "noframes", "noscript", "script", "plaintext":
+		return true
+	}
+	return false
 }
 
 // skipTagOpen consumes, in the data state, the '<' at p[at] and the
