@@ -982,7 +982,8 @@ func runBench(ctx context.Context, args []string) error {
 	conns := fs.Int("connections", 64, "wrk connections")
 	out := fs.String("out", "", "directory for logs and the profile (default: a temp dir)")
 	only := fs.String("only", "", "comma-separated configuration keys to run (default: all but the optional a and dg)")
-	profile := fs.String("profile", "b512,d,m", "comma-separated configurations to take a 5s CPU profile of under load (\"\": none)")
+	profile := fs.String("profile", "b512,d,m", "comma-separated configurations to take a CPU profile of under load (\"\": none)")
+	profileFor := fs.Duration("profile-seconds", 5*time.Second, "how long each CPU profile runs (a longer one tells apart costs of a microsecond a request)")
 	fs.Parse(args) //nolint:errcheck // ExitOnError
 	if *bin == "" {
 		return errors.New("-frontdoor is required")
@@ -1148,7 +1149,7 @@ func runBench(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			path, err := captureProfile(ctx, c, *out, *threads, *conns, headersFor(c))
+			path, err := captureProfile(ctx, c, *out, *profileFor, *threads, *conns, headersFor(c))
 			resume()
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "profile:", err)
@@ -1165,7 +1166,7 @@ func runBench(ctx context.Context, args []string) error {
 		if prof == "" {
 			continue
 		}
-		fmt.Printf("\nCPU profile of configuration %s (5s under load): %s\n", c.key, prof)
+		fmt.Printf("\nCPU profile of configuration %s (%s under load): %s\n", c.key, *profileFor, prof)
 		fmt.Println("```")
 		fmt.Println(pprofTop(prof, 15))
 		fmt.Println("```")
@@ -1174,17 +1175,22 @@ func runBench(ctx context.Context, args []string) error {
 	return nil
 }
 
-// captureProfile runs wrk against c for 8s and takes a 5s CPU profile of
-// its gateway in the middle of it.
-func captureProfile(ctx context.Context, c *benchConfig, out string, threads, conns int, load wrkLoad) (string, error) {
+// captureProfile runs wrk against c for the profile's length and 3 s
+// more and takes a CPU profile of its gateway in the middle of it. It
+// prints wrk's rate, so that a profile's seconds can be read as CPU time
+// per request.
+func captureProfile(ctx context.Context, c *benchConfig, out string, length time.Duration, threads, conns int, load wrkLoad) (string, error) {
 	done := make(chan error, 1)
 	go func() {
-		_, err := runWrk(ctx, c.url, 8*time.Second, threads, conns, load)
+		r, err := runWrk(ctx, c.url, length+3*time.Second, threads, conns, load)
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "profile of %s: %.0f req/s under wrk while it ran\n", c.key, r.rps)
+		}
 		done <- err
 	}()
 	time.Sleep(1500 * time.Millisecond)
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Get("http://" + c.gw.admin + "/debug/pprof/profile?seconds=5")
+	client := &http.Client{Timeout: length + 30*time.Second}
+	resp, err := client.Get("http://" + c.gw.admin + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(math.Ceil(length.Seconds()))))
 	if err != nil {
 		<-done
 		return "", err

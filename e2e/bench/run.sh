@@ -49,14 +49,15 @@
 # e ≥ 0.80× bm; mc's changes seen within 100 ms (p99); f ≥ 0.90× f0;
 # beyond, d ≥ 1.0× b), the signature floor (one assertion
 # signed on this machine against bare Caddy's CPU per request: the most d0
-# and m0 can reach), then a 5 s CPU profile of b512, d and m under load
+# and m0 can reach), then a CPU profile (5 s) of b512, d and m under load
 # with their top entries. Needs wrk and redis-server (apt-get install wrk
 # redis-server). Everything stays on 127.0.0.1.
 #
 # Environment: ROUNDS (5), DURATION (10s), THREADS (2), CONNECTIONS (64),
 # ONLY (comma-separated config keys), PROFILE (configs to profile, default
-# b512,d,m; empty: none), OUT (directory for logs, the profiles, the wrk
-# script and a copy of the report), FRONTDOOR_BINARY (skip the build).
+# b512,d,m; empty: none), PROFILE_SECONDS (each profile's length, 5), OUT
+# (directory for logs, the profiles, the wrk script and a copy of the
+# report), FRONTDOOR_BINARY (skip the build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -81,4 +82,4 @@ build_tools bench
 "$OUT/bench" run -frontdoor "$bin" -out "$OUT" \
 	-rounds "${ROUNDS:-5}" -duration "${DURATION:-10s}" \
 	-threads "${THREADS:-2}" -connections "${CONNECTIONS:-64}" \
-	${ONLY:+-only "$ONLY"} ${PROFILE+-profile="$PROFILE"} | tee "$OUT/report.md"
+	${ONLY:+-only "$ONLY"} ${PROFILE+-profile="$PROFILE"} ${PROFILE_SECONDS:+-profile-seconds "${PROFILE_SECONDS}s"} | tee "$OUT/report.md"
