@@ -171,7 +171,7 @@ func (bp *bodyPipeline) startBanner(hdr http.Header) bool {
 	}
 	bp.injector = injectorPool.Get().(*banner.Injector)
 	bp.injector.Reset(bp.dst, page)
-	bp.injector.SetScripting(banner.ScriptingEnabled(hdr["Content-Security-Policy"]))
+	bp.injector.SetScripting(b.csp.apply(hdr, b.styleHashes))
 	// The length changes by more than the banner: what closes a page left
 	// open, and transcoding to UTF-8.
 	hdr.Del("Content-Length")
@@ -182,11 +182,6 @@ func (bp *bodyPipeline) startBanner(hdr http.Header) bool {
 		hdr.Del(name) // they describe the vendor's body, trailers included
 	}
 	hdr.Set("Accept-Ranges", "none")
-	for _, name := range []string{"Content-Security-Policy", "Content-Security-Policy-Report-Only"} {
-		for i, policy := range hdr[name] {
-			hdr[name][i] = banner.AllowStyle(policy, b.styleHashes)
-		}
-	}
 	return true
 }
 

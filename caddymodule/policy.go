@@ -48,6 +48,7 @@ type bannerPolicy struct {
 	page        *banner.Bound   // the banner with the request reference still to be put in
 	styleHashes []string        // CSP hashes of the banner's style, for vendors' strict policies
 	feedback    *bannerFeedback // nil: the banner carries no feedback links
+	csp         bannerCSP       // the last vendor policy patched for the banner
 }
 
 // render is the banner of one page: the request's reference in it, and
@@ -107,9 +108,7 @@ func (p *responsePolicy) forShopper(stats *backendStats) *responsePolicy {
 	if p.banner != nil && p.banner.feedback != nil {
 		// The shopper's customer is nobody: no feedback links, the
 		// banner it checks for.
-		b := *p.banner
-		b.feedback = nil
-		c.banner = &b
+		c.banner = &bannerPolicy{page: p.banner.page, styleHashes: p.banner.styleHashes}
 	}
 	return &c
 }
