@@ -57,18 +57,26 @@ func (t *upstreamTransport) Cleanup() error {
 }
 
 // RoundTrip sends the request with the attempt's frontdoor headers added
-// to a copy of its header map: the proxy logs the request it holds after
-// the round trip, which must not see them.
+// to a copy of its header map (the proxy logs the request it holds after
+// the round trip, which must not see them), and gives the attempt's body
+// watch the response body to close if it stalls.
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	up, _ := req.Context().Value(upstreamKey{}).(*upstreamHeaders)
-	if up == nil || len(up.keys) == 0 {
+	bw, _ := req.Context().Value(attemptKey{}).(*bodyWatch)
+	if bw == nil {
 		return t.HTTPTransport.RoundTrip(req)
 	}
-	out := *req
-	out.Header = make(http.Header, len(req.Header)+len(up.keys))
-	maps.Copy(out.Header, req.Header)
-	up.applyTo(out.Header)
-	return t.HTTPTransport.RoundTrip(&out)
+	if up := bw.upstream; up != nil && len(up.keys) > 0 {
+		out := *req
+		out.Header = make(http.Header, len(req.Header)+len(up.keys))
+		maps.Copy(out.Header, req.Header)
+		up.applyTo(out.Header)
+		req = &out
+	}
+	res, err := t.HTTPTransport.RoundTrip(req)
+	if err == nil {
+		bw.body = res.Body
+	}
+	return res, err
 }
 
 // withUpstreamTransport replaces Caddy's http transport of a backend's

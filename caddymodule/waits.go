@@ -49,22 +49,36 @@ const (
 const progressUnit = 1 << 10
 
 // errBodyStalled is the cause with which an attempt's context is
-// cancelled when its response body made no progress within the bound.
+// cancelled when its response body made no progress within the bound and
+// the backend's transport is not frontdoor's (see bodyWatch.check).
 var errBodyStalled = errors.New("response body made no progress within response_body_timeout")
 
 // waitEpoch anchors the monotonic clock of bodyWatch.
 var waitEpoch = time.Now()
 
-// bodyWatch runs one attempt's proxy and cancels the attempt when the
+// bodyWatch runs one attempt's proxy and cuts the attempt when the
 // response body it writes makes no progress for the backend's bound. It
-// is the writer the proxy writes to, in front of the attempt's writer.
+// is the writer the proxy writes to, in front of the attempt's writer,
+// and it travels in the attempt's request context to the backend's
+// transport (upstreamTransport), which takes from it the headers to add
+// and gives it the response body to close.
 type bodyWatch struct {
 	http.ResponseWriter // the attempt's writer
 
-	proxy   caddyhttp.MiddlewareHandler
-	hold    *headHold // told whether the answer streams
-	bound   time.Duration
-	cancel  context.CancelCauseFunc
+	proxy    caddyhttp.MiddlewareHandler
+	hold     *headHold        // told whether the answer streams
+	upstream *upstreamHeaders // what upstreamTransport adds to the request
+	bound    time.Duration
+
+	// body is the backend's response body as upstreamTransport returned
+	// it, set before the proxy writes the head that arms the watch:
+	// closing it fails the proxy's blocked read and closes the backend's
+	// connection. A transport frontdoor does not wrap sets none; the
+	// attempt then runs in a context that cancel ends.
+	body   io.Closer
+	cancel context.CancelCauseFunc
+
+	stalled atomic.Bool // the bound cut the attempt
 	timer   *time.Timer
 	last    atomic.Int64 // ns since waitEpoch of the last progress
 	pending int          // bytes since then; the proxy's goroutine only
@@ -136,17 +150,26 @@ func (bw *bodyWatch) arm() {
 	t.Reset(bw.bound)
 }
 
-// check runs when the bound may have passed without progress: it cancels
-// the attempt (the transport then closes the backend's connection and the
-// proxy's read fails) or looks again when the bound after the last
-// progress has passed.
+// check runs when the bound may have passed without progress: it cuts
+// the attempt (the backend's connection is closed and the proxy's read
+// fails) or looks again when the bound after the last progress has passed.
+// Closing the body is what cancelling the request's context would do
+// without a context made for every attempt: that context, its done
+// channel and its link to the request's cost more than the rest of the
+// watch.
 func (bw *bodyWatch) check() {
 	idle := time.Since(waitEpoch) - time.Duration(bw.last.Load())
-	if idle >= bw.bound {
-		bw.cancel(errBodyStalled)
+	if idle < bw.bound {
+		bw.timer.Reset(bw.bound - idle)
 		return
 	}
-	bw.timer.Reset(bw.bound - idle)
+	bw.stalled.Store(true)
+	switch {
+	case bw.body != nil:
+		bw.body.Close() //nolint:errcheck // the read it fails is what reports
+	case bw.cancel != nil:
+		bw.cancel(errBodyStalled)
+	}
 }
 
 // stop ends the watch; the attempt is over.
@@ -163,18 +186,17 @@ func (bw *bodyWatch) stop() {
 // request is the one copy of r it makes, whatever it carries. stalled
 // reports whether the bound cut the attempt.
 func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRoute, r *http.Request, up *upstreamHeaders, next caddyhttp.Handler) (aborted any, err error, stalled bool) {
-	*bw = bodyWatch{proxy: b.proxy, hold: hold, bound: b.bodyTimeout}
-	ctx := withUpstreamHeaders(r.Context(), up)
-	if b.bodyTimeout <= 0 {
-		aborted, err = aw.serve(bw, r.WithContext(ctx), next)
-		return aborted, err, false
+	*bw = bodyWatch{proxy: b.proxy, hold: hold, upstream: up, bound: b.bodyTimeout}
+	ctx := context.WithValue(r.Context(), attemptKey{}, bw)
+	if b.bodyTimeout > 0 && !b.wrapped {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		bw.cancel = cancel
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	bw.cancel = cancel
 	aborted, err = aw.serve(bw, r.WithContext(ctx), next)
 	bw.stop()
-	return aborted, err, errors.Is(context.Cause(ctx), errBodyStalled)
+	return aborted, err, bw.stalled.Load()
 }
 
 // Interface guards
@@ -187,14 +209,8 @@ var (
 	_ interface{ FlushError() error } = (*headHold)(nil)
 )
 
-// upstreamKey is the request context key of the attempt's upstreamHeaders.
-type upstreamKey struct{}
-
-// withUpstreamHeaders returns the context that carries up to the
-// transport.
-func withUpstreamHeaders(ctx context.Context, up *upstreamHeaders) context.Context {
-	return context.WithValue(ctx, upstreamKey{}, up)
-}
+// attemptKey is the request context key of the attempt's bodyWatch.
+type attemptKey struct{}
 
 // serve runs the backend's proxy with this writer and finishes the
 // response whatever happens: on a panic (the proxy aborts a response it

@@ -8,11 +8,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 // waitsSite is one journey whose outsourced backend answers with vendor,
 // with a short body bound, and an in-house backend to fail over to.
 func waitsSite(t *testing.T, vendor, care http.HandlerFunc) *Handler {
+	return waitsSiteWith(t, vendor, care, "")
+}
+
+// waitsSiteWith is waitsSite with extra lines in the vendor's backend block.
+func waitsSiteWith(t *testing.T, vendor, care http.HandlerFunc, extra string) *Handler {
 	t.Helper()
 	v := newBackend(t, vendor)
 	c := newBackend(t, care)
@@ -27,6 +35,7 @@ func waitsSite(t *testing.T, vendor, care http.HandlerFunc) *Handler {
 				vendor "NightDesk BPO"
 				to `+v.addr()+`
 				response_body_timeout 200ms
+				`+extra+`
 			}
 			backend care-team {
 				owner in-house
@@ -51,10 +60,16 @@ func lastError(h *Handler) recentError {
 	return errs[0]
 }
 
+// vendorPatience is how long a stalling or trickling vendor of these
+// tests keeps at it when the gateway does not cut it: long past every
+// bound here, short enough that a gateway that never cuts fails the test
+// instead of hanging it.
+const vendorPatience = 5 * time.Second
+
 // trickle is a vendor sending its answer a byte every 20ms until the
 // gateway gives up on it.
 func trickle(w http.ResponseWriter, r *http.Request) {
-	for r.Context().Err() == nil {
+	for end := time.Now().Add(vendorPatience); r.Context().Err() == nil && time.Now().Before(end); {
 		io.WriteString(w, "<")
 		w.(http.Flusher).Flush()
 		time.Sleep(20 * time.Millisecond) // pacing: a vendor trickling its answer
@@ -72,7 +87,10 @@ func TestWaitsStalledAndTricklingBodies(t *testing.T) {
 			w.Header().Set("Content-Length", "100000")
 			io.WriteString(w, "<html><body>NightDesk ")
 			w.(http.Flusher).Flush()
-			<-r.Context().Done()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(vendorPatience):
+			}
 		},
 		"trickle": func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
@@ -80,44 +98,81 @@ func TestWaitsStalledAndTricklingBodies(t *testing.T) {
 			trickle(w, r)
 		},
 	}
+	// A transport frontdoor does not wrap gets no body to close: its
+	// attempts run in a context the bound cancels.
+	transports := map[string]string{"": "", " (plain transport)": "transport " + plainTransportName}
 	for name, vendor := range stalls {
-		t.Run(name, func(t *testing.T) {
-			released := make(chan struct{}, 4)
-			h := waitsSite(t, func(w http.ResponseWriter, r *http.Request) {
-				defer func() { released <- struct{}{} }()
-				vendor(w, r)
-			}, func(w http.ResponseWriter, r *http.Request) {
-				io.WriteString(w, "care answers")
-			})
-
-			start := time.Now()
-			w := serve(t, h, httptest.NewRequest(http.MethodGet, "/support/chat", nil), nil)
-			if w.Code != 200 || w.Body.String() != "care answers" {
-				t.Errorf("GET: %d %.100q, want the failover's answer", w.Code, w.Body.String())
-			}
-			if el := time.Since(start); el > 2*time.Second {
-				t.Errorf("GET answered after %s with a 200ms bound", el)
-			}
-			if e := lastError(h); e.Kind != errTimeout || e.Status != http.StatusGatewayTimeout || e.Backend != "nightdesk" {
-				t.Errorf("recorded error %+v, want a nightdesk timeout", e)
-			}
-
-			r := httptest.NewRequest(http.MethodPost, "/support/ticket", strings.NewReader("ticket"))
-			r.Header.Set("Accept", "text/html")
-			w = serve(t, h, r, nil)
-			if w.Code != http.StatusGatewayTimeout || !strings.Contains(w.Body.String(), "Acme Outdoor") ||
-				strings.Contains(w.Body.String(), "NightDesk") || !strings.Contains(w.Body.String(), w.Header().Get("X-Request-Id")) {
-				t.Errorf("POST: %d %.300q, want the brand 504 page with the reference", w.Code, w.Body.String())
-			}
-			for range 2 {
-				select {
-				case <-released:
-				case <-time.After(2 * time.Second):
-					t.Fatal("the vendor's handler still runs: the attempt's connection was not closed")
+		for suffix, extra := range transports {
+			t.Run(name+suffix, func(t *testing.T) {
+				released := make(chan struct{}, 4)
+				h := waitsSiteWith(t, func(w http.ResponseWriter, r *http.Request) {
+					defer func() { released <- struct{}{} }()
+					vendor(w, r)
+				}, func(w http.ResponseWriter, r *http.Request) {
+					io.WriteString(w, "care answers")
+				}, extra)
+				if b := h.routes[0].backends[0]; b.wrapped == (extra != "") {
+					t.Fatalf("backend %s: wrapped %v with %q", b.name, b.wrapped, extra)
 				}
-			}
-		})
+
+				start := time.Now()
+				w := serve(t, h, httptest.NewRequest(http.MethodGet, "/support/chat", nil), nil)
+				if w.Code != 200 || w.Body.String() != "care answers" {
+					t.Errorf("GET: %d %.100q, want the failover's answer", w.Code, w.Body.String())
+				}
+				if el := time.Since(start); el > 2*time.Second {
+					t.Errorf("GET answered after %s with a 200ms bound", el)
+				}
+				if e := lastError(h); e.Kind != errTimeout || e.Status != http.StatusGatewayTimeout || e.Backend != "nightdesk" {
+					t.Errorf("recorded error %+v, want a nightdesk timeout", e)
+				}
+
+				r := httptest.NewRequest(http.MethodPost, "/support/ticket", strings.NewReader("ticket"))
+				r.Header.Set("Accept", "text/html")
+				w = serve(t, h, r, nil)
+				if w.Code != http.StatusGatewayTimeout || !strings.Contains(w.Body.String(), "Acme Outdoor") ||
+					strings.Contains(w.Body.String(), "NightDesk") || !strings.Contains(w.Body.String(), w.Header().Get("X-Request-Id")) {
+					t.Errorf("POST: %d %.300q, want the brand 504 page with the reference", w.Code, w.Body.String())
+				}
+				for range 2 {
+					select {
+					case <-released:
+					case <-time.After(2 * time.Second):
+						t.Fatal("the vendor's handler still runs: the attempt's connection was not closed")
+					}
+				}
+			})
+		}
 	}
+}
+
+// plainTransportName names a reverse_proxy transport frontdoor cannot
+// wrap (as fastcgi or a plugin's): a net/http transport of its own.
+const plainTransportName = "frontdoor_plain_test"
+
+func init() { caddy.RegisterModule(plainTransport{}) }
+
+type plainTransport struct{ transport http.Transport }
+
+func (plainTransport) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.reverse_proxy.transport." + plainTransportName,
+		New: func() caddy.Module { return new(plainTransport) },
+	}
+}
+
+// RoundTrip sets the scheme, as Caddy's own transports do.
+func (t *plainTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r.URL.Scheme = "http"
+	return t.transport.RoundTrip(r)
+}
+
+func (*plainTransport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
 }
 
 // A page the vendor streams (no Content-Length) reaches the customer as it
