@@ -152,12 +152,12 @@ const plainTransportName = "frontdoor_plain_test"
 
 func init() { caddy.RegisterModule(plainTransport{}) }
 
-type plainTransport struct{ transport http.Transport }
+type plainTransport struct{ transport *http.Transport }
 
 func (plainTransport) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "http.reverse_proxy.transport." + plainTransportName,
-		New: func() caddy.Module { return new(plainTransport) },
+		New: func() caddy.Module { return &plainTransport{transport: new(http.Transport)} },
 	}
 }
 
