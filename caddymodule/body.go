@@ -32,11 +32,11 @@ const (
 // lines (WHATWG "extract a MIME type"): a vendor cannot send text/plain
 // to the gateway and text/html to the browser. It returns the coding to
 // decode ("" for none).
-func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header) (plan bodyPlan, coding string) {
+func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header) (plan bodyPlan, coding string, page mimetype.MIMEType) {
 	page, typed := mimetype.Extract(hdr["Content-Type"])
 	typed = typed && !mimetype.Sniffed(page, typed)
 	if typed && !mimetype.IsHTML(page) {
-		return bodyAsIs, ""
+		return bodyAsIs, "", page
 	}
 	disposition, _, _ := mime.ParseMediaType(hdr.Get("Content-Disposition"))
 	switch {
@@ -44,7 +44,7 @@ func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header)
 		// A part of a page nobody asked a part of: browsers render a 206
 		// as they would a 200, so it cannot go out without the banner,
 		// and the banner cannot go into a part.
-		return bodyRefused, ""
+		return bodyRefused, "", page
 	case x.req.Method == http.MethodHead,
 		status == http.StatusNoContent, status == http.StatusNotModified,
 		status == http.StatusPartialContent,
@@ -53,19 +53,19 @@ func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header)
 		if typed {
 			p.stats.banner("skipped")
 		}
-		return bodyAsIs, ""
+		return bodyAsIs, "", page
 	}
 	coding, single := contentcoding.Normalize(hdr.Get("Content-Encoding"))
 	if coding == "identity" {
 		coding = ""
 	}
 	if !single || coding != "" && !contentcoding.Decodable(coding) {
-		return bodyRefused, ""
+		return bodyRefused, "", page
 	}
 	if !typed {
-		return bodySniffed, coding
+		return bodySniffed, coding, page
 	}
-	return bodyBanner, coding
+	return bodyBanner, coding, page
 }
 
 // isRedirect reports whether a browser follows a response's Location: on
@@ -106,10 +106,11 @@ type bodyPipeline struct {
 	injector *banner.Injector // set once the body is known to be a page
 }
 
-// newBodyPipeline wires the stages for a page (typed) or a body to sniff,
-// in the given coding. The headers are sent by the sniffer, once the start
-// of the body shows the type and charset.
-func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, requestID string, customer *customerContext, coding string, typed bool) *bodyPipeline {
+// newBodyPipeline wires the stages for a page (typed: its Content-Type,
+// as planBody extracted it, is page) or a body to sniff, in the given
+// coding. The headers are sent by the sniffer, once the start of the body
+// shows the type and charset.
+func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, requestID string, customer *customerContext, coding string, page mimetype.MIMEType, typed bool) *bodyPipeline {
 	bp := &bodyPipeline{policy: p, dst: dst, status: status, requestID: requestID, customer: customer}
 	hdr := dst.Header()
 	if coding != "" {
@@ -118,7 +119,7 @@ func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, req
 	}
 	bp.sniffer = &pageSniffer{pipeline: bp}
 	if typed {
-		bp.sniffer.page, bp.sniffer.typed = mimetype.Extract(hdr["Content-Type"])
+		bp.sniffer.page, bp.sniffer.typed = page, true
 	}
 	bp.in = bp.sniffer
 	if coding != "" {

@@ -94,14 +94,14 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		return
 	}
 	if p.banner != nil && kind == final {
-		plan, coding := p.planBody(aw.scope, status, hdr)
+		plan, coding, page := p.planBody(aw.scope, status, hdr)
 		switch plan {
 		case bodyRefused:
 			aw.swallow(http.StatusBadGateway)
 			return
 		case bodyBanner, bodySniffed:
 			aw.detach()
-			aw.body = newBodyPipeline(p, aw.ResponseWriter, status, aw.scope.requestID, aw.customer, coding, plan == bodyBanner)
+			aw.body = newBodyPipeline(p, aw.ResponseWriter, status, aw.scope.requestID, aw.customer, coding, page, plan == bodyBanner)
 			if aw.body != nil {
 				return // the sniffer writes the header once the body shows its type and charset
 			}
