@@ -174,8 +174,12 @@ func (bp *bodyPipeline) startBanner(hdr http.Header) bool {
 	bp.injector.Reset(bp.dst, page)
 	bp.injector.SetScripting(b.csp.apply(hdr, b.styleHashes))
 	// The length changes by more than the banner: what closes a page left
-	// open, and transcoding to UTF-8.
+	// open, and transcoding to UTF-8. The hold sends a page it kept whole
+	// with its new length.
 	hdr.Del("Content-Length")
+	if hold, ok := bp.dst.(*headHold); ok {
+		hold.holdWholePage()
+	}
 	if etag := hdr.Get("Etag"); etag != "" && !strings.HasPrefix(etag, "W/") {
 		hdr.Set("Etag", "W/"+etag)
 	}

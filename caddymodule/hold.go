@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"sync"
 )
 
 // headHold keeps a backend's answer of announced length from the
@@ -19,20 +21,43 @@ import (
 // sends its first part early keeps doing so. Flushes of a held answer
 // wait for the hold to end (the proxy flushes an answer it is about to
 // abort). It sits between the attempt's writer and the customer's.
+//
+// A page the banner goes into, of announced length, is held whole, up to
+// wholePageHold bytes: its length changes, and held whole it goes out with
+// the Content-Length of what it became, in one piece, where streaming it
+// would cost chunk framing and a last write for the terminator. A longer
+// one streams from there, chunked.
 type headHold struct {
 	http.ResponseWriter // the customer's
 	status              int
 	held                []byte
 	buf                 [progressUnit]byte
-	streamed            bool // set by the body watch: the backend streams its answer
-	holding             bool // a final head is held
-	passed              bool // a final head went to the customer
-	lost                bool // writing to the customer failed: they left
+	page                *[wholePageHold]byte // the buffer of a page held whole
+	streamed            bool                 // set by the body watch: the backend streams its answer
+	wholePage           bool                 // hold the page whole (see holdWholePage)
+	holding             bool                 // a final head is held
+	passed              bool                 // a final head went to the customer
+	lost                bool                 // writing to the customer failed: they left
 }
+
+// wholePageHold is how much of a page the hold keeps to send it whole:
+// most vendor pages, uncompressed, fit; memory per page in flight stays
+// bounded, and the buffers are reused.
+const wholePageHold = 64 << 10
+
+var pageHolds = sync.Pool{New: func() any { return new([wholePageHold]byte) }}
 
 func (hh *headHold) reset(w http.ResponseWriter) {
 	hh.ResponseWriter, hh.status, hh.held = w, 0, nil
-	hh.streamed, hh.holding, hh.passed, hh.lost = false, false, false, false
+	hh.streamed, hh.wholePage, hh.holding, hh.passed, hh.lost = false, false, false, false, false
+}
+
+// holdWholePage asks the hold to keep the final answer whole, as long as
+// it fits, and to send it with its length: the body pipeline changes the
+// page (the banner) and so drops the backend's Content-Length. An answer
+// the backend streams keeps streaming.
+func (hh *headHold) holdWholePage() {
+	hh.wholePage = !hh.streamed
 }
 
 func (hh *headHold) WriteHeader(status int) {
@@ -45,6 +70,9 @@ func (hh *headHold) WriteHeader(status int) {
 	case hh.streamed:
 		hh.passed = true
 		hh.ResponseWriter.WriteHeader(status)
+	case hh.wholePage:
+		hh.page = pageHolds.Get().(*[wholePageHold]byte)
+		hh.status, hh.holding, hh.held = status, true, hh.page[:0]
 	default:
 		hh.status, hh.holding, hh.held = status, true, hh.buf[:0]
 	}
@@ -70,13 +98,26 @@ func (hh *headHold) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// release sends the held head and body on: the answer made progress or
-// ended.
+// release sends the held head and body on: the answer made progress, or
+// it is under way and cannot be held any longer.
 func (hh *headHold) release() error {
+	return hh.releaseHeld(false)
+}
+
+// end sends on what is still held of an answer that ended: a page held
+// whole goes with its length.
+func (hh *headHold) end() error {
+	return hh.releaseHeld(true)
+}
+
+func (hh *headHold) releaseHeld(ended bool) error {
 	if !hh.holding {
 		return nil
 	}
 	hh.holding, hh.passed = false, true
+	if ended && hh.page != nil {
+		hh.ResponseWriter.Header().Set("Content-Length", strconv.Itoa(len(hh.held)))
+	}
 	hh.ResponseWriter.WriteHeader(hh.status)
 	var err error
 	if len(hh.held) > 0 {
@@ -85,12 +126,22 @@ func (hh *headHold) release() error {
 		}
 	}
 	hh.held = nil
+	hh.putPage()
 	return err
 }
 
 // discard drops the held answer: the customer gets another.
 func (hh *headHold) discard() {
 	hh.holding, hh.held, hh.status = false, nil, 0
+	hh.putPage()
+}
+
+// putPage gives the whole-page buffer back once nothing refers to it.
+func (hh *headHold) putPage() {
+	if hh.page != nil {
+		pageHolds.Put(hh.page)
+		hh.page = nil
+	}
 }
 
 // FlushError flushes what has passed; a held answer stays held.

@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
@@ -156,5 +159,74 @@ func TestFrameWalkerFindsCloseFrames(t *testing.T) {
 		if g.feed(stream[:len(stream)-len(closeFrame)]) {
 			t.Fatalf("a close frame seen in payload bytes")
 		}
+	}
+}
+
+// TestBannerPageKeepsALength: a vendor page of announced length that fits
+// the hold reaches the customer whole, with the Content-Length of what it
+// became (banner included), so the server sends it in one piece instead of
+// chunks and a terminator; a longer one streams, chunked, as before.
+func TestBannerPageKeepsALength(t *testing.T) {
+	pageOf := func(size int) string {
+		var b strings.Builder
+		b.WriteString("<!doctype html><html><head><title>Desk</title></head><body>")
+		for b.Len() < size-len("</body></html>") {
+			b.WriteString("<p>NightDesk answer line.</p>\n")
+		}
+		b.WriteString("</body></html>")
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name   string
+		size   int
+		length bool
+	}{
+		{"a 20 KB page", 20 << 10, true},
+		{"a page just under the hold", wholePageHold - 4<<10, true},
+		{"a page past the hold", wholePageHold + 10<<10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			page := pageOf(tc.size)
+			vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html; charset=utf-8")
+				w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+				io.WriteString(w, page)
+			})
+			h := provisionHandler(t, `brand "Acme Outdoor"
+				journey support /support* {
+					backend nightdesk {
+						owner outsourced
+						vendor NightDesk
+						to `+vendor.addr()+`
+					}
+				}`, monday10)
+			// A real server, so that what it sends is what it frames.
+			gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
+				if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {
+					t.Error(err)
+				}
+			}))
+			defer gw.Close()
+			res, err := http.Get(gw.URL + "/support/article")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(body), `id="frontdoor-banner"`); n != 1 || !strings.HasSuffix(string(body), "</body></html>") {
+				t.Fatalf("%d banners, ends %q", n, body[max(0, len(body)-40):])
+			}
+			chunked := len(res.TransferEncoding) > 0
+			if tc.length && (chunked || res.ContentLength != int64(len(body))) {
+				t.Errorf("Content-Length %d, Transfer-Encoding %v for %d bytes: want the length, not chunks", res.ContentLength, res.TransferEncoding, len(body))
+			}
+			if !tc.length && !chunked {
+				t.Errorf("Content-Length %d for a page past the hold: want it streamed in chunks", res.ContentLength)
+			}
+		})
 	}
 }

@@ -212,7 +212,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				aw.swallow(http.StatusBadGateway)
 				b.stats.upstreamError(errAborted)
 			}
-			if relErr := hold.release(); relErr != nil {
+			if relErr := hold.end(); relErr != nil {
 				return nil // the customer left: nothing to send them
 			}
 			status := aw.statusOrOK()
