@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // headHold keeps a backend's answer of announced length from the
@@ -23,16 +24,18 @@ import (
 // abort). It sits between the attempt's writer and the customer's.
 //
 // A page the banner goes into, of announced length, is held whole, up to
-// wholePageHold bytes: its length changes, and held whole it goes out with
-// the Content-Length of what it became, in one piece, where streaming it
-// would cost chunk framing and a last write for the terminator. A longer
-// one streams from there, chunked.
+// wholePageHold bytes and as long as it keeps coming (wholePageWait): its
+// length changes, and held whole it goes out with the Content-Length of
+// what it became, in one piece, where streaming it would cost chunk
+// framing and a last write for the terminator. A longer or slower one
+// streams from there, chunked.
 type headHold struct {
 	http.ResponseWriter // the customer's
 	status              int
 	held                []byte
 	buf                 [progressUnit]byte
 	page                *[wholePageHold]byte // the buffer of a page held whole
+	pageSince           time.Duration        // since waitEpoch, when the page's hold began
 	streamed            bool                 // set by the body watch: the backend streams its answer
 	wholePage           bool                 // hold the page whole (see holdWholePage)
 	holding             bool                 // a final head is held
@@ -44,6 +47,11 @@ type headHold struct {
 // most vendor pages, uncompressed, fit; memory per page in flight stays
 // bounded, and the buffers are reused.
 const wholePageHold = 64 << 10
+
+// wholePageWait is how long a page is held whole: a backend that sends
+// the rest of it later than that has the customer see what came so far
+// with its next bytes, as a page that was never held.
+const wholePageWait = 100 * time.Millisecond
 
 var pageHolds = sync.Pool{New: func() any { return new([wholePageHold]byte) }}
 
@@ -72,6 +80,7 @@ func (hh *headHold) WriteHeader(status int) {
 		hh.ResponseWriter.WriteHeader(status)
 	case hh.wholePage:
 		hh.page = pageHolds.Get().(*[wholePageHold]byte)
+		hh.pageSince = time.Since(waitEpoch)
 		hh.status, hh.holding, hh.held = status, true, hh.page[:0]
 	default:
 		hh.status, hh.holding, hh.held = status, true, hh.buf[:0]
@@ -83,7 +92,7 @@ func (hh *headHold) Write(p []byte) (int, error) {
 		hh.WriteHeader(http.StatusOK)
 	}
 	if hh.holding {
-		if len(hh.held)+len(p) <= cap(hh.held) {
+		if len(hh.held)+len(p) <= cap(hh.held) && !hh.pageLate() {
 			hh.held = append(hh.held, p...)
 			return len(p), nil
 		}
@@ -96,6 +105,12 @@ func (hh *headHold) Write(p []byte) (int, error) {
 		hh.lost = true
 	}
 	return n, err
+}
+
+// pageLate reports whether a page held whole has been held too long, once
+// it made the progress any held answer must make before it passes.
+func (hh *headHold) pageLate() bool {
+	return hh.page != nil && len(hh.held) >= progressUnit && time.Since(waitEpoch)-hh.pageSince > wholePageWait
 }
 
 // release sends the held head and body on: the answer made progress, or

@@ -230,3 +230,69 @@ func TestBannerPageKeepsALength(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowBannerPageStreams: a page held whole that stops coming for
+// longer than the hold waits reaches the customer as far as it came with
+// the vendor's next bytes, instead of after the whole page. (A proxy does
+// not flush an answer of announced length: what is released goes out once
+// it is more than the server buffers, so the page so far is 16 KB.)
+func TestSlowBannerPageStreams(t *testing.T) {
+	const first, then, rest = "<p>first part</p>", "<p>then this</p>", "<p>the rest</p></body></html>"
+	head := "<!doctype html><html><head><title>Desk</title></head><body>" + strings.Repeat("<p>NightDesk answer line.</p>\n", 16<<10/30) + first
+	customerSawStart := make(chan struct{})
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(then)+len(rest)))
+		io.WriteString(w, head)
+		w.(http.Flusher).Flush()
+		time.Sleep(2 * wholePageWait) // pacing: a vendor whose page stops coming for a while
+		io.WriteString(w, then)
+		w.(http.Flusher).Flush()
+		select {
+		case <-customerSawStart:
+		case <-time.After(5 * time.Second):
+		}
+		io.WriteString(w, rest)
+	})
+	h := provisionHandler(t, `brand "Acme Outdoor"
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor NightDesk
+				to `+vendor.addr()+`
+			}
+		}`, monday10)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
+		if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}))
+	defer gw.Close()
+	res, err := http.Get(gw.URL + "/support/article")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got bytes.Buffer
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), first) {
+		n, err := res.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil && !strings.Contains(got.String(), first) {
+			t.Fatalf("%v after %d bytes", err, got.Len())
+		}
+	}
+	if strings.Contains(got.String(), "the rest") {
+		t.Errorf("the customer saw the start of the page only with its end: it was held past the vendor's pause")
+	}
+	close(customerSawStart)
+	all, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Write(all)
+	if n := strings.Count(got.String(), `id="frontdoor-banner"`); n != 1 || !strings.HasSuffix(got.String(), "</body></html>") {
+		t.Errorf("%d banners, ends %q", n, got.String()[max(0, got.Len()-40):])
+	}
+}
