@@ -162,6 +162,29 @@ func TestFrameWalkerFindsCloseFrames(t *testing.T) {
 	}
 }
 
+// bannerGateway serves a handler whose one journey goes to vendor, an
+// outsourced backend with the banner, from a real server, so that what
+// the customer receives is framed as net/http frames it.
+func bannerGateway(t *testing.T, vendor *recordingBackend) *httptest.Server {
+	t.Helper()
+	h := provisionHandler(t, `brand "Acme Outdoor"
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor NightDesk
+				to `+vendor.addr()+`
+			}
+		}`, monday10)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
+		if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}))
+	t.Cleanup(gw.Close)
+	return gw
+}
+
 // TestBannerPageKeepsALength: a vendor page of announced length that fits
 // the hold reaches the customer whole, with the Content-Length of what it
 // became (banner included), so the server sends it in one piece instead of
@@ -192,23 +215,7 @@ func TestBannerPageKeepsALength(t *testing.T) {
 				w.Header().Set("Content-Length", strconv.Itoa(len(page)))
 				io.WriteString(w, page)
 			})
-			h := provisionHandler(t, `brand "Acme Outdoor"
-				journey support /support* {
-					backend nightdesk {
-						owner outsourced
-						vendor NightDesk
-						to `+vendor.addr()+`
-					}
-				}`, monday10)
-			// A real server, so that what it sends is what it frames.
-			gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
-				if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {
-					t.Error(err)
-				}
-			}))
-			defer gw.Close()
-			res, err := http.Get(gw.URL + "/support/article")
+			res, err := http.Get(bannerGateway(t, vendor).URL + "/support/article")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,22 +261,7 @@ func TestSlowBannerPageStreams(t *testing.T) {
 		}
 		io.WriteString(w, rest)
 	})
-	h := provisionHandler(t, `brand "Acme Outdoor"
-		journey support /support* {
-			backend nightdesk {
-				owner outsourced
-				vendor NightDesk
-				to `+vendor.addr()+`
-			}
-		}`, monday10)
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
-		if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}))
-	defer gw.Close()
-	res, err := http.Get(gw.URL + "/support/article")
+	res, err := http.Get(bannerGateway(t, vendor).URL + "/support/article")
 	if err != nil {
 		t.Fatal(err)
 	}
