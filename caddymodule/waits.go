@@ -79,6 +79,7 @@ type bodyWatch struct {
 	cancel context.CancelCauseFunc
 
 	stalled atomic.Bool // the bound cut the attempt
+	done    atomic.Bool // the attempt is over: a late check does nothing
 	timer   *time.Timer
 	last    atomic.Int64 // ns since waitEpoch of the last progress
 	pending int          // bytes since then; the proxy's goroutine only
@@ -158,6 +159,9 @@ func (bw *bodyWatch) arm() {
 // channel and its link to the request's cost more than the rest of the
 // watch.
 func (bw *bodyWatch) check() {
+	if bw.done.Load() {
+		return // the attempt ended while this check was due: nothing to cut, nothing to re-arm
+	}
 	idle := time.Since(waitEpoch) - time.Duration(bw.last.Load())
 	if idle < bw.bound {
 		bw.timer.Reset(bw.bound - idle)
@@ -172,8 +176,10 @@ func (bw *bodyWatch) check() {
 	}
 }
 
-// stop ends the watch; the attempt is over.
+// stop ends the watch; the attempt is over. A check already running may
+// still reset the timer once; the next one sees done and ends.
 func (bw *bodyWatch) stop() {
+	bw.done.Store(true)
 	if bw.timer != nil {
 		bw.timer.Stop()
 	}
