@@ -533,7 +533,7 @@ type benchConfig struct {
 	key, desc string
 	path      string
 	optional  bool     // run only when named in -only
-	cookie    bool     // one customer's session cookie on every request
+	cookie    bool     // one customer's cookies (the session's among them) on every request, as d's customer sends them
 	many      bool     // wrk rotates through the many customers' cookies
 	churn     bool     // 1% of the many sessions rewritten per second, staleness measured
 	global    string   // more global options
@@ -595,16 +595,16 @@ func configs() []*benchConfig {
 	return []*benchConfig{
 		{key: "a", desc: "backend directly (the limit)", path: "/support/text", optional: true},
 		{key: "b", desc: "stock Caddy reverse_proxy (default idle pool 32/host)", path: "/support/text",
-			site: func(b, _ string, _ []string) string { return "\treverse_proxy " + b }},
+			cookie: true, site: func(b, _ string, _ []string) string { return "\treverse_proxy " + b }},
 		{key: "b512", desc: "bare Caddy reverse_proxy, idle pool 512/host like frontdoor's (the baseline)", path: "/support/text",
-			site: b512Site},
+			cookie: true, site: b512Site},
 		// wrk spends more CPU making each request in Lua than sending a
 		// fixed one, on the cores the gateway uses: the many-customers
 		// rows are compared with bare Caddy under the same load.
 		{key: "bm", desc: "b512 under m's wrk script (the cookies mean nothing to it): the baseline of m and e", path: "/support/text",
 			many: true, site: b512Site},
 		{key: "bh", desc: "b512 adding the request headers frontdoor adds for d (header_up, same values): what the headers cost", path: "/support/text",
-			site: headerUpSite},
+			cookie: true, site: headerUpSite},
 		{key: "c", desc: "frontdoor, no session: routing, brand headers, reused assertion, metrics, banner off", path: "/support/text", cookie: true,
 			site: noSession, check: sessionIs("none", "")},
 		{key: "d", desc: "the defaults: c + Redis context (tracked on this standalone Redis), one customer, the vendor's context in the assertion only", path: "/support/text", cookie: true,

@@ -15,6 +15,9 @@
 # metrics on) unless said otherwise:
 #   b    stock Caddy reverse_proxy (same binary, Caddy's default idle pool)
 #   b512 bare Caddy reverse_proxy with frontdoor's idle pool (the baseline)
+#        b, b512 and bh are sent the request d's customer sends, cookies
+#        included: a customer's browser sends the brand's cookies whatever
+#        serves the brand's domain, and bare Caddy passes them on
 #   bm   b512 under m's wrk script: making each request in Lua costs wrk
 #        CPU on the gateway's cores, so m and e are compared with this
 #   bh   b512 adding, with header_up, the request headers frontdoor adds
