@@ -78,11 +78,11 @@ type bodyWatch struct {
 	body   io.Closer
 	cancel context.CancelCauseFunc
 
-	stalled atomic.Bool // the bound cut the attempt
-	done    atomic.Bool // the attempt is over: a late check does nothing
-	timer   *time.Timer
-	last    atomic.Int64 // ns since waitEpoch of the last progress
-	pending int          // bytes since then; the proxy's goroutine only
+	stalled atomic.Bool                // the bound cut the attempt
+	done    atomic.Bool                // the attempt is over: a late check does nothing
+	timer   atomic.Pointer[time.Timer] // the latest check's
+	last    atomic.Int64               // ns since waitEpoch of the last progress
+	pending int                        // bytes since then; the proxy's goroutine only
 	headed  bool
 }
 
@@ -145,10 +145,7 @@ func (bw *bodyWatch) arm() {
 		return
 	}
 	bw.last.Store(int64(time.Since(waitEpoch)))
-	t := time.AfterFunc(time.Hour, bw.check)
-	t.Stop()
-	bw.timer = t
-	t.Reset(bw.bound)
+	bw.timer.Store(time.AfterFunc(bw.bound, bw.check))
 }
 
 // check runs when the bound may have passed without progress: it cuts
@@ -164,7 +161,10 @@ func (bw *bodyWatch) check() {
 	}
 	idle := time.Since(waitEpoch) - time.Duration(bw.last.Load())
 	if idle < bw.bound {
-		bw.timer.Reset(bw.bound - idle)
+		// A new timer, not a Reset: the timer is armed without a Stop
+		// and Reset dance, and a check racing stop only makes one more
+		// check, which finds done.
+		bw.timer.Store(time.AfterFunc(bw.bound-idle, bw.check))
 		return
 	}
 	bw.stalled.Store(true)
@@ -177,11 +177,11 @@ func (bw *bodyWatch) check() {
 }
 
 // stop ends the watch; the attempt is over. A check already running may
-// still reset the timer once; the next one sees done and ends.
+// still arm one more; that one sees done and ends.
 func (bw *bodyWatch) stop() {
 	bw.done.Store(true)
-	if bw.timer != nil {
-		bw.timer.Stop()
+	if t := bw.timer.Load(); t != nil {
+		t.Stop()
 	}
 }
 
