@@ -107,7 +107,7 @@ func TestReuseKeyNamesTheSigningKey(t *testing.T) {
 		}`, monday10)
 	kid := h.signerAt(time.Now()).KeyID()
 	b := h.routes[0].backends[0]
-	if _, err := h.sign(b, "support", customerContext{state: sessionNone}, nil); err != nil {
+	if _, err := h.sign(b, "support", customerContext{state: sessionNone}); err != nil {
 		t.Fatal(err)
 	}
 	if h.tokens.len() != 1 {
@@ -380,7 +380,7 @@ func TestAssertionTTLIsPerHandler(t *testing.T) {
 		want time.Duration
 	}{{short, time.Minute}, {long, 3 * time.Minute}, {short, time.Minute}} {
 		b := tc.h.routes[0].backends[0]
-		token, err := tc.h.sign(b, "support", customerContext{state: sessionNone}, nil)
+		token, err := tc.h.sign(b, "support", customerContext{state: sessionNone})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +427,7 @@ func TestReloadKeepsOldKeyListed(t *testing.T) {
 	}
 	before := provisionHandler(t, site("old.pem"), monday10)
 	oldKid := before.signerAt(time.Now()).KeyID()
-	if _, err := before.sign(before.routes[0].backends[0], "support", customerContext{state: sessionNone}, nil); err != nil {
+	if _, err := before.sign(before.routes[0].backends[0], "support", customerContext{state: sessionNone}); err != nil {
 		t.Fatal(err)
 	}
 	after := provisionHandler(t, site("new.pem"), monday10)

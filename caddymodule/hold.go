@@ -33,7 +33,7 @@ type headHold struct {
 	http.ResponseWriter // the customer's
 	status              int
 	held                []byte
-	buf                 [progressUnit]byte
+	head                *[progressUnit]byte  // the buffer of a head held until progress
 	page                *[wholePageHold]byte // the buffer of a page held whole
 	pageSince           time.Duration        // since waitEpoch, when the page's hold began
 	streamed            bool                 // set by the body watch: the backend streams its answer
@@ -53,7 +53,13 @@ const wholePageHold = 64 << 10
 // with its next bytes, as a page that was never held.
 const wholePageWait = 100 * time.Millisecond
 
-var pageHolds = sync.Pool{New: func() any { return new([wholePageHold]byte) }}
+// The hold's buffers are pooled: a held answer lives for a round trip,
+// and a kilobyte in every request's own allocation is a kilobyte the
+// allocator clears and the collector visits on every request.
+var (
+	headHolds = sync.Pool{New: func() any { return new([progressUnit]byte) }}
+	pageHolds = sync.Pool{New: func() any { return new([wholePageHold]byte) }}
+)
 
 func (hh *headHold) reset(w http.ResponseWriter) {
 	hh.ResponseWriter, hh.status, hh.held = w, 0, nil
@@ -83,7 +89,8 @@ func (hh *headHold) WriteHeader(status int) {
 		hh.pageSince = time.Since(waitEpoch)
 		hh.status, hh.holding, hh.held = status, true, hh.page[:0]
 	default:
-		hh.status, hh.holding, hh.held = status, true, hh.buf[:0]
+		hh.head = headHolds.Get().(*[progressUnit]byte)
+		hh.status, hh.holding, hh.held = status, true, hh.head[:0]
 	}
 }
 
@@ -141,18 +148,23 @@ func (hh *headHold) releaseHeld(ended bool) error {
 		}
 	}
 	hh.held = nil
-	hh.putPage()
+	hh.putBuffers()
 	return err
 }
 
 // discard drops the held answer: the customer gets another.
 func (hh *headHold) discard() {
 	hh.holding, hh.held, hh.status = false, nil, 0
-	hh.putPage()
+	hh.putBuffers()
 }
 
-// putPage gives the whole-page buffer back once nothing refers to it.
-func (hh *headHold) putPage() {
+// putBuffers gives the hold's buffer back once nothing refers to it. An
+// answer the proxy aborts while held keeps its buffer for the collector.
+func (hh *headHold) putBuffers() {
+	if hh.head != nil {
+		headHolds.Put(hh.head)
+		hh.head = nil
+	}
 	if hh.page != nil {
 		pageHolds.Put(hh.page)
 		hh.page = nil

@@ -136,7 +136,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		} else {
 			delete(r.Header, "Cookie")
 		}
-		token, signErr := h.sign(b, journey.name, *cc, x.fields[:0])
+		token, signErr := h.sign(b, journey.name, *cc)
 		if signErr != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("signing assertion: %w", signErr))
 		}
@@ -243,10 +243,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // exchange holds what a proxied request needs beyond the stack, in one
 // allocation instead of one each: its customer context and first response
-// writer (the proxy holds the writer, the writer the context), the
-// assertion's claim buffer (it escapes into the signer), the headers sent
-// to the backend and the values of the headers frontdoor sets (the header
-// maps keep them).
+// writer (the proxy holds the writer, the writer the context), the headers
+// sent to the backend and the values of the headers frontdoor sets (the
+// header maps keep them). Buffers it needs only for a while (the hold's)
+// come from pools instead: what every request allocates is what GC scans.
 type exchange struct {
 	customer customerContext
 	attempt  attemptWriter
@@ -254,7 +254,6 @@ type exchange struct {
 	watch    bodyWatch
 	scope    exchangeScope
 	before   headerSnapshot
-	fields   [8]assertion.Field
 	upstream upstreamHeaders
 	slab     [slabSize]string
 	values   valueSlab
