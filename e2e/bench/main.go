@@ -1380,6 +1380,41 @@ func printTable(cfgs []*benchConfig, rounds int, dur time.Duration, threads, con
 		}
 		fmt.Printf("- %s: %s\n", c.key, strings.Join(rs, ", "))
 	}
+	printPairs(by)
+}
+
+// printPairs shows each target's comparison round by round: the host's
+// speed drifts between rounds (on a shared machine by a third), so the
+// ratio within a round, and the ratio of the gateways' CPU per request,
+// say what the medians of req/s cannot on a noisy host. They inform; the
+// targets stay on the medians.
+func printPairs(by map[string]*benchConfig) {
+	pairs := [][2]string{{"d", "b512"}, {"m", "bm"}, {"mc", "bm"}, {"e", "bm"}, {"f", "f0"}}
+	var lines []string
+	for _, p := range pairs {
+		c, base := by[p[0]], by[p[1]]
+		if c == nil || base == nil {
+			continue
+		}
+		var perRound []float64
+		var texts []string
+		for i := range min(len(c.rps), len(base.rps)) {
+			r := c.rps[i] / base.rps[i]
+			perRound = append(perRound, r)
+			texts = append(texts, fmt.Sprintf("%.2f", r))
+		}
+		cpu := median(base.cpuPerReq) / median(c.cpuPerReq)
+		lines = append(lines, fmt.Sprintf("- %s/%s: %s (median %.2f×); CPU per request %.2f× (%.0f against %.0f µs)",
+			p[0], p[1], strings.Join(texts, ", "), median(perRound), cpu, median(c.cpuPerReq), median(base.cpuPerReq)))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Println()
+	fmt.Println("Targets round by round (req/s ratio within each round), and by CPU per request (the baseline's over the row's):")
+	for _, l := range lines {
+		fmt.Println(l)
+	}
 }
 
 // printSignatureFloor puts the cost of signing one assertion next to bare

@@ -50,7 +50,9 @@
 # with GOGC=400). It prints a markdown table of medians with the targets
 # (PASS or MISS: d ≥ 0.90× b512 with p99 within 1 ms; m and mc ≥ 0.85× bm,
 # e ≥ 0.80× bm; mc's changes seen within 100 ms (p99); f ≥ 0.90× f0;
-# beyond, d ≥ 1.0× b), the signature floor (one assertion
+# beyond, d ≥ 1.0× b), each target's ratio round by round and by CPU per
+# request (they inform on a noisy host; the verdicts stay on the medians),
+# the signature floor (one assertion
 # signed on this machine against bare Caddy's CPU per request: the most d0
 # and m0 can reach), then a CPU profile (5 s) of b512, d and m under load
 # with their top entries. Needs wrk and redis-server (apt-get install wrk
