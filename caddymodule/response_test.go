@@ -17,18 +17,24 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// newTestAttempt is an attemptWriter for the outsourced, bannered backend
-// of a provisioned handler, writing to w.
-func newTestAttempt(t *testing.T, w http.ResponseWriter) *attemptWriter {
-	t.Helper()
-	h := provisionHandler(t, `brand "Acme Outdoor"
+// nightdeskSite is a brand with one journey whose one backend, at to, is
+// an outsourced vendor with frontdoor's defaults (the banner on).
+func nightdeskSite(to string) string {
+	return `brand "Acme Outdoor"
 		journey support /support* {
 			backend nightdesk {
 				owner outsourced
 				vendor NightDesk
-				to 127.0.0.1:9
+				to ` + to + `
 			}
-		}`, time.Now())
+		}`
+}
+
+// newTestAttempt is an attemptWriter for the outsourced, bannered backend
+// of a provisioned handler, writing to w.
+func newTestAttempt(t *testing.T, w http.ResponseWriter) *attemptWriter {
+	t.Helper()
+	h := provisionHandler(t, nightdeskSite("127.0.0.1:9"), time.Now())
 	return &attemptWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
 		policy: h.routes[0].backends[0].response, customer: &customerContext{state: sessionNone},
 		scope: &exchangeScope{req: httptest.NewRequest("GET", "/support", nil), requestID: "3F7WV9TKT3ZB6",
@@ -167,14 +173,7 @@ func TestFrameWalkerFindsCloseFrames(t *testing.T) {
 // the customer receives is framed as net/http frames it.
 func bannerGateway(t *testing.T, vendor *recordingBackend) *httptest.Server {
 	t.Helper()
-	h := provisionHandler(t, `brand "Acme Outdoor"
-		journey support /support* {
-			backend nightdesk {
-				owner outsourced
-				vendor NightDesk
-				to `+vendor.addr()+`
-			}
-		}`, monday10)
+	h := provisionHandler(t, nightdeskSite(vendor.addr()), monday10)
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
 		if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {
