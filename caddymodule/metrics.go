@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
 // metrics are frontdoor's collectors. They are built once per process and
@@ -37,7 +38,7 @@ type metrics struct {
 
 	// lookupResults holds contextLookups resolved for each result, so a
 	// request's lookup does no label hashing.
-	lookupResults map[string]prometheus.Counter
+	lookupResults map[session.Result]prometheus.Counter
 }
 
 var (
@@ -47,9 +48,9 @@ var (
 
 func buildMetrics() *metrics {
 	m := newCollectors()
-	m.lookupResults = map[string]prometheus.Counter{}
-	for _, result := range []string{"hit", "miss", "cached", "error", "no_cookie"} {
-		m.lookupResults[result] = m.contextLookups.WithLabelValues(result)
+	m.lookupResults = map[session.Result]prometheus.Counter{}
+	for _, result := range []session.Result{session.ResultHit, session.ResultMiss, session.ResultCached, session.ResultError, session.ResultNoCookie} {
+		m.lookupResults[result] = m.contextLookups.WithLabelValues(string(result))
 	}
 	return m
 }
@@ -81,7 +82,7 @@ func newCollectors() *metrics {
 		}, []string{"result"}),
 		contextDuration: prometheus.NewHistogram(nativeHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "context_lookup_duration_seconds",
-			Help:    "Time spent looking up customer context, cache included.",
+			Help:    "Time of the customer-context lookups not answered locally (results hit, miss and error): the session store's round trip, a wait on another lookup's, or a refusal while Redis is backed off. Lookups served from the cache or made without a cookie are counted in frontdoor_context_lookups_total only.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
 		})),
 		bannerInjections: prometheus.NewCounterVec(prometheus.CounterOpts{

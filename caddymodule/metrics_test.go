@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
 )
 
 // testMetrics returns the process's shared collectors without a registry.
@@ -73,9 +74,9 @@ func TestRegisterMetricsAcrossConfigs(t *testing.T) {
 		t.Fatal("each registration built its own collectors: counters would restart on reload")
 	}
 
-	m1.contextLookup("hit", time.Millisecond)
+	m1.contextLookup(session.ResultHit, time.Now().Add(-time.Millisecond))
 	before := value(t, m1.contextLookups.WithLabelValues("hit"))
-	m3.contextLookup("hit", time.Millisecond)
+	m3.contextLookup(session.ResultHit, time.Now().Add(-time.Millisecond))
 	for name, ctx := range map[string]caddy.Context{"old config": ctxA, "new config": ctxB} {
 		families, err := ctx.GetMetricsRegistry().Gather()
 		if err != nil {
@@ -114,7 +115,7 @@ func TestMetricsLintClean(t *testing.T) {
 	m := testMetrics()
 	b := m.forBackend("lint", &config.Backend{Name: "lint", Owner: config.InHouse})
 	b.observe(200, time.Millisecond)
-	m.contextLookup("hit", time.Millisecond)
+	m.contextLookup(session.ResultHit, time.Now().Add(-time.Millisecond))
 	m.errorPage("lint", "lint", 503)
 	b.banner("injected")
 	m.vendorCookiesDropped.WithLabelValues("lint", "lint", dropCount).Inc()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
@@ -317,5 +318,55 @@ func TestLookupContext(t *testing.T) {
 	// Without a session block there is no store and never a context.
 	if cc := (&Handler{}).lookupContext(httptest.NewRequest(http.MethodGet, "/", nil), j); cc.state != sessionNone {
 		t.Errorf("no store: state %q", cc.state)
+	}
+}
+
+// The context-lookup histogram answers "how long does the session store
+// take" (the dashboard compares it with the session timeout): it times the
+// lookups that asked Redis, or waited on one that did, and not those
+// answered from the local cache or made without a cookie, which would fill
+// it with nanoseconds and hide the store's latency behind the hit rate.
+func TestContextLookupDurationTimesTheStore(t *testing.T) {
+	mr := miniredis.RunT(t)
+	mr.HSet("session:abcdefgh1234", "customer_id", "C-42")
+	client, err := session.NewClient("redis://" + mr.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	store, err := session.NewStore(client, session.Options{Timeout: time.Second, CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := buildMetrics() // its own collectors: other tests' lookups do not count here
+	h := &Handler{Session: &SessionConfig{Cookie: "acme_session"},
+		sharedHandles:  sharedHandles{store: store, metrics: m},
+		compiledConfig: compiledConfig{logger: zap.NewNop(), lookupLog: zap.NewNop()}}
+	j := &journeyRoute{name: "support", fields: session.NewFieldSet([]string{"customer_id"})}
+	lookup := func(cookie string) {
+		r := httptest.NewRequest(http.MethodGet, "/support", nil)
+		if cookie != "" {
+			r.Header.Set("Cookie", cookie)
+		}
+		h.lookupContext(r, j)
+	}
+
+	lookup("acme_session=abcdefgh1234") // hit: Redis asked
+	lookup("acme_session=abcdefgh1234") // cached
+	lookup("acme_session=unknown12345") // miss: Redis asked
+	lookup("acme_session=unknown12345") // cached (not found, remembered)
+	lookup("")                          // no cookie
+
+	for result, want := range map[string]float64{"hit": 1, "miss": 1, "cached": 2, "no_cookie": 1} {
+		if got := value(t, m.contextLookups.WithLabelValues(result)); got != want {
+			t.Errorf("lookups with result %s: %v, want %v", result, got, want)
+		}
+	}
+	var timed dto.Metric
+	if err := m.contextDuration.Write(&timed); err != nil {
+		t.Fatal(err)
+	}
+	if got := timed.GetHistogram().GetSampleCount(); got != 2 {
+		t.Errorf("lookup duration observed %d times, want 2 (the two that asked Redis)", got)
 	}
 }

@@ -540,7 +540,7 @@ func contextRow(b *dashboard.DashboardBuilder) {
 		).Min(0).
 			Thresholds(thresholds("green", at(0.05, "red"))).ThresholdsStyle(thresholdLines())).
 		WithPanel(lines("Context lookup latency by instance: p50 / p95 / p99",
-			"Answers: how long the session-store lookup takes (compare with the session timeout). Source: instance:frontdoor_context_lookup_duration_seconds:p50/p95/p99_rate5m.",
+			"Answers: how long a lookup that reaches the session store takes (compare with the session timeout). Lookups answered from the in-process cache are not timed; their share is in Context lookups/s by result. Source: instance:frontdoor_context_lookup_duration_seconds:p50/p95/p99_rate5m.",
 			"s", 8, 8,
 			query("A", `instance:frontdoor_context_lookup_duration_seconds:p50_rate5m{instance=~"$instance"}`, "{{instance}} p50"),
 			query("B", `instance:frontdoor_context_lookup_duration_seconds:p95_rate5m{instance=~"$instance"}`, "{{instance}} p95"),

@@ -88,6 +88,12 @@ const (
 	ResultNoCookie Result = "no_cookie"
 )
 
+// Local reports whether a lookup was answered without the store: from the
+// cache, or at once for want of a session id. Every other lookup asked
+// Redis, waited on another lookup that did, or was refused at once while
+// the store backs off from a failing Redis.
+func (r Result) Local() bool { return r == ResultCached || r == ResultNoCookie }
+
 // ErrUnavailable is returned, wrapped, by lookups that fail at once
 // because Redis failed recently and the store is backing off.
 var ErrUnavailable = errors.New("redis unavailable, backing off")
