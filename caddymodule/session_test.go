@@ -192,21 +192,29 @@ func TestJourneyFields(t *testing.T) {
 	}
 }
 
+// miniredisStore is a session store with opts on the in-process Redis mr,
+// its client closed with the test.
+func miniredisStore(t testing.TB, mr *miniredis.Miniredis, opts session.Options) *session.Store {
+	t.Helper()
+	client, err := session.NewClient("redis://" + mr.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	store, err := session.NewStore(client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
 // lookupTestContext stores a session in an in-process Redis and looks it
 // up through the real store, the only way to get a *session.Context.
 func lookupTestContext(t testing.TB, fields *session.FieldSet, hash ...string) *session.Context {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	mr.HSet("session:abcdefgh1234", hash...)
-	client, err := session.NewClient("redis://" + mr.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	store, err := session.NewStore(client, session.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := miniredisStore(t, mr, session.Options{Timeout: time.Second})
 	ctx, _, err := store.Lookup(context.Background(), fields, "abcdefgh1234")
 	if err != nil || ctx == nil {
 		t.Fatalf("lookup: %v, %v", ctx, err)
@@ -260,15 +268,7 @@ func TestContextHeadersPerAttempt(t *testing.T) {
 func TestLookupContext(t *testing.T) {
 	mr := miniredis.RunT(t)
 	mr.HSet("session:abcdefgh1234", "customer_id", "C-42")
-	client, err := session.NewClient("redis://" + mr.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	store, err := session.NewStore(client, session.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := miniredisStore(t, mr, session.Options{Timeout: time.Second})
 	core, logs := observer.New(zapcore.InfoLevel)
 	logger := zap.New(core)
 	h := &Handler{Session: &SessionConfig{Cookie: "acme_session"},
@@ -329,15 +329,7 @@ func TestLookupContext(t *testing.T) {
 func TestContextLookupDurationTimesTheStore(t *testing.T) {
 	mr := miniredis.RunT(t)
 	mr.HSet("session:abcdefgh1234", "customer_id", "C-42")
-	client, err := session.NewClient("redis://" + mr.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	store, err := session.NewStore(client, session.Options{Timeout: time.Second, CacheTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := miniredisStore(t, mr, session.Options{Timeout: time.Second, CacheTTL: time.Minute})
 	m := buildMetrics() // its own collectors: other tests' lookups do not count here
 	h := &Handler{Session: &SessionConfig{Cookie: "acme_session"},
 		sharedHandles:  sharedHandles{store: store, metrics: m},
