@@ -164,6 +164,42 @@ func TestKeySourceSharedByTheFleet(t *testing.T) {
 	}
 }
 
+// TestVerifyWhileTheFleetKeyChanges: Redis lost the fleet's key again and
+// again (restarts without persistence, a FLUSHALL), so each instance
+// adopted a new one each time. Verify stays safe on every request
+// goroutine at once (the race detector watches the key list), accepts
+// tokens of the last keptKeys fleet keys and of the process's own, and no
+// older ones.
+func TestVerifyWhileTheFleetKeyChanges(t *testing.T) {
+	k := NewKeys(nil, nil)
+	defer k.Close()
+	local := k.Mint("sess-A", claims())
+	var tokens []string // one per fleet key, oldest first
+	for range keptKeys + 1 {
+		k.adopt(randomKey())
+		tokens = append(tokens, k.Mint("sess-A", claims()))
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				for _, token := range append([]string{local}, tokens[1:]...) {
+					if _, err := k.Verify(token, "sess-A", minted); err != nil {
+						t.Errorf("a token of a kept key is refused: %v", err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := k.Verify(tokens[0], "sess-A", minted); !errors.Is(err, ErrForged) {
+		t.Errorf("a token of a key %d changes old is still accepted: %v", keptKeys, err)
+	}
+}
+
 // TestTokenRedeemedOnceAcrossInstances: a token is used once per action
 // across the fleet, however many instances it is presented to at once; a
 // rating counts once per customer and backend in the window, and

@@ -40,7 +40,7 @@ const keptKeys = 4
 // use.
 type Keys struct {
 	local  []byte
-	shared atomic.Pointer[[][]byte] // the fleet's keys, newest first
+	shared atomic.Pointer[keyRing] // nil until the fleet's key is known
 
 	sharedReady chan struct{} // closed once the fleet's key is known
 	sharedOnce  sync.Once
@@ -92,21 +92,27 @@ func (k *Keys) fetch(ctx context.Context, client redis.UniversalClient, logger *
 	}
 }
 
+// keyRing is what an instance knows of the fleet's keys. It is never
+// changed once stored: adopt stores a new one, so that Verify, on every
+// request goroutine, reads it without a lock.
+type keyRing struct {
+	fleet  [][]byte // the fleet's keys, newest first: tokens are minted with fleet[0]
+	accept [][]byte // fleet, then the process's own key: what Verify tries
+}
+
 // adopt makes key the one tokens are minted with, still accepting those
-// of the keys it replaces.
+// of the keptKeys-1 fleet keys it replaces and of the process's own.
 func (k *Keys) adopt(key []byte) {
-	var keys [][]byte
+	var older [][]byte
 	if old := k.shared.Load(); old != nil {
-		if bytes.Equal((*old)[0], key) {
+		if bytes.Equal(old.fleet[0], key) {
 			return
 		}
-		keys = *old
+		older = old.fleet[:min(len(old.fleet), keptKeys-1)]
 	}
-	keys = append([][]byte{key}, keys...)
-	if len(keys) > keptKeys {
-		keys = keys[:keptKeys]
-	}
-	k.shared.Store(&keys)
+	accept := make([][]byte, 0, len(older)+2)
+	accept = append(append(append(accept, key), older...), k.local)
+	k.shared.Store(&keyRing{fleet: accept[: len(accept)-1 : len(accept)-1], accept: accept})
 	k.sharedOnce.Do(func() { close(k.sharedReady) })
 }
 
@@ -145,8 +151,8 @@ func (k *Keys) WaitShared(ctx context.Context) bool {
 // an anonymous token.
 func (k *Keys) Mint(sessionID string, c Claims) string {
 	key := k.local
-	if p := k.shared.Load(); p != nil {
-		key = (*p)[0]
+	if ring := k.shared.Load(); ring != nil {
+		key = ring.fleet[0]
 	}
 	c.Minted = c.Minted.Truncate(time.Second)
 	return mint(key, sessionID, c)
@@ -157,11 +163,10 @@ func (k *Keys) Mint(sessionID string, c Claims) string {
 // did not mint (or that was changed), ErrExpired, and ErrOtherCustomer for
 // one minted for another session.
 func (k *Keys) Verify(token, sessionID string, now time.Time) (Claims, error) {
-	keys := [][]byte{k.local}
-	if p := k.shared.Load(); p != nil {
-		keys = append(*p, k.local)
+	if ring := k.shared.Load(); ring != nil {
+		return verify(ring.accept, token, sessionID, now)
 	}
-	return verify(keys, token, sessionID, now)
+	return verify([][]byte{k.local}, token, sessionID, now)
 }
 
 // Close stops asking Redis for the fleet's key.
