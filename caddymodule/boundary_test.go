@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -173,6 +175,58 @@ func TestUnrequestedUpgradeGetsABrandPage(t *testing.T) {
 	rec := serve(t, h, httptest.NewRequest("GET", "/support/x", nil), nil)
 	if rec.Code != http.StatusBadGateway || rec.Header().Get(headerRequest) == "" || !strings.Contains(rec.Body.String(), "Acme Outdoor") {
 		t.Errorf("got %d %q, want the brand 502 page", rec.Code, rec.Body)
+	}
+}
+
+// TestRefusedUpgradeKeepsTheConnection: a 101 the policy refuses (here a
+// Location that allow_redirect does not list) must leave the customer's
+// connection with frontdoor. The proxy hijacked it anyway and tunnelled
+// the vendor's bytes to the customer unread: the vendor's own second
+// handshake, with a brand cookie and a reserved header, reached the
+// browser, and the brand page could not be written.
+func TestRefusedUpgradeKeepsTheConnection(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+				accept := base64.StdEncoding.EncodeToString(sum[:])
+				handshake := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
+				c.Write([]byte(handshake + "Location: https://evil.example/\r\n\r\n" +
+					handshake + "Set-Cookie: acme_session=VENDOR; Path=/\r\nX-Frontdoor-Brand: NightDesk\r\n\r\n"))
+				io.Copy(io.Discard, c) // until the gateway hangs up
+			}()
+		}
+	}()
+	h := provisionHandler(t, strings.Replace(fmt.Sprintf(vendorBlock, l.Addr().String()), "vendor NightDesk", "vendor NightDesk\n\t\t\t\tallow_redirect partner.example", 1), time.Now())
+	c, err := net.Dial("tcp", strings.TrimPrefix(gatewayFor(t, h).URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET /support/chat HTTP/1.1\r\nHost: shop.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the customer's answer: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "Acme Outdoor") {
+		t.Errorf("got %d %q (Set-Cookie %q), want the brand 502 page", res.StatusCode, body, res.Header["Set-Cookie"])
 	}
 }
 

@@ -135,9 +135,13 @@ func (aw *attemptWriter) ReadFrom(r io.Reader) (int64, error) {
 // FlushError lets streamed responses (reverse_proxy's flush_interval,
 // server-sent events) reach the customer through the pipeline. Before the
 // headers are de-branded there is nothing to flush: a flush then would
-// send the vendor's headers as they are.
+// send the vendor's headers as they are. The flush that opens a WebSocket
+// over HTTP/2 fails when the policy refused its head, so the proxy gives
+// up the tunnel (as Hijack does for a 101).
 func (aw *attemptWriter) FlushError() error {
 	switch {
+	case aw.swallowed && aw.stream == webSocketStream:
+		return errUpgradeRefused
 	case !aw.wroteHeader, aw.swallowed:
 		return nil
 	case aw.body != nil:

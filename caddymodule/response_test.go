@@ -90,10 +90,17 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 // TestHijackReachesTheConnection: an upgraded connection (a WebSocket
-// chat) is the customer's connection, through the writer.
+// chat) is the customer's connection, through the writer, once the
+// backend's 101 has passed the policy; before it, the connection stays.
 func TestHijackReachesTheConnection(t *testing.T) {
 	rec := &hijackRecorder{ResponseRecorder: httptest.NewRecorder()}
 	aw := newTestAttempt(t, rec)
+	aw.scope.req.Header.Set("Upgrade", "websocket")
+	aw.scope.req.Header.Set("Connection", "Upgrade")
+	if _, _, err := http.NewResponseController(aw).Hijack(); err == nil || rec.hijacked {
+		t.Fatalf("hijacked before any 101: %v (hijacked %v)", err, rec.hijacked)
+	}
+	aw.WriteHeader(http.StatusSwitchingProtocols)
 	conn, _, err := http.NewResponseController(aw).Hijack()
 	if err != nil || !rec.hijacked {
 		t.Fatalf("hijack through the writer: %v (hijacked %v)", err, rec.hijacked)
@@ -173,7 +180,12 @@ func TestFrameWalkerFindsCloseFrames(t *testing.T) {
 // the customer receives is framed as net/http frames it.
 func bannerGateway(t *testing.T, vendor *recordingBackend) *httptest.Server {
 	t.Helper()
-	h := provisionHandler(t, nightdeskSite(vendor.addr()), monday10)
+	return gatewayFor(t, provisionHandler(t, nightdeskSite(vendor.addr()), monday10))
+}
+
+// gatewayFor serves h from a real server, as Caddy's server would.
+func gatewayFor(t *testing.T, h *Handler) *httptest.Server {
+	t.Helper()
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
 		if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -25,6 +26,12 @@ const (
 	closedByGateway = "gateway"
 )
 
+// errUpgradeRefused is what the proxy gets for the customer's connection
+// when the policy did not pass the backend's switch of protocols: the
+// proxy then gives up the tunnel, and the customer gets the brand page the
+// refusal chose, never a connection the vendor writes to unread.
+var errUpgradeRefused = errors.New("the backend's switch of protocols was refused")
+
 // streamKind says what kind of long-lived response an attempt carries.
 type streamKind uint8
 
@@ -35,10 +42,15 @@ const (
 )
 
 // Hijack hands the customer's connection to the proxy for an upgraded
-// (101) response, watched so that frontdoor learns who ends the stream.
+// (101) response the policy passed, watched so that frontdoor learns who
+// ends the stream. After any other head (one the policy refused, or none)
+// the connection stays with the customer's response.
 func (aw *attemptWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if aw.stream != webSocketStream || aw.swallowed {
+		return nil, nil, errUpgradeRefused
+	}
 	conn, brw, err := http.NewResponseController(aw.ResponseWriter).Hijack()
-	if err != nil || aw.stream != webSocketStream {
+	if err != nil {
 		return conn, brw, err
 	}
 	p := aw.policy
