@@ -411,6 +411,49 @@ func TestPartialPageNobodyAskedFor(t *testing.T) {
 	}
 }
 
+// TestTrailersOfAHeldAnswerStayTrailers: an HTTP/2 vendor answers with a
+// Content-Length (so the head is held until the body shows progress) and
+// announces trailers the policy forbids. The proxy copies the trailers
+// into the header map once the body is done, which was before the held
+// head went out: the brand session cookie, Clear-Site-Data, an offsite
+// Location and a reserved header reached the customer as headers.
+func TestTrailersOfAHeldAnswerStayTrailers(t *testing.T) {
+	vendor := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "2")
+		w.Header().Set("Trailer", "Set-Cookie, Clear-Site-Data, Location, X-Frontdoor-Brand")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("{}"))
+		w.Header().Set("Set-Cookie", "acme_session=VENDOR; Path=/")
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		w.Header().Set("Location", "https://evil.example/")
+		w.Header().Set("X-Frontdoor-Brand", "NightDesk")
+	}))
+	vendor.Config.Protocols = new(http.Protocols)
+	vendor.Config.Protocols.SetUnencryptedHTTP2(true)
+	vendor.Start()
+	t.Cleanup(vendor.Close)
+	site := strings.Replace(fmt.Sprintf(vendorBlock, strings.TrimPrefix(vendor.URL, "http://")), "vendor NightDesk",
+		"vendor NightDesk\n\t\t\t\ttransport http {\n\t\t\t\t\tversions h2c\n\t\t\t\t}", 1)
+	res, err := http.Get(gatewayFor(t, provisionHandler(t, site, time.Now())).URL + "/support/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "{}" {
+		t.Errorf("got %d %q, want the vendor's answer", res.StatusCode, body)
+	}
+	for _, name := range []string{"Set-Cookie", "Clear-Site-Data", "Location", "X-Frontdoor-Brand"} {
+		if v, ok := res.Header[name]; ok {
+			t.Errorf("the vendor's trailer %s reached the customer as a header: %q", name, v)
+		}
+		if v, ok := res.Trailer[name]; ok {
+			t.Errorf("the vendor's trailer %s reached the customer: %q", name, v)
+		}
+	}
+}
+
 // TestVendorTrailersHeldToThePolicy: what a vendor may not send in its
 // headers it may not send after the body either.
 func TestVendorTrailersHeldToThePolicy(t *testing.T) {

@@ -96,13 +96,15 @@ func (bw *bodyWatch) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 // event stream begins, and tells the hold whether the backend streams it:
 // the proxy has copied the backend's headers, before the attempt's writer
 // changes them, and an answer without a Content-Length is one the proxy
-// flushes as it comes.
+// flushes as it comes. So is one that announces trailers (the proxy lists
+// them in Trailer): the proxy puts them in the header map once the body
+// is done, and a head still held then would carry them out as headers.
 func (bw *bodyWatch) WriteHeader(status int) {
 	if status >= 200 && !bw.headed {
 		bw.headed = true
 		hdr := bw.Header()
 		eventStream := isEventStream(hdr.Get("Content-Type"))
-		bw.hold.streamed = eventStream || len(hdr["Content-Length"]) == 0
+		bw.hold.streamed = eventStream || len(hdr["Content-Length"]) == 0 || len(hdr["Trailer"]) > 0
 		if !eventStream {
 			bw.arm()
 		}
