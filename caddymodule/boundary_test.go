@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -267,6 +269,93 @@ func TestUntypedGzipPageWrittenInSmallChunks(t *testing.T) {
 	}
 }
 
+// TestBrandSetCookiePassesVendorPages: the Set-Cookie lines a response
+// carried before the vendor answered are the brand's (a handler earlier
+// in the route refreshing the session) and frontdoor's own (expiring a
+// stray jar). The jar step took every line for the vendor's: the brand's
+// session cookie went into the vendor's jar, whose cookies the vendor
+// receives on its next request, and the stray jar was never expired.
+func TestBrandSetCookiePassesVendorPages(t *testing.T) {
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Add("Set-Cookie", "desk=1; Path=/")
+		io.WriteString(w, `{}`)
+	})
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, vendor.addr()), monday10)
+	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+
+	rec := httptest.NewRecorder()
+	rec.Header().Add("Set-Cookie", "acme_session=ROTATED; Path=/; HttpOnly") // an earlier brand handler
+	r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/support/ticket", nil)
+	r.Header.Set("Cookie", "fd-jar.nightdesk.c0=xxx") // a stray jar of an earlier version
+	if err := h.ServeHTTP(rec, prepare(r, rec), next); err != nil {
+		t.Fatal(err)
+	}
+	lines := rec.Header()["Set-Cookie"]
+	jarred := 0
+	for _, want := range []string{"acme_session=ROTATED; Path=/; HttpOnly", "fd-jar.nightdesk.c0=; Path=/; Max-Age=0"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("Set-Cookie %q did not pass as it was:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+	var next2 []string
+	for _, line := range lines {
+		name, _, _ := strings.Cut(line, "=")
+		if _, _, ok := jarOf(name); ok && strings.Contains(line, "Path=/support") {
+			jarred++
+			pair, _, _ := strings.Cut(line, ";")
+			next2 = append(next2, pair)
+		}
+	}
+	if jarred != 1 {
+		t.Errorf("%d lines went into the vendor's jar, want its own one:\n%s", jarred, strings.Join(lines, "\n"))
+	}
+	// The browser sends the jar on the next vendor page.
+	rec = httptest.NewRecorder()
+	r = httptest.NewRequest(http.MethodGet, "http://shop.example.com/support/next", nil)
+	r.Header.Set("Cookie", strings.Join(next2, "; "))
+	if err := h.ServeHTTP(rec, prepare(r, rec), next); err != nil {
+		t.Fatal(err)
+	}
+	reqs := vendor.requests()
+	if c := reqs[len(reqs)-1].Header.Get("Cookie"); c != "desk=1" {
+		t.Errorf("the vendor received Cookie %q, want only its own desk=1", c)
+	}
+}
+
+// TestStrayJarExpiryIsBounded: a Cookie header within Caddy's default
+// header limit that names a stray jar cookie over and over made the
+// gateway answer one expiring line per name and ancestor path, with no
+// end: 34,816 Set-Cookie lines (1.2 MB) for one request no journey
+// claims. A path with a semicolon wrote attributes into frontdoor's own
+// Set-Cookie.
+func TestStrayJarExpiryIsBounded(t *testing.T) {
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, refusedAddr(t)), monday10)
+	brandHome := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+		io.WriteString(w, "brand home")
+		return nil
+	})
+	r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/a/b/c/d/e/f/g/h/i", nil)
+	r.Header.Set("Cookie", strings.Repeat("fd-jar.;", 16<<10/8))
+	w := serve(t, h, r, brandHome)
+	size := 0
+	for _, line := range w.Header()["Set-Cookie"] {
+		size += len(line)
+	}
+	if lines := len(w.Header()["Set-Cookie"]); lines > len(ancestorPaths(r.URL.Path)) || size > 4<<10 { // the one name, once
+		t.Errorf("a Cookie header of one stray name got %d Set-Cookie lines (%d bytes)", lines, size)
+	}
+
+	r = httptest.NewRequest(http.MethodGet, "http://shop.example.com/x;%20Domain=evil.example/y", nil)
+	r.Header.Set("Cookie", "fd-jar.old=1")
+	w = serve(t, h, r, brandHome)
+	for _, line := range w.Header()["Set-Cookie"] {
+		if strings.Contains(strings.ToLower(line), "domain") || strings.Count(line, ";") != 2 {
+			t.Errorf("the request's path wrote into frontdoor's Set-Cookie: %q", line)
+		}
+	}
+}
+
 // TestJarBudget: one vendor page of cookies can neither push the
 // customer's requests over Caddy's header limit nor make the browser
 // evict the brand's session cookie. The jar kept everything the vendor
@@ -278,7 +367,7 @@ func TestJarBudget(t *testing.T) {
 	for i := range 8 {
 		big.Add("Set-Cookie", fmt.Sprintf("c%d=%s; Path=/; Max-Age=3600", i, strings.Repeat("x", 4000)))
 	}
-	jar.store(big, jarUsage{}, nil)
+	jar.store(big, 0, jarUsage{}, nil)
 	total := 0
 	for _, line := range big["Set-Cookie"] {
 		pair, _, _ := strings.Cut(line, ";")
@@ -294,7 +383,7 @@ func TestJarBudget(t *testing.T) {
 	for i := range 200 {
 		many.Add("Set-Cookie", fmt.Sprintf("n%d=1", i))
 	}
-	jar.store(many, jarUsage{}, nil)
+	jar.store(many, 0, jarUsage{}, nil)
 	if n := len(many["Set-Cookie"]) / len(jar.paths); n != jar.maxCookies {
 		t.Errorf("the jar kept %d of 200 cookies, want its budget of %d", n, jar.maxCookies)
 	}
@@ -307,7 +396,7 @@ func TestJarBudget(t *testing.T) {
 	}
 	_, usage := backendCookies([]string{strings.Join(held, "; ")}, jar, nil)
 	h := http.Header{"Set-Cookie": {"new=1", "k3=2", "k4=; Max-Age=0"}}
-	jar.store(h, usage, nil)
+	jar.store(h, 0, usage, nil)
 	got := strings.Join(h["Set-Cookie"], "\n")
 	if strings.Contains(got, "~new=") || !strings.Contains(got, "~k3=2") || !strings.Contains(got, "~k4=; Path=/support; Max-Age=0") {
 		t.Errorf("full jar: %s", got)
@@ -329,14 +418,14 @@ func TestOversizedJarsAreRecovered(t *testing.T) {
 		t.Errorf("forwarded %d jar cookies, want %d", n, jar.maxCookies)
 	}
 	h := http.Header{}
-	jar.store(h, usage, nil)
+	jar.store(h, 0, usage, nil)
 	if n := len(h["Set-Cookie"]); n != 5*len(jar.paths) {
 		t.Errorf("expired %d lines, want 5 cookies at %d paths: %q", n, len(jar.paths), h["Set-Cookie"])
 	}
 
 	w := http.Header{}
 	expireStrayJars(w, []string{"fd-jar.nightdesk.c0=xxx; acme_session=s; fd-jar~gone~b~x=1; " + jarName(jar.id, "ok") + "=1"},
-		map[string]bool{jar.id: true}, "/account/orders")
+		map[string]bool{jar.id: true}, &url.URL{Path: "/account/orders"})
 	got := strings.Join(w["Set-Cookie"], "\n")
 	for _, want := range []string{"fd-jar.nightdesk.c0=; Path=/; Max-Age=0", "fd-jar.nightdesk.c0=; Path=/account; Max-Age=0",
 		"fd-jar~gone~b~x=; Path=/account/; Max-Age=0"} {

@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -260,16 +262,20 @@ func (u jarUsage) holdsStored(stored, original string) bool {
 // host-only (Domain removed), scoped to the journey's paths, lived at most
 // the jar's max age, within its budget given what the browser holds
 // already. A cookie the jar cannot keep is dropped and counted in stats.
-// Cookies the browser holds over budget are expired.
-func (jar *cookieJar) store(h http.Header, inUse jarUsage, stats *backendStats) {
+// Cookies the browser holds over budget are expired. The first brandLines
+// lines of Set-Cookie were in the response before the vendor answered
+// (the brand's own, frontdoor's expiring of stray jars): they pass as
+// they are.
+func (jar *cookieJar) store(h http.Header, brandLines int, inUse jarUsage, stats *backendStats) {
 	lines := h["Set-Cookie"]
-	if len(lines) == 0 && len(inUse.excess) == 0 {
+	brandLines = min(brandLines, len(lines))
+	if len(lines) == brandLines && len(inUse.excess) == 0 {
 		return
 	}
 	now := jar.now()
 	held := append([]jarEntry(nil), inUse.held...)
-	var out []string
-	for _, line := range lines {
+	out := slices.Clip(lines[:brandLines]) // appending copies: the brand's lines stay as they were
+	for _, line := range lines[brandLines:] {
 		c, ok := parseSetCookie(line, now)
 		if _, rest := splitCookiePrefix(c.name); !ok || rest == "" || !validCookieName(c.name) {
 			stats.cookieDropped(dropInvalid)
@@ -358,8 +364,14 @@ func expiringCookie(name, path string) string {
 	return line
 }
 
-// maxStrayDepth bounds the paths at which a stray jar cookie is expired.
-const maxStrayDepth = 8
+// maxStrayDepth bounds the paths at which a stray jar cookie is expired,
+// and maxStrayNames how many stray names one response expires: a Cookie
+// header of thousands of them gets a bounded answer, and the rest go on
+// the customer's next requests.
+const (
+	maxStrayDepth = 8
+	maxStrayNames = 8
+)
 
 // expireStrayJars deletes the jar cookies a customer's browser still holds
 // that no backend of this config owns: cookies of earlier jars (before jars
@@ -367,26 +379,44 @@ const maxStrayDepth = 8
 // brand page was refused) and of backends since removed. A cookie is sent
 // for every ancestor of its path, so it is deleted at each ancestor of the
 // request's path: one of them is its own.
-func expireStrayJars(w http.Header, lines []string, jars map[string]bool, requestPath string) {
+func expireStrayJars(w http.Header, lines []string, jars map[string]bool, u *url.URL) {
 	if !hasJarCookie(lines) {
 		return
 	}
+	var stray [maxStrayNames]string
+	n := 0
 	for name := range cookieParts(lines) {
-		if !isJarName(name) {
+		if !isJarName(name) || slices.Contains(stray[:n], name) {
 			continue
 		}
 		if id, _, ok := jarOf(name); ok && jars[id] {
 			continue
 		}
-		for _, path := range ancestorPaths(requestPath) {
+		stray[n] = name
+		if n++; n == len(stray) {
+			break
+		}
+	}
+	if n == 0 {
+		return
+	}
+	paths := ancestorPaths(u.EscapedPath())
+	for _, name := range stray[:n] {
+		for _, path := range paths {
 			w.Add("Set-Cookie", expiringCookie(name, path))
 		}
 	}
 }
 
-// ancestorPaths lists the cookie paths that match a request path: "/", and
-// each directory above it with and without its trailing slash.
+// ancestorPaths lists the cookie paths that match a request path (as the
+// browser sends it, percent-encoded): "/", and each directory above it
+// with and without its trailing slash. The path ends before any byte a
+// cookie's Path may not hold (RFC 6265: a control character or ";"), so
+// that a request's path cannot add attributes to a Set-Cookie.
 func ancestorPaths(p string) []string {
+	if end := strings.IndexFunc(p, func(r rune) bool { return r < 0x21 || r == 0x7f || r == ';' }); end >= 0 {
+		p = p[:end]
+	}
 	paths := []string{"/"}
 	for i := 1; i < len(p) && len(paths) < 2*maxStrayDepth; i++ {
 		if p[i] == '/' {

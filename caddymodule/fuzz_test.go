@@ -237,7 +237,7 @@ func FuzzCookieJar(f *testing.F) {
 		testJar("support", "nightdesk.x"), testJar("tracking", "nightdesk"), nil}
 	f.Fuzz(func(t *testing.T, setCookie, customer string) {
 		h := http.Header{"Set-Cookie": {setCookie}}
-		vendor.store(h, jarUsage{}, nil)
+		vendor.store(h, 0, jarUsage{}, nil)
 		stored := ""
 		for _, line := range h["Set-Cookie"] {
 			stored, _, _ = strings.Cut(line, ";")

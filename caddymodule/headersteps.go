@@ -58,18 +58,21 @@ func stepVendorIdentity(p *responsePolicy, x *exchangeScope, hdr http.Header, _ 
 }
 
 // stepCookieJar moves the vendor's cookies into its jar, within the jar's
-// budget. Only a final or upgrade response sets cookies: browsers ignore
-// Set-Cookie on other 1xx responses, and other clients must not store it.
+// budget; the lines the response had before the vendor answered are the
+// brand's and pass. Only a final or upgrade response sets cookies:
+// browsers ignore Set-Cookie on other 1xx responses, and other clients
+// must not store it (the proxy puts the brand's lines back after one).
 func stepCookieJar(p *responsePolicy, x *exchangeScope, hdr http.Header, kind responseKind) int {
 	if kind == informational {
 		delete(hdr, "Set-Cookie")
 		return 0
 	}
+	brandLines, _ := x.before.values("Set-Cookie")
 	if p.onOrigin {
-		originSetCookies(hdr)
+		originSetCookies(hdr, brandLines)
 		return 0
 	}
-	p.jar.store(hdr, x.jarInUse, p.stats)
+	p.jar.store(hdr, brandLines, x.jarInUse, p.stats)
 	return 0
 }
 

@@ -292,14 +292,16 @@ func (h *Handler) routeOrigins(w http.ResponseWriter, r *http.Request, origin *o
 
 // originSetCookies keeps a vendor's cookies its own on its origin: they
 // stay host-only (Domain removed, so they never reach the brand host or
-// another origin) and cannot be frontdoor's.
-func originSetCookies(hdr http.Header) {
+// another origin) and cannot be frontdoor's. The first brandLines lines
+// were in the response before the vendor answered: they pass as they are.
+func originSetCookies(hdr http.Header, brandLines int) {
 	lines := hdr["Set-Cookie"]
-	if len(lines) == 0 {
+	brandLines = min(brandLines, len(lines))
+	if len(lines) == brandLines {
 		return
 	}
-	kept := lines[:0]
-	for _, line := range lines {
+	kept := slices.Clip(lines[:brandLines]) // appending copies: the brand's lines stay as they were
+	for _, line := range lines[brandLines:] {
 		name, _, found := strings.Cut(line, "=")
 		name = strings.TrimSpace(name)
 		if !found || !validCookieName(name) || isOriginCookie(name) {

@@ -58,7 +58,7 @@ func TestOriginSetCookiesAreTheVendorsOwn(t *testing.T) {
 		"=nameless",
 		"prefs=dark",
 	}}
-	originSetCookies(hdr)
+	originSetCookies(hdr, 0)
 	want := []string{"desk_sid=V1; Path=/; HttpOnly", "prefs=dark"}
 	if !reflect.DeepEqual(hdr["Set-Cookie"], want) {
 		t.Errorf("Set-Cookie on the origin = %q, want %q (no jar prefix, Domain removed, frontdoor's names refused)", hdr["Set-Cookie"], want)

@@ -51,7 +51,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return caddyhttp.Error(http.StatusBadRequest, err)
 		}
 	}
-	expireStrayJars(w.Header(), r.Header["Cookie"], h.jars, r.URL.Path)
+	expireStrayJars(w.Header(), r.Header["Cookie"], h.jars, r.URL)
 	if journey == nil {
 		return next.ServeHTTP(w, r)
 	}

@@ -187,7 +187,7 @@ func TestJarStoresCookies(t *testing.T) {
 		"long=1; Max-Age=31536000",
 		"gone=; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
 	}}
-	testVendor.store(h, jarUsage{}, nil)
+	testVendor.store(h, 0, jarUsage{}, nil)
 	want := []string{
 		"fd-jar~support~nightdesk~acme_session=VENDORCHOSEN; Path=/support",
 		"fd-jar~support~nightdesk~acme_session=VENDORCHOSEN; Path=/help",
@@ -206,7 +206,7 @@ func TestJarStoresCookies(t *testing.T) {
 		t.Errorf("Set-Cookie =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	h = http.Header{"Set-Cookie": {"=x"}}
-	if testVendor.store(h, jarUsage{}, nil); h["Set-Cookie"] != nil {
+	if testVendor.store(h, 0, jarUsage{}, nil); h["Set-Cookie"] != nil {
 		t.Errorf("nameless cookie kept: %q", h["Set-Cookie"])
 	}
 }
