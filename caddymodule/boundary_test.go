@@ -356,6 +356,23 @@ func TestStrayJarExpiryIsBounded(t *testing.T) {
 	}
 }
 
+// TestRefreshOverTwoLinesIsOneRefresh: a browser reads a field sent on
+// two lines as one value, joined with ", " (Fetch's "get"). A vendor that
+// split "0, url=…" over two Refresh lines sent the customer to a host
+// allow_redirect does not list: neither line on its own is a refresh.
+func TestRefreshOverTwoLinesIsOneRefresh(t *testing.T) {
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header()["Refresh"] = []string{"0", "url=https://evil.example/phish"}
+		io.WriteString(w, "{}")
+	})
+	site := strings.Replace(fmt.Sprintf(vendorBlock, vendor.addr()), "vendor NightDesk", "vendor NightDesk\n\t\t\t\tallow_redirect partner.example", 1)
+	rec := serve(t, provisionHandler(t, site, time.Now()), httptest.NewRequest("GET", "http://shop.example.com/support/x", nil), nil)
+	if rec.Code != http.StatusBadGateway || rec.Header()["Refresh"] != nil {
+		t.Errorf("got %d with Refresh %q, want the brand 502 page", rec.Code, rec.Header()["Refresh"])
+	}
+}
+
 // TestJarBudget: one vendor page of cookies can neither push the
 // customer's requests over Caddy's header limit nor make the browser
 // evict the brand's session cookie. The jar kept everything the vendor

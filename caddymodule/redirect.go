@@ -185,8 +185,16 @@ func (p *responsePolicy) redirectsAllowed(x *exchangeScope, hdr http.Header) boo
 	for _, loc := range hdr["Location"] {
 		check(loc)
 	}
-	for _, v := range hdr["Refresh"] {
+	refresh := hdr["Refresh"]
+	for _, v := range refresh {
 		if target, found := refreshURL(v); found {
+			check(target)
+		}
+	}
+	if len(refresh) > 1 {
+		// A browser reads the lines as one value, joined with ", ":
+		// "0" and "url=…" on two lines are one refresh there.
+		if target, found := refreshURL(strings.Join(refresh, ", ")); found {
 			check(target)
 		}
 	}
