@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -38,7 +37,6 @@ func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header)
 	if typed && !mimetype.IsHTML(page) {
 		return bodyAsIs, "", page
 	}
-	disposition, _, _ := mime.ParseMediaType(hdr.Get("Content-Disposition"))
 	switch {
 	case status == http.StatusPartialContent && x.req.Header.Get("Range") == "":
 		// A part of a page nobody asked a part of: browsers render a 206
@@ -48,14 +46,14 @@ func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header)
 	case x.req.Method == http.MethodHead,
 		status == http.StatusNoContent, status == http.StatusNotModified,
 		status == http.StatusPartialContent,
-		isRedirect(status) && len(hdr["Location"]) > 0,
-		disposition == "attachment":
+		isRedirect(status) && hasLocation(hdr["Location"]),
+		isAttachment(hdr["Content-Disposition"]):
 		if typed {
 			p.stats.banner("skipped")
 		}
 		return bodyAsIs, "", page
 	}
-	coding, single := contentcoding.Normalize(hdr.Get("Content-Encoding"))
+	coding, single := contentcoding.Normalize(hdr["Content-Encoding"]...)
 	if coding == "identity" {
 		coding = ""
 	}
@@ -77,6 +75,29 @@ func isRedirect(status int) bool {
 		return true
 	}
 	return false
+}
+
+// hasLocation reports whether a response's Location makes it a redirect
+// to a browser: Chromium follows the first Location line that is not
+// empty, and renders the body of a redirect status without one.
+func hasLocation(lines []string) bool {
+	for _, line := range lines {
+		if strings.Trim(line, " \t") != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// isAttachment reports whether a browser saves a response instead of
+// rendering it: its Content-Disposition, all lines read as one value (as
+// a browser joins them, with ", "), is of type attachment. The type is
+// what comes before ";" without the spaces and tabs around it (RFC 6266,
+// as Chromium reads it): a type with other white space around it, or two
+// lines, is no token, and the browser renders the page.
+func isAttachment(lines []string) bool {
+	typ, _, _ := strings.Cut(strings.Join(lines, ", "), ";")
+	return strings.EqualFold(strings.Trim(typ, " \t"), "attachment")
 }
 
 // isHTML reports whether a Content-Type value is an HTML page.

@@ -373,6 +373,54 @@ func TestRefreshOverTwoLinesIsOneRefresh(t *testing.T) {
 	}
 }
 
+// TestPageHeadersReadAsTheBrowserReadsThem: what decides whether a page
+// gets the banner (is it a redirect, a download, in which coding) is read
+// as a browser reads it. Each of these pages reached the customer without
+// the banner: a second Content-Encoding line (planBody read the first
+// only; "identity, gzip" is gzip to a browser), an empty Location (not a
+// redirect to Chromium, which renders the body), and a disposition that
+// is no attachment to a browser (a no-break space before the type, which
+// Go's parser trims; a second line, which makes the value no token).
+func TestPageHeadersReadAsTheBrowserReadsThem(t *testing.T) {
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(vendorPage))
+	zw.Close()
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		body := []byte(vendorPage)
+		switch r.URL.Path {
+		case "/support/codings":
+			h["Content-Encoding"] = []string{"identity", "gzip"}
+			body = zipped.Bytes()
+		case "/support/empty-location":
+			h["Location"] = []string{""}
+			w.WriteHeader(http.StatusFound)
+		case "/support/nbsp-attachment":
+			h.Set("Content-Disposition", "\u00a0attachment")
+		case "/support/two-dispositions":
+			h["Content-Disposition"] = []string{"attachment", "inline"}
+		case "/support/attachment":
+			h.Set("Content-Disposition", ` AttachMent ; filename="ticket.html"`)
+		}
+		w.Write(body)
+	})
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, vendor.addr()), time.Now())
+	for _, path := range []string{"/support/codings", "/support/empty-location", "/support/nbsp-attachment", "/support/two-dispositions"} {
+		rec := serve(t, h, httptest.NewRequest("GET", "http://shop.example.com"+path, nil), nil)
+		banners := strings.Count(rec.Body.String(), `id="frontdoor-banner"`)
+		if rec.Code != http.StatusBadGateway && (banners != 1 || !strings.Contains(rec.Body.String(), "NightDesk ticket")) {
+			t.Errorf("%s: got %d %q with %d banners, want the page with the banner or the brand 502", path, rec.Code, rec.Body, banners)
+		}
+	}
+	// A download stays as it was.
+	rec := serve(t, h, httptest.NewRequest("GET", "http://shop.example.com/support/attachment", nil), nil)
+	if rec.Code != http.StatusOK || rec.Body.String() != vendorPage {
+		t.Errorf("attachment: got %d %q, want the vendor's file as it was", rec.Code, rec.Body)
+	}
+}
+
 // TestJarBudget: one vendor page of cookies can neither push the
 // customer's requests over Caddy's header limit nor make the browser
 // evict the brand's session cookie. The jar kept everything the vendor

@@ -17,6 +17,8 @@ type dodgePage struct {
 	name         string
 	contentTypes []string // one Content-Type field line each
 	body         []byte
+	header       http.Header // more fields, if any
+	status       int         // 0: 200
 }
 
 func encodeWith(t transform.Transformer, s string) []byte {
@@ -34,7 +36,10 @@ func encodeWith(t transform.Transformer, s string) []byte {
 func dodgePages() []dodgePage {
 	html := []string{"text/html; charset=utf-8"}
 	utf16 := unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewEncoder()
-	page := func(name, body string) dodgePage { return dodgePage{name, html, []byte(body)} }
+	page := func(name, body string) dodgePage {
+		return dodgePage{name: name, contentTypes: html, body: []byte(body)}
+	}
+	plain := []byte(`<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)
 	return []dodgePage{
 		page("comment", `<!doctype html><html><body><p>VENDOR-CONTENT</p><!-- </body> --><p>more</p></body></html>`),
 		page("attribute", `<!doctype html><html><body><p title='</body>'>VENDOR-CONTENT</p></body></html>`),
@@ -47,17 +52,24 @@ func dodgePages() []dodgePage {
 		page("template", `<!doctype html><html><body><p>VENDOR-CONTENT</p><template></body></template></body></html>`),
 		page("plaintext", `<!doctype html><html><body><p>VENDOR-CONTENT</p><plaintext></body></html>`),
 		page("svg-cdata", `<!doctype html><html><body><p>VENDOR-CONTENT</p><svg><![CDATA[ > </body> ]]></svg></body></html>`),
-		{"utf-16le-bom", []string{"text/html"},
-			append([]byte{0xff, 0xfe}, encodeWith(utf16, `<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)...)},
-		{"utf-16le-label", []string{"text/html; charset=utf-16le"},
-			encodeWith(utf16, `<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)},
+		{name: "utf-16le-bom", contentTypes: []string{"text/html"},
+			body: append([]byte{0xff, 0xfe}, encodeWith(utf16, `<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)...)},
+		{name: "utf-16le-label", contentTypes: []string{"text/html; charset=utf-16le"},
+			body: encodeWith(utf16, `<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)},
 		// The escape sequence makes "</body>!" two Japanese characters:
 		// a banner put there would be decoded as Japanese too.
-		{"iso-2022-jp", []string{"text/html; charset=iso-2022-jp"},
-			append(encodeWith(japanese.ISO2022JP.NewEncoder(), `<!doctype html><html><body><p>VENDOR-CONTENT 日本語</p><p>`),
+		{name: "iso-2022-jp", contentTypes: []string{"text/html; charset=iso-2022-jp"},
+			body: append(encodeWith(japanese.ISO2022JP.NewEncoder(), `<!doctype html><html><body><p>VENDOR-CONTENT 日本語</p><p>`),
 				[]byte("\x1b$B</body>!\x1b(B</p></body></html>")...)},
-		{"two-content-types", []string{"text/plain", "text/html"},
-			[]byte(`<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)},
+		{name: "two-content-types", contentTypes: []string{"text/plain", "text/html"}, body: plain},
+		// Not a redirect to Chromium, which renders the body of a 302
+		// whose Location is empty.
+		{name: "empty-location", contentTypes: html, body: plain, status: http.StatusFound,
+			header: http.Header{"Location": {""}}},
+		// No attachment to Chromium: the type, with a no-break space
+		// before it, is no token, and the page is rendered.
+		{name: "nbsp-attachment", contentTypes: html, body: plain,
+			header: http.Header{"Content-Disposition": {"\u00a0attachment"}}},
 	}
 }
 
@@ -87,6 +99,12 @@ func TestBannerRendersOnDodgePages(t *testing.T) {
 		for _, p := range pages {
 			if r.URL.Path == "/v/"+p.name {
 				w.Header()["Content-Type"] = p.contentTypes
+				for name, lines := range p.header {
+					w.Header()[name] = lines
+				}
+				if p.status != 0 {
+					w.WriteHeader(p.status)
+				}
 				w.Write(p.body)
 				return
 			}

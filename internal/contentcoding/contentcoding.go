@@ -31,11 +31,13 @@ func Decodable(coding string) bool {
 	return false
 }
 
-// Normalize reads a Content-Encoding value as one lower-case coding,
-// or reports that the body is in several codings (which no browser is
-// offered and frontdoor does not decode).
-func Normalize(value string) (coding string, single bool) {
-	coding = strings.ToLower(strings.TrimSpace(value))
+// Normalize reads a Content-Encoding field, given its lines, as one
+// lower-case coding, or reports that the body is in several codings
+// (which no browser is offered and frontdoor does not decode). The lines
+// are one value, joined with commas, as a browser reads them: a second
+// line is a second coding.
+func Normalize(lines ...string) (coding string, single bool) {
+	coding = strings.ToLower(strings.TrimSpace(strings.Join(lines, ",")))
 	return coding, !strings.Contains(coding, ",")
 }
 

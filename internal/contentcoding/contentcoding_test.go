@@ -103,14 +103,16 @@ func TestWriterReportsABrokenBody(t *testing.T) {
 
 func TestNormalizeAndDecodable(t *testing.T) {
 	for _, c := range []struct {
-		value, coding string
-		single        bool
+		lines  []string
+		coding string
+		single bool
 	}{
-		{" GZip ", "gzip", true}, {"br", "br", true}, {"gzip, br", "gzip, br", false}, {"", "", true},
+		{[]string{" GZip "}, "gzip", true}, {[]string{"br"}, "br", true}, {[]string{"gzip, br"}, "gzip, br", false},
+		{[]string{""}, "", true}, {nil, "", true}, {[]string{"identity", "gzip"}, "identity,gzip", false},
 	} {
-		coding, single := Normalize(c.value)
+		coding, single := Normalize(c.lines...)
 		if coding != c.coding || single != c.single {
-			t.Errorf("Normalize(%q) = %q, %v; want %q, %v", c.value, coding, single, c.coding, c.single)
+			t.Errorf("Normalize(%q) = %q, %v; want %q, %v", c.lines, coding, single, c.coding, c.single)
 		}
 	}
 	for _, coding := range []string{"compress", "identity", "", "exi"} {

@@ -194,7 +194,7 @@ func (w *recorder) result() (int, http.Header) {
 func (w *recorder) decodedBody(decode Decoder) []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if coding := w.header.Get("Content-Encoding"); coding != "" && decode != nil {
+	if coding := strings.Join(w.header["Content-Encoding"], ", "); coding != "" && decode != nil {
 		r, release, err := decode(coding, bytes.NewReader(append(w.head, w.tail...)))
 		if err != nil {
 			return nil
