@@ -34,7 +34,7 @@ const (
 func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header) (plan bodyPlan, coding string, page mimetype.MIMEType) {
 	page, typed := mimetype.Extract(hdr["Content-Type"])
 	typed = typed && !mimetype.Sniffed(page, typed)
-	if typed && !mimetype.IsHTML(page) {
+	if typed && !rendersAsPage(page, x.req) {
 		return bodyAsIs, "", page
 	}
 	switch {
@@ -100,6 +100,16 @@ func isAttachment(lines []string) bool {
 	return strings.EqualFold(strings.Trim(typ, " \t"), "attachment")
 }
 
+// rendersAsPage reports whether a browser renders a response of type m to
+// r as a page the banner goes into: HTML, and XML asked for as a page,
+// which a browser would render as a document of its XHTML, SVG or MathML
+// (or of an XSLT transform) that no banner goes into. frontdoor serves
+// such XML as HTML, as it does XHTML; XML a script fetches is data and
+// passes as it is.
+func rendersAsPage(m mimetype.MIMEType, r *http.Request) bool {
+	return mimetype.IsHTML(m) || mimetype.IsXML(m) && isNavigation(r)
+}
+
 // isHTML reports whether a Content-Type value is an HTML page.
 func isHTML(contentType string) bool {
 	m, ok := mimetype.Parse(contentType)
@@ -117,6 +127,7 @@ func isHTML(contentType string) bool {
 type bodyPipeline struct {
 	policy    *responsePolicy
 	dst       http.ResponseWriter // the customer's
+	req       *http.Request       // the customer's
 	status    int
 	requestID string
 	customer  *customerContext // the feedback links are minted for
@@ -131,8 +142,8 @@ type bodyPipeline struct {
 // as planBody extracted it, is page) or a body to sniff, in the given
 // coding. The headers are sent by the sniffer, once the start of the body
 // shows the type and charset.
-func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, status int, requestID string, customer *customerContext, coding string, page mimetype.MIMEType, typed bool) *bodyPipeline {
-	bp := &bodyPipeline{policy: p, dst: dst, status: status, requestID: requestID, customer: customer}
+func newBodyPipeline(p *responsePolicy, dst http.ResponseWriter, x *exchangeScope, status int, customer *customerContext, coding string, page mimetype.MIMEType, typed bool) *bodyPipeline {
+	bp := &bodyPipeline{policy: p, dst: dst, req: x.req, status: status, requestID: x.requestID, customer: customer}
 	hdr := dst.Header()
 	if coding != "" {
 		hdr.Del("Content-Encoding")
@@ -315,10 +326,14 @@ func (s *pageSniffer) decide() error {
 		hdr.Set("Content-Type", page.String())
 	}
 	s.out = bp.dst
-	if mimetype.IsHTML(page) && bp.startBanner(hdr) {
+	if rendersAsPage(page, bp.req) && bp.startBanner(hdr) {
 		s.out = bp.injector
 		label, hasLabel := page.Param("charset")
-		charset := htmlcharset.Decide(s.held[:s.n], label, hasLabel)
+		decide := htmlcharset.Decide
+		if mimetype.IsXML(page) {
+			decide = htmlcharset.DecideXML // XHTML too: the browser read it as XML
+		}
+		charset := decide(s.held[:s.n], label, hasLabel)
 		if charset.Transcode {
 			s.transcoder = charset.NewTranscoder(bp.injector)
 			s.out = s.transcoder
@@ -327,7 +342,7 @@ func (s *pageSniffer) decide() error {
 			page.SetParam("charset", charset.Name)
 		}
 		// One Content-Type, the browser's reading of the vendor's; XHTML
-		// is served as HTML, the parser the banner was placed for.
+		// and XML are served as HTML, the parser the banner was placed for.
 		page.Type, page.Subtype = "text", "html"
 		hdr.Set("Content-Type", page.String())
 	}

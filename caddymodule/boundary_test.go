@@ -421,6 +421,58 @@ func TestPageHeadersReadAsTheBrowserReadsThem(t *testing.T) {
 	}
 }
 
+// TestXMLPagesGetTheBanner: a browser navigating to an XML document
+// renders its XHTML (or SVG, MathML, an XSLT transform) as a page: an
+// XHTML page served as application/xml, text/xml or with no type (sniffed
+// as XML) reached the customer without the banner. Asked for as a page,
+// XML is served as HTML with the banner, in the encoding the document
+// declared (UTF-8 without a declaration); fetched by a script it passes as
+// it is.
+func TestXMLPagesGetTheBanner(t *testing.T) {
+	xhtml := `<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title>Desk</title></head><body><h1>NightDesk ticket ü</h1></body></html>`
+	latin1 := "<?xml version='1.0' encoding='ISO-8859-1'?><html xmlns=\"http://www.w3.org/1999/xhtml\"><body><h1>NightDesk ticket \xfc</h1></body></html>"
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		body := xhtml
+		switch r.URL.Path {
+		case "/support/xml":
+			w.Header().Set("Content-Type", "application/xml")
+		case "/support/textxml":
+			w.Header().Set("Content-Type", "text/xml")
+		case "/support/svg":
+			w.Header().Set("Content-Type", "image/svg+xml")
+			body = `<svg xmlns="http://www.w3.org/2000/svg"><text x="10" y="20">NightDesk ticket ü</text></svg>`
+		case "/support/latin1":
+			w.Header().Set("Content-Type", "application/xml")
+			body = latin1
+		case "/support/sniffed":
+			w.Header()["Content-Type"] = nil
+		}
+		io.WriteString(w, body)
+	})
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, vendor.addr()), time.Now())
+	request := func(path, mode string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "http://shop.example.com"+path, nil)
+		r.Header.Set("Sec-Fetch-Mode", mode)
+		return serve(t, h, r, nil)
+	}
+	utf8 := struct{ contentType, text string }{"text/html;charset=utf-8", "NightDesk ticket ü"}
+	for path, want := range map[string]struct{ contentType, text string }{
+		"/support/xml": utf8, "/support/textxml": utf8, "/support/svg": utf8, "/support/sniffed": utf8,
+		"/support/latin1": {"text/html;charset=windows-1252", "NightDesk ticket \xfc"}, // the browser's name for the label
+	} {
+		rec := request(path, "navigate")
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK || strings.Count(body, `id="frontdoor-banner"`) != 1 || !strings.Contains(body, want.text) ||
+			rec.Header().Get("Content-Type") != want.contentType {
+			t.Errorf("%s as a page: got %d %q %q, want it as an HTML page (%s) with the banner", path, rec.Code, rec.Header().Get("Content-Type"), body, want.contentType)
+		}
+	}
+	rec := request("/support/xml", "cors")
+	if rec.Header().Get("Content-Type") != "application/xml" || rec.Body.String() != xhtml {
+		t.Errorf("XML fetched by a script: got %q %q, want it as it was", rec.Header().Get("Content-Type"), rec.Body)
+	}
+}
+
 // TestJarBudget: one vendor page of cookies can neither push the
 // customer's requests over Caddy's header limit nor make the browser
 // evict the brand's session cookie. The jar kept everything the vendor

@@ -101,7 +101,7 @@ func (aw *attemptWriter) WriteHeader(status int) {
 			return
 		case bodyBanner, bodySniffed:
 			aw.detach()
-			aw.body = newBodyPipeline(p, aw.ResponseWriter, status, aw.scope.requestID, aw.customer, coding, page, plan == bodyBanner)
+			aw.body = newBodyPipeline(p, aw.ResponseWriter, aw.scope, status, aw.customer, coding, page, plan == bodyBanner)
 			if aw.body != nil {
 				return // the sniffer writes the header once the body shows its type and charset
 			}

@@ -40,6 +40,7 @@ func dodgePages() []dodgePage {
 		return dodgePage{name: name, contentTypes: html, body: []byte(body)}
 	}
 	plain := []byte(`<!doctype html><html><body><p>VENDOR-CONTENT</p></body></html>`)
+	xhtmlPage := []byte(`<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title>t</title></head><body><p>VENDOR-CONTENT</p></body></html>`)
 	return []dodgePage{
 		page("comment", `<!doctype html><html><body><p>VENDOR-CONTENT</p><!-- </body> --><p>more</p></body></html>`),
 		page("attribute", `<!doctype html><html><body><p title='</body>'>VENDOR-CONTENT</p></body></html>`),
@@ -66,6 +67,12 @@ func dodgePages() []dodgePage {
 		// whose Location is empty.
 		{name: "empty-location", contentTypes: html, body: plain, status: http.StatusFound,
 			header: http.Header{"Location": {""}}},
+		// XML a browser navigates to is rendered as a document: its
+		// XHTML is a page, whatever the XML type, and so is XML with no
+		// type that sniffs as XML.
+		{name: "xhtml-as-application-xml", contentTypes: []string{"application/xml"}, body: xhtmlPage},
+		{name: "xhtml-as-text-xml", contentTypes: []string{"text/xml"}, body: xhtmlPage},
+		{name: "xhtml-untyped", body: xhtmlPage},
 		// No attachment to Chromium: the type, with a no-break space
 		// before it, is no token, and the page is rendered.
 		{name: "nbsp-attachment", contentTypes: html, body: plain,

@@ -337,3 +337,15 @@ func IsHTML(m MIMEType) bool {
 	}
 	return false
 }
+
+// IsXML reports whether m is an XML MIME type (WHATWG MIME Sniffing): its
+// essence is text/xml or application/xml, or its subtype ends in "+xml".
+// A browser navigating to one renders the document: its XHTML, SVG and
+// MathML elements, or what an XSLT stylesheet makes of it.
+func IsXML(m MIMEType) bool {
+	switch {
+	case m.Type == "text" && m.Subtype == "xml", m.Type == "application" && m.Subtype == "xml":
+		return true
+	}
+	return strings.HasSuffix(m.Subtype, "+xml")
+}

@@ -157,6 +157,19 @@ func TestSniffedAndIsHTML(t *testing.T) {
 	}
 }
 
+func TestIsXML(t *testing.T) {
+	for value, want := range map[string]bool{
+		"text/xml": true, "Application/XML; charset=utf-8": true, "image/svg+xml": true, "application/rss+xml": true,
+		"application/xhtml+xml": true, "text/html": false, "application/json": false, "text/xml-external-parsed-entity": false,
+		"application/xml-dtd": false,
+	} {
+		m, ok := Parse(value)
+		if got := ok && IsXML(m); got != want {
+			t.Errorf("IsXML(%q) = %v, want %v", value, got, want)
+		}
+	}
+}
+
 // FuzzParse checks that whatever Parse accepts serializes to something it
 // parses back to the same, and that it agrees with mime.ParseMediaType on
 // the essence of what both accept without parameters.
