@@ -64,6 +64,9 @@ type Fleet struct {
 	cached       []byte
 	cachedMaxAge time.Duration
 	cachedAt     time.Time
+	others       []jose.JSONWebKey // the other instances' keys, as last read
+	othersMaxAge time.Duration
+	othersRead   bool // others were read at least once
 }
 
 // AskMaxAge asks that the fleet's JWK Set be cached for at most d: a
@@ -150,7 +153,10 @@ func (f *Fleet) write(now time.Time) error {
 // JWKS returns the JWK Set of the fleet at now: this process's keys, then
 // those the other instances published, read from Redis at most every
 // fleetCacheFor; and the shortest max-age an instance asked for (0 when
-// none did). When Redis fails it is this process's keys alone.
+// none did). When Redis fails the other instances' keys are those last
+// read; before any read succeeded the set is this process's keys alone,
+// which vendors may cache for fleetCacheFor only. The read is the
+// fleet's, not the asking client's: its leaving does not end it.
 func (f *Fleet) JWKS(ctx context.Context, now time.Time) ([]byte, time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -158,9 +164,16 @@ func (f *Fleet) JWKS(ctx context.Context, now time.Time) ([]byte, time.Duration)
 		return f.cached, f.cachedMaxAge
 	}
 	local := f.pub.Listed(now)
-	others, maxAge, err := f.read(ctx, now)
-	if err != nil && ctx.Err() == nil {
-		f.logger.Warn("reading the fleet's assertion keys from Redis: serving this instance's keys only", zap.Error(err))
+	others, maxAge, err := f.read(context.WithoutCancel(ctx), now)
+	switch {
+	case err == nil:
+		f.others, f.othersMaxAge, f.othersRead = others, maxAge, true
+	case f.othersRead:
+		others, maxAge = f.others, f.othersMaxAge
+		f.logger.Warn("reading the fleet's assertion keys from Redis: serving the other instances' keys as last read", zap.Error(err))
+	default:
+		maxAge = fleetCacheFor
+		f.logger.Warn("reading the fleet's assertion keys from Redis: serving this instance's keys only, for vendors to cache briefly", zap.Error(err))
 	}
 	if secs := f.maxAge.Load(); secs > 0 && (maxAge == 0 || time.Duration(secs)*time.Second < maxAge) {
 		maxAge = time.Duration(secs) * time.Second

@@ -160,6 +160,62 @@ func TestFleetListsOtherInstancesKeys(t *testing.T) {
 	}
 }
 
+// TestFleetJWKSWhenTheReadFails: a set read while Redis fails is served
+// for fleetCacheFor and cached by vendors for its max-age. A client that
+// left while the set was read made it this instance's keys alone, served
+// to the next vendors with the full max-age: jwx, which does not refetch
+// on an unknown kid, then refused the other instances' tokens for
+// minutes. The client's leaving does not end the read; a failed read
+// serves the fleet as last read; and a set that never had the fleet's keys
+// may be cached for moments only.
+func TestFleetJWKSWhenTheReadFails(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	defer client.Close()
+	a, b := NewPublished(), NewPublished()
+	sa := a.Hold(newTestSigner(t, "ES256"))
+	b.Hold(newTestSigner(t, "ES256"))
+	now := time.Now()
+	fa := NewFleet(client, a, zap.NewNop())
+	defer fa.Close()
+	if err := fa.write(now); err != nil {
+		t.Fatal(err)
+	}
+	fb := NewFleet(client, b, zap.NewNop())
+	defer fb.Close()
+	kids := func(body []byte) map[string]bool {
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(body, &set); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, k := range set.Keys {
+			got[k.KeyID] = true
+		}
+		return got
+	}
+
+	left, cancel := context.WithCancel(context.Background())
+	cancel()
+	if body, _ := fb.JWKS(left, now); !kids(body)[sa.KeyID()] {
+		t.Errorf("a client that left made the set miss the other instance's key")
+	}
+	if body, _ := fb.JWKS(context.Background(), now.Add(time.Second)); !kids(body)[sa.KeyID()] {
+		t.Errorf("after a client left, the next vendor's set misses the other instance's key")
+	}
+
+	mr.Close() // Redis fails after a good read
+	if body, _ := fb.JWKS(context.Background(), now.Add(3*fleetCacheFor)); !kids(body)[sa.KeyID()] {
+		t.Errorf("with Redis failing, the set lost the other instance's key it had read")
+	}
+
+	never := NewFleet(client, NewPublished(), zap.NewNop()) // Redis failing from the start
+	defer never.Close()
+	if _, maxAge := never.JWKS(context.Background(), now); maxAge <= 0 || maxAge > fleetCacheFor {
+		t.Errorf("a set without the fleet's keys may be cached for %v, want at most %v", maxAge, fleetCacheFor)
+	}
+}
+
 func containsKid(keys []jose.JSONWebKey, kid string) bool {
 	for _, k := range keys {
 		if k.KeyID == kid {
