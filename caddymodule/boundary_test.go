@@ -473,6 +473,37 @@ func TestXMLPagesGetTheBanner(t *testing.T) {
 	}
 }
 
+// TestOversizedVendorHeadersGetABrandPage: Go's transport accepts 10 MiB
+// of response headers; a vendor answering with a megabyte of them had
+// that answer passed to the customer, whose browser refuses it (Chromium
+// stops at 256 KiB) and shows its own error instead of the brand page.
+// frontdoor's default bound, Envoy's 60 KiB rounded up, refuses it.
+func TestOversizedVendorHeadersGetABrandPage(t *testing.T) {
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		n := 16
+		if r.URL.Path == "/support/fits" {
+			n = 1
+		}
+		for i := range n {
+			w.Header().Set("X-Vendor-"+strings.Repeat("j", i+1), strings.Repeat("x", 32<<10))
+		}
+		io.WriteString(w, vendorPage)
+	})
+	gw := gatewayFor(t, provisionHandler(t, nightdeskSite(vendor.addr()), monday10))
+	for path, want := range map[string]int{"/support/chat": http.StatusBadGateway, "/support/fits": http.StatusOK} {
+		res, err := http.Get(gw.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want || want == http.StatusBadGateway && !strings.Contains(string(body), "Acme Outdoor") {
+			t.Errorf("%s: got %d %.80q, want %d", path, res.StatusCode, body, want)
+		}
+	}
+}
+
 // TestJarBudget: one vendor page of cookies can neither push the
 // customer's requests over Caddy's header limit nor make the browser
 // evict the brand's session cookie. The jar kept everything the vendor

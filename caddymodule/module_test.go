@@ -7,7 +7,7 @@ import (
 )
 
 func TestWithEdgeTransport(t *testing.T) {
-	const waits = `"response_header_timeout":10000000000,"write_timeout":10000000000`
+	const waits = `"response_header_timeout":10000000000,"write_timeout":10000000000,"max_response_header_size":65536`
 	cases := []struct {
 		name string
 		in   string
@@ -32,8 +32,8 @@ func TestWithEdgeTransport(t *testing.T) {
 			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":8}}}`,
 			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":8},` + waits + `}}`},
 		{"user waits kept, zero too",
-			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":0},"response_header_timeout":0,"write_timeout":"30s"}}`,
-			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":0},"response_header_timeout":0,"write_timeout":"30s"}}`},
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":0},"response_header_timeout":0,"write_timeout":"30s","max_response_header_size":1048576}}`,
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":0},"response_header_timeout":0,"write_timeout":"30s","max_response_header_size":1048576}}`},
 		// Other transports have no such pool.
 		{"fastcgi untouched",
 			`{"handler":"reverse_proxy","transport":{"protocol":"fastcgi","root":"/srv"}}`, ""},

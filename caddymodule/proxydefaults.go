@@ -55,10 +55,17 @@ func editProxy(raw json.RawMessage, defaults ...proxyDefault) (json.RawMessage, 
 // accept a new connection for most requests.
 const edgeIdleConnsPerHost = 512
 
+// defaultMaxResponseHeaderSize bounds the headers a backend may answer
+// with, where Go's transport would take 10 MiB: a browser refuses far
+// less (Chromium 256 KiB) and shows its own error instead of the brand
+// page, and every request to such a vendor would hold them. Envoy's
+// default is 60 KiB.
+const defaultMaxResponseHeaderSize = 64 << 10
+
 // edgeTransport gives an HTTP transport frontdoor's edge defaults where
-// the user set none: a larger upstream idle-connection pool, and bounds on
+// the user set none: a larger upstream idle-connection pool, bounds on
 // the wait for the first response byte and on each write of the request
-// (see waits.go).
+// (see waits.go), and on the size of the response's headers.
 func edgeTransport(proxy map[string]json.RawMessage) (bool, error) {
 	transport := map[string]any{"protocol": "http"}
 	if t, ok := proxy["transport"]; ok {
@@ -81,10 +88,14 @@ func edgeTransport(proxy map[string]json.RawMessage) (bool, error) {
 	}
 	for _, bound := range []struct {
 		name  string
-		value time.Duration
-	}{{"response_header_timeout", defaultResponseHeaderTimeout}, {"write_timeout", defaultWriteTimeout}} {
+		value int64
+	}{
+		{"response_header_timeout", int64(defaultResponseHeaderTimeout)},
+		{"write_timeout", int64(defaultWriteTimeout)},
+		{"max_response_header_size", defaultMaxResponseHeaderSize},
+	} {
 		if _, set := transport[bound.name]; !set {
-			transport[bound.name] = int64(bound.value)
+			transport[bound.name] = bound.value
 			changed = true
 		}
 	}
