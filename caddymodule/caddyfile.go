@@ -329,6 +329,25 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 	return a, nil
 }
 
+// singleOptions refuses a second line of an option that holds one value
+// in its block: the later line would silently replace the earlier, and
+// which one the operator meant would be a guess.
+type singleOptions struct {
+	block string // "backend care", "journey support"
+	seen  map[string]bool
+}
+
+func (s *singleOptions) once(d *caddyfile.Dispenser, option string) error {
+	if s.seen[option] {
+		return d.Errf("%s: %s is set twice: keep one line", s.block, option)
+	}
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	s.seen[option] = true
+	return nil
+}
+
 func (p *parser) parseJourney(d *caddyfile.Dispenser) (*config.Journey, error) {
 	j := &config.Journey{}
 	p.positions[j] = d.Token()
@@ -337,7 +356,14 @@ func (p *parser) parseJourney(d *caddyfile.Dispenser) (*config.Journey, error) {
 	}
 	j.Name = d.Val()
 	j.Paths = d.RemainingArgs()
+	single := singleOptions{block: "journey " + j.Name}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch option := d.Val(); option {
+		case "on_error", "repeat_window", "rescue":
+			if err := single.once(d, option); err != nil {
+				return nil, err
+			}
+		}
 		switch d.Val() {
 		case "backend":
 			b, err := p.parseBackend(d)
@@ -397,7 +423,22 @@ func (p *parser) parseBackend(d *caddyfile.Dispenser) (*config.Backend, error) {
 	}
 
 	var proxyTokens []caddyfile.Token
+	single := singleOptions{block: "backend " + b.Name}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch option := d.Val(); option {
+		case "owner", "vendor", "headers", "banner", "isolate", "cookies", "origin", "response_body_timeout":
+			if err := single.once(d, option); err != nil {
+				return nil, err
+			}
+		case "slo":
+			if d.NextArg() {
+				kind := d.Val()
+				d.Prev()
+				if err := single.once(d, "slo "+kind); err != nil {
+					return nil, err
+				}
+			}
+		}
 		switch d.Val() {
 		case "owner":
 			var owner string
