@@ -20,6 +20,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/frontdoor-dev/frontdoor/config"
 )
 
 // The vendor boundary: what a vendor's response can and cannot carry to
@@ -504,6 +506,64 @@ func TestOversizedVendorHeadersGetABrandPage(t *testing.T) {
 	}
 }
 
+// TestJarBudgetIsTheBrowsers: what a vendor's cookies cost the browser,
+// which keeps 180 cookies for a site and evicts the least recently used
+// beyond (the brand's session among them), stays within the jar's budget.
+// Three ways past it put the brand session at risk:
+//   - Caddy routes /SUPPORT/x to a journey of /support*, but the browser
+//     sends none of the jar's Path=/support cookies there: the jar looked
+//     empty on every such request and took a whole budget more each time.
+//     A cookie set where the browser does not send the jar is dropped.
+//   - Each name is stored once per path of the journey: a budget of 50 on
+//     a journey of four paths put 200 cookies in the browser. The budget
+//     now counts browser cookies.
+//   - A vendor on its own origin (under the brand's registrable domain,
+//     whose 180 cookies it shares) had no budget at all.
+func TestJarBudgetIsTheBrowsers(t *testing.T) {
+	fill := func(n int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			for i := range n {
+				w.Header().Add("Set-Cookie", fmt.Sprintf("c%d=1; Path=/; Max-Age=3600", i))
+			}
+			io.WriteString(w, "{}")
+		}
+	}
+	browserCookies := func(lines []string) (n int) {
+		for _, line := range lines {
+			if !strings.Contains(line, "Max-Age=0") {
+				n++
+			}
+		}
+		return n
+	}
+
+	vendor := newBackend(t, fill(5))
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, vendor.addr()), time.Now())
+	for path, want := range map[string]int{"/SUPPORT/x": 0, "/%73upport/x": 0, "/support/x": 5 * 2} {
+		rec := serve(t, h, httptest.NewRequest("GET", "http://shop.example.com"+path, nil), nil)
+		if got := browserCookies(rec.Header()["Set-Cookie"]); got != want {
+			t.Errorf("%s: the vendor's 5 cookies became %d in the browser, want %d: %q", path, got, want, rec.Header()["Set-Cookie"])
+		}
+	}
+
+	vendor = newBackend(t, fill(50))
+	fourPaths := strings.Replace(strings.Replace(fmt.Sprintf(vendorBlock, vendor.addr()), "/support* /help*", "/support/* /help/* /faq/* /contact/*", 1),
+		"vendor NightDesk", "vendor NightDesk\n\t\t\t\tcookies {\n\t\t\t\t\tmax 50\n\t\t\t\t}", 1)
+	rec := serve(t, provisionHandler(t, fourPaths, time.Now()), httptest.NewRequest("GET", "http://shop.example.com/support/x", nil), nil)
+	if got := browserCookies(rec.Header()["Set-Cookie"]); got > 50 {
+		t.Errorf("a budget of 50 on a journey of four paths put %d cookies in the browser", got)
+	}
+
+	hdr := http.Header{}
+	for i := range 200 {
+		hdr.Add("Set-Cookie", fmt.Sprintf("c%d=1; Path=/", i))
+	}
+	testJar("support", "nightdesk").forOrigin().store(hdr, 0, jarUsage{}, nil)
+	if got := browserCookies(hdr["Set-Cookie"]); got != config.DefaultJarCookies {
+		t.Errorf("on its origin the vendor's 200 cookies became %d, want the default budget of %d", got, config.DefaultJarCookies)
+	}
+}
+
 // TestJarBudget: one vendor page of cookies can neither push the
 // customer's requests over Caddy's header limit nor make the browser
 // evict the brand's session cookie. The jar kept everything the vendor
@@ -532,14 +592,14 @@ func TestJarBudget(t *testing.T) {
 		many.Add("Set-Cookie", fmt.Sprintf("n%d=1", i))
 	}
 	jar.store(many, 0, jarUsage{}, nil)
-	if n := len(many["Set-Cookie"]) / len(jar.paths); n != jar.maxCookies {
-		t.Errorf("the jar kept %d of 200 cookies, want its budget of %d", n, jar.maxCookies)
+	if n := len(many["Set-Cookie"]) / len(jar.paths); n != jar.maxNames {
+		t.Errorf("the jar kept %d of 200 cookies, want its budget of %d", n, jar.maxNames)
 	}
 
 	// What the browser holds counts: a full jar takes no new cookie, but
 	// one it replaces or deletes.
 	var held []string
-	for i := range jar.maxCookies {
+	for i := range jar.maxNames {
 		held = append(held, fmt.Sprintf("%s=1", jarName(jar.id, fmt.Sprintf("k%d", i))))
 	}
 	_, usage := backendCookies([]string{strings.Join(held, "; ")}, jar, nil)
@@ -558,12 +618,12 @@ func TestJarBudget(t *testing.T) {
 func TestOversizedJarsAreRecovered(t *testing.T) {
 	jar := testJar("support", "nightdesk")
 	var held []string
-	for i := range jar.maxCookies + 5 {
+	for i := range jar.maxNames + 5 {
 		held = append(held, fmt.Sprintf("%s=1", jarName(jar.id, fmt.Sprintf("k%d", i))))
 	}
 	sent, usage := backendCookies([]string{strings.Join(held, "; ")}, jar, nil)
-	if n := strings.Count(strings.Join(sent, ""), "=1"); n != jar.maxCookies {
-		t.Errorf("forwarded %d jar cookies, want %d", n, jar.maxCookies)
+	if n := strings.Count(strings.Join(sent, ""), "=1"); n != jar.maxNames {
+		t.Errorf("forwarded %d jar cookies, want %d", n, jar.maxNames)
 	}
 	h := http.Header{}
 	jar.store(h, 0, usage, nil)

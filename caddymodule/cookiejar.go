@@ -100,13 +100,15 @@ func hasJarCookie(lines []string) bool {
 
 // cookieJar is an outsourced backend's jar, compiled from its config.
 type cookieJar struct {
-	id         string   // journey~backend
-	paths      []string // the Path every stored cookie gets: the journey's
-	maxCookies int
-	maxBytes   int
-	maxAge     time.Duration
-	brand      map[string]bool // the brand's cookies, never sent to the backend
-	now        func() time.Time
+	id       string   // journey~backend
+	paths    []string // the Path every stored cookie gets: the journey's ("/" on the vendor's origin)
+	onOrigin bool     // the vendor's origin: cookies keep their names, all of it is the vendor's
+	budget   int      // the most cookies it puts in the browser
+	maxNames int      // the vendor's names it holds: the budget over the paths each is stored at
+	maxBytes int
+	maxAge   time.Duration
+	brand    map[string]bool // the brand's cookies, never sent to the backend
+	now      func() time.Time
 }
 
 // Why a vendor cookie was not stored; metric label values.
@@ -114,12 +116,48 @@ const (
 	dropInvalid = "invalid" // no name a browser and a jar can both keep
 	dropCount   = "count"   // the jar holds its most cookies
 	dropBytes   = "bytes"   // the jar's names and values would pass its bytes
+	dropPath    = "path"    // set on a path the browser does not send the jar on: what it holds is unknown there
 )
 
 func newCookieJar(j *config.Journey, b *config.Backend, brand map[string]bool) *cookieJar {
 	jar := &cookieJar{id: j.Name + "~" + b.Name, paths: cookiePaths(j.Paths), brand: brand, now: time.Now}
-	jar.maxCookies, jar.maxBytes, jar.maxAge = b.Cookies.Limits()
+	jar.budget, jar.maxBytes, jar.maxAge = b.Cookies.Limits()
+	jar.maxNames = max(1, jar.budget/len(jar.paths))
 	return jar
+}
+
+// forOrigin is the jar of the backend on its own origin, under the same
+// budget: a vendor origin shares the browser's cookies of the site (the
+// registrable domain) with the brand host, so cookies set there can make
+// the browser evict the brand's as well. There the cookies keep the names
+// the vendor set, host-only, at Path=/ (so that every request shows all
+// the browser holds, which the budget is counted from).
+func (jar *cookieJar) forOrigin() *cookieJar {
+	o := *jar
+	o.onOrigin, o.paths, o.maxNames = true, []string{"/"}, jar.budget
+	return &o
+}
+
+// storedName is the name a cookie the backend set is stored under.
+func (jar *cookieJar) storedName(name string) string {
+	if jar.onOrigin {
+		return name
+	}
+	return jarName(jar.id, name)
+}
+
+// sentOn reports whether the browser sends the jar's cookies on a request
+// for path, as the browser writes it (escaped): it path-matches one of the
+// jar's paths, letter case included. Caddy routes /SUPPORT to a journey of
+// /support*, but the browser sends it none of the jar's Path=/support
+// cookies, so there the jar looks empty whatever it holds.
+func (jar *cookieJar) sentOn(path string) bool {
+	for _, p := range jar.paths {
+		if pathMatch(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // cookiePaths are the cookie paths that cover a journey's path patterns:
@@ -167,6 +205,9 @@ func pathMatch(requestPath, cookiePath string) bool {
 type jarUsage struct {
 	held   []jarEntry
 	excess []string // stored names over budget
+	// unseen: the request's path is one the browser does not send the jar
+	// on, so what it holds is unknown and nothing new is stored.
+	unseen bool
 }
 
 type jarEntry struct {
@@ -201,7 +242,7 @@ func backendCookies(lines []string, jar *cookieJar, brand map[string]bool) ([]st
 				continue
 			}
 			size := len(part)
-			if len(usage.held) >= jar.maxCookies || usage.bytes()+size > jar.maxBytes || usage.holds(original) {
+			if len(usage.held) >= jar.maxNames || usage.bytes()+size > jar.maxBytes || usage.holds(original) {
 				usage.excess = append(usage.excess, name)
 				continue
 			}
@@ -277,17 +318,21 @@ func (jar *cookieJar) store(h http.Header, brandLines int, inUse jarUsage, stats
 	out := slices.Clip(lines[:brandLines]) // appending copies: the brand's lines stay as they were
 	for _, line := range lines[brandLines:] {
 		c, ok := parseSetCookie(line, now)
-		if _, rest := splitCookiePrefix(c.name); !ok || rest == "" || !validCookieName(c.name) {
+		if _, rest := splitCookiePrefix(c.name); !ok || rest == "" || !validCookieName(c.name) || jar.onOrigin && isOriginCookie(c.name) {
 			stats.cookieDropped(dropInvalid)
-			continue // no name, or only a prefix ("__Host-"): nothing to keep it under
+			continue // no name, only a prefix ("__Host-"), or frontdoor's own: nothing to keep it under
 		}
-		stored := jarName(jar.id, c.name)
+		stored := jar.storedName(c.name)
 		i := indexEntry(held, c.name)
 		if !c.expires.IsZero() && !c.expires.After(now) {
 			if i >= 0 {
 				held = append(held[:i], held[i+1:]...)
 			}
 			out = jar.expire(out, stored)
+			continue
+		}
+		if inUse.unseen {
+			stats.cookieDropped(dropPath)
 			continue
 		}
 		size := len(stored) + 1 + len(c.value)
@@ -301,7 +346,7 @@ func (jar *cookieJar) store(h http.Header, brandLines int, inUse jarUsage, stats
 			count++
 		}
 		switch {
-		case count > jar.maxCookies:
+		case count > jar.maxNames:
 			stats.cookieDropped(dropCount)
 			continue
 		case used+size > jar.maxBytes || size > maxCookiePair:
@@ -458,20 +503,27 @@ func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsag
 	if !b.onOrigin {
 		return backendCookies(lines, b.response.jar, h.vendorCookies)
 	}
+	jar := b.response.jar
+	var usage jarUsage
 	var out strings.Builder
 	for name, part := range cookieParts(lines) {
 		if h.vendorCookies[name] || isOriginCookie(name) {
 			continue
 		}
+		if len(usage.held) >= jar.maxNames || usage.bytes()+len(part) > jar.maxBytes || usage.holds(name) {
+			usage.excess = append(usage.excess, name) // over the budget: expired, not sent
+			continue
+		}
+		usage.held = append(usage.held, jarEntry{name, len(part)})
 		if out.Len() > 0 {
 			out.WriteString("; ")
 		}
 		out.WriteString(part)
 	}
 	if out.Len() == 0 {
-		return nil, jarUsage{}
+		return nil, usage
 	}
-	return []string{out.String()}, jarUsage{}
+	return []string{out.String()}, usage
 }
 
 // hasAnyCookie reports whether a Cookie header names one of the cookies.

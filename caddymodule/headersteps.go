@@ -57,9 +57,12 @@ func stepVendorIdentity(p *responsePolicy, x *exchangeScope, hdr http.Header, _ 
 	return 0
 }
 
-// stepCookieJar moves the vendor's cookies into its jar, within the jar's
-// budget; the lines the response had before the vendor answered are the
-// brand's and pass. Only a final or upgrade response sets cookies:
+// stepCookieJar moves the vendor's cookies into its jar (on its origin,
+// the origin's jar), within the jar's budget, counted from what the
+// request shows the browser holds: on a path the browser does not send the
+// jar on, it shows nothing, and nothing new is stored. The lines the
+// response had before the vendor answered are the brand's and pass. Only
+// a final or upgrade response sets cookies:
 // browsers ignore Set-Cookie on other 1xx responses, and other clients
 // must not store it (the proxy puts the brand's lines back after one).
 func stepCookieJar(p *responsePolicy, x *exchangeScope, hdr http.Header, kind responseKind) int {
@@ -68,11 +71,11 @@ func stepCookieJar(p *responsePolicy, x *exchangeScope, hdr http.Header, kind re
 		return 0
 	}
 	brandLines, _ := x.before.values("Set-Cookie")
-	if p.onOrigin {
-		originSetCookies(hdr, brandLines)
-		return 0
+	inUse := x.jarInUse
+	if len(hdr["Set-Cookie"]) > brandLines {
+		inUse.unseen = !p.jar.sentOn(x.req.URL.EscapedPath())
 	}
-	p.jar.store(hdr, brandLines, x.jarInUse, p.stats)
+	p.jar.store(hdr, brandLines, inUse, p.stats)
 	return 0
 }
 

@@ -124,7 +124,7 @@ func newCollectors() *metrics {
 		}, append(backendLabels, "allowed")),
 		vendorCookiesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "vendor_cookies_dropped_total",
-			Help: "Cookies a vendor set that its jar did not keep: invalid (no name a browser and the jar both keep), count or bytes (over the jar's budget).",
+			Help: "Cookies a vendor set that its jar did not keep: invalid (no name a browser and the jar both keep), count or bytes (over the jar's budget), path (set on a path the browser does not send the jar on).",
 		}, []string{"journey", "backend", "reason"}),
 		probes: newProbeMetrics(ns),
 	}

@@ -60,6 +60,7 @@ func (h *Handler) provisionOrigins(ctx caddy.Context) error {
 			served.isolate = false // the browser isolates the origin
 			policy := *br.response
 			policy.onOrigin = true
+			policy.jar = br.response.jar.forOrigin()
 			served.response = &policy
 			origins[br.origin] = &originRoute{host: br.origin, journey: route, backend: br, served: &served}
 		}
@@ -288,32 +289,6 @@ func (h *Handler) routeOrigins(w http.ResponseWriter, r *http.Request, origin *o
 	}
 	h.brandError(w, r, origin.journey.name, origin.backend.name, http.StatusServiceUnavailable, requestID, nil)
 	return nil, true
-}
-
-// originSetCookies keeps a vendor's cookies its own on its origin: they
-// stay host-only (Domain removed, so they never reach the brand host or
-// another origin) and cannot be frontdoor's. The first brandLines lines
-// were in the response before the vendor answered: they pass as they are.
-func originSetCookies(hdr http.Header, brandLines int) {
-	lines := hdr["Set-Cookie"]
-	brandLines = min(brandLines, len(lines))
-	if len(lines) == brandLines {
-		return
-	}
-	kept := slices.Clip(lines[:brandLines]) // appending copies: the brand's lines stay as they were
-	for _, line := range lines[brandLines:] {
-		name, _, found := strings.Cut(line, "=")
-		name = strings.TrimSpace(name)
-		if !found || !validCookieName(name) || isOriginCookie(name) {
-			continue
-		}
-		kept = append(kept, stripCookieDomain(line))
-	}
-	if len(kept) == 0 {
-		delete(hdr, "Set-Cookie")
-		return
-	}
-	hdr["Set-Cookie"] = kept
 }
 
 // originCustomer finds the customer of a request on an origin through its

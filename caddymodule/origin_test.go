@@ -58,16 +58,16 @@ func TestOriginSetCookiesAreTheVendorsOwn(t *testing.T) {
 		"=nameless",
 		"prefs=dark",
 	}}
-	originSetCookies(hdr, 0)
-	want := []string{"desk_sid=V1; Path=/; HttpOnly", "prefs=dark"}
+	testJar("support", "nightdesk").forOrigin().store(hdr, 0, jarUsage{}, nil)
+	want := []string{"desk_sid=V1; Path=/; HttpOnly", "prefs=dark; Path=/"}
 	if !reflect.DeepEqual(hdr["Set-Cookie"], want) {
-		t.Errorf("Set-Cookie on the origin = %q, want %q (no jar prefix, Domain removed, frontdoor's names refused)", hdr["Set-Cookie"], want)
+		t.Errorf("Set-Cookie on the origin = %q, want %q (no jar prefix, Domain removed, Path=/, frontdoor's names refused)", hdr["Set-Cookie"], want)
 	}
 }
 
 func TestOriginBackendNeverGetsBrandOrFrontdoorCookies(t *testing.T) {
 	h := &Handler{compiledConfig: compiledConfig{vendorCookies: map[string]bool{"acme_session": true, "acme_csrf": true}}}
-	b := &backendRoute{onOrigin: true, outsourced: true}
+	b := &backendRoute{onOrigin: true, outsourced: true, response: &responsePolicy{jar: testJar("support", "nightdesk").forOrigin()}}
 	got, _ := h.cookiesFor([]string{"acme_session=S; desk_sid=V1; fd-session=O; __Host-fd-handoff=H", "acme_csrf=C; theme=dark"}, b)
 	if want := []string{"desk_sid=V1; theme=dark"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Cookie to the vendor on its origin = %q, want %q", got, want)

@@ -299,14 +299,20 @@ func (b *Backend) IsolateEnabled() bool {
 }
 
 // CookieBudget bounds what an outsourced backend may store in the
-// customer's browser on the brand host. Every cookie it sets is kept in
-// its jar under a name of the jar's and scoped to the journey's paths; a
-// cookie that would take the jar over budget is dropped and counted. The
-// defaults keep a jar well under Caddy's 16 KiB request header limit, so a
-// vendor can neither lock a customer out of the brand site with oversized
-// cookies nor make the browser evict the brand's session cookie with many.
+// customer's browser on the brand host (or on its own origin). Every
+// cookie it sets is kept in its jar under a name of the jar's and scoped
+// to the journey's paths; a cookie that would take the jar over budget is
+// dropped and counted. The defaults keep a jar well under Caddy's 16 KiB
+// request header limit, and all jars of a site together well under the
+// 180 cookies a browser keeps for a site, so a vendor can neither lock a
+// customer out of the brand site with oversized cookies nor make the
+// browser evict the brand's session cookie with many.
 type CookieBudget struct {
-	// Max is the most cookies the jar holds at once. Default: 20.
+	// Max is the most cookies the jar puts in the browser at once. A
+	// cookie the vendor sets is stored once for each cookie path of the
+	// journey, so a journey of two paths (/support* /help*) holds Max/2 of
+	// the vendor's names. On a vendor origin each name is one cookie.
+	// Default: 20.
 	Max int `json:"max,omitempty"`
 
 	// Bytes bounds the stored names and values of the jar's cookies

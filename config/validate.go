@@ -58,6 +58,7 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 	journeyNames := map[string]bool{}
 	pathOwner := map[string]string{}
 	originOwner := map[string]string{}
+	jarCookies := 0 // what all vendors' jars may put in the browser
 	for _, j := range journeys {
 		if err := validateJourney(j); err != nil {
 			return err
@@ -73,6 +74,14 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 			pathOwner[p] = j.Name
 		}
 		for _, b := range j.Backends {
+			if b.Owner == Outsourced {
+				max, _, _ := b.Cookies.Limits()
+				if jarCookies += max; jarCookies > maxSiteJarCookies {
+					return errorf(b, "journey %q, backend %q: the vendors' cookie jars together may put %d cookies in the browser, over %d: "+
+						"a browser keeps %d cookies for a site and evicts the oldest beyond them, the brand's session among them; lower cookies max here or on another vendor",
+						j.Name, b.Name, jarCookies, maxSiteJarCookies, browserSiteCookies)
+				}
+			}
 			if b.Origin == "" {
 				continue
 			}
@@ -413,13 +422,18 @@ func checkHeaderSafe(what, v string) error {
 	return nil
 }
 
-// Bounds of a cookie budget. A browser keeps 180 cookies a host at most,
-// and Caddy refuses requests whose headers pass 16 KiB: a jar is kept
-// well inside both, beside the brand's own cookies.
+// Bounds of a cookie budget. A browser keeps 180 cookies for a site (a
+// registrable domain: the brand host and every vendor origin under it
+// together; Chromium then evicts 30, the least recently used first), and
+// Caddy refuses requests whose headers pass 16 KiB: a jar, and all the
+// site's jars together, are kept well inside both, beside the brand's own
+// cookies.
 const (
-	maxJarCookies = 50
-	minJarBytes   = 64
-	maxJarBytes   = 8192
+	maxJarCookies      = 50
+	minJarBytes        = 64
+	maxJarBytes        = 8192
+	browserSiteCookies = 180
+	maxSiteJarCookies  = 120
 )
 
 func validateCookieBudget(b *Backend) error {

@@ -92,6 +92,17 @@ func TestValidateRejects(t *testing.T) {
 			return js[1].Backends[1]
 		}, `cookies bytes 1048576: want 64 to 8192`},
 		{"allow_redirect empty", func(js []*Journey) any { js[1].Backends[1].AllowRedirect = []string{""}; return js[1].Backends[1] }, `allow_redirect ""`},
+		// 180 cookies a site is all a browser keeps: the jars together
+		// stay at 120, leaving the brand's own room.
+		{"jars together", func(js []*Journey) any {
+			js[1].Backends[1].Cookies = &CookieBudget{Max: 50}
+			more := []*Backend{}
+			for _, name := range []string{"desk2", "desk3"} {
+				more = append(more, &Backend{Name: name, Owner: Outsourced, Vendor: "V", ProxyRaw: proxy, Cookies: &CookieBudget{Max: 40}})
+			}
+			js[1].Backends = append(js[1].Backends, more...)
+			return more[1]
+		}, `the vendors' cookie jars together may put 130 cookies in the browser, over 120`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -27,7 +27,9 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-func newBrowser(t *testing.T) context.Context {
+// newBrowser starts a headless Chromium of its own for the test, with
+// more options if given.
+func newBrowser(t *testing.T, more ...chromedp.ExecAllocatorOption) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.UserDataDir(t.TempDir()),
@@ -39,6 +41,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(1024, 768),
 	)
+	opts = append(opts, more...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browserCtx, cancelCtx := chromedp.NewContext(allocCtx)
 	// The first action starts the browser, which lives as long as the
