@@ -119,6 +119,9 @@ const (
 	dropPath    = "path"    // set on a path the browser does not send the jar on: what it holds is unknown there
 )
 
+// dropReasons are all the reasons, each a counter of every backend's.
+var dropReasons = []string{dropInvalid, dropCount, dropBytes, dropPath}
+
 func newCookieJar(j *config.Journey, b *config.Backend, brand map[string]bool) *cookieJar {
 	jar := &cookieJar{id: j.Name + "~" + b.Name, paths: cookiePaths(j.Paths), brand: brand, now: time.Now}
 	jar.budget, jar.maxBytes, jar.maxAge = b.Cookies.Limits()

@@ -196,7 +196,7 @@ func (m *metrics) forBackend(journey string, b *config.Backend) *backendStats {
 	s.duration = m.duration.WithLabelValues(l...)
 	if b.Owner == config.Outsourced {
 		s.cookieDrops = map[string]prometheus.Counter{}
-		for _, reason := range []string{dropInvalid, dropCount, dropBytes} {
+		for _, reason := range dropReasons {
 			s.cookieDrops[reason] = m.vendorCookiesDropped.WithLabelValues(journey, b.Name, reason)
 		}
 	}

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,5 +255,29 @@ func TestBackendStats(t *testing.T) {
 		if got := value(t, c) - before; got != 1 {
 			t.Errorf("routing reason %s counted %v times, want 1", reason, got)
 		}
+	}
+}
+
+// TestEveryCookieDropIsCounted: a cookie the jar drops is counted under
+// its reason, whichever; reason path, added with the jar's path rule, was
+// dropped without a count (forBackend made counters for the reasons it
+// listed itself).
+func TestEveryCookieDropIsCounted(t *testing.T) {
+	m := testMetrics()
+	s := m.forBackend("drops", &config.Backend{Name: "nightdesk", Owner: config.Outsourced, Vendor: "NightDesk BPO"})
+	for _, reason := range dropReasons {
+		c := m.vendorCookiesDropped.WithLabelValues("drops", "nightdesk", reason)
+		before := value(t, c)
+		s.cookieDropped(reason)
+		if got := value(t, c) - before; got != 1 {
+			t.Errorf("reason %s: +%v, want +1", reason, got)
+		}
+	}
+	c := m.vendorCookiesDropped.WithLabelValues("drops", "nightdesk", dropPath)
+	before := value(t, c)
+	h := http.Header{"Set-Cookie": {"nd_chat=abc; Path=/"}}
+	testJar("drops", "nightdesk").store(h, 0, jarUsage{unseen: true}, s)
+	if len(h["Set-Cookie"]) != 0 || value(t, c)-before != 1 {
+		t.Errorf("a cookie set where the browser does not send the jar: kept %q, counted +%v", h["Set-Cookie"], value(t, c)-before)
 	}
 }
