@@ -65,6 +65,11 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		aw.informational(status)
 		return
 	}
+	if status > 599 {
+		// HTTP defines no such status: the backend's failure, counted
+		// and sent as one, never under a code of the vendor's choosing.
+		status = http.StatusBadGateway
+	}
 	aw.wroteHeader = true
 	aw.status = status
 	hdr := aw.ResponseWriter.Header()

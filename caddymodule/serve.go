@@ -213,7 +213,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				b.stats.upstreamError(errAborted)
 			}
 			if relErr := hold.end(); relErr != nil {
-				return nil // the customer left: nothing to send them
+				b.stats.observe(499, elapsed) // the customer left: nothing to send them
+				return nil
 			}
 			status := aw.statusOrOK()
 			b.stats.observe(status, elapsed)
