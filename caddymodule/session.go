@@ -304,7 +304,9 @@ func cookieParts(lines []string) iter.Seq2[string, string] {
 // It reads the Cookie header directly to avoid parsing every cookie. A
 // cookie sent more than once with different values (one of them may have
 // been planted on a path of the brand host) names no session: frontdoor
-// cannot tell which is the customer's.
+// cannot tell which is the customer's. Nor does an id reserved for the
+// secret shopper's customer outside the shopper's own visits: anyone could
+// spell it, and be that customer to a vendor, in contacts and ratings.
 func sessionCookie(r *http.Request, name string) string {
 	found := ""
 	for n, part := range cookieParts(r.Header["Cookie"]) {
@@ -317,6 +319,9 @@ func sessionCookie(r *http.Request, name string) string {
 			return ""
 		}
 		found = v
+	}
+	if strings.HasPrefix(found, shopper.SessionPrefix) && shopper.VisitOf(r.Context()) == nil {
+		return ""
 	}
 	return found
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -379,5 +380,30 @@ func TestShopperWithRedisDown(t *testing.T) {
 	}
 	if got := assertionClaims(vendor.requests()[0].Header)["session"]; got != "unavailable" {
 		t.Errorf("vendor's assertion says session %q", got)
+	}
+}
+
+// TestOutsiderCannotBeTheShoppersCustomer: the shopper's session id is
+// spelled from the journey and probe names; a client that sent it was
+// that synthetic customer to the vendor (a signed assertion with its
+// context), and its contacts and ratings counted as that customer's.
+func TestOutsiderCannotBeTheShoppersCustomer(t *testing.T) {
+	srv := redistest.Start(t)
+	var mode, careMode atomic.Int32
+	vendor := shopVendor(t, &mode)
+	care := shopVendor(t, &careMode)
+	h := shopperHandler(t, srv.URL(), vendor.addr(), care.addr())
+	if run := h.shopper.Shop(context.Background(), targetsByBackend(h)["nightdesk"]); run.Result != shopper.ResultPass {
+		t.Fatalf("shopper run: %+v", run)
+	}
+	shopped := len(vendor.requests())
+	r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/support/help", nil)
+	r.Header.Set("Cookie", "acme_session="+shopper.SessionID("shopsupport", "help-page"))
+	if w := serve(t, h, r, nil); w.Code != http.StatusOK || len(vendor.requests()) != shopped+1 {
+		t.Fatalf("outsider's request: %d, vendor got %d requests", w.Code, len(vendor.requests()))
+	}
+	got := vendor.requests()[shopped].Header
+	if s, _ := assertionClaims(got)["session"].(string); s != "none" || assertedField(got, "customer_id") != "" {
+		t.Errorf("an outsider with the shopper's session id is asserted to the vendor as session %q, customer_id %q", s, assertedField(got, "customer_id"))
 	}
 }
