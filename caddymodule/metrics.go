@@ -65,7 +65,7 @@ func newCollectors() *metrics {
 		}, append(backendLabels, "code")),
 		duration: prometheus.NewHistogramVec(nativeHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "request_duration_seconds",
-			Help:    "Time each backend took to answer, body included.",
+			Help:    "Time each backend took to answer, body included; WebSocket chats and event streams are timed in frontdoor_stream_duration_seconds instead.",
 			Buckets: config.LatencyBuckets,
 		}), backendLabels),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{

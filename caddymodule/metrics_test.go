@@ -115,7 +115,7 @@ func TestMetricsLintClean(t *testing.T) {
 	// Give every vector a series so the linter sees it.
 	m := testMetrics()
 	b := m.forBackend("lint", &config.Backend{Name: "lint", Owner: config.InHouse})
-	b.observe(200, time.Millisecond)
+	b.observe(200, time.Millisecond, notStream)
 	m.contextLookup(session.ResultHit, time.Now().Add(-time.Millisecond))
 	m.errorPage("lint", "lint", 503)
 	b.banner("injected")
@@ -224,11 +224,11 @@ func TestBackendStats(t *testing.T) {
 	}
 	ok0, gone0, odd0, high0 := requests("200"), requests("499"), requests("42"), requests("600")
 
-	s.observe(200, time.Millisecond)
-	s.observe(200, time.Millisecond) // the cached counter this time
-	s.observe(499, time.Millisecond)
-	s.observe(42, time.Millisecond) // out of the cached range: still counted
-	s.observe(600, time.Millisecond)
+	s.observe(200, time.Millisecond, notStream)
+	s.observe(200, time.Millisecond, notStream) // the cached counter this time
+	s.observe(499, time.Millisecond, notStream)
+	s.observe(42, time.Millisecond, notStream) // out of the cached range: still counted
+	s.observe(600, time.Millisecond, notStream)
 	if got := requests("200") - ok0; got != 2 {
 		t.Errorf("200s counted %v times, want 2", got)
 	}

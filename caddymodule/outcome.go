@@ -66,11 +66,17 @@ func classify(err error) (status int, kind string) {
 	return status, ""
 }
 
-func (s *backendStats) observe(status int, elapsed time.Duration) {
+// observe counts an attempt's outcome and times it. A stream (a WebSocket
+// chat, an event feed) is counted but not timed: its lifetime is in
+// frontdoor_stream_duration_seconds, and in the request latency the SLO
+// measures every chat would be one very slow request.
+func (s *backendStats) observe(status int, elapsed time.Duration, stream streamKind) {
 	if !s.counted {
 		return
 	}
-	s.duration.Observe(elapsed.Seconds())
+	if stream == notStream {
+		s.duration.Observe(elapsed.Seconds())
+	}
 	s.counterFor(status).Inc()
 }
 

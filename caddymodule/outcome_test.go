@@ -82,3 +82,27 @@ func TestCustomerGoneWhileTheAnswerIsReleasedIsCounted(t *testing.T) {
 		t.Errorf("frontdoor_request_duration_seconds +%d observations, want 1", got)
 	}
 }
+
+// TestChatIsNoSlowRequest: an event stream (a chat) went into
+// frontdoor_request_duration_seconds as one request of its whole lifetime,
+// so every chat longer than the latency threshold counted against the
+// vendor's latency SLO. It is counted in frontdoor_requests_total and
+// timed in frontdoor_stream_duration_seconds only.
+func TestChatIsNoSlowRequest(t *testing.T) {
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: hello\n\n")
+	})
+	h := provisionHandler(t, nightdeskSite(vendor.addr()), monday10)
+	stats := h.routes[0].backends[0].stats
+	before, observed := value(t, stats.counterFor(http.StatusOK)), histogramCount(t, stats.duration)
+	if w := serve(t, h, httptest.NewRequest(http.MethodGet, "/support/chat/events", nil), nil); w.Code != http.StatusOK {
+		t.Fatalf("event stream: %d", w.Code)
+	}
+	if got := value(t, stats.counterFor(http.StatusOK)) - before; got != 1 {
+		t.Errorf("frontdoor_requests_total{code=200} +%v, want +1", got)
+	}
+	if got := histogramCount(t, stats.duration) - observed; got != 0 {
+		t.Errorf("the chat added %d observations to frontdoor_request_duration_seconds, want none", got)
+	}
+}

@@ -178,7 +178,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			// and aborts with a panic.
 			status, kind = classifyAbort(stalled, hold.lost || r.Context().Err() != nil)
 			b.stats.upstreamError(kind)
-			b.stats.observe(status, elapsed)
+			b.stats.observe(status, elapsed, aw.stream)
 			if kind != "" {
 				h.noteError(journey.name, b, status, kind, requestID)
 			}
@@ -194,7 +194,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		case err != nil:
 			status, kind = classify(err)
 			b.stats.upstreamError(kind)
-			b.stats.observe(status, elapsed)
+			b.stats.observe(status, elapsed, aw.stream)
 			if kind != "" {
 				h.noteError(journey.name, b, status, kind, requestID)
 			}
@@ -213,11 +213,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				b.stats.upstreamError(errAborted)
 			}
 			if relErr := hold.end(); relErr != nil {
-				b.stats.observe(499, elapsed) // the customer left: nothing to send them
+				b.stats.observe(499, elapsed, aw.stream) // the customer left: nothing to send them
 				return nil
 			}
 			status := aw.statusOrOK()
-			b.stats.observe(status, elapsed)
+			b.stats.observe(status, elapsed, aw.stream)
 			if status >= 500 {
 				h.noteError(journey.name, b, status, errStatus5xx, requestID)
 			}
