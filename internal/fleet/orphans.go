@@ -103,13 +103,17 @@ func NewOrphans(client redis.UniversalClient, trail *Trail, opts OrphanOptions, 
 	return o
 }
 
+// orphanKey names an orphan once per customer, journey, backend and cause:
+// with no backend in it, a backend's orphan within the window of another's
+// (the rescue backend's, which writes no rescue marker) was taken for the
+// first, uncounted and unrescued.
 func orphanKey(o Orphan) string {
-	return "frontdoor:orphaned:" + o.Journey + ":" + o.Cause + ":" + o.CustomerID
+	return "frontdoor:orphaned:" + o.Journey + ":" + o.Backend + ":" + o.Cause + ":" + o.CustomerID
 }
 
 // Record queues an orphan without blocking. It is recorded once per
-// customer, journey and cause within window; marker, if not nil, is
-// written with it. A dropped orphan is reported skipped at once.
+// customer, journey, backend and cause within window; marker, if not nil,
+// is written with it. A dropped orphan is reported skipped at once.
 func (o *Orphans) Record(orphan Orphan, window time.Duration, sessionKey string, marker *SessionMarker, report OrphanReport) {
 	orphan.Vendor = CleanText(orphan.Vendor)
 	if !o.queue.add(orphanJob{orphan: orphan, window: window, sessionKey: sessionKey, marker: marker, report: report}) &&

@@ -56,6 +56,33 @@ func TestOrphansRecordedOncePerCustomerJourneyAndCause(t *testing.T) {
 	}
 }
 
+// TestOrphanOfAnotherBackendIsRecorded: the rescue backend itself failed
+// a customer (an orphan of its own, with no rescue marker: it is where the
+// customer would be sent), then a vendor did, within the window. The once
+// per window key named no backend, so the vendor's orphan was taken for
+// the first: not counted, and no marker written, so the customer the
+// vendor dropped was never rescued.
+func TestOrphanOfAnotherBackendIsRecorded(t *testing.T) {
+	rs := redistest.Start(t)
+	client := rs.Client(t)
+	o := NewOrphans(client, nil, OrphanOptions{}, zap.NewNop())
+	var recorded atomic.Int64
+	report := OrphanReport{Recorded: func() { recorded.Add(1) }}
+	now := time.Now()
+	o.Record(Orphan{Time: now, Journey: "support", Backend: "care-team", Owner: "in-house", Cause: CauseErrorPage,
+		CustomerID: "C1", RequestID: "r1"}, time.Hour, "session:C1", nil, report)
+	o.Record(Orphan{Time: now.Add(time.Millisecond), Journey: "support", Backend: "nightdesk", Owner: "outsourced", Vendor: "NightDesk",
+		Cause: CauseErrorPage, CustomerID: "C1", RequestID: "r2"}, time.Hour, "session:C1",
+		&SessionMarker{Key: "session:C1", Field: "frontdoor_rescue:support", Value: "r2"}, report)
+	o.Close()
+	if recorded.Load() != 2 {
+		t.Errorf("recorded %d orphans, want the care team's and the vendor's", recorded.Load())
+	}
+	if marker, _ := client.HGet(context.Background(), "session:C1", "frontdoor_rescue:support").Result(); marker != "r2" {
+		t.Errorf("rescue marker %q, want the vendor's orphan's", marker)
+	}
+}
+
 func TestOrphansWithRedisDownAreSkipped(t *testing.T) {
 	rs := redistest.Start(t)
 	client := rs.Client(t)
