@@ -70,8 +70,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	var buf [maxBackends]candidate
 	plan := journey.plan(now, override, buf[:])
 	contact := journey.isContact(r)
-	if v := shopper.VisitOf(r.Context()); v != nil {
-		plan = shopperPlan(v, journey, buf[:])
+	visit := shopper.VisitOf(r.Context())
+	if visit != nil {
+		plan = shopperPlan(visit, journey, buf[:])
+	}
+
+	// The customer, before the plan is final: a rescued customer goes to
+	// the rescue backend whatever the hours (even when no backend is open)
+	// and however the vendor is reached (never to the vendor's origin).
+	if origin != nil {
+		var answered bool
+		if x.customer, answered = h.originCustomer(w, r, journey, origin); answered {
+			return nil
+		}
+	} else {
+		x.customer = h.lookupContext(r, journey)
+	}
+	cc := &x.customer
+	rescue := ""
+	if override == "" && journey.rescue != nil && visit == nil {
+		if v, ok := journey.rescued(cc, now); ok {
+			plan, rescue = journey.rescuePlan(plan), v
+		}
 	}
 	if h.origins != nil {
 		var answered bool
@@ -84,26 +104,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			fmt.Errorf("journey %q: no backend is open at this hour", journey.name))
 		return nil
 	}
-
-	if origin != nil {
-		var answered bool
-		if x.customer, answered = h.originCustomer(w, r, journey, origin); answered {
-			return nil
-		}
-	} else {
-		x.customer = h.lookupContext(r, journey)
-	}
-	cc := &x.customer
 	if cc.state == sessionUnavailable && journey.failClosed {
 		h.brandError(w, r, journey.name, "", http.StatusServiceUnavailable, requestID,
 			fmt.Errorf("journey %q: customer context store unavailable and on_error is closed", journey.name))
 		return nil
-	}
-	rescue := ""
-	if override == "" && journey.rescue != nil && shopper.VisitOf(r.Context()) == nil {
-		if v, ok := journey.rescued(cc, now); ok {
-			plan, rescue = journey.rescuePlan(plan), v
-		}
 	}
 
 	x.before.take(w.Header())
@@ -124,7 +128,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			h.addPlainHeaders(&x.upstream, journey.name, b, cc)
 		}
 		setRescueHeader(r.Header, &x.values, c, rescue)
-		if !b.outsourced && h.feedbackKeys != nil && shopper.VisitOf(r.Context()) == nil && (rescue != "" || contact) {
+		if !b.outsourced && h.feedbackKeys != nil && visit == nil && (rescue != "" || contact) {
 			// The brand's own page offers "did this solve your problem?"
 			// its own way after a contact or a rescue.
 			x.upstream.add(headerRate, h.rateLink(journey, b, cc, requestID))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -308,5 +309,64 @@ func TestVendorAppOnItsOrigin(t *testing.T) {
 	}
 	if !sawOrigin {
 		t.Error("the vendor never served its origin")
+	}
+}
+
+// rescueOriginSite is a journey whose vendor has its own origin and whose
+// rescue backend is the in-house care team.
+func rescueOriginSite(t *testing.T, redisURL, desk, care string) *gateway {
+	return startGatewayOn(t, originHosts, frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}
+		journey support /support* {
+			rescue care 24h
+			backend desk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				origin help.shop.localhost
+				context customer_id
+				to %s
+			}
+			backend care {
+				owner in-house
+				context customer_id
+				to %s
+			}
+		}`, redisURL, desk, care)))
+}
+
+// TestRescueStaysOffTheVendorOrigin: rescue was applied after the origin
+// routing. On the vendor's origin the plan cut to the vendor then got the
+// care team put first, which answered on the vendor's origin, where the
+// vendor's scripts read it; on the brand host a rescued customer's
+// navigation was sent to the vendor's origin.
+func TestRescueStaysOffTheVendorOrigin(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	desk := startBackend(t, "desk", nil)
+	care := startBackend(t, "care-team", nil)
+	gw := rescueOriginSite(t, rs.URL(), desk.URL, care.URL)
+	seedSession(t, rs, originSessionID, "customer_id", "C-4242")
+	b := loggedIn(t, gw.siteURL("shop.localhost"))
+	if resp, body := b.finish(b.startHandoff(gw, gw, "/support/"), gw); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("handoff callback: %d %s", resp.StatusCode, body)
+	}
+	now := time.Now()
+	marker := strconv.FormatInt(now.Add(time.Hour).UnixMilli(), 10) +
+		` cause=hung_up, backend="desk", ref="7YVFYS4KPAYJN", at=` + strconv.FormatInt(now.Unix(), 10)
+	seedSession(t, rs, originSessionID, "frontdoor_rescue:support", marker)
+
+	careBefore := care.count()
+	resp, body := b.do(http.MethodGet, gw.siteURL("help.shop.localhost")+"/support/api/me", nil, false)
+	if care.count() != careBefore || strings.Contains(body, "hello from care-team") {
+		t.Errorf("on the vendor's origin the in-house care team answered (%d %q): only the origin's backend may be reached there", resp.StatusCode, body)
+	}
+	resp, body = b.do(http.MethodGet, gw.siteURL("shop.localhost")+"/support/", nil, true)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "hello from care-team") {
+		t.Errorf("rescued customer's navigation on the brand host: %d Location %q body %q, want the care team",
+			resp.StatusCode, resp.Header.Get("Location"), body)
 	}
 }
