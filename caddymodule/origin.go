@@ -279,16 +279,25 @@ func (h *Handler) routeOrigins(w http.ResponseWriter, r *http.Request, origin *o
 	if len(plan) > 0 && plan[0].backend == origin.backend {
 		return append(plan[:0], candidate{backend: origin.served, reason: plan[0].reason}), false
 	}
+	h.leaveOrigin(w, r, origin, requestID)
+	return nil, true
+}
+
+// leaveOrigin answers a request on an origin whose backend routing does
+// not pick now (an override, its hours, a rescue): a navigation goes back
+// to the brand host, anything else gets the brand 503 page. No other
+// backend answers on the vendor's origin, where the vendor's scripts would
+// read it.
+func (h *Handler) leaveOrigin(w http.ResponseWriter, r *http.Request, origin *originRoute, requestID string) {
 	if isNavigation(r) {
 		redirectTo(w, r, h.brandHost)
-		return nil, true
+		return
 	}
 	if c := h.logger.Check(zapcore.DebugLevel, "vendor origin not routed to its backend now"); c != nil {
 		c.Write(zap.String("journey", origin.journey.name), zap.String("backend", origin.backend.name),
 			zap.String("request_id", requestID))
 	}
 	h.brandError(w, r, origin.journey.name, origin.backend.name, http.StatusServiceUnavailable, requestID, nil)
-	return nil, true
 }
 
 // originCustomer finds the customer of a request on an origin through its

@@ -11,6 +11,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/shopper"
 )
 
 // Rescue. A journey with `rescue BACKEND [WINDOW]` sends its orphaned
@@ -94,6 +95,16 @@ func (j *journeyRoute) rescueMarker(sessionKey string, orphan fleet.Orphan) *fle
 	}
 	expiry := orphan.Time.Add(j.rescue.window).UnixMilli()
 	return &fleet.SessionMarker{Key: sessionKey, Field: j.rescue.field, Value: strconv.FormatInt(expiry, 10) + " " + value}
+}
+
+// rescueFor returns the X-Frontdoor-Rescue value if the customer's request
+// goes to the rescue backend: the customer is being rescued on the journey
+// now, no live override says otherwise, and it is no shopper's visit.
+func (j *journeyRoute) rescueFor(cc *customerContext, now time.Time, override string, visit *shopper.Visit) (string, bool) {
+	if override != "" || j.rescue == nil || visit != nil {
+		return "", false
+	}
+	return j.rescued(cc, now)
 }
 
 // rescued returns the X-Frontdoor-Rescue value if the customer is being

@@ -75,27 +75,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		plan = shopperPlan(visit, journey, buf[:])
 	}
 
-	// The customer, before the plan is final: a rescued customer goes to
-	// the rescue backend whatever the hours (even when no backend is open)
-	// and however the vendor is reached (never to the vendor's origin).
-	if origin != nil {
-		var answered bool
-		if x.customer, answered = h.originCustomer(w, r, journey, origin); answered {
-			return nil
-		}
-	} else {
-		x.customer = h.lookupContext(r, journey)
-	}
+	// On the brand host the customer comes before the plan is final: a
+	// rescued customer goes to the rescue backend whatever the hours (even
+	// when no backend is open), and is served there, not sent to a vendor's
+	// origin. On an origin the customer comes through its origin session,
+	// and a rescued one leaves: the rescue backend never answers there.
 	cc := &x.customer
 	rescue := ""
-	if override == "" && journey.rescue != nil && visit == nil {
-		if v, ok := journey.rescued(cc, now); ok {
-			plan, rescue = journey.rescuePlan(plan), v
+	if origin == nil {
+		x.customer = h.lookupContext(r, journey)
+		var rescued bool
+		if rescue, rescued = journey.rescueFor(cc, now, override, visit); rescued {
+			plan = journey.rescuePlan(plan)
 		}
 	}
 	if h.origins != nil {
 		var answered bool
 		if plan, answered = h.routeOrigins(w, r, origin, plan, requestID); answered {
+			return nil
+		}
+	}
+	if origin != nil {
+		var answered bool
+		if x.customer, answered = h.originCustomer(w, r, journey, origin); answered {
+			return nil
+		}
+		if _, rescued := journey.rescueFor(cc, now, override, visit); rescued {
+			h.leaveOrigin(w, r, origin, requestID)
 			return nil
 		}
 	}
