@@ -276,6 +276,14 @@ func (h *Handler) routeOrigins(w http.ResponseWriter, r *http.Request, origin *o
 		}
 		return plan, false
 	}
+	if r.URL.Path == escalatePath || r.URL.Path == ratePath {
+		// The banner's feedback links lead here too, relative as they
+		// are: the pages are the brand's, and the token is bound to the
+		// brand session only the brand host receives. The vendor never
+		// sees it.
+		redirectTo(w, r, h.brandHost)
+		return nil, true
+	}
 	if len(plan) > 0 && plan[0].backend == origin.backend {
 		return append(plan[:0], candidate{backend: origin.served, reason: plan[0].reason}), false
 	}

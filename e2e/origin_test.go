@@ -370,3 +370,44 @@ func TestRescueStaysOffTheVendorOrigin(t *testing.T) {
 			resp.StatusCode, resp.Header.Get("Location"), body)
 	}
 }
+
+// TestFeedbackLinksOnTheOriginReachTheBrand: the banner's escalation and
+// rating links are the brand's paths, relative; on a vendor's origin they
+// went to the vendor, token and all, and the customer got the vendor's
+// page instead of the brand's. On an origin frontdoor's feedback paths
+// send the customer to the brand host.
+func TestFeedbackLinksOnTheOriginReachTheBrand(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html><body><h1>NightDesk: how can we help?</h1></body></html>`)
+	})
+	care := startBackend(t, "care-team", nil)
+	gw := rescueOriginSite(t, rs.URL(), desk.URL, care.URL)
+	seedSession(t, rs, originSessionID, "customer_id", "C-4242")
+	b := loggedIn(t, gw.siteURL("shop.localhost"))
+	if resp, body := b.finish(b.startHandoff(gw, gw, "/support/"), gw); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("handoff callback: %d %s", resp.StatusCode, body)
+	}
+	resp, page := b.do(http.MethodGet, gw.siteURL("help.shop.localhost")+"/support/", nil, true)
+	m := escalateLink.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("vendor page on its origin: %d, no escalation link in %s", resp.StatusCode, page)
+	}
+	before := desk.count()
+	resp, body := b.do(http.MethodGet, gw.siteURL("help.shop.localhost")+m[1], nil, true,
+		"Sec-Fetch-Site", "same-origin", "Sec-Fetch-User", "?1", "Sec-Fetch-Dest", "document")
+	if desk.count() != before {
+		t.Errorf("the escalation link on the vendor's origin reached the vendor, token and all (%s)", desk.last(t).URL)
+	}
+	brandPage := gw.siteURL("shop.localhost") + m[1]
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != brandPage {
+		t.Fatalf("following \"Talk to our own team\" on the vendor's origin: %d to %q %.200q, want the brand host's page %s",
+			resp.StatusCode, loc, body, brandPage)
+	}
+	resp, body = b.do(http.MethodGet, brandPage, nil, true, "Sec-Fetch-Site", "same-site", "Sec-Fetch-User", "?1", "Sec-Fetch-Dest", "document")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="frontdoor-feedback"`) {
+		t.Errorf("the brand's escalation page, reached from the vendor's origin: %d %.200q", resp.StatusCode, body)
+	}
+}
