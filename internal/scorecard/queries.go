@@ -40,10 +40,10 @@ sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoo
 	// queryAvailabilityObjective is a backend's latest availability objective in the range.
 	queryAvailabilityObjective = Query{Name: "availability objective", Template: `max by (journey, backend) (last_over_time(journey_backend:frontdoor_slo_availability_objective:max{journey=~"$journey"}[$__range]))`}
 	// queryLatencyCompliance is the share of a backend's requests answered within its latency
-	// SLO threshold over the range (backends with a latency SLO).
+	// SLO threshold over the range (backends with a latency SLO, counted while they have it).
 	queryLatencyCompliance = Query{Name: "latency compliance", Template: `sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoor_latency_slo_good:rate5m{journey=~"$journey"}[$__range]))
 /
-sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoor_request_duration_seconds_count:rate5m{journey=~"$journey"}[$__range]))`}
+sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoor_latency_slo_total:rate5m{journey=~"$journey"}[$__range]))`}
 	// queryLatencyObjective is a backend's latest latency objective in the range, with its
 	// threshold (seconds) as label.
 	queryLatencyObjective = Query{Name: "latency objective", Template: `max by (journey, backend, threshold) (last_over_time(journey_backend_threshold:frontdoor_slo_latency_objective:max{journey=~"$journey"}[$__range]))`}
