@@ -380,7 +380,7 @@ func printStatus(w io.Writer, st Status) {
 // closure shuts it: "no (closed: Christmas Day)".
 func openNow(b BackendStatus) string {
 	if b.ClosedReason != "" {
-		return "no (closed: " + b.ClosedReason + ")"
+		return "no (closed: " + printable(b.ClosedReason) + ")"
 	}
 	return yesNo(b.OpenNow)
 }

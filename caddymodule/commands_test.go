@@ -48,3 +48,24 @@ func TestOperatorOutputHasNoControls(t *testing.T) {
 		t.Errorf("the reason is not shown escaped:\n%s", s)
 	}
 }
+
+// TestStatusAndProbesEscapeWhatTheyReceive: frontdoor status printed a
+// closure's reason (a holiday calendar's SUMMARY) as it came, and frontdoor
+// probes most of its columns: an escape sequence or a right-to-left
+// override reached the operator's terminal.
+func TestStatusAndProbesEscapeWhatTheyReceive(t *testing.T) {
+	evil := "x\x1b[2J\u202eevil"
+	var status, probes bytes.Buffer
+	printStatus(&status, Status{Journeys: []JourneyStatus{{Name: "support",
+		Backends: []BackendStatus{{Name: "care", Owner: "in-house", ClosedReason: evil}}}}})
+	printProbes(&probes, Status{Journeys: []JourneyStatus{{Name: evil,
+		Backends: []BackendStatus{{Name: evil, Owner: evil, Probes: []ProbeRun{{Probe: evil, Result: evil,
+			Time: time.Now(), Failed: []CheckFailure{{Check: evil, Detail: "d"}}}}}}}}})
+	for name, out := range map[string]string{"status": status.String(), "probes": probes.String()} {
+		for _, bad := range []string{"\x1b", "\u202e"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("frontdoor %s prints %q raw:\n%q", name, bad, out)
+			}
+		}
+	}
+}

@@ -74,12 +74,13 @@ func printProbes(w io.Writer, st Status) {
 					open = yesNo(p.Open)
 				}
 				var checks []string
+				journey, backend, probe := printable(j.Name), printable(b.Name), printable(p.Probe)
 				for _, f := range p.Failed {
-					checks = append(checks, f.Check)
-					failures = append(failures, fmt.Sprintf("%s/%s/%s %s: %s", j.Name, b.Name, p.Probe, f.Check, printable(f.Detail)))
+					checks = append(checks, printable(f.Check))
+					failures = append(failures, fmt.Sprintf("%s/%s/%s %s: %s", journey, backend, probe, printable(f.Check), printable(f.Detail)))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Name, b.Name, b.Owner, dash(b.Vendor),
-					p.Probe, open, p.Result, when, took, dash(strings.Join(checks, ",")), dash(printable(p.Step)), dash(p.RequestID))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", journey, backend, printable(b.Owner), dash(b.Vendor),
+					probe, open, printable(p.Result), when, took, dash(strings.Join(checks, ",")), dash(printable(p.Step)), dash(p.RequestID))
 			}
 		}
 	}
