@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -219,6 +220,9 @@ func (adminAPI) override(w http.ResponseWriter, r *http.Request) error {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			return apiError(http.StatusBadRequest, "decoding override: %v; want {\"backend\": NAME, \"ttl\": \"2h\", \"reason\": TEXT}", err)
+		}
+		if err := dec.Decode(&struct{}{}); err != io.EOF {
+			return apiError(http.StatusBadRequest, "decoding override: data after the JSON object; want one {\"backend\": NAME, \"ttl\": \"2h\", \"reason\": TEXT}")
 		}
 		if !journeyHasBackend(handlers, journey, req.Backend) {
 			return apiError(http.StatusBadRequest, "journey %q has no backend %q", journey, req.Backend)

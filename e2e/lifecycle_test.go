@@ -203,6 +203,12 @@ func TestLiveControlSpansServers(t *testing.T) {
 	if code != 200 || strings.Join(names, ",") != "support,tracking" {
 		t.Errorf("status lists journeys %v (%d), want support and tracking once each", names, code)
 	}
+	// An override with more after its JSON object is a malformed body,
+	// not the object: it was taken.
+	if code, out := adminJSON(t, gw, "PUT", "/frontdoor/overrides/support", `{"backend":"care-team","ttl":"1h"} garbage`); code != 400 {
+		t.Errorf("override with data after the object: %d %v, want 400", code, out)
+		adminJSON(t, gw, "DELETE", "/frontdoor/overrides/support", "")
+	}
 	for _, c := range []struct{ journey, backend, url, path string }{
 		{"support", "care-team", gw.URL, "/support"},
 		{"tracking", "parcels", second, "/track"},
