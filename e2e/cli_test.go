@@ -352,6 +352,103 @@ func TestBadJSONConfigIsRejected(t *testing.T) {
 	}
 }
 
+// TestDemoKeepsToItsAddress: a second demo on the same ports started
+// beside the first (Caddy listens with SO_REUSEPORT) and split the
+// customers' and the CLI's requests with it; --listen 127.0.0.1:P bound
+// every interface; the demo left its config in ~/.config/caddy/autosave.json
+// for a later caddy run --resume; and --listen :P failed on an error about
+// vendor origins.
+func TestDemoKeepsToItsAddress(t *testing.T) {
+	port := freePort(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	home := t.TempDir()
+	first := startDemo(t, home, "--listen", listen, "--admin", admin)
+
+	// The second must end at once; one that starts runs until the deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, binary, "demo", "--listen", listen, "--admin", admin)
+	second.Env = append(os.Environ(), "HOME="+t.TempDir())
+	second.Cancel = func() error { return second.Process.Signal(os.Interrupt) }
+	out, err := second.CombinedOutput()
+	if ctx.Err() != nil || !strings.Contains(string(out), "is in use") {
+		t.Errorf("a second demo on the same ports: %v (still running at the deadline: %v)\n%s", err, ctx.Err() != nil, lastLine(string(out)))
+	}
+	for table, anyAddr := range map[string]string{"/proc/net/tcp": "00000000", "/proc/net/tcp6": strings.Repeat("0", 32)} {
+		sockets, err := os.ReadFile(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(sockets), "\n") {
+			if f := strings.Fields(line); len(f) > 3 && f[1] == fmt.Sprintf("%s:%04X", anyAddr, port) && f[3] == "0A" { // 0A: LISTEN
+				t.Errorf("--listen %s listens on every interface: %s", listen, line)
+			}
+		}
+	}
+	first.stop(t)
+	if _, err := os.Stat(filepath.Join(home, ".config", "caddy", "autosave.json")); err == nil {
+		t.Errorf("the demo left Caddy's autosave.json behind")
+	}
+
+	noHost := startDemo(t, t.TempDir(), "--listen", fmt.Sprintf(":%d", freePort(t)), "--admin", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	if !strings.Contains(noHost.printed, "http://localhost:") {
+		t.Errorf("--listen :PORT: the demo prints no localhost URL:\n%s", noHost.printed)
+	}
+	noHost.stop(t)
+}
+
+// runningDemo is a frontdoor demo the test started, and what it printed.
+type runningDemo struct {
+	cmd     *exec.Cmd
+	cancel  context.CancelFunc
+	printed string
+}
+
+// startDemo starts frontdoor demo with args and HOME=home, and waits for
+// its printed URLs.
+func startDemo(t *testing.T, home string, args ...string) *runningDemo {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, binary, append([]string{"demo"}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) } // Ctrl-C
+	stdout, _ := cmd.StdoutPipe()
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &runningDemo{cmd: cmd, cancel: cancel}
+	t.Cleanup(func() { d.stop(t) })
+	printed := make(chan string, 1)
+	go func() {
+		var all strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Ctrl-C stops the demo") {
+				printed <- all.String()
+			}
+		}
+	}()
+	select {
+	case d.printed = <-printed:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("demo printed no URLs; logs:\n%s", logs.String())
+	}
+	return d
+}
+
+// stop ends the demo as Ctrl-C does, and waits for it.
+func (d *runningDemo) stop(t *testing.T) {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	d.cancel()
+	d.cmd.Wait() //nolint:errcheck // interrupted
+}
+
 func TestDemoServesTheJourneys(t *testing.T) {
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))

@@ -91,14 +91,18 @@ th{text-align:left;padding-right:1em}code{word-break:break-all}</style></head>
 func homePage(gateway string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/demo/login", func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: SessionID, Path: "/", HttpOnly: true})
+		id := SessionID
+		if r.URL.Query().Get("customer") == "2" {
+			id = SecondSessionID
+		}
+		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true})
 		http.Redirect(w, r, "/", http.StatusFound)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		loggedIn := "not logged in: <a href=\"/demo/login\">log in as the demo customer</a>"
-		if c, err := r.Cookie(SessionCookie); err == nil && c.Value == SessionID {
-			loggedIn = "logged in as the demo customer (cookie " + SessionCookie + ")"
+		if c, err := r.Cookie(SessionCookie); err == nil && (c.Value == SessionID || c.Value == SecondSessionID) {
+			loggedIn = "logged in as demo customer " + html.EscapeString(c.Value) + " (cookie " + SessionCookie + ")"
 		}
 		fmt.Fprintf(w, `<!doctype html><html><head><title>Acme Outdoor</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:48em}li{margin:.4em 0}</style></head>

@@ -14,11 +14,27 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
-// The demo customer, seeded into the embedded context store.
+// The demo customers, seeded into the embedded context store: the first
+// walks through a rescue, the second through an escalation (a rescued
+// customer goes to the care team for a day, and would not see the vendor's
+// banner to escalate from).
 const (
-	SessionCookie = "acme_session"
-	SessionID     = "demo-session-0001"
+	SessionCookie   = "acme_session"
+	SessionID       = "demo-session-0001"
+	SecondSessionID = "demo-session-0002"
 )
+
+// checkFree refuses an address another process listens on. Caddy listens
+// with SO_REUSEPORT, so a second demo on the same ports would start, and
+// share the customers' and the CLI's requests with the first; a plain
+// listen fails there.
+func checkFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("demo: %s is in use (is another demo running?): %w", addr, err)
+	}
+	return ln.Close()
+}
 
 // Options configure the demo.
 type Options struct {
@@ -30,6 +46,14 @@ type Options struct {
 
 // Run starts the demo and blocks until ctx is done.
 func Run(ctx context.Context, opts Options) error {
+	if host, port, err := net.SplitHostPort(opts.Listen); err == nil && host == "" {
+		opts.Listen = net.JoinHostPort("localhost", port) // the printed URLs and the bind need a host
+	}
+	for _, addr := range []string{opts.Listen, opts.Admin} {
+		if err := checkFree(addr); err != nil {
+			return err
+		}
+	}
 	redisURL := opts.Redis
 	if redisURL == "" {
 		mr := miniredis.NewMiniRedis()
@@ -39,7 +63,7 @@ func Run(ctx context.Context, opts Options) error {
 		defer mr.Close()
 		seed(mr)
 		redisURL = "redis://" + mr.Addr() + "/0"
-		fmt.Fprintf(opts.Out, "embedded Redis-protocol server on %s, seeded with session %s\n", mr.Addr(), SessionID)
+		fmt.Fprintf(opts.Out, "embedded Redis-protocol server on %s, seeded with sessions %s and %s\n", mr.Addr(), SessionID, SecondSessionID)
 	}
 
 	backends := map[string]*backend{
@@ -88,8 +112,10 @@ frontdoor demo is running: Acme Outdoor at %[1]s
   %[1]s/support             support: care-team in business hours, NightDesk BPO (vendor) otherwise
   %[1]s/chat/stream         (logged in) NightDesk BPO's chat hangs up on the customer; then
   %[1]s/chat                the care team rescues them: X-Frontdoor-Rescue names the vendor and reference
-  %[1]s/chat                (logged in) NightDesk BPO's page: its banner's "Talk to our own team" takes
-                            the customer to the care team (no script needed), "Did this solve your
+  %[1]s/demo/login?customer=2 then %[1]s/chat
+                            as a second customer, whom no vendor dropped: NightDesk BPO's page, whose
+                            banner's "Talk to our own team" takes the customer to the care team
+                            (no script needed), "Did this solve your
                             problem?" rates NightDesk; frontdoor_escalations_total, frontdoor_ratings_total
   frontdoor orphans --address %[3]s
                             the customers vendors dropped, for the brand's callbacks
@@ -117,6 +143,9 @@ func seed(mr *miniredis.Miniredis) {
 	mr.HSet("session:"+SessionID,
 		"customer_id", "C-1001", "first_name", "Dana", "tier", "gold", "email", "dana@example.com")
 	mr.SetTTL("session:"+SessionID, 24*time.Hour)
+	mr.HSet("session:"+SecondSessionID,
+		"customer_id", "C-1002", "first_name", "Sam", "tier", "silver", "email", "sam@example.com")
+	mr.SetTTL("session:"+SecondSessionID, 24*time.Hour)
 }
 
 // Caddyfile is the demo's configuration: the DESIGN.md example with the
@@ -126,7 +155,7 @@ func Caddyfile(listen, admin, redisURL, home string, addr map[string]string) str
 		"{LISTEN}", listen, "{ADMIN}", admin, "{REDIS}", redisURL, "{HOME}", home,
 		"{SHOP}", addr["shop-core"], "{CARE}", addr["care-team"],
 		"{NIGHT}", addr["nightdesk"], "{SHIP}", addr["shipco"],
-		"{ZONE}", localZone(), "{PORT}", port(listen))
+		"{ZONE}", localZone(), "{PORT}", port(listen), "{BIND}", bindHost(listen))
 	return r.Replace(demoTemplate)
 }
 
@@ -139,6 +168,15 @@ func port(listen string) string {
 	return "80"
 }
 
+// bindHost is the host the demo gateway binds: the one --listen names,
+// so that a demo on localhost is not reachable from the network.
+func bindHost(listen string) string {
+	if host, _, err := net.SplitHostPort(listen); err == nil && host != "" {
+		return host
+	}
+	return "localhost"
+}
+
 func localZone() string {
 	if z := time.Local.String(); z != "" && z != "Local" {
 		return z
@@ -149,6 +187,8 @@ func localZone() string {
 const demoTemplate = `{
 	admin {ADMIN}
 	metrics
+	persist_config off
+	default_bind {BIND}
 }
 
 http://shop.localhost:{PORT}, http://track.shop.localhost:{PORT}, http://{LISTEN} {
