@@ -293,8 +293,12 @@ func (h *Handler) escalate(w http.ResponseWriter, r *http.Request, t feedbackTar
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Second)
 	defer cancel()
-	if err := h.redis.HSet(ctx, marker.Key, marker.Field, marker.Value).Err(); err != nil {
+	switch wrote, err := fleet.SetSessionField(ctx, h.redis, marker.Key, marker.Field, marker.Value); {
+	case err != nil:
 		skip(fmt.Errorf("writing the rescue marker: %w", err))
+		return
+	case !wrote:
+		skip(errors.New("writing the rescue marker: the session ended"))
 		return
 	}
 	// This instance's next lookup must see the marker, whatever its cache.

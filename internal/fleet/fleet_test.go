@@ -156,6 +156,7 @@ func TestAuditRecordsWhoAndWhy(t *testing.T) {
 func TestTrailWritesReadsAndBounds(t *testing.T) {
 	rs := redistest.Start(t)
 	client := rs.Client(t)
+	client.HSet(context.Background(), "session:abc", "customer_id", "C-1") // the customer's session
 	tr := NewTrail(client, TrailOptions{MaxEntries: 3, TTL: time.Hour}, zap.NewNop())
 	for i := 0; i < 5; i++ {
 		tr.Record("C-1", "session:abc", Entry{Time: time.Now(), Journey: "support", Backend: "nightdesk", Owner: "outsourced",

@@ -144,7 +144,7 @@ func (o *Orphans) write(job orphanJob) error {
 		p.ZRemRangeByRank(ctx, orphanList, 0, -o.opts.MaxEntries-1)
 		p.PExpire(ctx, orphanList, o.opts.MaxAge)
 		if m := job.marker; m != nil {
-			p.HSet(ctx, m.Key, m.Field, m.Value)
+			setSessionField(ctx, p, m.Key, m.Field, m.Value)
 		}
 		return nil
 	})

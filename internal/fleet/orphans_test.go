@@ -20,6 +20,7 @@ func TestOrphansRecordedOncePerCustomerJourneyAndCause(t *testing.T) {
 	var recorded, skipped atomic.Int64
 	report := OrphanReport{Recorded: func() { recorded.Add(1) }, Skipped: func(string) { skipped.Add(1) }}
 	now := time.Now()
+	client.HSet(context.Background(), "session:C1", "customer_id", "C1") // the customer's session
 	rec := func(customer, cause, ref string, at time.Time) {
 		o.Record(Orphan{Time: at, Journey: "support", Backend: "nightdesk", Owner: "outsourced", Vendor: "NightDesk",
 			Cause: cause, CustomerID: customer, RequestID: ref}, time.Hour, "session:"+customer,
@@ -69,6 +70,7 @@ func TestOrphanOfAnotherBackendIsRecorded(t *testing.T) {
 	var recorded atomic.Int64
 	report := OrphanReport{Recorded: func() { recorded.Add(1) }}
 	now := time.Now()
+	client.HSet(context.Background(), "session:C1", "customer_id", "C1") // the customer's session
 	o.Record(Orphan{Time: now, Journey: "support", Backend: "care-team", Owner: "in-house", Cause: CauseErrorPage,
 		CustomerID: "C1", RequestID: "r1"}, time.Hour, "session:C1", nil, report)
 	o.Record(Orphan{Time: now.Add(time.Millisecond), Journey: "support", Backend: "nightdesk", Owner: "outsourced", Vendor: "NightDesk",
@@ -80,6 +82,42 @@ func TestOrphanOfAnotherBackendIsRecorded(t *testing.T) {
 	}
 	if marker, _ := client.HGet(context.Background(), "session:C1", "frontdoor_rescue:support").Result(); marker != "r2" {
 		t.Errorf("rescue marker %q, want the vendor's orphan's", marker)
+	}
+}
+
+// TestSessionFieldsNeverMakeASession: the brand logged the customer out
+// (deleted the session hash) between the request and frontdoor's write of
+// the rescue marker and the trail's last entry: the HSETs made the hash
+// again, with no expiry and only frontdoor's fields, a session that never
+// ended and that lookups found. A session that exists gets the fields and
+// keeps its expiry.
+func TestSessionFieldsNeverMakeASession(t *testing.T) {
+	rs := redistest.Start(t)
+	client := rs.Client(t)
+	ctx := context.Background()
+	if err := client.HSet(ctx, "session:live", "customer_id", "C2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	client.Expire(ctx, "session:live", time.Hour)
+	trail := NewTrail(client, TrailOptions{}, zap.NewNop())
+	o := NewOrphans(client, trail, OrphanOptions{}, zap.NewNop())
+	now := time.Now()
+	for _, customer := range []string{"gone", "live"} {
+		o.Record(Orphan{Time: now, Journey: "support", Backend: "nightdesk", Owner: "outsourced", Cause: CauseErrorPage,
+			CustomerID: "C-" + customer, RequestID: "r-" + customer}, time.Hour, "session:"+customer,
+			&SessionMarker{Key: "session:" + customer, Field: "frontdoor_rescue:support", Value: "r-" + customer}, OrphanReport{})
+	}
+	o.Close()
+	trail.Close()
+	if n := client.Exists(ctx, "session:gone").Val(); n != 0 {
+		t.Errorf("the logged-out session exists again, with %v", client.HGetAll(ctx, "session:gone").Val())
+	}
+	fields := client.HGetAll(ctx, "session:live").Val()
+	if fields["frontdoor_rescue:support"] != "r-live" || fields[SessionTrailField] == "" || client.TTL(ctx, "session:live").Val() <= 0 {
+		t.Errorf("the live session: %v, TTL %v; want the marker, the trail field and its expiry", fields, client.TTL(ctx, "session:live").Val())
+	}
+	if wrote, err := SetSessionField(ctx, client, "session:gone", "f", "v"); wrote || err != nil || client.Exists(ctx, "session:gone").Val() != 0 {
+		t.Errorf("SetSessionField on an ended session: wrote %v, %v", wrote, err)
 	}
 }
 

@@ -99,7 +99,7 @@ func (t *Trail) write(job trailJob) error {
 		}})
 		p.Expire(ctx, key, t.opts.TTL)
 		if job.sessionKey != "" {
-			p.HSet(ctx, job.sessionKey, SessionTrailField, raw)
+			setSessionField(ctx, p, job.sessionKey, SessionTrailField, raw)
 		}
 		return nil
 	})
