@@ -564,6 +564,73 @@ func TestJarBudgetIsTheBrowsers(t *testing.T) {
 	}
 }
 
+// TestJarsTogetherStayUnderTheHeaderLimit: three vendors taking turns on
+// one journey, each within its own budget (bytes 8192, the most validation
+// allows), filled the browser with 24 KB of cookies sent together on the
+// journey's paths: every page there, the brand's own included, was over
+// Caddy's 16 KiB header limit (431). The jars a request carries together
+// stay within maxRequestJarBytes.
+func TestJarsTogetherStayUnderTheHeaderLimit(t *testing.T) {
+	vendors := []string{"daydesk", "nightdesk", "overflow"}
+	windows := []string{"daily 00:00-08:00", "daily 08:00-16:00", "daily 16:00-24:00"}
+	var blocks strings.Builder
+	for i, name := range vendors {
+		v := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+			for k := range 2 {
+				w.Header().Add("Set-Cookie", fmt.Sprintf("s%d=%s; Path=/; Max-Age=3600", k, strings.Repeat("x", 4000)))
+			}
+			io.WriteString(w, "{}")
+		})
+		fmt.Fprintf(&blocks, `
+			backend %s {
+				owner outsourced
+				vendor %q
+				to %s
+				hours %q UTC
+				cookies {
+					bytes 8192
+				}
+			}`, name, name, v.addr(), windows[i])
+	}
+	cfg := `brand "Acme Outdoor"
+		session {
+			redis redis://127.0.0.1:1/0
+			cookie acme_session
+		}
+		journey support /support* {` + blocks.String() + `
+		}`
+	browser := map[string]string{}
+	cookieHeader := func() string {
+		parts := []string{"acme_session=S-1"}
+		for name, value := range browser {
+			parts = append(parts, name+"="+value)
+		}
+		return strings.Join(parts, "; ")
+	}
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	for i := range vendors {
+		h := provisionHandler(t, cfg, day.Add(time.Duration(8*i+1)*time.Hour))
+		r := httptest.NewRequest("GET", "http://shop.example.com/support/chat", nil)
+		r.Header.Set("Cookie", cookieHeader())
+		rec := serve(t, h, r, nil)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("vendor %s: %d", vendors[i], rec.Code)
+		}
+		for _, line := range rec.Header()["Set-Cookie"] {
+			pair, attrs, _ := strings.Cut(line, ";")
+			name, value, _ := strings.Cut(pair, "=")
+			if strings.Contains(attrs, "Max-Age=0") {
+				delete(browser, name)
+			} else if strings.Contains(attrs, "Path=/support") {
+				browser[name] = value
+			}
+		}
+	}
+	if n := len(cookieHeader()); n > maxRequestJarBytes+64 {
+		t.Errorf("the journey's requests carry a Cookie header of %d bytes (%d jar cookies), over %d", n, len(browser), maxRequestJarBytes)
+	}
+}
+
 // TestJarBudget: one vendor page of cookies can neither push the
 // customer's requests over Caddy's header limit nor make the browser
 // evict the brand's session cookie. The jar kept everything the vendor

@@ -119,6 +119,14 @@ const (
 	dropPath    = "path"    // set on a path the browser does not send the jar on: what it holds is unknown there
 )
 
+// maxRequestJarBytes bounds the cookies of all jars one request carries
+// together: jars share paths (vendors taking turns on one journey, a
+// journey of "/"), and each within its own budget they could pass Caddy's
+// 16 KiB header limit together, so that every page there would be refused
+// (431). A cookie that would take them over it is not stored. Half the
+// limit leaves the rest to the brand's cookies and the other headers.
+const maxRequestJarBytes = 8 << 10
+
 // dropReasons are all the reasons, each a counter of every backend's.
 var dropReasons = []string{dropInvalid, dropCount, dropBytes, dropPath}
 
@@ -207,6 +215,7 @@ func pathMatch(requestPath, cookiePath string) bool {
 // it, which the response expires.
 type jarUsage struct {
 	held   []jarEntry
+	others int      // bytes of the other jars' cookies the request carries
 	excess []string // stored names over budget
 	// unseen: the request's path is one the browser does not send the jar
 	// on, so what it holds is unknown and nothing new is stored.
@@ -242,6 +251,9 @@ func backendCookies(lines []string, jar *cookieJar, brand map[string]bool) ([]st
 		for name, part := range cookieParts(lines) {
 			id, original, ok := jarOf(name)
 			if !ok || id != jar.id {
+				if isJarName(name) {
+					usage.others += len(part)
+				}
 				continue
 			}
 			size := len(part)
@@ -352,7 +364,7 @@ func (jar *cookieJar) store(h http.Header, brandLines int, inUse jarUsage, stats
 		case count > jar.maxNames:
 			stats.cookieDropped(dropCount)
 			continue
-		case used+size > jar.maxBytes || size > maxCookiePair:
+		case used+size > jar.maxBytes || size > maxCookiePair || inUse.others+used+size > maxRequestJarBytes:
 			stats.cookieDropped(dropBytes)
 			continue
 		}
