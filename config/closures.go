@@ -383,7 +383,9 @@ func loadHolidays(path string, loc *time.Location) ([]holiday, error) {
 		if h.set != nil && uid != "" {
 			masters[uid] = len(out)
 		}
-		out = append(out, *h)
+		if out = append(out, *h); len(out) > maxHolidayEvents {
+			return nil, fmt.Errorf("holidays %q: over %d events: a closure calendar holds the days a backend is closed, and each event is evaluated on the request path", path, maxHolidayEvents)
+		}
 	}
 	// A changed occurrence replaces the one of its recurring event;
 	// a cancelled one just removes it.
@@ -493,6 +495,31 @@ func parseEvent(ev ical.Event, loc *time.Location) (*holiday, error) {
 	return h, parseRecurrence(ev, h, loc)
 }
 
+// Bounds of a holidays calendar: how many events it may hold, and how
+// soon after its start each recurring event must occur. The closures are
+// evaluated on the request path: a rule that never occurs (February 30th)
+// would have its iterator run to the year 9999 each time.
+const (
+	maxHolidayEvents  = 1000
+	occurrenceHorizon = 10 // years
+)
+
+// occursSoon reports whether a rule occurs within occurrenceHorizon years
+// of its start. The check's copy of the rule ends there (rrule-go's
+// iterator looks for the next occurrence until UNTIL, or the year 9999).
+func occursSoon(opt rrule.ROption) bool {
+	horizon := opt.Dtstart.AddDate(occurrenceHorizon, 0, 0)
+	if opt.Until.IsZero() || opt.Until.After(horizon) {
+		opt.Until = horizon
+	}
+	rule, err := rrule.NewRRule(opt)
+	if err != nil {
+		return false
+	}
+	_, ok := rule.Iterator()()
+	return ok
+}
+
 // parseRecurrence gives h its recurrence set when the event has RRULE or
 // RDATE, less its EXDATEs. DTSTART is always the first occurrence.
 func parseRecurrence(ev ical.Event, h *holiday, loc *time.Location) error {
@@ -514,6 +541,9 @@ func parseRecurrence(ev ical.Event, h *holiday, loc *time.Location) error {
 		rule, err := rrule.NewRRule(*opt)
 		if err != nil {
 			return fmt.Errorf("RRULE %q: %v", rr.Value, err)
+		}
+		if !occursSoon(*opt) {
+			return fmt.Errorf("RRULE %q never occurs within %d years of DTSTART (a date no month has?): its iterator would run to the year 9999 on every evaluation", rr.Value, occurrenceHorizon)
 		}
 		set.RRule(rule)
 	}

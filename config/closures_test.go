@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -543,5 +544,36 @@ func TestHolidaysOutlookWindowsZones(t *testing.T) {
 		if closed != (c.want != "") || reason != c.want {
 			t.Errorf("At(%s %s) = %q, %v; want %q", c.at, c.zone, reason, closed, c.want)
 		}
+	}
+}
+
+// TestCalendarCannotStallARequest: an event whose rule never occurs
+// (February 30th) loaded fine, and each evaluation of the closures, under
+// their lock on a request's path, ran its iterator to the year 9999: a
+// 200 KiB file of such events held every request of the backend for
+// minutes. Such a rule is refused when the calendar loads, and so is a
+// calendar of more events than a closure calendar has.
+func TestCalendarCannotStallARequest(t *testing.T) {
+	never := "BEGIN:VEVENT\nDTSTART;VALUE=DATE:20260101\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\nEND:VEVENT\n"
+	ics := writeICS(t, strings.TrimSuffix(never, "\n"))
+	if err := CheckHolidays(ics); err == nil || !strings.Contains(err.Error(), "never occurs") {
+		t.Errorf("an event that never occurs: %v", err)
+	}
+	var b strings.Builder
+	for i := range maxHolidayEvents + 1 {
+		fmt.Fprintf(&b, "BEGIN:VEVENT\nUID:%d\nDTSTART;VALUE=DATE:20260101\nSUMMARY:day\nEND:VEVENT\n", i)
+	}
+	many := writeICS(t, strings.TrimSuffix(b.String(), "\n"))
+	if err := CheckHolidays(many); err == nil || !strings.Contains(err.Error(), "events") {
+		t.Errorf("a calendar of %d events: %v", maxHolidayEvents+1, err)
+	}
+	start := time.Now()
+	cl, err := CompileClosures(newYork("Mon-Fri 08:00-20:00"), nil, []string{writeICS(t,
+		"BEGIN:VEVENT\nUID:a\nDTSTART;VALUE=DATE:19000101\nRRULE:FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=25\nSUMMARY:Christmas\nEND:VEVENT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, closed := cl.At(at(t, "America/New_York", "2026-12-25 12:00")); !closed || time.Since(start) > time.Second {
+		t.Errorf("a yearly holiday since 1900: closed %v after %v", closed, time.Since(start))
 	}
 }
