@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -283,13 +284,12 @@ type holiday struct {
 	set    *rrule.Set    // nil for a single occurrence
 }
 
-// end is when the occurrence starting at start ends. An all-day event
-// ends at a local midnight, whatever a DST change did to the day's length.
+// end is when the occurrence starting at start ends: its days are
+// calendar days (an all-day event ends at a local midnight, a timed one of
+// DURATION:P1D at the same local time the next day, whatever a DST change
+// did to the day's length), then its exact length.
 func (h *holiday) end(start time.Time) time.Time {
-	if h.days > 0 {
-		return start.AddDate(0, 0, h.days)
-	}
-	return start.Add(h.length)
+	return start.AddDate(0, 0, h.days).Add(h.length)
 }
 
 // at reports whether an occurrence covers t, and the next instant after t
@@ -481,11 +481,10 @@ func parseEvent(ev ical.Event, loc *time.Location) (*holiday, error) {
 		if d < 0 {
 			return nil, fmt.Errorf("DURATION %q is negative", dp.Value)
 		}
-		if allDay && d%(24*time.Hour) == 0 {
-			h.days = int(d / (24 * time.Hour)) // nominal days, as RFC 5545 counts them
-		} else {
-			h.length = d
-		}
+		// Its weeks and days are nominal, as RFC 5545 counts them
+		// (3.3.6), for timed events too; the rest is exact.
+		h.days = nominalDays(dp.Value)
+		h.length = d - time.Duration(h.days)*24*time.Hour
 	case allDay:
 		h.days = 1
 	}
@@ -618,6 +617,27 @@ func propTimes(p ical.Prop, loc *time.Location) ([]time.Time, error) {
 }
 
 // daysBetween counts the calendar days from a's date to b's.
+// nominalDays is the days a DURATION value's week or day part counts
+// ("P2W" 14, "P1DT12H" 1, "PT36H" 0).
+func nominalDays(value string) int {
+	v := strings.TrimLeft(value, "+-")
+	v, _, _ = strings.Cut(strings.TrimPrefix(v, "P"), "T")
+	unit := 1
+	switch {
+	case strings.HasSuffix(v, "W"):
+		v, unit = strings.TrimSuffix(v, "W"), 7
+	case strings.HasSuffix(v, "D"):
+		v = strings.TrimSuffix(v, "D")
+	default:
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n * unit
+}
+
 func daysBetween(a, b time.Time) int {
 	ay, am, ad := a.Date()
 	by, bm, bd := b.Date()

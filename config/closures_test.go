@@ -577,3 +577,27 @@ func TestCalendarCannotStallARequest(t *testing.T) {
 		t.Errorf("a yearly holiday since 1900: closed %v after %v", closed, time.Since(start))
 	}
 }
+
+// TestTimedEventDurationInDaysIsNominal: RFC 5545 counts a DURATION's
+// days in calendar days; a timed event of DURATION:P1D that spans the end
+// of daylight saving time ended an hour early (24 exact hours).
+func TestTimedEventDurationInDaysIsNominal(t *testing.T) {
+	ics := writeICS(t, "BEGIN:VEVENT\nUID:a\nDTSTART;TZID=America/New_York:20261031T120000\nDURATION:P1D\nSUMMARY:Stocktake\nEND:VEVENT")
+	cl, err := CompileClosures(newYork("daily 00:00-24:00"), nil, []string{ics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		at   string
+		want bool
+	}{{"2026-10-31 12:00", true}, {"2026-11-01 11:30", true}, {"2026-11-01 12:00", false}} {
+		if _, got := cl.At(at(t, "America/New_York", c.at)); got != c.want {
+			t.Errorf("closed at %s New York = %v, want %v", c.at, got, c.want)
+		}
+	}
+	for value, want := range map[string]int{"P1D": 1, "P2W": 14, "P1DT12H": 1, "PT36H": 0, "-P3D": 3, "P": 0} {
+		if got := nominalDays(value); got != want {
+			t.Errorf("nominalDays(%q) = %d, want %d", value, got, want)
+		}
+	}
+}
