@@ -278,10 +278,12 @@ func checkReason(r string) error {
 // recurrence set.
 type holiday struct {
 	reason string
-	start  time.Time     // the first occurrence
-	days   int           // all-day events: the length in days
-	length time.Duration // timed events: the length
-	set    *rrule.Set    // nil for a single occurrence
+	start  time.Time      // the first occurrence; of an all-day event, its date's midnight in UTC
+	allDay bool           // its occurrences are dates, floating: each is that day in loc
+	loc    *time.Location // the zone of the backend's hours, where an all-day event's days are
+	days   int            // calendar days of its length
+	length time.Duration  // the exact rest of its length
+	set    *rrule.Set     // nil for a single occurrence
 }
 
 // end is when the occurrence starting at start ends: its days are
@@ -290,6 +292,31 @@ type holiday struct {
 // did to the day's length), then its exact length.
 func (h *holiday) end(start time.Time) time.Time {
 	return start.AddDate(0, 0, h.days).Add(h.length)
+}
+
+// span is when the occurrence at occ runs. An all-day event's occurrence
+// is a date (its midnight in UTC, where no day is skipped: recurrences are
+// worked out on dates, as RFC 5545's floating dates are): it runs from the
+// first instant of that day in loc to the first instant of the day its
+// days end on, whatever a DST change did to the midnights between.
+func (h *holiday) span(occ time.Time) (start, end time.Time) {
+	if !h.allDay {
+		return occ, h.end(occ)
+	}
+	y, m, d := occ.Date()
+	return firstInstant(y, m, d, h.loc), firstInstant(y, m, d+h.days, h.loc).Add(h.length)
+}
+
+// firstInstant is the first instant of a day in loc: its midnight, or,
+// where the zone skips that midnight (Santiago, Havana, Beirut move their
+// clocks at 00:00), the instant the day begins at.
+func firstInstant(y int, m time.Month, d int, loc *time.Location) time.Time {
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	if t.Hour() == 0 && t.Minute() == 0 {
+		return t
+	}
+	start, _ := time.Date(y, m, d, 12, 0, 0, 0, loc).ZoneBounds()
+	return start
 }
 
 // at reports whether an occurrence covers t, and the next instant after t
@@ -301,10 +328,10 @@ func (h *holiday) at(t time.Time) (active bool, change time.Time) {
 		}
 	}
 	if h.set == nil {
-		end := h.end(h.start)
+		start, end := h.span(h.start)
 		switch {
-		case t.Before(h.start):
-			return false, h.start
+		case t.Before(start):
+			return false, start
 		case t.Before(end):
 			return true, end
 		}
@@ -316,11 +343,12 @@ func (h *holiday) at(t time.Time) (active bool, change time.Time) {
 		if !ok {
 			break
 		}
-		if occ.After(t) {
-			earliest(occ)
+		start, end := h.span(occ)
+		if start.After(t) {
+			earliest(start)
 			break
 		}
-		if end := h.end(occ); t.Before(end) {
+		if t.Before(end) {
 			active = true
 			earliest(end)
 		}
@@ -458,7 +486,7 @@ func parseEvent(ev ical.Event, loc *time.Location) (*holiday, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DTSTART %q: %v", sp.Value, err)
 	}
-	h.start = start
+	h.start, h.allDay, h.loc = start, allDay, loc
 	switch ep, dp := ev.Props.Get(ical.PropDateTimeEnd), ev.Props.Get(ical.PropDuration); {
 	case ep != nil:
 		end, endAllDay, err := propTime(*ep, loc)
@@ -585,14 +613,18 @@ func ianaZones(props ical.Props) {
 	}
 }
 
-// propTime reads a DATE or DATE-TIME property: a date is local midnight
-// in loc, as is a floating time; a time with TZID or Z is that instant.
-// A date written without VALUE=DATE, as some calendars do, is a date too.
+// propTime reads a DATE or DATE-TIME property: a date is its midnight in
+// UTC (a floating date, which holiday.span places in loc); a floating time
+// is in loc; a time with TZID or Z is that instant. A date written without
+// VALUE=DATE, as some calendars do, is a date too.
 func propTime(p ical.Prop, loc *time.Location) (time.Time, bool, error) {
 	allDay := p.ValueType() == ical.ValueDate
 	if !allDay && len(p.Value) == 8 && p.Params.Get(ical.ParamValue) == "" {
 		allDay = true
 		p = ical.Prop{Name: p.Name, Params: ical.Params{ical.ParamValue: {string(ical.ValueDate)}}, Value: p.Value}
+	}
+	if allDay {
+		loc = time.UTC // a date, floating: its midnight in UTC (see holiday.span)
 	}
 	t, err := p.DateTime(loc)
 	if err != nil {
@@ -616,7 +648,6 @@ func propTimes(p ical.Prop, loc *time.Location) ([]time.Time, error) {
 	return out, nil
 }
 
-// daysBetween counts the calendar days from a's date to b's.
 // nominalDays is the days a DURATION value's week or day part counts
 // ("P2W" 14, "P1DT12H" 1, "PT36H" 0).
 func nominalDays(value string) int {
@@ -638,6 +669,7 @@ func nominalDays(value string) int {
 	return n * unit
 }
 
+// daysBetween counts the calendar days from a's date to b's.
 func daysBetween(a, b time.Time) int {
 	ay, am, ad := a.Date()
 	by, bm, bd := b.Date()

@@ -601,3 +601,36 @@ func TestTimedEventDurationInDaysIsNominal(t *testing.T) {
 		}
 	}
 }
+
+// TestAllDayHolidaysOnASkippedMidnight: where DST starts at midnight
+// (America/Santiago on 2026-09-06), an all-day holiday on that day closed
+// the backend from 23:00 the day before (go-ical placed the date at the
+// skipped midnight, normalised back an hour), and a weekly one from an
+// earlier date closed Saturday instead of Sunday (rrule-go's occurrence
+// that week). A closed day runs from the first instant of the day to the
+// next, as closed YYYY-MM-DD does.
+func TestAllDayHolidaysOnASkippedMidnight(t *testing.T) {
+	const z = "America/Santiago"
+	hours := []Hours{{When: "daily 00:00-24:00", Zone: z}}
+	for name, ev := range map[string]string{
+		"one day":                      "DTSTART;VALUE=DATE:20260906",
+		"weekly, from an earlier date": "DTSTART;VALUE=DATE:20260104\nRRULE:FREQ=WEEKLY",
+	} {
+		cl, err := CompileClosures(hours, nil, []string{writeICS(t, "BEGIN:VEVENT\nUID:a\n"+ev+"\nSUMMARY:Closed\nEND:VEVENT")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			at   string
+			want bool
+		}{
+			{"2026-09-05 12:00", false}, {"2026-09-05 23:30", false},
+			{"2026-09-06 01:00", true}, {"2026-09-06 12:00", true}, {"2026-09-06 23:30", true},
+			{"2026-09-07 00:30", false},
+		} {
+			if _, got := cl.At(at(t, z, c.at)); got != c.want {
+				t.Errorf("%s: closed at %s %s = %v, want %v", name, c.at, z, got, c.want)
+			}
+		}
+	}
+}
