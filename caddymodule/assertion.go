@@ -238,16 +238,21 @@ func (h *Handler) sign(b *backendRoute, journey string, cc customerContext) (str
 }
 
 // reuseKey identifies what an assertion says apart from its id and times,
-// and the key that signs it: the kid, the journey and backend (the
-// audience), the session state and the values of the backend's context
-// fields, each length-prefixed and each field marked present or absent, so
-// that no two different claims, nor the same claims signed by two keys,
-// share a key.
+// whom it was signed for, and the key that signs it: the kid, the journey
+// and backend (the audience), the session state, the customer's session
+// (a keyed hash of its id: two customers whose fields the backend sees are
+// equal must not share one token, one jti), and the values of the
+// backend's context fields, each length-prefixed and each field marked
+// present or absent, so that no two different claims, nor the same claims
+// signed by two keys or for two customers, share a key.
 func reuseKey(buf []byte, kid string, b *backendRoute, cc customerContext) []byte {
 	buf = appendKeyPart(buf, kid)
 	buf = appendKeyPart(buf, b.journey)
 	buf = appendKeyPart(buf, b.name)
 	buf = appendKeyPart(buf, cc.state)
+	if cc.state == sessionFound {
+		buf = binary.BigEndian.AppendUint64(buf, maphash.String(sessionHashSeed, cc.sessionID))
+	}
 	for _, f := range b.context {
 		v, ok := cc.ctx.Get(f.name)
 		if !ok {
@@ -259,6 +264,10 @@ func reuseKey(buf []byte, kid string, b *backendRoute, cc customerContext) []byt
 	}
 	return buf
 }
+
+// sessionHashSeed keys the hash of session ids in reuse keys, so that the
+// cache holds no session id, nor a hash of one anybody else can compute.
+var sessionHashSeed = maphash.MakeSeed()
 
 func appendKeyPart(buf []byte, s string) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(s)))

@@ -449,3 +449,47 @@ func TestReloadKeepsOldKeyListed(t *testing.T) {
 	// The token expires 3s after it was signed: then the key goes.
 	testwait.For(t, 10*time.Second, 100*time.Millisecond, listed)
 }
+
+// TestReusedAssertionIsOneCustomers: a reused token serves only the
+// customer it was signed for. The reuse key held what the token says, and
+// a backend whose context leaves out customer_id (context tier) sees two
+// customers of one tier as equal: the second was served the first's token,
+// one jti for two customers.
+func TestReusedAssertionIsOneCustomers(t *testing.T) {
+	mr := miniredis.RunT(t)
+	mr.HSet("session:aaaaaaaa1111", "customer_id", "C-1", "tier", "gold")
+	mr.HSet("session:bbbbbbbb2222", "customer_id", "C-2", "tier", "gold")
+	vendor := newBackend(t, func(http.ResponseWriter, *http.Request) {})
+	h := provisionHandler(t, `
+		brand "Acme Outdoor"
+		session {
+			redis redis://`+mr.Addr()+`/0
+			cookie acme_session
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to `+vendor.addr()+`
+				context tier
+			}
+		}`, monday10)
+	for _, cookie := range []string{"acme_session=aaaaaaaa1111", "acme_session=bbbbbbbb2222", "acme_session=aaaaaaaa1111"} {
+		r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/support/chat", nil)
+		r.Header.Set("Cookie", cookie)
+		if w := serve(t, h, r, nil); w.Code != http.StatusOK {
+			t.Fatalf("status %d", w.Code)
+		}
+	}
+	reqs := vendor.requests()
+	if len(reqs) != 3 {
+		t.Fatalf("vendor got %d requests, want 3", len(reqs))
+	}
+	first, second, again := reqs[0].Header.Get(assertion.Header), reqs[1].Header.Get(assertion.Header), reqs[2].Header.Get(assertion.Header)
+	if first == "" || first == second {
+		t.Errorf("customer C-2 was served the token signed for customer C-1 (same jti)")
+	}
+	if again != first {
+		t.Errorf("customer C-1's second request got a new token: reuse must still serve one customer's requests")
+	}
+}
