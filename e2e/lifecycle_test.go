@@ -332,6 +332,14 @@ func TestReloadsDoNotLeak(t *testing.T) {
 // to another Redis while vendor notes are recorded under load fails no
 // request, panics nowhere, and the notes land in the new Redis.
 func TestReloadChangingRedisUnderLoad(t *testing.T) {
+	// As TestFaultReloadUnderLoad: the kernel hands connections queued on
+	// a listener a reload closes to the new one instead of resetting them
+	// (README, "Reloads"), and a GET hung up on as Shutdown begins is sent
+	// again, as a browser does. Without them a run in CI saw 3 resets in
+	// 2365 requests, which say nothing about changing Redis.
+	if !inOwnNetns(t, map[string]string{"net.ipv4.tcp_migrate_req": "1"}) {
+		return
+	}
 	oldRedis, newRedis := redistest.Start(t), redistest.Start(t)
 	for _, rs := range []*redistest.Server{oldRedis, newRedis} {
 		seedSession(t, rs, sessionID, "customer_id", "C-1001")
@@ -343,9 +351,10 @@ func TestReloadChangingRedisUnderLoad(t *testing.T) {
 	})
 	gw := startGateway(t, opsSite(oldRedis.URL(), care, night))
 	l := startLoad(t, loadSpec{
-		workers:    8,
-		duration:   10 * time.Second,
-		newRequest: getRequests(gw.URL+"/support", withCookie(sessionID)),
+		workers:      8,
+		duration:     10 * time.Second,
+		retryHangups: true,
+		newRequest:   getRequests(gw.URL+"/support", withCookie(sessionID)),
 		check: func(_ time.Time, resp *http.Response, body []byte) error {
 			if resp.StatusCode != 200 {
 				return fmt.Errorf("%d %.200q", resp.StatusCode, body)
