@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
 
@@ -68,13 +67,7 @@ func TestVendorCookiesCannotLockOutTheCustomer(t *testing.T) {
 	carrier := startBackend(t, "carrier", nil)
 	gw := containmentSite(t, rs.URL(), shop, desk, carrier)
 	ctx := newBrowser(t)
-	page := func(path string) string {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+path)); err != nil {
-			t.Fatalf("loading %s: %v", path, err)
-		}
-		return browse(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
-	}
+	page := func(path string) string { return pageText(t, ctx, gw.URL+path) }
 	page("/own/login")
 	if got := page("/own/account"); got != "shop session REAL" {
 		t.Fatalf("after login: %q", got)

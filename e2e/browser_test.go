@@ -56,6 +56,16 @@ func newBrowser(t *testing.T, more ...chromedp.ExecAllocatorOption) context.Cont
 	return ctx
 }
 
+// pageText has the browser navigate to url and returns the text of the
+// page's body.
+func pageText(t *testing.T, ctx context.Context, url string) string {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("loading %s: %v", url, err)
+	}
+	return browse(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
+}
+
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/andybalholm/brotli"
-	"github.com/chromedp/chromedp"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
@@ -87,13 +86,7 @@ func TestVendorCannotSetBrandCookies(t *testing.T) {
 	gw := containmentSite(t, rs.URL(), shop, desk, carrier)
 	ctx := newBrowser(t)
 
-	page := func(path string) string {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+path)); err != nil {
-			t.Fatalf("loading %s: %v", path, err)
-		}
-		return browse(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
-	}
+	page := func(path string) string { return pageText(t, ctx, gw.URL+path) }
 	page("/own/login")
 	page("/v/plant")
 	page("/track/plant")

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -47,20 +48,34 @@ func TestJarBudgetHoldsOnPathsTheBrowserSpellsOtherwise(t *testing.T) {
 	carrier := startBackend(t, "carrier", nil)
 	gw := containmentSite(t, rs.URL(), shop, desk, carrier)
 	ctx := newBrowser(t)
-	page := func(path string) string {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+path)); err != nil {
-			t.Fatalf("loading %s: %v", path, err)
-		}
-		return browse(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	logIn(t, ctx, gw.URL)
+	pageText(t, ctx, gw.URL+"/v/start") // the customer follows a link on the vendor's page
+	if got := pageText(t, ctx, gw.URL+"/own/account"); !strings.Contains(got, "acme_session=REAL") {
+		t.Errorf("the vendor, 20 cookies at a time on /V/..., made Chromium evict the brand session: /own/account got %q", got)
 	}
-	page("/own/login")
-	if got := page("/own/account"); !strings.Contains(got, "acme_session=REAL") {
+}
+
+// logIn has the browser log in at the brand's shop (brand: its URL) and
+// checks that the shop then sees the brand session.
+func logIn(t *testing.T, ctx context.Context, brand string) {
+	t.Helper()
+	pageText(t, ctx, brand+"/own/login")
+	if got := pageText(t, ctx, brand+"/own/account"); !strings.Contains(got, "acme_session=REAL") {
 		t.Fatalf("after login: %q", got)
 	}
-	page("/v/start") // the customer follows a link on the vendor's page
-	if got := page("/own/account"); !strings.Contains(got, "acme_session=REAL") {
-		t.Errorf("the vendor, 20 cookies at a time on /V/..., made Chromium evict the brand session: /own/account got %q", got)
+}
+
+// cookieFiller is a vendor that sets n cookies on a request for …/fill,
+// and says on every page how many cookies it received.
+func cookieFiller(n int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/fill") {
+			for i := range n {
+				w.Header().Add("Set-Cookie", fmt.Sprintf("c%d=1; Path=/; Max-Age=3600", i))
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "desk got %d cookies", strings.Count(r.Header.Get("Cookie"), "="))
 	}
 }
 
@@ -74,15 +89,7 @@ func TestJarBudgetOverManyPathsKeepsTheBrandSession(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
 	shop := startBackend(t, "shop", cookieEcho("shop"))
-	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/fill") {
-			for i := range 50 {
-				w.Header().Add("Set-Cookie", fmt.Sprintf("c%d=1; Path=/; Max-Age=3600", i))
-			}
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprintf(w, "desk got %d cookies", strings.Count(r.Header.Get("Cookie"), "="))
-	})
+	desk := startBackend(t, "desk", cookieFiller(50))
 	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		session {
 			redis %s
@@ -105,24 +112,14 @@ func TestJarBudgetOverManyPathsKeepsTheBrandSession(t *testing.T) {
 			}
 		}`, rs.URL(), shop.URL, desk.URL)))
 	ctx := newBrowser(t)
-	page := func(path string) string {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+path)); err != nil {
-			t.Fatalf("loading %s: %v", path, err)
-		}
-		return browse(t, ctx, chromedp.Evaluate[string](`document.body.innerText`))
-	}
-	page("/own/login")
-	if got := page("/own/account"); !strings.Contains(got, "acme_session=REAL") {
-		t.Fatalf("after login: %q", got)
-	}
-	page("/support/fill")
+	logIn(t, ctx, gw.URL)
+	pageText(t, ctx, gw.URL+"/support/fill")
 	// 12 of the jar (50 browser cookies over 4 paths) and the customer's
 	// tracking_consent.
-	if got := page("/support/after"); !strings.Contains(got, "desk got 13 cookies") {
+	if got := pageText(t, ctx, gw.URL+"/support/after"); !strings.Contains(got, "desk got 13 cookies") {
 		t.Errorf("the vendor's jar, within its budget: %q", got)
 	}
-	if got := page("/own/account"); !strings.Contains(got, "acme_session=REAL") {
+	if got := pageText(t, ctx, gw.URL+"/own/account"); !strings.Contains(got, "acme_session=REAL") {
 		t.Errorf("a vendor within its budget made Chromium evict the brand session: /own/account got %q", got)
 	}
 }
@@ -136,15 +133,7 @@ func TestOriginCookiesCannotEvictTheBrandSession(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
 	shop := startBackend(t, "shop", cookieEcho("shop"))
-	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/fill") {
-			for i := range 200 {
-				w.Header().Add("Set-Cookie", fmt.Sprintf("c%d=1; Path=/; Max-Age=3600", i))
-			}
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprintf(w, "desk got %d cookies", strings.Count(r.Header.Get("Cookie"), "="))
-	})
+	desk := startBackend(t, "desk", cookieFiller(200))
 	hosts := []string{"shop.example.com", "help.shop.example.com"}
 	gw := startGatewayOn(t, hosts, frontdoorBlock(fmt.Sprintf(`
 		session {
@@ -170,21 +159,11 @@ func TestOriginCookiesCannotEvictTheBrandSession(t *testing.T) {
 	ctx := newBrowser(t,
 		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"),
 		chromedp.Flag("host-resolver-rules", "MAP *.example.com 127.0.0.1, MAP example.com 127.0.0.1"))
-	page := func(url string) string {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
-			t.Fatalf("loading %s: %v", url, err)
-		}
-		return browse(t, ctx, chromedp.Evaluate[string](`location.host + " " + document.body.innerText`))
-	}
 	brand, help := gw.siteURL("shop.example.com"), gw.siteURL("help.shop.example.com")
-	page(brand + "/own/login")
-	if got := page(brand + "/own/account"); !strings.Contains(got, "acme_session=REAL") {
-		t.Fatalf("after login: %q", got)
-	}
-	t.Logf("origin: %s", page(help+"/support/fill"))
-	t.Logf("origin: %s", page(help+"/support/next"))
-	if got := page(brand + "/own/account"); !strings.Contains(got, "acme_session=REAL") {
+	logIn(t, ctx, brand)
+	t.Logf("origin: %s", pageText(t, ctx, help+"/support/fill"))
+	t.Logf("origin: %s", pageText(t, ctx, help+"/support/next"))
+	if got := pageText(t, ctx, brand+"/own/account"); !strings.Contains(got, "acme_session=REAL") {
 		t.Errorf("cookies the vendor set on its origin made Chromium evict the brand session: /own/account got %q", got)
 	}
 }
