@@ -153,42 +153,11 @@ func TestEarlyHintsCarryNothingTheFinalCannot(t *testing.T) {
 	}
 }
 
-// TestUnrequestedUpgradeGetsABrandPage: a vendor that switches protocols
-// on a request that asked for no upgrade gave the customer an empty 200.
-func TestUnrequestedUpgradeGetsABrandPage(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				http.ReadRequest(bufio.NewReader(c))
-				c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello"))
-				io.Copy(io.Discard, c) // until the gateway hangs up
-			}()
-		}
-	}()
-	h := provisionHandler(t, fmt.Sprintf(vendorBlock, l.Addr().String()), time.Now())
-	rec := serve(t, h, httptest.NewRequest("GET", "/support/x", nil), nil)
-	if rec.Code != http.StatusBadGateway || rec.Header().Get(headerRequest) == "" || !strings.Contains(rec.Body.String(), "Acme Outdoor") {
-		t.Errorf("got %d %q, want the brand 502 page", rec.Code, rec.Body)
-	}
-}
-
-// TestRefusedUpgradeKeepsTheConnection: a 101 the policy refuses (here a
-// Location that allow_redirect does not list) must leave the customer's
-// connection with frontdoor. The proxy hijacked it anyway and tunnelled
-// the vendor's bytes to the customer unread: the vendor's own second
-// handshake, with a brand cookie and a reserved header, reached the
-// browser, and the brand page could not be written.
-func TestRefusedUpgradeKeepsTheConnection(t *testing.T) {
+// rawVendor is a vendor that answers each request with the bytes answer
+// gives for it, written as they are (answers no net/http server writes),
+// then reads until the gateway hangs up. It returns its address.
+func rawVendor(t *testing.T, answer func(*http.Request) string) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -206,16 +175,42 @@ func TestRefusedUpgradeKeepsTheConnection(t *testing.T) {
 				if err != nil {
 					return
 				}
-				sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-				accept := base64.StdEncoding.EncodeToString(sum[:])
-				handshake := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
-				c.Write([]byte(handshake + "Location: https://evil.example/\r\n\r\n" +
-					handshake + "Set-Cookie: acme_session=VENDOR; Path=/\r\nX-Frontdoor-Brand: NightDesk\r\n\r\n"))
+				c.Write([]byte(answer(req)))
 				io.Copy(io.Discard, c) // until the gateway hangs up
 			}()
 		}
 	}()
-	h := provisionHandler(t, strings.Replace(fmt.Sprintf(vendorBlock, l.Addr().String()), "vendor NightDesk", "vendor NightDesk\n\t\t\t\tallow_redirect partner.example", 1), time.Now())
+	return l.Addr().String()
+}
+
+// TestUnrequestedUpgradeGetsABrandPage: a vendor that switches protocols
+// on a request that asked for no upgrade gave the customer an empty 200.
+func TestUnrequestedUpgradeGetsABrandPage(t *testing.T) {
+	vendor := rawVendor(t, func(*http.Request) string {
+		return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello"
+	})
+	h := provisionHandler(t, fmt.Sprintf(vendorBlock, vendor), time.Now())
+	rec := serve(t, h, httptest.NewRequest("GET", "/support/x", nil), nil)
+	if rec.Code != http.StatusBadGateway || rec.Header().Get(headerRequest) == "" || !strings.Contains(rec.Body.String(), "Acme Outdoor") {
+		t.Errorf("got %d %q, want the brand 502 page", rec.Code, rec.Body)
+	}
+}
+
+// TestRefusedUpgradeKeepsTheConnection: a 101 the policy refuses (here a
+// Location that allow_redirect does not list) must leave the customer's
+// connection with frontdoor. The proxy hijacked it anyway and tunnelled
+// the vendor's bytes to the customer unread: the vendor's own second
+// handshake, with a brand cookie and a reserved header, reached the
+// browser, and the brand page could not be written.
+func TestRefusedUpgradeKeepsTheConnection(t *testing.T) {
+	vendor := rawVendor(t, func(req *http.Request) string {
+		sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		accept := base64.StdEncoding.EncodeToString(sum[:])
+		handshake := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
+		return handshake + "Location: https://evil.example/\r\n\r\n" +
+			handshake + "Set-Cookie: acme_session=VENDOR; Path=/\r\nX-Frontdoor-Brand: NightDesk\r\n\r\n"
+	})
+	h := provisionHandler(t, strings.Replace(fmt.Sprintf(vendorBlock, vendor), "vendor NightDesk", "vendor NightDesk\n\t\t\t\tallow_redirect partner.example", 1), time.Now())
 	c, err := net.Dial("tcp", strings.TrimPrefix(gatewayFor(t, h).URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
