@@ -452,36 +452,7 @@ func (d *runningDemo) stop(t *testing.T) {
 func TestDemoServesTheJourneys(t *testing.T) {
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, binary, "demo", "--listen", listen, "--admin", admin)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	stdout, _ := cmd.StdoutPipe()
-	logs := &syncBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		cmd.Wait() //nolint:errcheck
-	}()
-	printed := make(chan string, 1)
-	go func() {
-		var all strings.Builder
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			all.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Ctrl-C stops the demo") {
-				printed <- all.String()
-			}
-		}
-	}()
-	var out string
-	select {
-	case out = <-printed:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("demo printed no URLs; logs:\n%s", logs.String())
-	}
+	out := startDemo(t, t.TempDir(), "--listen", listen, "--admin", admin).printed
 	base := "http://" + listen
 	for _, path := range []string{"/checkout", "/support", "/track/order-1001", "/track/login", "/"} {
 		if !strings.Contains(out, base+path) {
