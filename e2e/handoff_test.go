@@ -139,6 +139,15 @@ func (b *browserClient) finish(p handoffPost, gw *gateway) (*http.Response, stri
 	return b.do(http.MethodPost, u.String(), p.form, true, "Origin", "null", "Sec-Fetch-Site", "same-site")
 }
 
+// handedOff goes through the whole handoff for a navigation to path on
+// the origin: the customer then has an origin session.
+func (b *browserClient) handedOff(gw *gateway, path string) {
+	b.t.Helper()
+	if resp, body := b.finish(b.startHandoff(gw, gw, path), gw); resp.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("handoff callback: %d %s", resp.StatusCode, body)
+	}
+}
+
 // who asks the vendor's API on the origin who the customer is.
 func (b *browserClient) who(gw *gateway) string {
 	b.t.Helper()
@@ -405,9 +414,7 @@ func TestOriginServesOnlyItsBackend(t *testing.T) {
 	t.Parallel()
 	_, vendor, gw := handoffSite(t, "2s")
 	b := loggedIn(t, gw.siteURL("shop.localhost"))
-	if resp, body := b.finish(b.startHandoff(gw, gw, "/support/"), gw); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("callback: %d %s", resp.StatusCode, body)
-	}
+	b.handedOff(gw, "/support/")
 	before := vendor.backend.count()
 	resp, body := b.do(http.MethodGet, gw.siteURL("help.shop.localhost")+"/own/account", nil, false)
 	if strings.Contains(body, "card ending") || vendor.backend.count() != before+1 {
