@@ -256,12 +256,7 @@ func backendCookies(lines []string, jar *cookieJar, brand map[string]bool) ([]st
 				}
 				continue
 			}
-			size := len(part)
-			if len(usage.held) >= jar.maxNames || usage.bytes()+size > jar.maxBytes || usage.holds(original) {
-				usage.excess = append(usage.excess, name)
-				continue
-			}
-			usage.held = append(usage.held, jarEntry{original, size})
+			usage.hold(jar, original, name, len(part))
 		}
 	}
 	var out strings.Builder
@@ -301,6 +296,19 @@ func (u jarUsage) holds(original string) bool {
 		}
 	}
 	return false
+}
+
+// hold counts one of the jar's cookies the request carries (the name its
+// backend set, the name it is stored under, the size of its pair): held
+// while the jar's budget has room and the name is not held already, and
+// otherwise over the budget, to be expired. It reports whether it is held.
+func (u *jarUsage) hold(jar *cookieJar, original, stored string, size int) bool {
+	if len(u.held) >= jar.maxNames || u.bytes()+size > jar.maxBytes || u.holds(original) {
+		u.excess = append(u.excess, stored)
+		return false
+	}
+	u.held = append(u.held, jarEntry{original, size})
+	return true
 }
 
 // holdsStored reports whether a stored cookie is within budget (not one of
@@ -525,11 +533,9 @@ func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsag
 		if h.vendorCookies[name] || isOriginCookie(name) {
 			continue
 		}
-		if len(usage.held) >= jar.maxNames || usage.bytes()+len(part) > jar.maxBytes || usage.holds(name) {
-			usage.excess = append(usage.excess, name) // over the budget: expired, not sent
-			continue
+		if !usage.hold(jar, name, name, len(part)) {
+			continue // over the budget: expired, not sent
 		}
-		usage.held = append(usage.held, jarEntry{name, len(part)})
 		if out.Len() > 0 {
 			out.WriteString("; ")
 		}

@@ -175,25 +175,6 @@ func canonicalHost(host string) string {
 	return strings.ToLower(host)
 }
 
-// stripCookieDomain removes the Domain attribute of a Set-Cookie value so
-// the cookie is host-only on the brand host instead of naming the vendor's
-// (or any other) domain.
-func stripCookieDomain(setCookie string) string {
-	if !strings.Contains(strings.ToLower(setCookie), "domain") {
-		return setCookie
-	}
-	parts := strings.Split(setCookie, ";")
-	kept := parts[:1]
-	for _, attr := range parts[1:] {
-		name, _, _ := strings.Cut(strings.TrimSpace(attr), "=")
-		if strings.EqualFold(strings.TrimSpace(name), "domain") {
-			continue
-		}
-		kept = append(kept, attr)
-	}
-	return strings.Join(kept, ";")
-}
-
 // valueSlab hands out one-value header slices cut from a shared array, so
 // that the dozen headers frontdoor sets on a request cost one allocation
 // instead of one each. Every slice has capacity 1: a later handler that

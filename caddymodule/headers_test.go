@@ -99,27 +99,41 @@ func TestScrubReservedOnParsedRequest(t *testing.T) {
 	}
 }
 
-func TestStripCookieDomain(t *testing.T) {
+// TestOriginCookiesLoseTheirDomain: on its origin a vendor's cookie stays
+// host-only, whatever the spelling of its Domain attribute; a cookie named
+// domain, or "domain" in a value or another attribute, is no Domain.
+func TestOriginCookiesLoseTheirDomain(t *testing.T) {
+	jar := testJar("support", "nightdesk").forOrigin()
 	cases := []struct {
-		in, want string
+		in, wantPair string
 	}{
-		{"sid=1; Path=/; Domain=vendor.example; HttpOnly", "sid=1; Path=/; HttpOnly"},
+		{"sid=1; Path=/; Domain=vendor.example; HttpOnly", "sid=1"},
 		{"sid=1; domain=.vendor.example", "sid=1"},
-		{"sid=1; DOMAIN=vendor.example; Secure", "sid=1; Secure"},
-		{"sid=1;Domain=vendor.example;Secure", "sid=1;Secure"},
-		{"sid=1; Domain = vendor.example ; Path=/", "sid=1; Path=/"},
-		{"sid=1; Domain", "sid=1"},                                         // a bare attribute is still the attribute
-		{"sid=1; Domain=a; Path=/; domain=b", "sid=1; Path=/"},             // every occurrence
-		{"domain=vendor.example; Path=/", "domain=vendor.example; Path=/"}, // a cookie named domain keeps its value
-		{"pref=domain=x; Path=/domain", "pref=domain=x; Path=/domain"},     // "domain" in the value or another attribute
-		{"theme=dark; Path=/", "theme=dark; Path=/"},
-		{"sid=mydomain; Max-Age=60", "sid=mydomain; Max-Age=60"},
-		{"sid=1; X-Domain=vendor.example", "sid=1; X-Domain=vendor.example"},
-		{"", ""},
+		{"sid=1; DOMAIN=vendor.example; Secure", "sid=1"},
+		{"sid=1;Domain=vendor.example;Secure", "sid=1"},
+		{"sid=1; Domain = vendor.example ; Path=/", "sid=1"},
+		{"sid=1; Domain", "sid=1"},                     // a bare attribute is still the attribute
+		{"sid=1; Domain=a; Path=/; domain=b", "sid=1"}, // every occurrence
+		{"domain=vendor.example; Path=/", "domain=vendor.example"},
+		{"pref=domain=x; Path=/domain", "pref=domain=x"},
+		{"sid=mydomain; Max-Age=60", "sid=mydomain"},
+		{"sid=1; X-Domain=vendor.example", "sid=1"},
 	}
 	for _, c := range cases {
-		if got := stripCookieDomain(c.in); got != c.want {
-			t.Errorf("stripCookieDomain(%q) = %q, want %q", c.in, got, c.want)
+		h := http.Header{"Set-Cookie": {c.in}}
+		jar.store(h, 0, jarUsage{}, nil)
+		if len(h["Set-Cookie"]) != 1 {
+			t.Errorf("%q: stored %q, want one line", c.in, h["Set-Cookie"])
+			continue
+		}
+		pair, attrs, _ := strings.Cut(h["Set-Cookie"][0], ";")
+		if pair != c.wantPair {
+			t.Errorf("%q: stored %q, want %q", c.in, pair, c.wantPair)
+		}
+		for attr := range strings.SplitSeq(attrs, ";") {
+			if name, _, _ := strings.Cut(strings.TrimSpace(attr), "="); strings.EqualFold(strings.TrimSpace(name), "domain") {
+				t.Errorf("%q: stored with a Domain: %q", c.in, h["Set-Cookie"][0])
+			}
 		}
 	}
 }
