@@ -16,6 +16,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 // fakeGateway answers the shopper's requests with answer and keeps them.
@@ -229,9 +230,14 @@ func TestStartRunsEachIntervalUntilStop(t *testing.T) {
 	clock.WaitForTimers(1, nil)
 	s.Stop()
 	clock.Advance(time.Hour)
-	if stacks := goroutines(); strings.Contains(stacks, "shopper.(*Shopper)") || strings.Contains(stacks, "shopper.Schedule") {
-		t.Errorf("a shopper goroutine outlived Stop:\n%s", stacks)
-	}
+	// Stop returns once the scheduler's goroutine has closed its done
+	// channel, which it does on its way out: it may not have left yet.
+	testwait.For(t, 5*time.Second, time.Millisecond, func() error {
+		if stacks := goroutines(); strings.Contains(stacks, "shopper.(*Shopper)") || strings.Contains(stacks, "shopper.Schedule") {
+			return fmt.Errorf("a shopper goroutine outlived Stop:\n%s", stacks)
+		}
+		return nil
+	})
 	if len(runs) != 0 || len(gw.requests()) != 4 {
 		t.Errorf("%d runs after Stop, %d requests in all", len(runs), len(gw.requests()))
 	}
