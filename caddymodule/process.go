@@ -77,7 +77,8 @@ func (s *sharedRedis) Destruct() error {
 		s.contacts.Close()
 		s.keys.Close()
 		s.feedback.Close()
-		s.client.Close() //nolint:errcheck // nothing to do about it
+		s.client.Close()  //nolint:errcheck // nothing to do about it
+		s.tracker.Close() //nolint:errcheck // nothing to do about it
 	}()
 	return nil
 }

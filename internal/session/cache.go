@@ -60,8 +60,8 @@ type call struct {
 	res Result
 	err error
 
-	tracked bool   // read under tracking: kept until Redis reports a change
-	gen     uint64 // the store's invalidation count before the read
+	gen   uint64 // the store's invalidation count before the read
+	until int64  // monotonic ns when the session expires in Redis; 0: never
 }
 
 func newCache(size int) *cache {

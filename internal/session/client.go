@@ -73,15 +73,17 @@ type ClientOptions struct {
 	// that could take longer than a lookup's timeout. Negative disables.
 	MinIdleConns int
 
-	// Tracker, when set, turns on Redis's server-assisted client-side
-	// caching (RESP3 CLIENT TRACKING) for a standalone Redis on database
-	// 0, so that Stores given the same Tracker keep contexts until Redis
-	// reports a change. Sentinel and Cluster clients, other databases and
-	// protocol=2 URLs ignore it. Default: none.
+	// Tracker, when set, gets a second client of its own for a
+	// standalone Redis on database 0, with Redis's server-assisted
+	// client-side caching (RESP3 CLIENT TRACKING) on, so that Stores given
+	// the same Tracker keep contexts until Redis reports a change. The
+	// client returned stays untracked (see Tracker). Sentinel and Cluster
+	// clients, other databases and protocol=2 URLs ignore it. Default:
+	// none.
 	Tracker *Tracker
 
-	// InvalidationSweep is how often, with a Tracker attached, idle
-	// pooled connections are read for Redis's invalidation messages (a
+	// InvalidationSweep is how often, with a Tracker attached, the
+	// Tracker's idle pooled connections are read for Redis's invalidation messages (a
 	// connection in use reads them with its next reply): the most a
 	// change waits on an idle connection. Default
 	// DefaultInvalidationSweep; go-redis floors it at 1ms.
@@ -166,16 +168,7 @@ func NewClientWithOptions(rawURL string, opts ClientOptions) (redis.UniversalCli
 		// go-redis tracks on database 0 only (tracking is bound to a
 		// connection's database) and over RESP3, its default protocol.
 		if opts.Tracker != nil && o.DB == 0 && o.Protocol != 2 {
-			o.Protocol = 3
-			o.ClientSideCache = opts.Tracker
-			sweep := opts.InvalidationSweep
-			if sweep <= 0 {
-				sweep = DefaultInvalidationSweep
-			}
-			// With ClientSideCache set, go-redis reads only
-			// DrainInterval of this config.
-			o.ClientSideCacheConfig = &redis.ClientSideCacheConfig{DrainInterval: sweep}
-			opts.Tracker.attached.Store(true)
+			opts.Tracker.attach(trackedOptions(*o, opts.InvalidationSweep))
 		}
 		return redis.NewClient(o), nil
 	}

@@ -477,14 +477,19 @@ func TestTrackedClientInvalidationSweep(t *testing.T) {
 		{0, DefaultInvalidationSweep},
 		{25 * time.Millisecond, 25 * time.Millisecond},
 	} {
-		c, err := NewClientWithOptions("redis://cache:6379/0", ClientOptions{Tracker: NewTracker(), InvalidationSweep: tc.sweep, MinIdleConns: -1})
+		tracker := NewTracker()
+		c, err := NewClientWithOptions("redis://cache:6379/0", ClientOptions{Tracker: tracker, InvalidationSweep: tc.sweep, MinIdleConns: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := c.(*redis.Client).Options()
+		if o := c.(*redis.Client).Options(); o.ClientSideCache != nil {
+			t.Errorf("the client returned is tracked: every read on it would fill Redis's tracking table")
+		}
+		o := tracker.client.Options()
 		if o.ClientSideCacheConfig == nil || o.ClientSideCacheConfig.DrainInterval != tc.want {
 			t.Errorf("InvalidationSweep %s: go-redis drain interval = %+v; want %s", tc.sweep, o.ClientSideCacheConfig, tc.want)
 		}
 		c.Close()
+		tracker.Close()
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,12 +62,13 @@ type Options struct {
 	// DefaultCacheSize; negative is invalid.
 	CacheSize int
 
-	// Tracker, the one given to the client, lets the cache keep a result
-	// read under Redis's client-side caching until Redis reports a change
-	// to the session (at most TrackedMaxAge) instead of for CacheTTL.
-	// Results read without tracking (Sentinel, Cluster, a server that
-	// refuses it) keep CacheTTL. Ignored when CacheTTL is zero. Default:
-	// none.
+	// Tracker, the one given to the client, lets the cache keep a
+	// session found, once re-read under Redis's client-side caching (see
+	// Tracker), until Redis reports a change to it or it expires (at most
+	// TrackedMaxAge) instead of for CacheTTL; a missing session is then
+	// kept for TrackedMissAge at most. Without tracking (Sentinel,
+	// Cluster, a server that refuses it) results keep CacheTTL. Ignored
+	// when CacheTTL is zero. Default: none.
 	Tracker *Tracker
 }
 
@@ -117,6 +119,10 @@ type Store struct {
 	tracker   *Tracker                    // nil without tracking
 	gen       atomic.Uint64               // bumped by every invalidation
 	fieldSets atomic.Pointer[[]*FieldSet] // those the cache may hold
+
+	trackMu  sync.Mutex     // guards closed against the start of a re-read
+	closed   bool           // Close was called: no more re-reads
+	tracking sync.WaitGroup // re-reads under tracking under way
 }
 
 // NewStore returns a Store reading through client, which the caller owns.
@@ -263,10 +269,11 @@ func (s *Store) lead(ctx context.Context, sh *shard, h uint64, cl *call, registe
 	}()
 
 	cl.gen = s.gen.Load()
-	if s.tracker != nil {
-		cl.ctx, cl.res, cl.tracked, cl.err = s.fetchTracked(ctx, cl.fs, cl.id)
-	} else {
-		cl.ctx, cl.res, cl.err = s.fetch(ctx, cl.fs, cl.id)
+	start := s.now()
+	var left time.Duration
+	cl.ctx, cl.res, left, cl.err = s.fetch(ctx, cl.fs, cl.id)
+	if left >= 0 {
+		cl.until = start + int64(left)
 	}
 	finished = true
 
@@ -285,12 +292,18 @@ func (s *Store) lead(ctx context.Context, sh *shard, h uint64, cl *call, registe
 // those that did get its result.
 func (s *Store) finish(sh *shard, h uint64, cl *call, registered bool, now int64) {
 	keep := s.ttl > 0 && cl.err == nil
-	ttl := s.ttl
-	if keep && cl.tracked {
+	expires := now + s.ttl
+	if s.tracker != nil && keep {
 		// Known before the entry can be, so an invalidation finds it.
 		s.noteFieldSet(cl.fs)
-		ttl = int64(TrackedMaxAge)
+		if cl.ctx == nil {
+			expires = now + min(s.ttl, int64(TrackedMissAge))
+		}
 	}
+	if cl.until > 0 && cl.until < expires {
+		expires = cl.until // the session expires in Redis first
+	}
+	kept := false
 	if keep || registered {
 		sh.mu.Lock()
 		// A read that an invalidation (or a Forget) may have overtaken
@@ -298,7 +311,8 @@ func (s *Store) finish(sh *shard, h uint64, cl *call, registered bool, now int64
 		// writer that forgot wants its write seen. Both bump gen before
 		// they take this lock to delete.
 		if keep && s.gen.Load() == cl.gen {
-			sh.putLocked(h, entry{fs: cl.fs, id: cl.id, ctx: cl.ctx, expires: now + ttl}, now)
+			sh.putLocked(h, entry{fs: cl.fs, id: cl.id, ctx: cl.ctx, expires: expires}, now)
+			kept = true
 		}
 		if registered {
 			delete(sh.inflight, h)
@@ -306,47 +320,64 @@ func (s *Store) finish(sh *shard, h uint64, cl *call, registered bool, now int64
 		sh.mu.Unlock()
 	}
 	close(cl.done)
+	if kept && cl.ctx != nil && s.tracker != nil {
+		s.startTracking(h, cl)
+	}
 }
 
-// fetch reads the session's hash: in one round trip, whether the key exists
-// and the values of the fields in fs. HMGET alone cannot tell a missing
-// session from one that lacks all the fields asked for, and the latter is
-// a customer who is logged in.
-func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (*Context, Result, error) {
+// startTracking re-reads under tracking the session cl found, unless the
+// Store is closed.
+func (s *Store) startTracking(h uint64, cl *call) {
+	s.trackMu.Lock()
+	defer s.trackMu.Unlock()
+	if s.closed {
+		return
+	}
+	s.tracking.Add(1)
+	go s.track(h, cl.fs, cl.id, cl.ctx, cl.until)
+}
+
+// fetch reads the session's hash: in one round trip, how long the key has
+// left to live (PTTL, which also says whether it exists) and the values
+// of the fields in fs. HMGET alone cannot tell a missing session from one
+// that lacks all the fields asked for, and the latter is a customer who is
+// logged in. left is negative unless a session was found that expires.
+func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (c *Context, res Result, left time.Duration, err error) {
 	// The round trip is shared by the lookups collapsed into it, so the
 	// first caller going away must not cancel it; Timeout bounds it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
 	key := strings.Join(s.keyParts, id)
 
-	var (
-		n    int64
-		vals []any
-		err  error
-	)
+	var vals []any
 	if len(fs.names) == 0 {
-		n, err = s.client.Exists(ctx, key).Result()
+		left, err = s.client.PTTL(ctx, key).Result()
 	} else {
 		var (
-			exists *redis.IntCmd
-			hmget  *redis.SliceCmd
+			pttl  *redis.DurationCmd
+			hmget *redis.SliceCmd
 		)
 		_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			exists = p.Exists(ctx, key)
+			pttl = p.PTTL(ctx, key)
 			hmget = p.HMGet(ctx, key, fs.names...)
 			return nil
 		})
 		if err == nil {
-			n, vals = exists.Val(), hmget.Val()
+			left, vals = pttl.Val(), hmget.Val()
 		}
 	}
 	if err != nil {
-		return nil, ResultError, s.fetchError(err)
+		return nil, ResultError, -1, s.fetchError(err)
 	}
-	if n == 0 {
-		return nil, ResultMiss, nil
+	if left == -2 { // PTTL's answer for a missing key
+		return nil, ResultMiss, -1, nil
 	}
+	return s.contextOf(fs, vals), ResultHit, left, nil
+}
 
+// contextOf is the context of the values HMGET read for the fields of fs,
+// without those unfit for a header.
+func (s *Store) contextOf(fs *FieldSet, vals []any) *Context {
 	c := &Context{fs: fs, values: make([]value, len(fs.names))}
 	for i, v := range vals {
 		if i >= len(c.values) {
@@ -363,7 +394,7 @@ func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (*Context, R
 		c.values[i] = value{s: str, ok: true}
 		c.n++
 	}
-	return c, ResultHit, nil
+	return c
 }
 
 // fetchError wraps a failed read: a key of the wrong type, a timeout, or

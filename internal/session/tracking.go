@@ -15,24 +15,40 @@ import (
 // go-redis cannot see. Redis normally reports a change within milliseconds.
 const TrackedMaxAge = time.Minute
 
+// TrackedMissAge is how long a Store under tracking keeps the answer that
+// a session does not exist. Redis reports changes only to keys a tracked
+// connection read, and the Store reads under tracking only sessions that
+// exist (see Tracker), so the creation of one it found missing goes
+// unreported: a customer whose cookie came before their session's hash
+// is seen logged in this soon.
+const TrackedMissAge = 50 * time.Millisecond
+
 // Tracker brings Redis's server-assisted client-side caching (RESP3
-// CLIENT TRACKING) to Stores. Given to a client as its client-side cache,
-// it makes go-redis turn tracking on for every pooled connection of a
-// standalone client and hand it Redis's invalidation messages, and the
-// connections that lose their tracking; it passes them to the Stores on
-// the client. It stores no reply itself: every other read on the client
-// (overrides, trails, handoffs) still goes to Redis, so no part of the
-// gateway reads its own writes late. A Store then keeps a customer's
-// context until Redis says the session changed (or was deleted) instead
-// of for a TTL. Build one per client, pass it in ClientOptions and in
-// Options of every Store on that client.
+// CLIENT TRACKING) to Stores. It has a client of its own, built by
+// NewClientWithOptions, whose every pooled connection go-redis has Redis
+// track, and it receives Redis's invalidation messages on them and the
+// connections that lose their tracking, which it passes to the Stores.
+// It stores no reply itself. A Store then keeps a customer's context
+// until Redis says the session changed (or was deleted), or expires,
+// instead of for a TTL.
+//
+// Redis remembers every key a tracked connection reads, whatever the
+// command, in a table that counts against its memory. So only one read
+// goes over the Tracker's client: the Store's re-read, off the request's
+// path, of the fields of a session it has just found with the ordinary
+// client. Everything else (a lookup's own read, and so every made-up
+// session id a request names, overrides, trails, handoffs) stays on the
+// ordinary, untracked client, which also spares the Stores' contexts the
+// churn of its connections. Build one per client, pass it in
+// ClientOptions and in Options of every Store on that client, and Close
+// it after the client.
 //
 // go-redis tracks only on a standalone client on database 0; elsewhere
 // (Sentinel, Cluster, another database, a server that refuses tracking)
 // Stores keep their TTL cache.
 type Tracker struct {
-	attached atomic.Bool   // NewClientWithOptions wired it into a client
-	tokens   atomic.Uint64 // reservation tokens go-redis asks for
+	client *redis.Client // tracked; nil until NewClientWithOptions attaches it
+	tokens atomic.Uint64 // reservation tokens go-redis asks for
 
 	mu     sync.Mutex
 	stores map[*Store]struct{}
@@ -44,10 +60,47 @@ func NewTracker() *Tracker {
 	return &Tracker{stores: make(map[*Store]struct{}), fed: make(map[uint64]struct{})}
 }
 
+// trackedOptions are the options of a Tracker's client: those of the
+// ordinary client o, with go-redis's client-side caching through the
+// Tracker. The pool stays small: one read per session found, off the
+// request's path.
+func trackedOptions(o redis.Options, sweep time.Duration) *redis.Options {
+	o.Protocol = 3
+	if sweep <= 0 {
+		sweep = DefaultInvalidationSweep
+	}
+	// With ClientSideCache set, go-redis reads only DrainInterval of
+	// this config.
+	o.ClientSideCacheConfig = &redis.ClientSideCacheConfig{DrainInterval: sweep}
+	o.PoolSize = min(o.PoolSize, trackedPoolSize)
+	if o.PoolSize <= 0 {
+		o.PoolSize = trackedPoolSize
+	}
+	o.MinIdleConns = min(o.MinIdleConns, 1)
+	return &o
+}
+
+// trackedPoolSize bounds the connections of a Tracker's client.
+const trackedPoolSize = 4
+
+// attach gives the Tracker its client, built from o.
+func (t *Tracker) attach(o *redis.Options) {
+	o.ClientSideCache = t
+	t.client = redis.NewClient(o)
+}
+
 // Attached reports whether a client uses the Tracker: whether Stores on
 // it read under tracking, unless the server refuses tracking.
 func (t *Tracker) Attached() bool {
-	return t != nil && t.attached.Load()
+	return t != nil && t.client != nil
+}
+
+// Close closes the Tracker's client, if it has one.
+func (t *Tracker) Close() error {
+	if t == nil || t.client == nil {
+		return nil
+	}
+	return t.client.Close()
 }
 
 // trackedRead marks a read that went through go-redis's client-side cache
@@ -143,35 +196,60 @@ func (t *Tracker) each(f func(*Store)) {
 // Interface guard.
 var _ redis.Cache = (*Tracker)(nil)
 
-// fetchTracked reads the session's whole hash with HGETALL, which go-redis
-// reads through the Tracker on a tracked connection: one command (go-redis
-// tracks no pipelined reads), whose empty answer means no session (Redis
-// has no empty hashes). It reports whether the read was tracked.
-func (s *Store) fetchTracked(ctx context.Context, fs *FieldSet, id string) (*Context, Result, bool, error) {
+// track re-reads, over the Tracker's client and off the request's path,
+// the fields of session id that a lookup has just found (its answer in
+// the cache under h, kept for the TTL until this read says more), so that
+// Redis reports the session's next change. HMGET reads only the fields of
+// fs, like the lookup's own read: the rest of the session never leaves
+// Redis. The answer replaces the lookup's, kept until Redis reports a
+// change, TrackedMaxAge, or until, the session's expiry as the lookup
+// read it (Redis reports an expiry only when it gets to the key, which in
+// a large keyspace can be long after). A read that an invalidation may
+// have overtaken, or that finds the session gone, drops the answer: the
+// next lookup reads again.
+func (s *Store) track(h uint64, fs *FieldSet, id string, found *Context, until int64) {
+	defer s.tracking.Done()
+	gen := s.gen.Load()
 	read := new(trackedRead)
-	ctx, cancel := context.WithTimeout(context.WithValue(context.WithoutCancel(ctx), trackedReadKey{}, read), s.timeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), trackedReadKey{}, read), s.timeout)
 	defer cancel()
-	hash, err := s.client.HGetAll(ctx, strings.Join(s.keyParts, id)).Result()
-	if err != nil {
-		return nil, ResultError, false, s.fetchError(err)
-	}
-	if len(hash) == 0 {
-		return nil, ResultMiss, read.tracked, nil
-	}
-	c := &Context{fs: fs, values: make([]value, len(fs.names))}
-	for i, name := range fs.names {
-		v, ok := hash[name]
-		if !ok {
-			continue
+	key := strings.Join(s.keyParts, id)
+	var c *Context
+	gone := false
+	if len(fs.names) == 0 {
+		n, err := s.tracker.client.Exists(ctx, key).Result()
+		if err != nil {
+			return // the lookup's answer stays for the TTL
 		}
-		if !validValue(v) {
-			s.dropped.Add(1)
-			continue
+		c, gone = s.contextOf(fs, nil), n == 0
+	} else {
+		vals, err := s.tracker.client.HMGet(ctx, key, fs.names...).Result()
+		if err != nil {
+			return
 		}
-		c.values[i] = value{s: v, ok: true}
-		c.n++
+		c = s.contextOf(fs, vals)
+		// HMGET cannot tell a session deleted since the lookup from
+		// one without these fields; the lookup could.
+		gone = c.n == 0 && found.n > 0
 	}
-	return c, ResultHit, read.tracked, nil
+	if !read.tracked && !gone {
+		return // go-redis did not track it: the lookup's answer stays for the TTL
+	}
+	now := s.now()
+	sh := s.cache.shard(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if !gone && s.gen.Load() == gen {
+		expires := now + int64(TrackedMaxAge)
+		if until > 0 && until < expires {
+			expires = until
+		}
+		sh.putLocked(h, entry{fs: fs, id: id, ctx: c, expires: expires}, now)
+		return
+	}
+	if e, ok := sh.entries[h]; ok && e.fs == fs && e.id == id {
+		delete(sh.entries, h)
+	}
 }
 
 // idOf returns the session id of a Redis key made from the key template.
@@ -275,10 +353,16 @@ func (s *Store) invalidateAll(drop bool) {
 	}
 }
 
-// Close stops the Store from following its Tracker. The client stays open:
-// the caller owns it.
+// Close stops the Store from following its Tracker, and waits for its
+// re-reads under way (each bounded by the lookup timeout). The clients
+// stay open: the caller owns them.
 func (s *Store) Close() {
-	if s.tracker != nil {
-		s.tracker.remove(s)
+	if s.tracker == nil {
+		return
 	}
+	s.tracker.remove(s)
+	s.trackMu.Lock()
+	s.closed = true
+	s.trackMu.Unlock()
+	s.tracking.Wait()
 }

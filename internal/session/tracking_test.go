@@ -3,8 +3,11 @@ package session
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 	"github.com/frontdoor-dev/frontdoor/internal/testwait"
@@ -19,13 +22,28 @@ func trackedStore(t *testing.T, url string) (*Store, *Tracker) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { client.Close() })
+	t.Cleanup(func() { client.Close(); tracker.Close() })
 	s, err := NewStore(client, Options{Timeout: time.Second, CacheTTL: time.Hour, Tracker: tracker})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
 	return s, tracker
+}
+
+// redisInfo returns the value of one field of Redis's INFO.
+func redisInfo(t *testing.T, rdb *redis.Client, section, field string) string {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), section).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // within looks up id until check accepts the context, for at most d.
@@ -97,7 +115,8 @@ func TestTrackedContextFollowsRedis(t *testing.T) {
 		}
 		return nil
 	})
-	// A cached miss is tracked too: a login shows at once.
+	// A cached miss is kept for TrackedMissAge only: a login shows at
+	// once.
 	if err := rdb.HSet(ctx, "session:"+id, "tier", "silver").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,5 +163,100 @@ func TestTrackingOnlyWhereRedisCan(t *testing.T) {
 		}
 		s.Close()
 		client.Close()
+		tracker.Close()
+	}
+}
+
+// A tracked lookup reads the fields its journeys may see, as an untracked
+// one does, not the whole session: the rest (a cart kept in the session,
+// say) never leaves Redis, and a big session costs no more than a small
+// one.
+func TestTrackedLookupReadsOnlyItsFields(t *testing.T) {
+	rs := redistest.Start(t)
+	rdb := rs.Client(t)
+	ctx := context.Background()
+	const id = "sess-bigcart-0001"
+	if err := rdb.HSet(ctx, "session:"+id, "customer_id", "C-1", "cart", strings.Repeat("sku|", 1<<16)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := trackedStore(t, rs.URL())
+	fs := NewFieldSet([]string{"customer_id"})
+	testwait.For(t, time.Second, time.Millisecond, func() error {
+		c, res, err := s.Lookup(ctx, fs, id)
+		if v, _ := c.Get("customer_id"); err != nil || v != "C-1" || res != ResultCached {
+			return fmt.Errorf("lookup: %q %v %v, want C-1 from memory", v, res, err)
+		}
+		return nil
+	})
+	if stats := redisInfo(t, rdb, "commandstats", "cmdstat_hgetall"); stats != "" {
+		t.Errorf("the tracked store read whole sessions: %s", stats)
+	}
+}
+
+// Redis reports a session's expiry only when it gets to the key, which in
+// a large keyspace can be long after (here never: active expiry is off).
+// The store does not serve a session past the expiry it read.
+func TestTrackedSessionEndsWhenItExpires(t *testing.T) {
+	rs := redistest.Start(t, "--enable-debug-command", "local")
+	rdb := rs.Client(t)
+	ctx := context.Background()
+	if err := rdb.Do(ctx, "DEBUG", "SET-ACTIVE-EXPIRE", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const id = "sess-expiring-0001"
+	key := "session:" + id
+	if err := rdb.HSet(ctx, key, "customer_id", "C-1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const life = 400 * time.Millisecond
+	expires := time.Now().Add(life)
+	if err := rdb.PExpire(ctx, key, life).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := trackedStore(t, rs.URL())
+	fs := NewFieldSet([]string{"customer_id"})
+	testwait.For(t, 200*time.Millisecond, time.Millisecond, func() error {
+		if _, res, err := s.Lookup(ctx, fs, id); res != ResultCached {
+			return fmt.Errorf("lookup: %v %v, want an answer from memory", res, err)
+		}
+		return nil
+	})
+	testwait.For(t, time.Until(expires)+100*time.Millisecond, 5*time.Millisecond, func() error {
+		if c, res, err := s.Lookup(ctx, fs, id); c != nil || err != nil {
+			return fmt.Errorf("%s after the session expired: %v %v %v", time.Since(expires).Round(time.Millisecond), c, res, err)
+		}
+		return nil
+	})
+	if time.Now().Before(expires) {
+		t.Errorf("the session ended %s before it expired", time.Until(expires))
+	}
+}
+
+// A lookup of a session id that is none (a made-up cookie) leaves nothing
+// in Redis's tracking table: otherwise anyone could fill Redis's memory,
+// and evict the real sessions, with cookies.
+func TestUnknownSessionsAreNotTracked(t *testing.T) {
+	rs := redistest.Start(t)
+	rdb := rs.Client(t)
+	ctx := context.Background()
+	const id = "sess-real-0001"
+	if err := rdb.HSet(ctx, "session:"+id, "customer_id", "C-1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := trackedStore(t, rs.URL())
+	fs := NewFieldSet([]string{"customer_id"})
+	testwait.For(t, time.Second, time.Millisecond, func() error {
+		if _, res, err := s.Lookup(ctx, fs, id); res != ResultCached {
+			return fmt.Errorf("lookup: %v %v, want an answer from memory", res, err)
+		}
+		return nil
+	})
+	for i := range 1000 {
+		if c, _, err := s.Lookup(ctx, fs, fmt.Sprintf("sess-made-up-%06d", i)); c != nil || err != nil {
+			t.Fatalf("made-up session %d: %v %v", i, c, err)
+		}
+	}
+	if n := redisInfo(t, rdb, "stats", "tracking_total_keys"); n != "1" {
+		t.Errorf("Redis tracks %s keys after 1000 made-up session ids, want 1 (the real session)", n)
 	}
 }
