@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -247,9 +248,23 @@ func (s *Store) track(h uint64, fs *FieldSet, id string, found *Context, until i
 		sh.putLocked(h, entry{fs: fs, id: id, ctx: c, expires: expires}, now)
 		return
 	}
-	if e, ok := sh.entries[h]; ok && e.fs == fs && e.id == id {
+	// An invalidation came meanwhile (of this session, which then
+	// deletes its entries itself, or of another, or a connection set
+	// up): this read may be older than a change, so it is not kept. The
+	// lookup's answer may stay for its TTL if this read confirms it;
+	// Redis now reports the session's changes.
+	if e, ok := sh.entries[h]; ok && e.fs == fs && e.id == id && (gone || !sameValues(e.ctx, c)) {
 		delete(sh.entries, h)
 	}
+}
+
+// sameValues reports whether two contexts of one field set hold the same
+// values.
+func sameValues(a, b *Context) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return slices.Equal(a.values, b.values)
 }
 
 // idOf returns the session id of a Redis key made from the key template.
