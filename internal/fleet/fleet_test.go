@@ -2,12 +2,14 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -15,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+	"github.com/frontdoor-dev/frontdoor/internal/session"
 	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
@@ -316,5 +319,38 @@ func TestTrailStoresCleanText(t *testing.T) {
 	}
 	if len(entries) != 1 || entries[0].Note != "[2Jrefund promised evil" || entries[0].Case != "ND[31m-1" {
 		t.Errorf("entries %+v", entries)
+	}
+}
+
+// The session's copy of the latest entry is a context value like any
+// other, which the gateway hands to backends only up to
+// session.MaxValueLen: a long note (frontdoor keeps up to 1 KiB of it) is
+// shortened there, never the reason the next agent gets no entry. The
+// stream keeps it whole.
+func TestTrailSessionCopyFitsAContextValue(t *testing.T) {
+	rs := redistest.Start(t)
+	client := rs.Client(t)
+	ctx := context.Background()
+	client.HSet(ctx, "session:abc", "customer_id", "C-1")
+	tr := NewTrail(client, TrailOptions{}, zap.NewNop())
+	note := strings.Repeat("refund <promised> & booked; ", 40)[:1000]
+	kase := "CASE-2026-é-00042"
+	tr.Record("C-1", "session:abc", Entry{Time: time.Now(), Journey: "support", Backend: "nightdesk", Owner: "outsourced",
+		Status: 200, RequestID: "R1", Note: note, Case: kase})
+	tr.Close()
+	latest := client.HGet(ctx, "session:abc", SessionTrailField).Val()
+	if len(latest) > session.MaxValueLen || !utf8.ValidString(latest) {
+		t.Fatalf("session copy is %d bytes (valid UTF-8 %v), want at most %d", len(latest), utf8.ValidString(latest), session.MaxValueLen)
+	}
+	var e Entry
+	if err := json.Unmarshal([]byte(latest), &e); err != nil {
+		t.Fatalf("session copy %q: %v", latest, err)
+	}
+	if e.RequestID != "R1" || e.Case != kase || !strings.HasPrefix(note, e.Note) || len(e.Note) < 600 {
+		t.Errorf("session copy: request %q, case %q, note %q", e.RequestID, e.Case, e.Note)
+	}
+	entries, err := Read(ctx, client, "C-1", 1)
+	if err != nil || len(entries) != 1 || entries[0].Note != note || entries[0].Case != kase {
+		t.Errorf("the stream's entry is not whole: %v %v", entries, err)
 	}
 }

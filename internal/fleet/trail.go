@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/frontdoor-dev/frontdoor/internal/session"
+	"github.com/frontdoor-dev/frontdoor/internal/utf8cut"
 )
 
 // SessionTrailField is the field of the session hash that holds the
@@ -85,11 +89,11 @@ func (t *Trail) Stats() (written, dropped, failed uint64) { return t.queue.stats
 func (t *Trail) write(job trailJob) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	raw, err := json.Marshal(job.entry)
+	e := job.entry
+	raw, err := sessionCopy(e)
 	if err != nil {
 		return err
 	}
-	e := job.entry
 	key := trailKey(job.customerID)
 	_, err = t.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: t.opts.MaxEntries, Approx: false, Values: map[string]any{
@@ -126,3 +130,30 @@ func Read(ctx context.Context, client redis.UniversalClient, customerID string, 
 // Close stops accepting entries and writes those already queued. Entries
 // recorded after Close are dropped and counted.
 func (t *Trail) Close() { t.queue.close() }
+
+// sessionCopy is the latest entry as the session hash keeps it: JSON a
+// backend reads as a context value, which the gateway hands on only up to
+// session.MaxValueLen bytes. The note, then the case, are shortened (at a
+// character boundary) until it fits; the stream keeps them whole.
+func sessionCopy(e Entry) ([]byte, error) {
+	for {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // "<" is a byte, not six, of the room a note has
+		if err := enc.Encode(e); err != nil {
+			return nil, err
+		}
+		raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		over := len(raw) - session.MaxValueLen
+		switch {
+		case over <= 0:
+			return raw, nil
+		case e.Note != "":
+			e.Note = utf8cut.Prefix(e.Note, max(len(e.Note)-over, 0))
+		case e.Case != "":
+			e.Case = utf8cut.Prefix(e.Case, max(len(e.Case)-over, 0))
+		default:
+			return raw, nil // the rest is the gateway's own, bounded fields
+		}
+	}
+}
