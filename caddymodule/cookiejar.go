@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-dev/frontdoor/config"
+	"github.com/frontdoor-dev/frontdoor/internal/cookieline"
 )
 
 // Vendor cookie jars.
@@ -248,7 +249,7 @@ func backendCookies(lines []string, jar *cookieJar, brand map[string]bool) ([]st
 		return lines, usage
 	}
 	if jar != nil {
-		for name, part := range cookieParts(lines) {
+		for name, part := range cookieline.Parts(lines) {
 			id, original, ok := jarOf(name)
 			if !ok || id != jar.id {
 				if isJarName(name) {
@@ -268,7 +269,7 @@ func backendCookies(lines []string, jar *cookieJar, brand map[string]bool) ([]st
 			out.WriteString(p)
 		}
 	}
-	for name, part := range cookieParts(lines) {
+	for name, part := range cookieline.Parts(lines) {
 		if id, original, ok := jarOf(name); ok {
 			if jar != nil && id == jar.id && usage.holdsStored(name, original) {
 				add(original, part[len(name):])
@@ -453,7 +454,7 @@ func expireStrayJars(w http.Header, lines []string, jars map[string]bool, u *url
 	}
 	var stray [maxStrayNames]string
 	n := 0
-	for name := range cookieParts(lines) {
+	for name := range cookieline.Parts(lines) {
 		if !isJarName(name) || slices.Contains(stray[:n], name) {
 			continue
 		}
@@ -468,33 +469,12 @@ func expireStrayJars(w http.Header, lines []string, jars map[string]bool, u *url
 	if n == 0 {
 		return
 	}
-	paths := ancestorPaths(u.EscapedPath())
+	paths := cookieline.MatchingPaths(u.EscapedPath(), 2*maxStrayDepth)
 	for _, name := range stray[:n] {
 		for _, path := range paths {
 			w.Add("Set-Cookie", expiringCookie(name, path))
 		}
 	}
-}
-
-// ancestorPaths lists the cookie paths that match a request path (as the
-// browser sends it, percent-encoded): "/", and each directory above it
-// with and without its trailing slash. The path ends before any byte a
-// cookie's Path may not hold (RFC 6265: a control character or ";"), so
-// that a request's path cannot add attributes to a Set-Cookie.
-func ancestorPaths(p string) []string {
-	if end := strings.IndexFunc(p, func(r rune) bool { return r < 0x21 || r == 0x7f || r == ';' }); end >= 0 {
-		p = p[:end]
-	}
-	paths := []string{"/"}
-	for i := 1; i < len(p) && len(paths) < 2*maxStrayDepth; i++ {
-		if p[i] == '/' {
-			paths = append(paths, p[:i], p[:i+1])
-		}
-	}
-	if len(p) > 1 && !strings.HasSuffix(p, "/") && len(paths) < 2*maxStrayDepth {
-		paths = append(paths, p)
-	}
-	return paths
 }
 
 // validCookieName reports whether a name is an RFC 6265 cookie-name: an
@@ -529,7 +509,7 @@ func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsag
 	jar := b.response.jar
 	var usage jarUsage
 	var out strings.Builder
-	for name, part := range cookieParts(lines) {
+	for name, part := range cookieline.Parts(lines) {
 		if h.vendorCookies[name] || isOriginCookie(name) {
 			continue
 		}
@@ -549,7 +529,7 @@ func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsag
 
 // hasAnyCookie reports whether a Cookie header names one of the cookies.
 func hasAnyCookie(lines []string, names map[string]bool) bool {
-	for name := range cookieParts(lines) {
+	for name := range cookieline.Parts(lines) {
 		if name != "" && names[name] {
 			return true
 		}

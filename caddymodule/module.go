@@ -91,6 +91,7 @@ type compiledConfig struct {
 	routes            []*journeyRoute
 	contactHeader     string
 	sessionKey        string                  // key template of the session hash
+	tossableCookie    string                  // the session cookie, if another host may write it (see cookietoss.go)
 	vendorCookies     map[string]bool         // never sent to outsourced backends
 	jars              map[string]bool         // the ids of this config's vendor cookie jars
 	ttl               time.Duration           // of assertions
@@ -184,6 +185,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Session != nil {
 		if err := h.provisionSession(); err != nil {
 			return fmt.Errorf("frontdoor: %w", err)
+		}
+		if tossableSession(h.Session.Cookie) {
+			h.tossableCookie = h.Session.Cookie
 		}
 		h.vendorCookies = map[string]bool{h.Session.Cookie: true}
 		for _, c := range h.Session.StripCookies {

@@ -93,6 +93,12 @@ func (h *Handler) provisionOrigins(ctx caddy.Context) error {
 		return fmt.Errorf("a site with vendor origins needs an address that is the brand host, besides the origins (it serves %s)", strings.Join(hosts, ", "))
 	}
 	h.origins = origins
+	if h.Session != nil && tossableSession(h.Session.Cookie) {
+		// Not refused: a __Host- cookie needs HTTPS, which a test site
+		// or a site behind a TLS-terminating proxy may not see.
+		h.logger.Warn("scripts on a vendor origin can plant a cookie named like the brand's session cookie for the brand host, and log a customer who is not logged in into the session they chose; name the brand's session cookie with the __Host- prefix (HTTPS) so that only the brand host can set it",
+			zap.String("cookie", h.Session.Cookie), zap.String("origin", firstOrigin(origins)))
+	}
 	if h.redis != nil {
 		h.handoffs = handoff.NewStore(h.redis, "")
 	} else {
@@ -369,4 +375,15 @@ func (h *Handler) startHandoff(w http.ResponseWriter, r *http.Request, origin *o
 	noStore(w)
 	target := hostURL(r, h.brandHost) + handoffPath + "?origin=" + origin.host + "&state=" + state
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// firstOrigin names one of the origins, for a log line.
+func firstOrigin(origins map[string]*originRoute) string {
+	first := ""
+	for host := range origins {
+		if first == "" || host < first {
+			first = host
+		}
+	}
+	return first
 }

@@ -31,6 +31,7 @@ import (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	scrubReserved(r.Header)
 	guardTrailers(r)
+	defuseTossedCookie(w.Header(), r, h.tossableCookie)
 	if r.URL.Path == assertion.JWKSPath {
 		h.serveJWKS(w, r)
 		return nil

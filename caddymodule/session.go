@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"fmt"
-	"iter"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/assertion"
+	"github.com/frontdoor-dev/frontdoor/internal/cookieline"
 	"github.com/frontdoor-dev/frontdoor/internal/feedback"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
@@ -279,27 +279,6 @@ func (h *Handler) noteLookupFailure(j *journeyRoute, reason string, err error) {
 	}
 }
 
-// cookieParts yields each "name=value" part of Cookie header lines with
-// its name trimmed as Go's (and most) cookie parsers trim it, so that
-// "acme_session =x" is recognised wherever a vendor's server would.
-func cookieParts(lines []string) iter.Seq2[string, string] {
-	return func(yield func(name, part string) bool) {
-		for _, line := range lines {
-			for len(line) > 0 {
-				var part string
-				part, line, _ = strings.Cut(line, ";")
-				if part = strings.TrimSpace(part); part == "" {
-					continue
-				}
-				name, _, _ := strings.Cut(part, "=")
-				if !yield(strings.TrimSpace(name), part) {
-					return
-				}
-			}
-		}
-	}
-}
-
 // sessionCookie returns the value of the named cookie, or "" if absent.
 // It reads the Cookie header directly to avoid parsing every cookie. A
 // cookie sent more than once with different values (one of them may have
@@ -309,7 +288,7 @@ func cookieParts(lines []string) iter.Seq2[string, string] {
 // spell it, and be that customer to a vendor, in contacts and ratings.
 func sessionCookie(r *http.Request, name string) string {
 	found := ""
-	for n, part := range cookieParts(r.Header["Cookie"]) {
+	for n, part := range cookieline.Parts(r.Header["Cookie"]) {
 		if n != name {
 			continue
 		}
