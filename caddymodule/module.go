@@ -139,6 +139,7 @@ type sharedHandles struct {
 type handlerLifecycle struct {
 	app       *App          // of the handler's config
 	retiredAt *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
+	live      *liveStreams  // keeps the shared state while a retired config's streams go on
 }
 
 // CaddyModule returns the Caddy module information.
@@ -154,6 +155,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.retiredAt = new(atomic.Int64)
+	h.live = &liveStreams{release: h.sharedHandles.release}
 	h.errors = new(recentErrors)
 	if h.now == nil {
 		h.now = time.Now
@@ -324,8 +326,11 @@ func (h *Handler) Validate() error { return nil }
 
 // Cleanup takes the handler out of its app (the app's Stop has stopped
 // its secret shopper already when the config ran) and lets go of the
-// shared resources it holds. The reverse proxies are sub-modules: Caddy
-// cleans them up with the context.
+// shared resources it holds, once its streams still under way have ended
+// (Caddy closes them after the proxy's stream_close_delay): a vendor that
+// hangs up on a chat of a retired config still leaves an orphan in that
+// config's Redis. The reverse proxies are sub-modules: Caddy cleans them
+// up with the context.
 func (h *Handler) Cleanup() error {
 	if h.retiredAt != nil {
 		h.retiredAt.Store(time.Now().UnixNano())
@@ -333,7 +338,11 @@ func (h *Handler) Cleanup() error {
 	if h.app != nil {
 		h.app.remove(h)
 	}
-	h.sharedHandles.release()
+	if h.live != nil {
+		h.live.retire()
+	} else {
+		h.sharedHandles.release()
+	}
 	return nil
 }
 

@@ -41,6 +41,7 @@ type responsePolicy struct {
 	// and when this config was retired.
 	streamCloseDelay time.Duration
 	retiredAt        *atomic.Int64
+	live             *liveStreams // the config's streams under way
 }
 
 // bannerPolicy is the brand banner a backend's pages get.
@@ -74,6 +75,7 @@ func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route 
 		logger:           h.logger,
 		streamCloseDelay: time.Duration(route.proxy.StreamCloseDelay),
 		retiredAt:        h.retiredAt,
+		live:             h.live,
 	}
 	if p.outsourced {
 		p.jar = newCookieJar(j, b, h.vendorCookies)

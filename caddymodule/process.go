@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
@@ -138,4 +139,57 @@ type redisLogger struct{}
 
 func (redisLogger) Printf(_ context.Context, format string, v ...any) {
 	caddy.Log().Named("frontdoor.redis").Warn(fmt.Sprintf(format, v...))
+}
+
+// liveStreams counts a config's streams under way, so that its shared
+// state (the orphan queue on its Redis above all) is let go only once
+// the last of them has ended: streams outlive the config that opened
+// them. A nil liveStreams counts nothing.
+type liveStreams struct {
+	mu       sync.Mutex
+	n        int
+	retired  bool
+	released bool
+	release  func()
+}
+
+// begin counts a stream that started.
+func (l *liveStreams) begin() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.n++
+	l.mu.Unlock()
+}
+
+// end counts a stream that ended, after the stream's outcome is recorded.
+func (l *liveStreams) end() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.n--
+	l.releaseLocked()
+}
+
+// retire marks the config unloaded: the release comes with the last
+// stream's end, or now.
+func (l *liveStreams) retire() {
+	l.mu.Lock()
+	l.retired = true
+	l.releaseLocked()
+}
+
+// releaseLocked releases once, when the config is retired and no stream
+// is under way, and unlocks l.mu.
+func (l *liveStreams) releaseLocked() {
+	due := l.retired && l.n == 0 && !l.released
+	if due {
+		l.released = true
+	}
+	l.mu.Unlock()
+	if due {
+		l.release()
+	}
 }

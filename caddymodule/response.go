@@ -80,6 +80,9 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		return
 	}
 	aw.stream = stream
+	if stream != notStream {
+		p.live.begin()
+	}
 	kind := final
 	if stream == webSocketStream {
 		kind = upgrade

@@ -179,6 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			if aw.endStream(h.metrics, b, aborted != nil, elapsed) == closedByBackend {
 				h.orphaned(r, journey, handlerOf(b), cc, fleet.CauseHungUp, requestID)
 			}
+			b.response.live.end()
 		}
 		var status int
 		var kind string

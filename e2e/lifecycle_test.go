@@ -586,3 +586,74 @@ func TestChatHangUpsAndReloads(t *testing.T) {
 		return nil
 	})
 }
+
+// TestHangUpAfterARedisReloadIsAnOrphan: a chat opened under one config
+// outlives a reload that moves the site to another Redis; when the vendor
+// hangs up on it, the customer is still an orphan, in the Redis of the
+// config that served the chat (which keeps it until its last stream ends).
+func TestHangUpAfterARedisReloadIsAnOrphan(t *testing.T) {
+	t.Parallel()
+	r1, r2 := redistest.Start(t), redistest.Start(t)
+	for _, rs := range []*redistest.Server{r1, r2} {
+		seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	}
+	hangUp := make(chan struct{}, 1)
+	desk := websocket.Handler(func(c *websocket.Conn) {
+		go io.Copy(c, c) //nolint:errcheck
+		<-hangUp
+		c.Close()
+	})
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) { desk.ServeHTTP(w, r) })
+	inhouse := startBackend(t, "inhouse", nil)
+	site := func(redisURL string) string {
+		return strings.Replace(brandJourneys(vendor.URL, inhouse.URL, ""), "\t\tjourney vendor",
+			"\t\tsession {\n\t\t\tredis "+redisURL+"\n\t\t\tcookie acme_session\n\t\t\tcache 0s\n\t\t}\n\t\tjourney vendor", 1)
+	}
+	gw := startGateway(t, site(r1.URL()))
+	chat := func() *websocket.Conn {
+		cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(gw.URL, "http")+"/v/chat", gw.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Header.Set("Cookie", withCookie(sessionID)["Cookie"])
+		ws, err := websocket.DialConfig(cfg)
+		if err != nil {
+			t.Fatalf("chat: %v", err)
+		}
+		if _, err := ws.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+		if _, err := ws.Read(make([]byte, 64)); err != nil {
+			t.Fatalf("chat echo: %v", err)
+		}
+		return ws
+	}
+	endChat := func(ws *websocket.Conn) {
+		hangUp <- struct{}{}
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
+		if _, err := ws.Read(make([]byte, 64)); err == nil {
+			t.Fatal("the vendor did not hang up")
+		}
+		ws.Close()
+	}
+	orphanIn := func(rs *redistest.Server) func() error {
+		return func() error {
+			if n, _ := rs.Client(t).Exists(context.Background(), "frontdoor:orphans").Result(); n == 0 {
+				dropped, _ := metricValue(gw.metrics(t), `frontdoor_orphans_skipped_total{reason="dropped"}`)
+				return fmt.Errorf("no orphan recorded for the vendor's hang-up (frontdoor_orphans_skipped_total{reason=\"dropped\"} = %v)", dropped)
+			}
+			return nil
+		}
+	}
+	// Without a reload the hang-up is recorded.
+	endChat(chat())
+	waitFor(t, 5*time.Second, orphanIn(r1))
+	r1.Client(t).FlushAll(context.Background()) // the orphan, and what keeps a second one from counting
+	seedSession(t, r1, sessionID, "customer_id", "C-1001")
+
+	ws := chat()
+	gw.reload(t, site(r2.URL())) // returns once the old config is cleaned up
+	endChat(ws)
+	waitFor(t, 5*time.Second, orphanIn(r1))
+}
