@@ -125,9 +125,18 @@ func (h *Handler) orphaned(r *http.Request, j *journeyRoute, who fleet.Handler, 
 	orphan := fleet.Orphan{Time: now, Journey: j.name, Backend: who.Backend, Owner: who.Owner, Vendor: who.Vendor,
 		Cause: cause, CustomerID: customerID, RequestID: requestID}
 	sessionKey := session.ExpandKey(h.sessionKey, cc.sessionID)
-	h.orphans.Record(orphan, j.orphanWindow, sessionKey, j.rescueMarker(sessionKey, orphan), fleet.OrphanReport{
-		Recorded: func() { m.orphans.WithLabelValues(j.name, who.Backend, who.Owner, who.Vendor, cause).Inc() },
-		Skipped:  func(reason string) { m.skipped.WithLabelValues(reason).Inc() },
+	marker := j.rescueMarker(sessionKey, orphan)
+	store, sessionID := h.store, cc.sessionID
+	h.orphans.Record(orphan, j.orphanWindow, sessionKey, marker, fleet.OrphanReport{
+		Recorded: func() {
+			m.orphans.WithLabelValues(j.name, who.Backend, who.Owner, who.Vendor, cause).Inc()
+			if marker != nil && store != nil {
+				// This instance's next lookup must see the rescue
+				// marker, whatever its cache (as after an escalation).
+				store.Forget(j.fields, sessionID)
+			}
+		},
+		Skipped: func(reason string) { m.skipped.WithLabelValues(reason).Inc() },
 	})
 }
 

@@ -17,11 +17,16 @@ import (
 // rescueSite: the support journey goes to the NightDesk vendor first;
 // customers it drops are rescued by the in-house care team for window.
 func rescueSite(t *testing.T, redisURL, vendorURL, inhouseURL, window string) *gateway {
+	return rescueSiteCaching(t, redisURL, "0s", vendorURL, inhouseURL, window)
+}
+
+// rescueSiteCaching is rescueSite with the context cached for cache.
+func rescueSiteCaching(t *testing.T, redisURL, cache, vendorURL, inhouseURL, window string) *gateway {
 	return startGateway(t, frontdoorBlock(fmt.Sprintf(`
 		session {
 			redis %s
 			cookie acme_session
-			cache 0s
+			cache %s
 		}
 		journey support /support* {
 			contact POST /support/contact
@@ -37,7 +42,7 @@ func rescueSite(t *testing.T, redisURL, vendorURL, inhouseURL, window string) *g
 				to %s
 				context customer_id
 			}
-		}`, redisURL, window, vendorURL, inhouseURL)))
+		}`, redisURL, cache, window, vendorURL, inhouseURL)))
 }
 
 // TestVendorHangsUpChatAndTheBrandRescues: NightDesk hangs up a WebSocket
@@ -226,4 +231,28 @@ func TestRepeatContactOrphansTheCustomer(t *testing.T) {
 	if got := inhouse.last(t).Header.Get("X-Frontdoor-Rescue"); !strings.Contains(got, "cause=repeat_contact") || !strings.Contains(got, ref) {
 		t.Errorf("X-Frontdoor-Rescue = %q, want the repeat contact %s", got, ref)
 	}
+}
+
+// TestRescueIsSeenThroughTheContextCache: where Redis does not report
+// changes (here RESP2: no tracking), the customer's context is cached for
+// the TTL; an orphan's rescue marker, written to the session after the
+// brand page, still takes effect on the customer's next visit to this
+// instance, not a TTL later.
+func TestRescueIsSeenThroughTheContextCache(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	vendor := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	inhouse := startBackend(t, "care-team", nil)
+	gw := rescueSiteCaching(t, rs.URL()+"?protocol=2", "1m", vendor.URL, inhouse.URL, "1h")
+	if resp, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); resp.StatusCode < 500 || !strings.Contains(body, "Acme") {
+		t.Fatalf("the vendor's 500: %d %q, want the brand's error page", resp.StatusCode, body)
+	}
+	waitFor(t, 3*time.Second, func() error {
+		if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); body != "hello from care-team" {
+			return fmt.Errorf("the orphaned customer reached %q", body)
+		}
+		return nil
+	})
 }
