@@ -219,8 +219,10 @@ func TestContextHandedToEachBackendAsAllowed(t *testing.T) {
 			t.Error("context without a session")
 		}
 	}
-	if n := rs.CommandCalls(t, "hmget") + rs.CommandCalls(t, "exists"); n > 2 {
-		t.Errorf("%d Redis commands for one unknown id; a bad id must not be looked up", n)
+	// A lookup's read is one PTTL (with an HMGET); the re-reads under
+	// tracking of the sessions found above may come after ResetStats.
+	if n := rs.CommandCalls(t, "pttl"); n > 1 {
+		t.Errorf("%d Redis lookups for one unknown id; a bad id must not be looked up", n)
 	}
 	m := gw.metrics(t)
 	for _, result := range []string{"hit", "no_cookie", "miss"} {

@@ -372,12 +372,13 @@ func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (c *Context,
 	if left == -2 { // PTTL's answer for a missing key
 		return nil, ResultMiss, -1, nil
 	}
-	return s.contextOf(fs, vals), ResultHit, left, nil
+	return s.contextOf(fs, vals, &s.dropped), ResultHit, left, nil
 }
 
 // contextOf is the context of the values HMGET read for the fields of fs,
-// without those unfit for a header.
-func (s *Store) contextOf(fs *FieldSet, vals []any) *Context {
+// without those unfit for a header, which it counts in dropped unless
+// that is nil.
+func (s *Store) contextOf(fs *FieldSet, vals []any, dropped *atomic.Uint64) *Context {
 	c := &Context{fs: fs, values: make([]value, len(fs.names))}
 	for i, v := range vals {
 		if i >= len(c.values) {
@@ -388,7 +389,9 @@ func (s *Store) contextOf(fs *FieldSet, vals []any) *Context {
 		}
 		str, ok := v.(string)
 		if !ok || !validValue(str) {
-			s.dropped.Add(1)
+			if dropped != nil {
+				dropped.Add(1)
+			}
 			continue
 		}
 		c.values[i] = value{s: str, ok: true}

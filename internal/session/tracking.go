@@ -222,13 +222,13 @@ func (s *Store) track(h uint64, fs *FieldSet, id string, found *Context, until i
 		if err != nil {
 			return // the lookup's answer stays for the TTL
 		}
-		c, gone = s.contextOf(fs, nil), n == 0
+		c, gone = s.contextOf(fs, nil, nil), n == 0
 	} else {
 		vals, err := s.tracker.client.HMGet(ctx, key, fs.names...).Result()
 		if err != nil {
 			return
 		}
-		c = s.contextOf(fs, vals)
+		c = s.contextOf(fs, vals, nil) // the lookup counted what it dropped
 		// HMGET cannot tell a session deleted since the lookup from
 		// one without these fields; the lookup could.
 		gone = c.n == 0 && found.n > 0
