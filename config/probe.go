@@ -128,7 +128,10 @@ var reservedCustomerFields = map[string]bool{"frontdoor_trail": true}
 
 func validateProbes(j *Journey) error {
 	names := map[string]bool{}
-	for _, p := range j.Probes {
+	for i, p := range j.Probes {
+		if p == nil {
+			return errorf(j, "journey %q: probes[%d] is null: remove it or write the probe", j.Name, i)
+		}
 		if err := validateProbe(j, p); err != nil {
 			return err
 		}
@@ -163,6 +166,9 @@ func validateProbe(j *Journey, p *Probe) error {
 		return errorf(p, "%s has no step: add at least one, e.g. step GET %s", where, examplePath(j))
 	}
 	for i, s := range p.Steps {
+		if s == nil {
+			return errorf(p, "%s: steps[%d] is null: remove it or write the step", where, i)
+		}
 		if err := validateStep(p, s); err != nil {
 			return errorf(s, "%s, step %d (%s %s): %v", where, i+1, s.Method, s.Path, err)
 		}

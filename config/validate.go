@@ -59,7 +59,10 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 	pathOwner := map[string]string{}
 	originOwner := map[string]string{}
 	jarCookies := 0 // what all vendors' jars may put in the browser
-	for _, j := range journeys {
+	for i, j := range journeys {
+		if j == nil {
+			return errorf(nil, "journeys[%d] is null: remove it or write the journey", i)
+		}
 		if err := validateJourney(j); err != nil {
 			return err
 		}
@@ -118,7 +121,10 @@ func validateJourney(j *Journey) error {
 		return errorf(j, "journey %q has no backend: add at least one backend block", j.Name)
 	}
 	names := map[string]bool{}
-	for _, b := range j.Backends {
+	for i, b := range j.Backends {
+		if b == nil {
+			return errorf(j, "journey %q: backends[%d] is null: remove it or write the backend", j.Name, i)
+		}
 		if err := validateBackend(j, b); err != nil {
 			return err
 		}

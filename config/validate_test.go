@@ -143,3 +143,41 @@ func TestSLOThresholdLabel(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// A null in a JSON config's lists (a templating mistake) is refused with
+// where it is, not dereferenced.
+func TestValidateRefusesNullEntries(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(js []*Journey) ([]*Journey, any)
+		want   string
+	}{
+		{"journey", func(js []*Journey) ([]*Journey, any) { return append(js, nil), nil }, `journeys[2] is null`},
+		{"backend", func(js []*Journey) ([]*Journey, any) {
+			js[1].Backends = append([]*Backend{nil}, js[1].Backends...)
+			return js, js[1]
+		}, `journey "support": backends[0] is null`},
+		{"probe", func(js []*Journey) ([]*Journey, any) { js[0].Probes = []*Probe{nil}; return js, js[0] }, `journey "checkout": probes[0] is null`},
+		{"step", func(js []*Journey) ([]*Journey, any) {
+			p := &Probe{Name: "p", Steps: []*Step{{Method: "GET", Path: "/checkout"}, nil}}
+			js[0].Probes = []*Probe{p}
+			return js, p
+		}, `journey "checkout", probe "p": steps[1] is null`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			js, elem := c.mutate(validConfig())
+			err := Validate("Acme", Contact{}, "", js)
+			var ve *Error
+			if !errors.As(err, &ve) {
+				t.Fatalf("error %v is not a *config.Error", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q, want it to contain %q", err, c.want)
+			}
+			if ve.Elem != elem {
+				t.Errorf("error is about %T %p, want %T %p", ve.Elem, ve.Elem, elem, elem)
+			}
+		})
+	}
+}
