@@ -201,11 +201,22 @@ func (adminAPI) listOverrides(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (adminAPI) override(w http.ResponseWriter, r *http.Request) error {
+	return changeOverride(w, r, currentHandlers())
+}
+
+// changeOverride sets or clears the override of a journey of the handlers.
+func changeOverride(w http.ResponseWriter, r *http.Request, all []*Handler) error {
 	journey := strings.TrimPrefix(r.URL.Path, "/frontdoor/overrides/")
 	if journey == "" || strings.Contains(journey, "/") {
 		return apiError(http.StatusNotFound, "no journey in the path: use /frontdoor/overrides/{journey}")
 	}
-	handlers := handlersWithJourney(journey)
+	handlers := handlersWithJourney(all, journey)
+	if r.Method == http.MethodDelete {
+		// A reload that removes a journey leaves its override on the
+		// board, listed and in force again if the journey comes back:
+		// it is cleared wherever it is listed.
+		handlers = append(handlers, handlersListing(all, journey, time.Now())...)
+	}
 	if len(handlers) == 0 {
 		return apiError(http.StatusNotFound, "unknown journey %q", journey)
 	}
@@ -332,14 +343,26 @@ func (adminAPI) trail(w http.ResponseWriter, r *http.Request) error {
 	return apiError(http.StatusNotFound, "%v", errors.New("no session store configured: trails need session { redis ... }"))
 }
 
-func handlersWithJourney(journey string) []*Handler {
+func handlersWithJourney(all []*Handler, journey string) []*Handler {
 	var out []*Handler
-	for _, h := range currentHandlers() {
+	for _, h := range all {
 		for _, j := range h.routes {
 			if j.name == journey {
 				out = append(out, h)
 				break
 			}
+		}
+	}
+	return out
+}
+
+// handlersListing returns the handlers whose board has an override of the
+// journey in force at now.
+func handlersListing(all []*Handler, journey string, now time.Time) []*Handler {
+	var out []*Handler
+	for _, h := range all {
+		if _, ok := h.board.Get(journey, now); ok {
+			out = append(out, h)
 		}
 	}
 	return out

@@ -1,11 +1,20 @@
 package caddymodule
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 )
 
 func TestCertificateName(t *testing.T) {
@@ -27,5 +36,49 @@ func TestCertificateName(t *testing.T) {
 	r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{anonymous}, VerifiedChains: [][]*x509.Certificate{{anonymous}}}
 	if name, _ := certificateName(r); name != "OU=Ops,O=Acme (client certificate, 10.0.0.5:5555)" {
 		t.Errorf("certificate without a common name: %q", name)
+	}
+}
+
+// overrideHandler is a handler routing the named journeys, each with the
+// given backends, with an override board of its own (no Redis).
+func overrideHandler(t *testing.T, journeys map[string][]string) *Handler {
+	t.Helper()
+	h := new(Handler)
+	h.board = fleet.NewBoard(nil, zap.NewNop())
+	t.Cleanup(h.board.Close)
+	for name, backends := range journeys {
+		j := &journeyRoute{name: name}
+		for _, b := range backends {
+			j.backends = append(j.backends, &backendRoute{name: b})
+		}
+		h.routes = append(h.routes, j)
+	}
+	return h
+}
+
+// An override GET /frontdoor/overrides lists can be cleared, even once a
+// reload removed its journey: otherwise it stays listed and applies again
+// when the journey comes back.
+func TestListedOverrideCanBeClearedWithoutItsJourney(t *testing.T) {
+	h := overrideHandler(t, map[string][]string{"tracking": {"shipco"}})
+	now := time.Now()
+	if _, err := h.board.Set(context.Background(), fleet.Override{Journey: "support", Backend: "care-team", SetAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	if err := changeOverride(w, httptest.NewRequest("DELETE", "/frontdoor/overrides/support", nil), []*Handler{h}); err != nil {
+		t.Fatalf("DELETE of a listed override whose journey is gone: %v", err)
+	}
+	if w.Code != http.StatusNoContent {
+		t.Errorf("DELETE: %d %s", w.Code, w.Body)
+	}
+	if o, ok := h.board.Get("support", time.Now()); ok {
+		t.Errorf("the override is still on the board: %+v", o)
+	}
+	// A journey neither routed nor overridden is still unknown.
+	err := changeOverride(httptest.NewRecorder(), httptest.NewRequest("DELETE", "/frontdoor/overrides/nowhere", nil), []*Handler{h})
+	var apiErr caddy.APIError
+	if !errors.As(err, &apiErr) || apiErr.HTTPStatus != http.StatusNotFound {
+		t.Errorf("DELETE of an unknown journey: %v, want 404", err)
 	}
 }
