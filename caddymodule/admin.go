@@ -251,15 +251,19 @@ func changeOverride(w http.ResponseWriter, r *http.Request, all []*Handler) erro
 		}
 		now := time.Now()
 		o := fleet.Override{Journey: journey, Backend: req.Backend, Reason: req.Reason, By: by, SetAt: now, ExpiresAt: now.Add(ttl)}
-		pending := false
+		pending, local := false, false
 		for _, b := range boards(handlers) {
 			p, err := b.Set(r.Context(), o)
 			if err != nil {
 				return apiError(http.StatusBadGateway, "%v", err)
 			}
-			pending = pending || p
+			pending, local = pending || p, local || b.Local()
 		}
-		return writeJSON(w, changeStatus(pending), overrideAnswer{Override: o, FleetWide: !pending, Note: pendingNote(pending)})
+		note := pendingNote(pending)
+		if note == "" && local {
+			note = localNote
+		}
+		return writeJSON(w, changeStatus(pending), overrideAnswer{Override: o, FleetWide: !pending && !local, Note: note})
 	case http.MethodDelete:
 		pending := false
 		for _, b := range boards(handlers) {
@@ -296,7 +300,8 @@ func certificateName(r *http.Request) (string, bool) {
 }
 
 // overrideAnswer is the answer to a change of override: the override and
-// whether every instance follows it yet.
+// whether every instance follows it: not yet while Redis is unreachable,
+// never without a session Redis.
 type overrideAnswer struct {
 	fleet.Override
 	FleetWide bool   `json:"fleet_wide"`
@@ -311,6 +316,10 @@ func changeStatus(pending bool) int {
 	}
 	return http.StatusOK
 }
+
+// localNote says an override holds where it was set: without a session
+// Redis each instance keeps its own.
+const localNote = "no session redis: the change applies on this instance only"
 
 func pendingNote(pending bool) string {
 	if !pending {

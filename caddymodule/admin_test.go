@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +82,26 @@ func TestListedOverrideCanBeClearedWithoutItsJourney(t *testing.T) {
 	var apiErr caddy.APIError
 	if !errors.As(err, &apiErr) || apiErr.HTTPStatus != http.StatusNotFound {
 		t.Errorf("DELETE of an unknown journey: %v, want 404", err)
+	}
+}
+
+// Without a session Redis an override holds on the instance it was set
+// on, and the answer says so.
+func TestOverrideWithoutRedisIsNotFleetWide(t *testing.T) {
+	h := overrideHandler(t, map[string][]string{"support": {"nightdesk", "care-team"}})
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("PUT", "/frontdoor/overrides/support", strings.NewReader(`{"backend":"care-team","ttl":"1h","reason":"drill"}`))
+	if err := changeOverride(w, r, []*Handler{h}); err != nil {
+		t.Fatal(err)
+	}
+	var answer overrideAnswer
+	if err := json.Unmarshal(w.Body.Bytes(), &answer); err != nil {
+		t.Fatalf("%v: %s", err, w.Body)
+	}
+	if w.Code != http.StatusOK || answer.FleetWide || !strings.Contains(answer.Note, "this instance only") {
+		t.Errorf("override without Redis: %d %s, want 200, fleet_wide false and a note", w.Code, w.Body)
+	}
+	if _, ok := h.board.Get("support", time.Now()); !ok {
+		t.Error("the override is not in force on this instance")
 	}
 }

@@ -70,6 +70,10 @@ func NewBoard(client redis.UniversalClient, logger *zap.Logger) *Board {
 	return b
 }
 
+// Local reports whether the board's overrides hold on this instance only:
+// it has no Redis to share them through.
+func (b *Board) Local() bool { return b.client == nil }
+
 // Get returns the journey's override if one is in force at now.
 func (b *Board) Get(journey string, now time.Time) (Override, bool) {
 	o, ok := (*b.state.Load())[journey]
