@@ -175,11 +175,16 @@ func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper
 				tok = t
 			}
 		}
-		at := caddyfile.NewDispenser([]caddyfile.Token{tok})
-		at.Next()
-		return at.WrapErr(err)
+		return errAt(tok, err)
 	}
 	return nil
+}
+
+// errAt is err as written at tok: with its file and line.
+func errAt(tok caddyfile.Token, err error) error {
+	at := caddyfile.NewDispenser([]caddyfile.Token{tok})
+	at.Next()
+	return at.WrapErr(err)
 }
 
 func parseContact(d *caddyfile.Dispenser, c *config.Contact) error {
@@ -211,6 +216,7 @@ func parseContact(d *caddyfile.Dispenser, c *config.Contact) error {
 
 func parseSession(d *caddyfile.Dispenser) (*SessionConfig, error) {
 	s := new(SessionConfig)
+	start := d.Token()
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
@@ -220,6 +226,9 @@ func parseSession(d *caddyfile.Dispenser) (*SessionConfig, error) {
 		case "redis":
 			if !d.AllArgs(&s.Redis) {
 				return nil, d.ArgErr()
+			}
+			if err := checkSessionRedis(s.Redis); err != nil {
+				return nil, d.WrapErr(err)
 			}
 		case "cookie":
 			if !d.AllArgs(&s.Cookie) {
@@ -259,6 +268,9 @@ func parseSession(d *caddyfile.Dispenser) (*SessionConfig, error) {
 		default:
 			return nil, d.Errf("unrecognized session option %q: expected redis, cookie, key, timeout, cache, on_error or strip_cookies", opt)
 		}
+	}
+	if err := checkSessionRedis(s.Redis); err != nil {
+		return nil, errAt(start, err)
 	}
 	if s.Cookie == "" {
 		return nil, d.Err("session needs a cookie: the name of the brand's session cookie")

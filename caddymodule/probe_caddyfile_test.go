@@ -73,30 +73,30 @@ func TestCaddyfileProbe(t *testing.T) {
 
 func TestCaddyfileProbeErrors(t *testing.T) {
 	wrap := func(probe string) string {
-		return "frontdoor {\n\tbrand Acme\n\tsession {\n\t\tcookie s\n\t}\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n" + probe + "\t}\n}"
+		return "frontdoor {\n\tbrand Acme\n\tsession {\n\t\tredis redis://127.0.0.1:6379\n\t\tcookie s\n\t}\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n" + probe + "\t}\n}"
 	}
-	// The probe block starts at line 11.
+	// The probe block starts at line 12.
 	cases := []struct{ name, probe, want string }{
-		{"no name", "\t\tprobe {\n\t\t\tstep GET /j\n\t\t}\n", "probe needs a name, e.g. probe help-page { step GET /support }, at Testfile:11"},
-		{"argument after name", "\t\tprobe p GET /j {\n\t\t}\n", `probe p: unexpected "GET": write its steps and checks inside the block, at Testfile:11`},
-		{"unknown option", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpects status 200\n\t\t}\n", `unrecognized probe option "expects": expected every, customer, step, expect, forbid or within, at Testfile:13`},
-		{"check before step", "\t\tprobe p {\n\t\t\texpect status 200\n\t\t\tstep GET /j\n\t\t}\n", "expect comes before any step: write step METHOD PATH first; the checks after a step apply to it, at Testfile:12"},
-		{"bad every", "\t\tprobe p {\n\t\t\tevery often\n\t\t\tstep GET /j\n\t\t}\n", `probe p: every "often": want a duration such as 1m, at Testfile:12`},
-		{"every too short", "\t\tprobe p {\n\t\t\tevery 100ms\n\t\t\tstep GET /j\n\t\t}\n", `journey "j", probe "p": every 100ms: a probe runs at most once a second, e.g. every 1m, at Testfile:11`},
+		{"no name", "\t\tprobe {\n\t\t\tstep GET /j\n\t\t}\n", "probe needs a name, e.g. probe help-page { step GET /support }, at Testfile:12"},
+		{"argument after name", "\t\tprobe p GET /j {\n\t\t}\n", `probe p: unexpected "GET": write its steps and checks inside the block, at Testfile:12`},
+		{"unknown option", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpects status 200\n\t\t}\n", `unrecognized probe option "expects": expected every, customer, step, expect, forbid or within, at Testfile:14`},
+		{"check before step", "\t\tprobe p {\n\t\t\texpect status 200\n\t\t\tstep GET /j\n\t\t}\n", "expect comes before any step: write step METHOD PATH first; the checks after a step apply to it, at Testfile:13"},
+		{"bad every", "\t\tprobe p {\n\t\t\tevery often\n\t\t\tstep GET /j\n\t\t}\n", `probe p: every "often": want a duration such as 1m, at Testfile:13`},
+		{"every too short", "\t\tprobe p {\n\t\t\tevery 100ms\n\t\t\tstep GET /j\n\t\t}\n", `journey "j", probe "p": every 100ms: a probe runs at most once a second, e.g. every 1m, at Testfile:12`},
 		{"step without path", "\t\tprobe p {\n\t\t\tstep GET\n\t\t}\n", "step wants METHOD PATH [body TEXT]"},
-		{"step with stray word", "\t\tprobe p {\n\t\t\tstep POST /j message=hi\n\t\t}\n", "step wants METHOD PATH [body TEXT], e.g. step GET /support/help or step POST /support/chat body \"message=hello\", at Testfile:12"},
-		{"bad step path", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\tstep GET j/2\n\t\t}\n", `journey "j", probe "p", step 2 (GET j/2): path "j/2" must start with a single '/', at Testfile:13`},
-		{"bad status", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpect status ok\n\t\t}\n", `expect status "ok": want status codes such as 200 or 302, at Testfile:13`},
+		{"step with stray word", "\t\tprobe p {\n\t\t\tstep POST /j message=hi\n\t\t}\n", "step wants METHOD PATH [body TEXT], e.g. step GET /support/help or step POST /support/chat body \"message=hello\", at Testfile:13"},
+		{"bad step path", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\tstep GET j/2\n\t\t}\n", `journey "j", probe "p", step 2 (GET j/2): path "j/2" must start with a single '/', at Testfile:14`},
+		{"bad status", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpect status ok\n\t\t}\n", `expect status "ok": want status codes such as 200 or 302, at Testfile:14`},
 		{"unknown expect", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpect header X\n\t\t}\n", `unknown expect "header"`},
 		{"bad regexp", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\tforbid \"(?i\"\n\t\t}\n", `forbid "(?i": error parsing regexp`},
-		{"bad regexp line", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\tforbid \"(?i\"\n\t\t}\n", "Testfile:12"},
+		{"bad regexp line", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\tforbid \"(?i\"\n\t\t}\n", "Testfile:13"},
 		{"forbid two words", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\tforbid nightdesk powered\n\t\t}\n", "forbid wants one regular expression"},
-		{"within not a duration", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\twithin fast\n\t\t}\n", `within "fast": want a duration such as 800ms, at Testfile:13`},
-		{"unknown customer field", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpect customer tier\n\t\t}\n", "expect customer tier: the probe's customer has no tier: add it to customer { tier VALUE }, at Testfile:12"},
-		{"customer value missing", "\t\tprobe p {\n\t\t\tcustomer {\n\t\t\t\tfirst_name\n\t\t\t}\n\t\t}\n", `customer first_name: write one value, quoted if it has spaces, e.g. first_name "Quinn", at Testfile:13`},
-		{"customer field twice", "\t\tprobe p {\n\t\t\tcustomer {\n\t\t\t\tfirst_name Q\n\t\t\t\tfirst_name R\n\t\t\t}\n\t\t}\n", "customer field first_name is set twice, at Testfile:14"},
-		{"no steps", "\t\tprobe p {\n\t\t\tevery 1m\n\t\t}\n", `journey "j", probe "p" has no step: add at least one, e.g. step GET /j, at Testfile:11`},
-		{"probe twice", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t}\n\t\tprobe p {\n\t\t\tstep GET /j\n\t\t}\n", `probe "p" is defined twice: probe names must be unique within a journey, at Testfile:14`},
+		{"within not a duration", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\twithin fast\n\t\t}\n", `within "fast": want a duration such as 800ms, at Testfile:14`},
+		{"unknown customer field", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpect customer tier\n\t\t}\n", "expect customer tier: the probe's customer has no tier: add it to customer { tier VALUE }, at Testfile:13"},
+		{"customer value missing", "\t\tprobe p {\n\t\t\tcustomer {\n\t\t\t\tfirst_name\n\t\t\t}\n\t\t}\n", `customer first_name: write one value, quoted if it has spaces, e.g. first_name "Quinn", at Testfile:14`},
+		{"customer field twice", "\t\tprobe p {\n\t\t\tcustomer {\n\t\t\t\tfirst_name Q\n\t\t\t\tfirst_name R\n\t\t\t}\n\t\t}\n", "customer field first_name is set twice, at Testfile:15"},
+		{"no steps", "\t\tprobe p {\n\t\t\tevery 1m\n\t\t}\n", `journey "j", probe "p" has no step: add at least one, e.g. step GET /j, at Testfile:12`},
+		{"probe twice", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t}\n\t\tprobe p {\n\t\t\tstep GET /j\n\t\t}\n", `probe "p" is defined twice: probe names must be unique within a journey, at Testfile:15`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

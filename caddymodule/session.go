@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -72,18 +73,27 @@ const (
 	headerContextPrefix = "X-Frontdoor-Context-"
 )
 
+// checkSessionRedis checks a session's redis URL: required, and one the
+// client accepts.
+func checkSessionRedis(url string) error {
+	if url == "" {
+		return errors.New("session: redis is required, e.g. redis redis://127.0.0.1:6379/0")
+	}
+	if err := session.ValidateURL(url); err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	return nil
+}
+
 // provisionSession connects the context store. It does not ping Redis: the
 // gateway must start and serve while Redis is down.
 func (h *Handler) provisionSession() error {
 	s := h.Session
-	if s.Redis == "" {
-		return fmt.Errorf("session: redis is required, e.g. redis redis://127.0.0.1:6379/0")
+	if err := checkSessionRedis(s.Redis); err != nil {
+		return err
 	}
 	if s.Cookie == "" {
 		return fmt.Errorf("session: cookie is required: the name of the brand's session cookie")
-	}
-	if err := session.ValidateURL(s.Redis); err != nil {
-		return fmt.Errorf("session: %w", err)
 	}
 	val, _, err := processPool.LoadOrNew(redisPoolKey(s.Redis), func() (caddy.Destructor, error) {
 		tracker := session.NewTracker()
