@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -248,10 +249,29 @@ func validateBackend(j *Journey, b *Backend) error {
 			return errorf(b, "%s: %v", where, err)
 		}
 	}
-	if len(b.ProxyRaw) == 0 {
+	if !hasUpstream(b.ProxyRaw) {
 		return errorf(b, "%s: no upstream: add to ADDRESS, e.g. to http://127.0.0.1:9001", where)
 	}
 	return nil
+}
+
+// hasUpstream reports whether a backend's reverse proxy has somewhere to
+// send requests: upstreams, or a source of dynamic upstreams. One with
+// only other options (lb_policy, a transport) would answer every request
+// with a 502. A proxy that is not a JSON object is left to the loading of
+// the module to refuse.
+func hasUpstream(proxy json.RawMessage) bool {
+	if len(proxy) == 0 {
+		return false
+	}
+	var p struct {
+		Upstreams        []json.RawMessage `json:"upstreams"`
+		DynamicUpstreams json.RawMessage   `json:"dynamic_upstreams"`
+	}
+	if json.Unmarshal(proxy, &p) != nil {
+		return true
+	}
+	return len(p.Upstreams) > 0 || (len(p.DynamicUpstreams) > 0 && string(p.DynamicUpstreams) != "null")
 }
 
 func validateSLO(s *SLO) error {

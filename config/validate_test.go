@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-var proxy = json.RawMessage(`{"handler":"reverse_proxy"}`)
+var proxy = json.RawMessage(`{"handler":"reverse_proxy","upstreams":[{"dial":"127.0.0.1:9001"}]}`)
 
 func validConfig() []*Journey {
 	return []*Journey{
@@ -57,6 +57,16 @@ func TestValidateRejects(t *testing.T) {
 		{"bad zone", func(js []*Journey) any { js[1].Backends[0].Hours[0].Zone = "Nowhere/City"; return js[1].Backends[0] }, `unknown time zone "Nowhere/City"`},
 		{"bad hours", func(js []*Journey) any { js[1].Backends[0].Hours[0].When = "Mon-Fri 20:00"; return js[1].Backends[0] }, `needs a '-'`},
 		{"no upstream", func(js []*Journey) any { js[0].Backends[0].ProxyRaw = nil; return js[0].Backends[0] }, `no upstream`},
+		// A reverse proxy with options but nowhere to send requests
+		// answers every one with a 502.
+		{"proxy without upstream", func(js []*Journey) any {
+			js[0].Backends[0].ProxyRaw = json.RawMessage(`{"handler":"reverse_proxy","load_balancing":{"selection_policy":{"policy":"first"}}}`)
+			return js[0].Backends[0]
+		}, `journey "checkout", backend "shop": no upstream: add to ADDRESS`},
+		{"proxy with no upstreams", func(js []*Journey) any {
+			js[0].Backends[0].ProxyRaw = json.RawMessage(`{"handler":"reverse_proxy","upstreams":[],"dynamic_upstreams":null}`)
+			return js[0].Backends[0]
+		}, `no upstream: add to ADDRESS`},
 		{"slo threshold", func(js []*Journey) any {
 			js[1].Backends[1].SLO.LatencyThreshold = Duration(777 * time.Millisecond)
 			return js[1].Backends[1]
@@ -120,6 +130,14 @@ func TestValidateRejects(t *testing.T) {
 				t.Errorf("error is about %T %p, want %T %p", ve.Elem, ve.Elem, elem, elem)
 			}
 		})
+	}
+}
+
+func TestValidateAcceptsDynamicUpstreams(t *testing.T) {
+	js := validConfig()
+	js[0].Backends[0].ProxyRaw = json.RawMessage(`{"handler":"reverse_proxy","dynamic_upstreams":{"source":"srv","name":"shop.internal"}}`)
+	if err := Validate("Acme", Contact{}, "", js); err != nil {
+		t.Error(err)
 	}
 }
 
