@@ -118,7 +118,14 @@ func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	single := singleOptions{block: "frontdoor"}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch option := d.Val(); option {
+		case "brand", "contact", "session", "assertion", "banner_template", "error_template":
+			if err := single.once(d, option); err != nil {
+				return err
+			}
+		}
 		switch d.Val() {
 		case "brand":
 			if !d.AllArgs(&h.Brand) {
@@ -191,6 +198,7 @@ func parseContact(d *caddyfile.Dispenser, c *config.Contact) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	single := singleOptions{block: "contact"}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var target *string
 		field := d.Val()
@@ -203,6 +211,9 @@ func parseContact(d *caddyfile.Dispenser, c *config.Contact) error {
 			target = &c.URL
 		default:
 			return d.Errf("unrecognized contact option %q: expected phone, email or url", d.Val())
+		}
+		if err := single.once(d, field); err != nil {
+			return err
 		}
 		if !d.AllArgs(target) {
 			return d.ArgErr()
@@ -220,8 +231,15 @@ func parseSession(d *caddyfile.Dispenser) (*SessionConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	single := singleOptions{block: "session"}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
+		switch opt {
+		case "redis", "cookie", "key", "timeout", "cache", "on_error":
+			if err := single.once(d, opt); err != nil {
+				return nil, err
+			}
+		}
 		switch opt {
 		case "redis":
 			if !d.AllArgs(&s.Redis) {
@@ -284,7 +302,14 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 		return nil, d.ArgErr()
 	}
 	var reuseErr error // reported once the block's ttl is known
+	single := singleOptions{block: "assertion"}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch option := d.Val(); option {
+		case "rotate", "ttl", "reuse":
+			if err := single.once(d, option); err != nil {
+				return nil, err
+			}
+		}
 		switch d.Val() {
 		case "key":
 			keys := d.RemainingArgs()

@@ -37,10 +37,14 @@ func (p *parser) parseProbe(d *caddyfile.Dispenser) (*config.Probe, error) {
 		return nil, d.Errf("probe %s: unexpected %q: write its steps and checks inside the block", pr.Name, d.Val())
 	}
 	var step *config.Step
+	single := singleOptions{block: "probe " + pr.Name}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
 		case "every":
+			if err := single.once(d, opt); err != nil {
+				return nil, err
+			}
 			var v string
 			if !d.AllArgs(&v) {
 				return nil, d.Err("every wants one duration, e.g. every 1m")

@@ -82,6 +82,7 @@ func TestCaddyfileProbeErrors(t *testing.T) {
 		{"unknown option", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpects status 200\n\t\t}\n", `unrecognized probe option "expects": expected every, customer, step, expect, forbid or within, at Testfile:14`},
 		{"check before step", "\t\tprobe p {\n\t\t\texpect status 200\n\t\t\tstep GET /j\n\t\t}\n", "expect comes before any step: write step METHOD PATH first; the checks after a step apply to it, at Testfile:13"},
 		{"bad every", "\t\tprobe p {\n\t\t\tevery often\n\t\t\tstep GET /j\n\t\t}\n", `probe p: every "often": want a duration such as 1m, at Testfile:13`},
+		{"every twice", "\t\tprobe p {\n\t\t\tevery 1m\n\t\t\tstep GET /j\n\t\t\tevery 5m\n\t\t}\n", "probe p: every is set twice: keep one line, at Testfile:15"},
 		{"every too short", "\t\tprobe p {\n\t\t\tevery 100ms\n\t\t\tstep GET /j\n\t\t}\n", `journey "j", probe "p": every 100ms: a probe runs at most once a second, e.g. every 1m, at Testfile:12`},
 		{"step without path", "\t\tprobe p {\n\t\t\tstep GET\n\t\t}\n", "step wants METHOD PATH [body TEXT]"},
 		{"step with stray word", "\t\tprobe p {\n\t\t\tstep POST /j message=hi\n\t\t}\n", "step wants METHOD PATH [body TEXT], e.g. step GET /support/help or step POST /support/chat body \"message=hello\", at Testfile:13"},
