@@ -281,6 +281,9 @@ func parseSession(d *caddyfile.Dispenser) (*SessionConfig, error) {
 			if !d.AllArgs(&s.OnError) {
 				return nil, d.ArgErr()
 			}
+			if err := config.CheckOnError(s.OnError); err != nil {
+				return nil, d.Errf("session: %v", err)
+			}
 		case "strip_cookies":
 			s.StripCookies = append(s.StripCookies, d.RemainingArgs()...)
 		default:

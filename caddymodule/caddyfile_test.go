@@ -404,7 +404,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"session bad timeout", "frontdoor {\n\tsession {\n\t\tcookie s\n\t\ttimeout soon\n\t}\n}", `session timeout "soon": want a duration such as 50ms or 2s, at Testfile:4`},
 		{"session zero timeout", "frontdoor {\n\tsession {\n\t\tcookie s\n\t\ttimeout 0s\n\t}\n}", "session timeout must be above zero, at Testfile:4"},
 		{"session negative cache", "frontdoor {\n\tsession {\n\t\tcookie s\n\t\tcache -1s\n\t}\n}", `session cache "-1s": want a duration such as 50ms or 2s, at Testfile:4`},
-		{"session on_error", "frontdoor {\n\tbrand Acme\n\tsession {\n\t\tredis redis://x\n\t\tcookie s\n\t\ton_error maybe\n\t}\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `session: on_error "maybe"`},
+		{"session on_error", "frontdoor {\n\tbrand Acme\n\tsession {\n\t\tredis redis://x\n\t\tcookie s\n\t\ton_error maybe\n\t}\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\towner in-house\n\t\t\tto 127.0.0.1:1\n\t\t}\n\t}\n}", `session: on_error "maybe": use open (forward without context) or closed (brand 503 page), at Testfile:6`},
 		{"assertion ttl too long", "frontdoor {\n\tassertion {\n\t\tttl 10m\n\t}\n}", `assertion ttl "10m": want a duration between 1s and 5m, at Testfile:3`},
 		{"assertion ttl under a second", "frontdoor {\n\tassertion {\n\t\tttl 500ms\n\t}\n}", `assertion ttl "500ms": want a duration between 1s and 5m, at Testfile:3`},
 		{"assertion reuse over half the default ttl", "frontdoor {\n\tassertion {\n\t\treuse 61s\n\t}\n}", "assertion reuse 61s: must be at most half the assertion ttl, at Testfile:3"},

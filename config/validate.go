@@ -50,7 +50,7 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 			return errorf(nil, "%v", err)
 		}
 	}
-	if err := checkOnError(sessionOnError); err != nil {
+	if err := CheckOnError(sessionOnError); err != nil {
 		return errorf(nil, "session: %v", err)
 	}
 	if len(journeys) == 0 {
@@ -112,7 +112,7 @@ func validateJourney(j *Journey) error {
 			return errorf(j, "journey %q: path %q must start with '/' (or '*' for a suffix match)", j.Name, p)
 		}
 	}
-	if err := checkOnError(j.OnError); err != nil {
+	if err := CheckOnError(j.OnError); err != nil {
 		return errorf(j, "journey %q: %v", j.Name, err)
 	}
 	if err := checkContacts(j); err != nil {
@@ -359,7 +359,8 @@ func NormalizeHost(host string) string {
 	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
-func checkOnError(v string) error {
+// CheckOnError checks an on_error value: open, closed or unset.
+func CheckOnError(v string) error {
 	switch v {
 	case "", "open", "closed":
 		return nil
