@@ -1,15 +1,18 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 )
@@ -336,20 +339,54 @@ func (adminAPI) trail(w http.ResponseWriter, r *http.Request) error {
 	if customer == "" || strings.ContainsAny(customer, "/ \t\r\n") || len(customer) > 256 {
 		return apiError(http.StatusBadRequest, "want /frontdoor/trail/{customer_id}")
 	}
-	for _, h := range currentHandlers() {
-		if h.redis == nil {
-			continue
-		}
-		entries, err := fleet.Read(r.Context(), h.redis, customer, 100)
-		if err != nil {
-			return apiError(http.StatusBadGateway, "%v", err)
-		}
-		return writeJSON(w, http.StatusOK, struct {
-			Customer string        `json:"customer_id"`
-			Entries  []fleet.Entry `json:"entries"`
-		}{customer, entries})
+	entries, err := readTrail(r.Context(), currentHandlers(), customer)
+	switch {
+	case errors.Is(err, errNoRedis):
+		return apiError(http.StatusNotFound, "%v", errors.New("no session store configured: trails need session { redis ... }"))
+	case err != nil:
+		return apiError(http.StatusBadGateway, "%v", err)
 	}
-	return apiError(http.StatusNotFound, "%v", errors.New("no session store configured: trails need session { redis ... }"))
+	return writeJSON(w, http.StatusOK, struct {
+		Customer string        `json:"customer_id"`
+		Entries  []fleet.Entry `json:"entries"`
+	}{customer, entries})
+}
+
+// trailListed is how many of a customer's trail entries the admin API
+// lists.
+const trailListed = 100
+
+// readTrail reads the customer's trail in every Redis the handlers' sites
+// use (two sites may each have their own), newest first.
+func readTrail(ctx context.Context, handlers []*Handler, customer string) ([]fleet.Entry, error) {
+	clients := siteRedis(handlers)
+	if len(clients) == 0 {
+		return nil, errNoRedis
+	}
+	var all []fleet.Entry
+	for _, c := range clients {
+		entries, err := fleet.Read(ctx, c, customer, trailListed)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, entries...)
+	}
+	slices.SortStableFunc(all, func(a, b fleet.Entry) int { return b.Time.Compare(a.Time) })
+	return all[:min(len(all), trailListed)], nil
+}
+
+// errNoRedis: no site of the gateway has a session Redis.
+var errNoRedis = errors.New("no session redis")
+
+// siteRedis lists the Redis clients of the handlers, each once.
+func siteRedis(handlers []*Handler) []redis.UniversalClient {
+	var clients []redis.UniversalClient
+	for _, h := range handlers {
+		if h.redis != nil && !slices.Contains(clients, h.redis) {
+			clients = append(clients, h.redis)
+		}
+	}
+	return clients
 }
 
 func handlersWithJourney(all []*Handler, journey string) []*Handler {

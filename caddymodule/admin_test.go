@@ -7,6 +7,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
 
 func TestCertificateName(t *testing.T) {
@@ -103,5 +105,36 @@ func TestOverrideWithoutRedisIsNotFleetWide(t *testing.T) {
 	}
 	if _, ok := h.board.Get("support", time.Now()); !ok {
 		t.Error("the override is not in force on this instance")
+	}
+}
+
+// Two sites of one gateway, each with its own Redis: the trail of a
+// customer and the list of orphans come from both, newest first, not
+// from whichever site the gateway happens to list first.
+func TestTrailAndOrphansReadEverySitesRedis(t *testing.T) {
+	ctx := context.Background()
+	var handlers []*Handler
+	for i, note := range []string{"note from care-team", "note from nightdesk"} {
+		rs := redistest.Start(t)
+		client := rs.Client(t)
+		trail := fleet.NewTrail(client, fleet.TrailOptions{}, zap.NewNop())
+		at := time.Now().Add(time.Duration(i) * time.Second)
+		trail.Record("C-A", "", fleet.Entry{Time: at, Journey: "support", Backend: "desk", Note: note})
+		trail.Close()
+		orphans := fleet.NewOrphans(client, nil, fleet.OrphanOptions{}, zap.NewNop())
+		orphans.Record(fleet.Orphan{Time: at, Journey: "support", Backend: "desk", Cause: "hung_up", CustomerID: fmt.Sprint("C-", i)}, time.Hour, "", nil, fleet.OrphanReport{})
+		orphans.Close()
+		handlers = append(handlers, &Handler{sharedHandles: sharedHandles{redis: client}})
+	}
+	entries, err := readTrail(ctx, handlers, "C-A")
+	if err != nil || len(entries) != 2 || entries[0].Note != "note from nightdesk" || entries[1].Note != "note from care-team" {
+		t.Errorf("trail of C-A: %+v %v, want both sites' notes, newest first", entries, err)
+	}
+	orphans, err := readOrphans(ctx, handlers, 10)
+	if err != nil || len(orphans) != 2 || orphans[0].CustomerID != "C-1" || orphans[1].CustomerID != "C-0" {
+		t.Errorf("orphans: %+v %v, want both sites', newest first", orphans, err)
+	}
+	if orphans, _ := readOrphans(ctx, handlers, 1); len(orphans) != 1 || orphans[0].CustomerID != "C-1" {
+		t.Errorf("orphans, limit 1: %+v, want the newest", orphans)
 	}
 }

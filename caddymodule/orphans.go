@@ -1,12 +1,14 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"text/tabwriter"
@@ -15,12 +17,13 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
 	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/fleet"
 	"github.com/frontdoor-dev/frontdoor/internal/session"
 	"github.com/frontdoor-dev/frontdoor/internal/shopper"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/spf13/cobra"
 )
 
 // Orphans. A known customer is orphaned on a journey when a backend drops
@@ -175,19 +178,35 @@ func (orphansAPI) list(w http.ResponseWriter, r *http.Request) error {
 		}
 		n = v
 	}
-	for _, h := range currentHandlers() {
-		if h.redis == nil {
-			continue
-		}
-		orphans, err := fleet.ReadOrphans(r.Context(), h.redis, n, 0)
-		if err != nil {
-			return apiError(http.StatusBadGateway, "%v", err)
-		}
-		return writeJSON(w, http.StatusOK, struct {
-			Orphans []fleet.Orphan `json:"orphans"`
-		}{orphans})
+	orphans, err := readOrphans(r.Context(), currentHandlers(), n)
+	switch {
+	case errors.Is(err, errNoRedis):
+		return apiError(http.StatusNotFound, "%v", errors.New("no session store configured: orphans need session { redis ... }"))
+	case err != nil:
+		return apiError(http.StatusBadGateway, "%v", err)
 	}
-	return apiError(http.StatusNotFound, "%v", errors.New("no session store configured: orphans need session { redis ... }"))
+	return writeJSON(w, http.StatusOK, struct {
+		Orphans []fleet.Orphan `json:"orphans"`
+	}{orphans})
+}
+
+// readOrphans reads the n most recent orphans of every Redis the
+// handlers' sites use, newest first.
+func readOrphans(ctx context.Context, handlers []*Handler, n int64) ([]fleet.Orphan, error) {
+	clients := siteRedis(handlers)
+	if len(clients) == 0 {
+		return nil, errNoRedis
+	}
+	var all []fleet.Orphan
+	for _, c := range clients {
+		orphans, err := fleet.ReadOrphans(ctx, c, n, 0)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, orphans...)
+	}
+	slices.SortStableFunc(all, func(a, b fleet.Orphan) int { return b.Time.Compare(a.Time) })
+	return all[:min(int64(len(all)), n)], nil
 }
 
 func orphansCommand() caddycmd.Command {
