@@ -1,0 +1,35 @@
+package cookieline
+
+import (
+	"maps"
+	"slices"
+	"testing"
+)
+
+func TestPartsTrimsNamesAsServersDo(t *testing.T) {
+	got := maps.Collect(Parts([]string{"a=1; b =2;;", " c=3=4", "=5"}))
+	want := map[string]string{"a": "a=1", "b": "b =2", "c": "c=3=4", "": "=5"}
+	if !maps.Equal(got, want) {
+		t.Errorf("Parts = %q, want %q", got, want)
+	}
+}
+
+func TestMatchingPaths(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		max  int
+		want []string
+	}{
+		{"/", 16, []string{"/"}},
+		{"/own/account", 16, []string{"/", "/own", "/own/", "/own/account"}},
+		{"/own/", 16, []string{"/", "/own", "/own/"}},
+		{"/a/b/c/d", 3, []string{"/", "/a", "/a/"}},
+		// A path cannot add attributes to the Set-Cookie it ends up in.
+		{"/own;Domain=evil/x", 16, []string{"/", "/own"}},
+		{"/own\x00/x", 16, []string{"/", "/own"}},
+	} {
+		if got := MatchingPaths(c.path, c.max); !slices.Equal(got, c.want) {
+			t.Errorf("MatchingPaths(%q, %d) = %q, want %q", c.path, c.max, got, c.want)
+		}
+	}
+}
