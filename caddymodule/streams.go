@@ -214,7 +214,7 @@ func streamOf(r *http.Request, status int, hdr http.Header) (stream streamKind, 
 	case isExtendedConnect(r) && status < 300:
 		// A WebSocket over HTTP/2: the 200 of the CONNECT starts it.
 		return webSocketStream, false
-	case isEventStream(hdr.Get("Content-Type")):
+	case isEventStream(hdr["Content-Type"]):
 		return eventStream, false
 	}
 	return notStream, false

@@ -7,11 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/frontdoor-dev/frontdoor/internal/mimetype"
 )
 
 // Bounded waits. A vendor that hangs or trickles must not hold a customer,
@@ -103,7 +104,7 @@ func (bw *bodyWatch) WriteHeader(status int) {
 	if status >= 200 && !bw.headed {
 		bw.headed = true
 		hdr := bw.Header()
-		eventStream := isEventStream(hdr.Get("Content-Type"))
+		eventStream := isEventStream(hdr["Content-Type"])
 		bw.hold.streamed = eventStream || len(hdr["Content-Length"]) == 0 || len(hdr["Trailer"]) > 0
 		if !eventStream {
 			bw.arm()
@@ -233,8 +234,12 @@ func (aw *attemptWriter) serve(proxy caddyhttp.MiddlewareHandler, r *http.Reques
 	return nil, err
 }
 
-// isEventStream reports whether a response is a server-sent event stream.
-func isEventStream(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
+// isEventStream reports whether a response, given its Content-Type lines,
+// is a server-sent event stream. Its type is the browser's reading of all
+// the lines (mimetype.Extract), the one planBody reads: a page sent as
+// text/event-stream then text/html is a page, which gets the banner, and
+// so the body bound; an EventSource reads the same type.
+func isEventStream(contentType []string) bool {
+	m, ok := mimetype.Extract(contentType)
+	return ok && m.Essence() == "text/event-stream"
 }

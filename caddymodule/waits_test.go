@@ -266,3 +266,28 @@ func TestWaitsSpareEventStreams(t *testing.T) {
 		t.Errorf("small answer: %d %q", w.Code, w.Body.String())
 	}
 }
+
+// A page is an event stream only as the browser reads its Content-Type:
+// all the lines, the last valid one winning (mimetype.Extract, as the
+// banner reads them). A page sent as text/event-stream then text/html
+// gets the banner, and a vendor that then hangs is cut by the body bound
+// like any page.
+func TestPageNamedEventStreamFirstKeepsBodyBound(t *testing.T) {
+	h := waitsSite(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = []string{"text/event-stream", "text/html; charset=utf-8"}
+		io.WriteString(w, "<!doctype html><html><body><h1>Loading your ticket</h1>"+strings.Repeat("<p>line</p>\n", 200))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second): // time under test: the vendor hangs past the 200ms bound
+		}
+	}, nil)
+	start := time.Now()
+	w, aborted := serveAborting(t, h, httptest.NewRequest(http.MethodGet, "/support/ticket", nil))
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a hanging page (HTML to the browser) held the customer %s with a 200ms bound (aborted: %v)", took.Round(time.Millisecond), aborted)
+	}
+	if w != nil && !strings.Contains(w.Body.String(), `id="frontdoor-banner"`) {
+		t.Errorf("served %d without the banner: %q", w.Code, w.Body.String())
+	}
+}
