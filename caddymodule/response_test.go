@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/klauspost/compress/zstd"
 )
 
 // nightdeskSite is a brand with one journey whose one backend, at to, is
@@ -297,5 +301,46 @@ func TestSlowBannerPageStreams(t *testing.T) {
 	got.Write(all)
 	if n := strings.Count(got.String(), `id="frontdoor-banner"`); n != 1 || !strings.HasSuffix(got.String(), "</body></html>") {
 		t.Errorf("%d banners, ends %q", n, got.String()[max(0, got.Len()-40):])
+	}
+}
+
+// TestPageInAWideWindowGetsABrandPage: a page's decoder keeps the window
+// its br or zstd stream declares, up to 16 MiB, for as long as the page
+// is in flight. A vendor page that declares more than frontdoor's bound
+// (1 MiB) is a body frontdoor cannot read: the customer gets the brand
+// 502, never the page without the banner.
+func TestPageInAWideWindowGetsABrandPage(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	var page bytes.Buffer
+	page.WriteString("<!doctype html><html><body><h1>NightDesk ticket</h1>")
+	for page.Len() < 2<<20 {
+		fmt.Fprintf(&page, "<p>NightDesk answer %d</p>\n", rng.Intn(1e9))
+	}
+	var br, zs bytes.Buffer
+	bw := brotli.NewWriterOptions(&br, brotli.WriterOptions{Quality: 4, LGWin: 24})
+	bw.Write(page.Bytes()) //nolint:errcheck // a bytes.Buffer
+	bw.Close()
+	zw, _ := zstd.NewWriter(&zs, zstd.WithWindowSize(8<<20), zstd.WithEncoderLevel(zstd.SpeedFastest))
+	zw.Write(page.Bytes()) //nolint:errcheck
+	zw.Close()
+	bodies := map[string][]byte{"br": br.Bytes(), "zstd": zs.Bytes()}
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		coding := strings.TrimPrefix(r.URL.Path, "/support/")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Encoding", coding)
+		w.Header().Set("Content-Length", strconv.Itoa(len(bodies[coding])))
+		w.Write(bodies[coding])
+	})
+	gw := bannerGateway(t, vendor)
+	for coding := range bodies {
+		res, err := http.Get(gw.URL + "/support/" + coding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadGateway || strings.Contains(string(body), "NightDesk ticket") {
+			t.Errorf("%s in a wide window: %d, %d bytes (read: %v), want the brand 502", coding, res.StatusCode, len(body), err)
+		}
 	}
 }

@@ -210,7 +210,8 @@ func dodgingVendor(w http.ResponseWriter, r *http.Request) {
 		zw.Close()
 		coding = "deflate"
 	case "br":
-		zw := brotli.NewWriter(&buf)
+		// ngx_brotli's default window (512 KiB), within the 1 MiB frontdoor decodes.
+		zw := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: 6, LGWin: 19})
 		io.WriteString(zw, page) //nolint:errcheck
 		zw.Close()
 	case "zstd":

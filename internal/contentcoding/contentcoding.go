@@ -7,6 +7,7 @@ package contentcoding
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -41,9 +42,18 @@ func Normalize(lines ...string) (coding string, single bool) {
 	return coding, !strings.Contains(coding, ",")
 }
 
-// zstdMaxWindow bounds the memory a vendor's zstd stream can make the
-// decoder hold: 8 MiB is what RFC 8878 asks HTTP decoders to support.
-const zstdMaxWindow = 8 << 20
+// maxWindow bounds the window of a br or zstd stream: the decoded bytes a
+// later part may copy from, which its decoder keeps, so what a page in
+// flight costs the gateway. A stream declares its window (br up to 16 MiB,
+// zstd up to 8 MiB for HTTP, RFC 9659), and one that declares more than
+// maxWindow is refused as undecodable. frontdoor asks banner backends for
+// gzip alone, whose window is 32 KiB: a vendor that answers in br or zstd
+// anyway gets 1 MiB (ngx_brotli's default window is 512 KiB). zstd's
+// decoder holds twice a window this small, brotli's at most one.
+const maxWindow = 1 << 20
+
+// errWindowTooLarge refuses a stream whose window is over maxWindow.
+var errWindowTooLarge = errors.New("content coding window over 1 MiB")
 
 // NewReader returns a reader of the decoded body and a function that
 // releases what the decoder holds.
@@ -70,16 +80,53 @@ func NewReader(coding string, src io.Reader) (io.Reader, func(), error) {
 		fr := flate.NewReader(br)
 		return fr, func() { fr.Close() }, nil //nolint:errcheck
 	case "br":
-		return brotli.NewReader(src), func() {}, nil
+		return newBrotliReader(src)
 	case "zstd":
 		zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(zstdMaxWindow))
+			zstd.WithDecoderMaxWindow(maxWindow))
 		if err != nil {
 			return nil, nil, err
 		}
 		return zr, zr.Close, nil
 	}
 	return nil, nil, errors.New("unsupported content coding " + coding)
+}
+
+// newBrotliReader reads a br stream whose window is at most maxWindow.
+// The brotli package reads any window a stream declares, up to 16 MiB:
+// the first byte, which declares it, is checked first.
+func newBrotliReader(src io.Reader) (io.Reader, func(), error) {
+	var first [1]byte
+	if _, err := io.ReadFull(src, first[:]); err != nil {
+		return nil, nil, err
+	}
+	if brotliWindow(first[0]) > maxWindow {
+		return nil, nil, errWindowTooLarge
+	}
+	return brotli.NewReader(io.MultiReader(bytes.NewReader(first[:]), src)), func() {}, nil
+}
+
+// brotliWindow is the window a br stream that starts with byte b declares:
+// (1 << WBITS) - 16 bytes, WBITS read from the low bits up (RFC 7932
+// section 9.1): a 0 bit is 16; else the next 3 bits n, if not 0, are
+// 17 + n; else the next 3 bits n are 17 for 0, 8 + n for 2 to 7, and 1
+// is the large-window extension, whose WBITS (up to 30) comes later and
+// which browsers do not read.
+func brotliWindow(b byte) int {
+	var wbits int
+	switch n, m := b>>1&7, b>>4&7; {
+	case b&1 == 0:
+		wbits = 16
+	case n != 0:
+		wbits = 17 + int(n)
+	case m == 0:
+		wbits = 17
+	case m == 1:
+		wbits = 30
+	default:
+		wbits = 8 + int(m)
+	}
+	return 1<<wbits - 16
 }
 
 // isZlibHeader reports whether two bytes start a zlib stream: deflate

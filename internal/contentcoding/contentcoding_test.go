@@ -3,10 +3,14 @@ package contentcoding
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/flate"
@@ -28,9 +32,9 @@ func encode(t *testing.T, coding string, plain []byte) []byte {
 	case "raw-deflate":
 		w, err = flate.NewWriter(&buf, flate.DefaultCompression)
 	case "br":
-		w = brotli.NewWriter(&buf)
+		w = brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: 6, LGWin: 20}) // maxWindow
 	case "zstd":
-		w, err = zstd.NewWriter(&buf)
+		w, err = zstd.NewWriter(&buf, zstd.WithWindowSize(maxWindow))
 	default:
 		t.Fatalf("no encoder for %q", coding)
 	}
@@ -119,5 +123,103 @@ func TestNormalizeAndDecodable(t *testing.T) {
 		if Decodable(coding) {
 			t.Errorf("Decodable(%q) = true", coding)
 		}
+	}
+}
+
+// variedPage is an HTML page of size bytes with enough variety that a
+// compressor uses its whole window.
+func variedPage(size int) []byte {
+	rng := rand.New(rand.NewSource(1))
+	var b bytes.Buffer
+	b.WriteString("<!doctype html><html><body>")
+	words := []string{"ticket", "parcel", "refund", "NightDesk", "order", "status", "delivered", "customer"}
+	for b.Len() < size {
+		fmt.Fprintf(&b, "<p>%s %d %s</p>\n", words[rng.Intn(len(words))], rng.Intn(1e9), words[rng.Intn(len(words))])
+	}
+	return b.Bytes()
+}
+
+// encodeWindow encodes plain in br or zstd with a window of 1<<bits bytes.
+func encodeWindow(t *testing.T, coding string, plain []byte, bits int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch coding {
+	case "br":
+		w = brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: 4, LGWin: bits})
+	case "zstd":
+		var err error
+		if w, err = zstd.NewWriter(&buf, zstd.WithWindowSize(1<<bits), zstd.WithEncoderLevel(zstd.SpeedFastest)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Write(plain) //nolint:errcheck // a bytes.Buffer
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestDecoderWindowIsBounded: what a page in flight costs the gateway is
+// its decoder's window, which a br or zstd stream declares (br up to 16
+// MiB, zstd more). A stream that declares more than maxWindow is refused
+// as undecodable, and pages in flight at the bound (the vendor sent 256
+// KiB and takes its time) hold little more than it each (zstd's decoder
+// keeps two windows).
+func TestDecoderWindowIsBounded(t *testing.T) {
+	for bits := 10; bits <= 24; bits++ {
+		first := encodeWindow(t, "br", []byte("<p>hello</p>"), bits)[0]
+		if got := brotliWindow(first); got != 1<<bits-16 {
+			t.Errorf("a br stream of WBITS %d starting %#x: window %d, want %d", bits, first, got, 1<<bits-16)
+		}
+	}
+	page := variedPage(8 << 20)
+	for _, c := range []struct {
+		coding       string
+		bound, large int // window bits
+	}{
+		{"br", 20, 24}, {"zstd", 20, 23},
+	} {
+		t.Run(c.coding, func(t *testing.T) {
+			large := encodeWindow(t, c.coding, page, c.large)
+			w := NewWriter(c.coding, io.Discard, func() {})
+			_, werr := w.Write(large)
+			if err := w.Close(); werr == nil && err == nil {
+				t.Errorf("a stream with a window of %d MiB was decoded", 1<<c.large>>20)
+			}
+
+			body := encodeWindow(t, c.coding, page, c.bound)
+			w = NewWriter(c.coding, io.Discard, func() {})
+			if _, err := w.Write(body); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("a stream with a window of %d KiB: %v", 1<<c.bound>>10, err)
+			}
+
+			const pages = 20
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			var ws []*Writer
+			for range pages {
+				w := NewWriter(c.coding, io.Discard, func() {})
+				if _, err := w.Write(body[:256<<10]); err != nil {
+					t.Fatal(err)
+				}
+				ws = append(ws, w)
+			}
+			time.Sleep(100 * time.Millisecond) // the decoders are waiting for more
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			for _, w := range ws {
+				w.Abort()
+			}
+			per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / pages
+			t.Logf("heap held per page in flight: %d KiB", per>>10)
+			if per > 2*maxWindow+maxWindow/4 {
+				t.Errorf("a page in flight holds %d KiB of the gateway's heap", per>>10)
+			}
+		})
 	}
 }
