@@ -223,33 +223,37 @@ func (bp *bodyPipeline) startBanner(hdr http.Header) bool {
 }
 
 // finish completes the body: the decoder drains (or is stopped, for a body
-// cut short), a sniffed body shorter than the sniffing length is decided,
-// and the banner is appended if no </body> came; a body cut short gets no
-// banner appended. It runs once, in the handler's goroutine, and releases
-// every stage.
-func (bp *bodyPipeline) finish(complete bool) {
+// the proxy did not finish), a sniffed body shorter than the sniffing
+// length is decided, and the banner is appended if no </body> came; a
+// body cut short gets no banner appended. It runs once, in the handler's
+// goroutine, and releases every stage.
+//
+// It returns the error of a body the proxy finished that could not be
+// decoded to its end (a coding broken, cut short or followed by more) or
+// passed on: a browser renders such a page as far as it decodes, so it
+// goes out with its banner, as a page that ended, and the response must
+// then be cut off, not ended as complete (see attemptWriter.serve).
+func (bp *bodyPipeline) finish(complete bool) error {
+	var err error
 	if bp.decoder != nil {
 		if complete {
-			if err := bp.decoder.Close(); err != nil {
-				complete = false
-			}
+			err = bp.decoder.Close()
 		} else {
 			bp.decoder.Abort()
 		}
 		bp.decoder = nil
 	}
 	if bp.sniffer != nil {
-		if err := bp.sniffer.decide(); err != nil {
-			complete = false
+		passErr := bp.sniffer.decide()
+		if passErr == nil && complete && bp.sniffer.transcoder != nil {
+			passErr = bp.sniffer.transcoder.Close()
 		}
-		if complete && bp.sniffer.transcoder != nil {
-			if err := bp.sniffer.transcoder.Close(); err != nil {
-				complete = false
-			}
+		if err == nil {
+			err = passErr
 		}
 	}
 	if bp.injector == nil {
-		return
+		return err
 	}
 	defer func() {
 		bp.injector.Reset(nil, nil)
@@ -258,13 +262,19 @@ func (bp *bodyPipeline) finish(complete bool) {
 	}()
 	if !complete {
 		bp.injector.Flush() //nolint:errcheck // the response is already broken
-		return
+		return err
 	}
-	result, err := bp.injector.Close()
-	if err != nil {
-		return
+	result, closeErr := bp.injector.Close()
+	if closeErr != nil {
+		return closeErr
 	}
 	bp.policy.stats.banner(result.String())
+	if err != nil {
+		// The banner must reach the customer before the cut: the server
+		// drops what it buffers of a response it aborts.
+		http.NewResponseController(bp.dst).Flush() //nolint:errcheck // the response is cut off anyway
+	}
+	return err
 }
 
 var injectorPool = sync.Pool{New: func() any { return banner.NewInjector(nil, nil) }}

@@ -183,13 +183,16 @@ func (aw *attemptWriter) statusOrOK() int {
 // finish ends the attempt's response in the handler's goroutine: the body
 // pipeline drains and is released, and the trailers the proxy added after
 // the body are held to the policy. After it nothing frontdoor started
-// writes to the customer.
-func (aw *attemptWriter) finish(complete bool) {
+// writes to the customer. It returns the error of a page body that could
+// not be read or passed on to its end (see bodyPipeline.finish).
+func (aw *attemptWriter) finish(complete bool) error {
+	var err error
 	if aw.body != nil {
-		aw.body.finish(complete)
+		err = aw.body.finish(complete)
 		aw.body = nil
 	}
 	if aw.wroteHeader && !aw.swallowed && aw.detached == nil {
 		aw.policy.scrubTrailers(aw.ResponseWriter.Header())
 	}
+	return err
 }

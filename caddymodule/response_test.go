@@ -344,3 +344,62 @@ func TestPageInAWideWindowGetsABrandPage(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenCompressedPageNeverEndsWithoutBanner: a page whose coding is
+// broken (gzip without its trailer, a wrong CRC, bytes after it, br cut
+// short) is one a browser renders as far as it decodes. Still held, it
+// gives the customer the brand 502; once its head has passed, what came
+// goes out with the banner and the response is cut off, never ended as
+// a complete page.
+func TestBrokenCompressedPageNeverEndsWithoutBanner(t *testing.T) {
+	page := "<!doctype html><html><head><title>NightDesk</title></head><body><h1>NightDesk ticket 42</h1><p>Call NightDesk on +1 900 555 0199</p>"
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		io.WriteString(zw, s) //nolint:errcheck // a bytes.Buffer
+		zw.Close()
+		return b.Bytes()
+	}
+	whole := gz(page)
+	badCRC := bytes.Clone(whole)
+	badCRC[len(badCRC)-8] ^= 0xff
+	big := gz(page + strings.Repeat("<p>NightDesk answer line, with a few words to it.</p>\n", 4000))
+	var br bytes.Buffer
+	bw := brotli.NewWriterOptions(&br, brotli.WriterOptions{Quality: 5, LGWin: 20}) // within the window bound
+	io.WriteString(bw, page)                                                        //nolint:errcheck
+	bw.Close()
+	cases := []struct {
+		name, coding string
+		body         []byte
+		held         bool // the page fits the whole-page hold
+	}{
+		{"gzip without its trailer", "gzip", whole[:len(whole)-8], true},
+		{"gzip with a wrong CRC", "gzip", badCRC, true},
+		{"gzip with bytes after it", "gzip", append(bytes.Clone(whole), "junk"...), true},
+		{"br cut before its last byte", "br", br.Bytes()[:br.Len()-1], true},
+		{"a 200 KB page in gzip without its trailer", "gzip", big[:len(big)-8], false},
+	}
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		c := cases[len(r.URL.Path)-len("/support/")]
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Encoding", c.coding)
+		w.Header().Set("Content-Length", strconv.Itoa(len(c.body)))
+		w.Write(c.body)
+	})
+	gw := bannerGateway(t, vendor)
+	for k, c := range cases {
+		res, err := http.Get(gw.URL + "/support/" + strings.Repeat("x", k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		vendors, banner := strings.Contains(string(body), "NightDesk ticket 42"), strings.Contains(string(body), `id="frontdoor-banner"`)
+		switch {
+		case c.held && (res.StatusCode != http.StatusBadGateway || vendors):
+			t.Errorf("%s: %d, the vendor's page %v, banner %v; want the brand 502", c.name, res.StatusCode, vendors, banner)
+		case !c.held && (err == nil || !banner):
+			t.Errorf("%s: %d, read error %v, banner %v; want the page cut off with its banner", c.name, res.StatusCode, err, banner)
+		}
+	}
+}

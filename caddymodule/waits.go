@@ -224,11 +224,18 @@ type attemptKey struct{}
 // serve runs the backend's proxy with this writer and finishes the
 // response whatever happens: on a panic (the proxy aborts a response it
 // cannot complete with http.ErrAbortHandler) it returns the panic's value
-// for ServeHTTP to count the attempt and panic again.
+// for ServeHTTP to count the attempt and panic again. A page the proxy
+// carried to its end but whose body could not be decoded is aborted the
+// same way: the customer gets the brand page while it is held, and a cut
+// off response once it has passed, never a vendor's page ended as
+// complete without its banner.
 func (aw *attemptWriter) serve(proxy caddyhttp.MiddlewareHandler, r *http.Request, next caddyhttp.Handler) (aborted any, err error) {
 	defer func() {
 		aborted = recover()
-		aw.finish(err == nil && aborted == nil)
+		complete := err == nil && aborted == nil
+		if bodyErr := aw.finish(complete); bodyErr != nil && complete {
+			aborted = http.ErrAbortHandler
+		}
 	}()
 	err = proxy.ServeHTTP(aw, r, next)
 	return nil, err

@@ -146,6 +146,7 @@ type Writer struct {
 	done       chan error
 	flush      func()
 	flushWants atomic.Bool
+	written    bool // a compressed byte came
 }
 
 // NewWriter starts decoding a body in the coding (one [Decodable] names)
@@ -195,17 +196,26 @@ func (d *Writer) copy(coding string, dst io.Writer, src io.Reader) error {
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // Write passes compressed bytes to the decoding goroutine.
-func (d *Writer) Write(p []byte) (int, error) { return d.pw.Write(p) }
+func (d *Writer) Write(p []byte) (int, error) {
+	d.written = d.written || len(p) > 0
+	return d.pw.Write(p)
+}
 
 // RequestFlush asks the decoding goroutine to flush once the bytes it has
 // read so far are written: it alone writes to the destination.
 func (d *Writer) RequestFlush() { d.flushWants.Store(true) }
 
 // Close ends the compressed body and waits until all of it has been
-// decoded and passed on; it returns the decoding or writing error.
+// decoded and passed on; it returns the decoding or writing error. An
+// empty body is an empty page in any coding, as browsers take it, though
+// it holds no stream.
 func (d *Writer) Close() error {
 	d.pw.Close()
-	return <-d.done
+	err := <-d.done
+	if !d.written {
+		return nil
+	}
+	return err
 }
 
 // Abort stops decoding a body that will not be completed and waits for

@@ -105,6 +105,18 @@ func TestWriterReportsABrokenBody(t *testing.T) {
 	}
 }
 
+// TestWriterTakesAnEmptyBodyAsEmpty: a body of no bytes holds no stream
+// of its coding, and browsers render it as an empty page: Close reports
+// no error for it.
+func TestWriterTakesAnEmptyBodyAsEmpty(t *testing.T) {
+	for _, coding := range []string{"gzip", "deflate", "br", "zstd"} {
+		var out bytes.Buffer
+		if err := NewWriter(coding, &out, func() {}).Close(); err != nil || out.Len() != 0 {
+			t.Errorf("%s: an empty body gave %q, %v", coding, out.Bytes(), err)
+		}
+	}
+}
+
 func TestNormalizeAndDecodable(t *testing.T) {
 	for _, c := range []struct {
 		lines  []string
