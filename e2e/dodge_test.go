@@ -141,3 +141,41 @@ func TestBannerRendersOnDodgePages(t *testing.T) {
 		})
 	}
 }
+
+// TestBannerRendersOnPageCutOff: a vendor sends a long page (past the 64
+// KiB frontdoor holds whole) and hangs up before its end. Chromium
+// renders what came, so what came ends with the banner before the
+// response is cut off.
+func TestBannerRendersOnPageCutOff(t *testing.T) {
+	t.Parallel()
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
+		var b strings.Builder
+		b.WriteString("<!doctype html><html><head><title>NightDesk</title></head><body><h1>VENDOR-CONTENT: call NightDesk on +1 900 555 0199</h1>")
+		for b.Len() < 120<<10 {
+			b.WriteString("<p>NightDesk answer line, with a few words to it.</p>\n")
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", "1000000")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, b.String())
+		w.(http.Flusher).Flush()
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close() // the vendor hangs up 880 KB short
+		}
+	})
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey vendor /v/* {
+			backend shipco {
+				owner outsourced
+				vendor NightDesk
+				to %s
+			}
+		}`, vendor.URL)))
+	ctx := newBrowser(t)
+	err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/v/ticket"))
+	t.Logf("navigate: %v", err) // the page is cut off: Chromium may report it
+	if got := browse(t, ctx, chromedp.Evaluate[string](bannerRendered)); got != "ok" {
+		screenshot(t, ctx, "cut-off")
+		t.Errorf("the page the vendor cut off renders with %s", got)
+	}
+}
