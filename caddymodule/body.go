@@ -176,11 +176,11 @@ func (bp *bodyPipeline) flush() error {
 
 // flushStages runs on the goroutine that writes the page.
 func (bp *bodyPipeline) flushStages() error {
-	if bp.sniffer != nil {
-		if !bp.sniffer.decided && bp.sniffer.n == 0 {
-			return nil // nothing to sniff yet: the headers wait for the body
+	if s := bp.sniffer; s != nil {
+		if !s.decided && !s.decidable() {
+			return nil // the headers wait for the sample, as the browser does
 		}
-		if err := bp.sniffer.decide(); err != nil {
+		if err := s.decide(); err != nil {
 			return err
 		}
 	}
@@ -352,12 +352,7 @@ func (s *pageSniffer) decide() error {
 	s.out = bp.dst
 	if rendersAsPage(page, bp.req) && bp.startBanner(hdr) {
 		s.out = bp.injector
-		label, hasLabel := page.Param("charset")
-		decide := htmlcharset.Decide
-		if mimetype.IsXML(page) {
-			decide = htmlcharset.DecideXML // XHTML too: the browser read it as XML
-		}
-		charset := decide(s.held[:s.n], label, hasLabel)
+		charset := s.charsetOf(page)
 		if charset.Transcode {
 			s.transcoder = charset.NewTranscoder(bp.injector)
 			s.out = s.transcoder
@@ -373,6 +368,31 @@ func (s *pageSniffer) decide() error {
 	bp.dst.WriteHeader(bp.status)
 	_, s.err = s.out.Write(s.held[:s.n])
 	return s.err
+}
+
+// charsetOf decides the charset of a page of type page from what the
+// sniffer holds, as the browser does.
+func (s *pageSniffer) charsetOf(page mimetype.MIMEType) htmlcharset.Decision {
+	label, hasLabel := page.Param("charset")
+	decide := htmlcharset.Decide
+	if mimetype.IsXML(page) {
+		decide = htmlcharset.DecideXML // XHTML too: the browser read it as XML
+	}
+	return decide(s.held[:s.n], label, hasLabel)
+}
+
+// decidable reports whether what the sniffer holds, short of its sample,
+// already decides the page as the browser will: a flush then sends the
+// headers and what came. A sniffed type and a charset from the document
+// (the <meta> prescan, the guess) need the whole sample, which the
+// browser waits for too; a byte order mark, once its bytes are in, or the
+// charset of the vendor's Content-Type decides at once. A flush before
+// then is held (a few bytes) until the sample fills or the body ends.
+func (s *pageSniffer) decidable() bool {
+	if !s.typed || s.n < len("\xef\xbb\xbf") {
+		return false
+	}
+	return s.charsetOf(s.page).Source != htmlcharset.FromDocument
 }
 
 // banner counts where the banner went on one of the backend's pages.

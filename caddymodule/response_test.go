@@ -404,3 +404,69 @@ func TestBrokenCompressedPageNeverEndsWithoutBanner(t *testing.T) {
 		}
 	}
 }
+
+// TestFlushWaitsForTheSniffingSample: a flush does not make the start of
+// a page decide what it is before the sample a browser decides on: the
+// first 512 bytes sniffed for a type, the first 1024 prescanned for a
+// <meta> charset (Chromium waits for them too). An untyped page whose
+// first flushed write is a blank line is HTML, with the banner; a page
+// whose <meta charset> comes after its first flush keeps that charset.
+// A byte order mark or the Content-Type's charset decides at once: such
+// a page's first part is not held.
+func TestFlushWaitsForTheSniffingSample(t *testing.T) {
+	sjis := []byte{0x83, 0x54, 0x83, 0x7c, 0x81, 0x5b, 0x83, 0x67} // サポート in Shift_JIS
+	release := make(chan struct{})
+	rest := append(append([]byte("<meta charset=\"shift_jis\">\n<title>NightDesk</title></head><body><h1>"), sjis...), "</h1></body></html>"...)
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/support/untyped":
+			w.Header()["Content-Type"] = nil // none, and none sniffed by net/http
+			io.WriteString(w, "\n")
+		case "/support/meta":
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<!doctype html>\n<html lang=\"ja\">\n<head>\n")
+		case "/support/labelled":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, "<!doctype html>\n<html>\n<head>\n")
+		}
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-time.After(time.Second): // time under test: the vendor takes its time over the rest
+		}
+		if r.URL.Path == "/support/untyped" {
+			io.WriteString(w, "<!doctype html><html><head><title>NightDesk</title></head><body><h1>Call NightDesk</h1></body></html>")
+			return
+		}
+		w.Write(rest)
+	})
+	gw := bannerGateway(t, vendor)
+	get := func(path string) (*http.Response, string) {
+		res, err := http.Get(gw.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res, string(body)
+	}
+	res, body := get("/support/untyped")
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !strings.Contains(body, `id="frontdoor-banner"`) {
+		t.Errorf("an untyped page whose first flush is a blank line went out as %q, banner %v", ct, strings.Contains(body, `id="frontdoor-banner"`))
+	}
+	res, _ = get("/support/meta")
+	if ct := strings.ToLower(res.Header.Get("Content-Type")); !strings.Contains(ct, "charset=shift_jis") {
+		t.Errorf("a page with <meta charset=\"shift_jis\"> after its first flush went out as %q", ct)
+	}
+	start := time.Now()
+	res, err := http.Get(gw.URL + "/support/labelled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	first, err := bufio.NewReader(res.Body).ReadString('>')
+	if took := time.Since(start); err != nil || took > 500*time.Millisecond {
+		t.Errorf("the first part of a page labelled utf-8 came after %s (%q, %v): held though its header decides", took.Round(time.Millisecond), first, err)
+	}
+	close(release)
+}
