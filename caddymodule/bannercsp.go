@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/frontdoor-dev/frontdoor/internal/banner"
@@ -22,6 +23,26 @@ type cspPatch struct {
 // than the rest of starting the banner.
 type bannerCSP struct {
 	last atomic.Pointer[cspPatch]
+}
+
+// patchHeaders makes the headers of a page the banner goes into, and of
+// a 304 that revalidates one (the browser renders the page it cached
+// under the 304's headers), say what the customer's page is: the vendor's
+// policies allow the banner's style, and nothing describes the vendor's
+// body instead. It reports whether the page runs scripts.
+func (b *bannerPolicy) patchHeaders(hdr http.Header) (scripting bool) {
+	scripting = b.csp.apply(hdr, b.styleHashes)
+	// The length changes by more than the banner: what closes a page left
+	// open, and transcoding to UTF-8.
+	hdr.Del("Content-Length")
+	if etag := hdr.Get("Etag"); etag != "" && !strings.HasPrefix(etag, "W/") {
+		hdr.Set("Etag", "W/"+etag)
+	}
+	for _, name := range []string{"Content-Md5", "Digest", "Repr-Digest", "Content-Digest", "Trailer"} {
+		hdr.Del(name) // they describe the vendor's body, trailers included
+	}
+	hdr.Set("Accept-Ranges", "none")
+	return scripting
 }
 
 // apply patches hdr's policies for the banner, in place, and reports

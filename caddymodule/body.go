@@ -18,10 +18,11 @@ import (
 type bodyPlan int
 
 const (
-	bodyAsIs    bodyPlan = iota // not a page, or one that must not change
-	bodyBanner                  // a page: the start of the body decides its charset, and the banner goes in
-	bodySniffed                 // no usable Content-Type: the start of the body decides its type
-	bodyRefused                 // a page in a coding frontdoor cannot read, or a body no browser should render
+	bodyAsIs        bodyPlan = iota // not a page, or one that must not change
+	bodyBanner                      // a page: the start of the body decides its charset, and the banner goes in
+	bodySniffed                     // no usable Content-Type: the start of the body decides its type
+	bodyRefused                     // a page in a coding frontdoor cannot read, or a body no browser should render
+	bodyRevalidated                 // a 304 for a page: no body, and the headers the banner's page had
 )
 
 // planBody decides whether a final response of a banner backend gets the
@@ -30,8 +31,9 @@ const (
 // would, and a body a browser would render but frontdoor cannot read is
 // refused. The type is what a browser takes from all the Content-Type
 // lines (WHATWG "extract a MIME type"): a vendor cannot send text/plain
-// to the gateway and text/html to the browser. It returns the coding to
-// decode ("" for none).
+// to the gateway and text/html to the browser. A 304 revalidating a page
+// keeps the headers the banner gave it. It returns the coding to decode
+// ("" for none).
 func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header) (plan bodyPlan, coding string, page mimetype.MIMEType) {
 	page, typed := mimetype.Extract(hdr["Content-Type"])
 	typed = typed && !mimetype.Sniffed(page, typed)
@@ -51,6 +53,11 @@ func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header)
 		isAttachment(hdr["Content-Disposition"]):
 		if typed {
 			p.stats.banner("skipped")
+		}
+		if status == http.StatusNotModified && isNavigation(x.req) {
+			// The browser renders the page it cached, banner and all,
+			// under this answer's headers (RFC 9111 section 4.3.4).
+			return bodyRevalidated, "", page
 		}
 		return bodyAsIs, "", page
 	}
@@ -205,21 +212,10 @@ func (bp *bodyPipeline) startBanner(hdr http.Header) bool {
 	}
 	bp.injector = injectorPool.Get().(*banner.Injector)
 	bp.injector.Reset(bp.dst, page)
-	bp.injector.SetScripting(b.csp.apply(hdr, b.styleHashes))
-	// The length changes by more than the banner: what closes a page left
-	// open, and transcoding to UTF-8. The hold sends a page it kept whole
-	// with its new length.
-	hdr.Del("Content-Length")
+	bp.injector.SetScripting(b.patchHeaders(hdr))
 	if hold, ok := bp.dst.(*headHold); ok {
-		hold.holdWholePage()
+		hold.holdWholePage() // it sends a page it kept whole with its new length
 	}
-	if etag := hdr.Get("Etag"); etag != "" && !strings.HasPrefix(etag, "W/") {
-		hdr.Set("Etag", "W/"+etag)
-	}
-	for _, name := range []string{"Content-Md5", "Digest", "Repr-Digest", "Content-Digest", "Trailer"} {
-		hdr.Del(name) // they describe the vendor's body, trailers included
-	}
-	hdr.Set("Accept-Ranges", "none")
 	return true
 }
 

@@ -113,6 +113,8 @@ func (aw *attemptWriter) WriteHeader(status int) {
 			if aw.body != nil {
 				return // the sniffer writes the header once the body shows its type and charset
 			}
+		case bodyRevalidated:
+			p.banner.patchHeaders(hdr)
 		}
 	}
 	aw.ResponseWriter.WriteHeader(status)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -469,4 +470,45 @@ func TestFlushWaitsForTheSniffingSample(t *testing.T) {
 		t.Errorf("the first part of a page labelled utf-8 came after %s (%q, %v): held though its header decides", took.Round(time.Millisecond), first, err)
 	}
 	close(release)
+}
+
+// TestRevalidatedPageKeepsBannerHeaders: a browser renders the page it
+// cached, banner and all, under the headers of the vendor's 304 (RFC 9111
+// section 4.3.4). The 304 of a page gets the banner's changes of the 200:
+// the vendor's policy with the banner's style allowed, the ETag weakened.
+// A 304 for what a page loads (an image) is left as it is.
+func TestRevalidatedPageKeepsBannerHeaders(t *testing.T) {
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-abc'")
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") != "" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, vendorPage)
+	})
+	h := provisionHandler(t, nightdeskSite(vendor.addr()), monday10)
+	request := func(mode, inm string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/support/ticket", nil)
+		r.Header.Set("Sec-Fetch-Mode", mode)
+		if inm != "" {
+			r.Header.Set("If-None-Match", inm)
+		}
+		return serve(t, h, r, nil)
+	}
+	page := request("navigate", "")
+	if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), `id="frontdoor-banner"`) {
+		t.Fatalf("the page: %d %q", page.Code, page.Body)
+	}
+	revalidated := request("navigate", page.Header().Get("ETag"))
+	for _, name := range []string{"Content-Security-Policy", "Etag", "Accept-Ranges"} {
+		if got, want := revalidated.Header().Values(name), page.Header().Values(name); revalidated.Code != http.StatusNotModified || !slices.Equal(got, want) {
+			t.Errorf("%d revalidating the page: %s %q, the page had %q", revalidated.Code, name, got, want)
+		}
+	}
+	image := request("no-cors", `"v1"`)
+	if got := image.Header().Get("ETag"); image.Code != http.StatusNotModified || got != `"v1"` {
+		t.Errorf("%d revalidating an image: ETag %q, want the vendor's", image.Code, got)
+	}
 }

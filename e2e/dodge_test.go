@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -177,5 +178,57 @@ func TestBannerRendersOnPageCutOff(t *testing.T) {
 	if got := browse(t, ctx, chromedp.Evaluate[string](bannerRendered)); got != "ok" {
 		screenshot(t, ctx, "cut-off")
 		t.Errorf("the page the vendor cut off renders with %s", got)
+	}
+}
+
+// TestBannerKeepsItsStyleOnRevalidatedPage: a vendor page with a strict
+// CSP, an ETag and Cache-Control: no-cache. The first load shows the
+// banner styled (its style hash is added to the policy); the second load
+// is revalidated, the vendor answers 304 with its own policy (as any
+// server sending the header on every response does), and Chromium
+// renders the cached page under the 304's headers: the banner keeps its
+// style.
+func TestBannerKeepsItsStyleOnRevalidatedPage(t *testing.T) {
+	t.Parallel()
+	var notModified atomic.Int32
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-abc'")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("ETag", `"v1"`)
+		if strings.Contains(r.Header.Get("If-None-Match"), `"v1"`) {
+			notModified.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><html><head><title>ShipCo</title>
+<style nonce="abc">body{background:#fafafa;font-family:serif}</style></head>
+<body><h1>Parcel 1001</h1><p>In transit.</p></body></html>`)
+	})
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey vendor /v/* {
+			backend shipco {
+				owner outsourced
+				vendor ShipCo
+				to %s
+			}
+		}`, vendor.URL)))
+	ctx := newBrowser(t)
+	position := func() string {
+		return browse(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById('frontdoor-banner')).position`))
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/v/track"), chromedp.WaitReady(chromedp.ID("frontdoor-banner"))); err != nil {
+		t.Fatal(err)
+	}
+	first := position()
+	if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/v/track"), chromedp.WaitReady(chromedp.ID("frontdoor-banner"))); err != nil {
+		t.Fatal(err)
+	}
+	second := position()
+	if notModified.Load() == 0 {
+		t.Fatal("the browser did not revalidate: test setup")
+	}
+	if first != "fixed" || second != "fixed" {
+		t.Errorf("banner position %q on first load, %q after a 304: its style was blocked by the vendor's CSP", first, second)
 	}
 }
