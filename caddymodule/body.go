@@ -282,8 +282,13 @@ const cutOffLinger = 250 * time.Millisecond
 // gives a customer who got the page's head time to parse it.
 func (bp *bodyPipeline) lingerOnBanner() {
 	http.NewResponseController(bp.dst).Flush() //nolint:errcheck // the response is cut off anyway
-	if hold, ok := bp.dst.(*headHold); ok && hold.passed && !hold.lost && bp.req.Context().Err() == nil {
-		time.Sleep(cutOffLinger)
+	if hold, ok := bp.dst.(*headHold); ok && hold.passed && !hold.lost {
+		linger := time.NewTimer(cutOffLinger)
+		defer linger.Stop()
+		select {
+		case <-linger.C:
+		case <-bp.req.Context().Done(): // the customer left: nobody to parse it
+		}
 	}
 }
 
