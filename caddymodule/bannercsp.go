@@ -42,6 +42,14 @@ func (b *bannerPolicy) patchHeaders(hdr http.Header) (scripting bool) {
 		hdr.Del(name) // they describe the vendor's body, trailers included
 	}
 	hdr.Set("Accept-Ranges", "none")
+	// The page carries this request's reference and the customer's own
+	// feedback links: no shared cache may keep it for the next customer,
+	// whatever the vendor said (public, s-maxage, or the targeted fields
+	// of RFC 9213 and Edge Architecture), and a browser revalidates it,
+	// which its 304 gets these headers for.
+	hdr.Set("Cache-Control", "private, no-cache")
+	hdr.Del("Cdn-Cache-Control")
+	hdr.Del("Surrogate-Control")
 	return scripting
 }
 

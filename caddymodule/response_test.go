@@ -512,3 +512,40 @@ func TestRevalidatedPageKeepsBannerHeaders(t *testing.T) {
 		t.Errorf("%d revalidating an image: ETag %q, want the vendor's", image.Code, got)
 	}
 }
+
+// A bannered page carries this request's reference and the customer's
+// own feedback links: whatever the vendor says of caching it, no shared
+// cache may keep it to serve the next customer (Cache-Control private,
+// and the targeted CDN-Cache-Control and Surrogate-Control go), and the
+// browser revalidates it. Its revalidation says the same.
+func TestBanneredPageIsPrivate(t *testing.T) {
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600, s-maxage=86400")
+		w.Header().Set("CDN-Cache-Control", "max-age=86400")
+		w.Header().Set("Surrogate-Control", "max-age=86400")
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") != "" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, vendorPage)
+	})
+	h := provisionHandler(t, nightdeskSite(vendor.addr()), monday10)
+	for _, inm := range []string{"", `W/"v1"`} {
+		r := httptest.NewRequest("GET", "/support/ticket", nil)
+		r.Header.Set("Sec-Fetch-Mode", "navigate")
+		if inm != "" {
+			r.Header.Set("If-None-Match", inm)
+		}
+		w := serve(t, h, r, nil)
+		if got := w.Header().Values("Cache-Control"); w.Code != http.StatusOK && w.Code != http.StatusNotModified || !slices.Equal(got, []string{"private, no-cache"}) {
+			t.Errorf("%d (If-None-Match %q): Cache-Control %q, want private, no-cache", w.Code, inm, got)
+		}
+		for _, name := range []string{"Cdn-Cache-Control", "Surrogate-Control"} {
+			if got := w.Header().Get(name); got != "" {
+				t.Errorf("%d: %s %q passed", w.Code, name, got)
+			}
+		}
+	}
+}
