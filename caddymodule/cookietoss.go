@@ -29,8 +29,9 @@ import (
 //
 // A single planted cookie, in a browser that has none of its own (a
 // customer not logged in), cannot be told from the brand's: only a
-// __Host- name, which no other host can write, keeps that out (see
-// warnTossableSession).
+// __Host- name, which no other host can write, keeps that out (a site with
+// vendor origins and another session cookie logs a warning at start, in
+// provisionOrigins).
 
 // maxTossDomains bounds the Domain values at which a planted cookie is
 // expired: the host and its parents below the public suffix.
@@ -38,11 +39,14 @@ const maxTossDomains = 4
 
 // defuseTossedCookie removes every value of cookie name from r when it
 // comes more than once with different values, and expires the ones a
-// parent domain could have planted, on w. It reports whether it did.
-func defuseTossedCookie(w http.Header, r *http.Request, name string) bool {
+// parent domain could have planted, on w.
+func defuseTossedCookie(w http.Header, r *http.Request, name string) {
 	lines := r.Header["Cookie"]
-	if name == "" || !mentionedTwice(lines, name) || !conflicting(lines, name) {
-		return false
+	if name == "" || !mentionedTwice(lines, name) {
+		return
+	}
+	if _, conflict := cookieline.Value(lines, name); !conflict {
+		return
 	}
 	kept := lines[:0:0]
 	for _, line := range lines {
@@ -75,7 +79,6 @@ func defuseTossedCookie(w http.Header, r *http.Request, name string) bool {
 			w.Add("Set-Cookie", name+"=; Domain="+domain+"; Path="+path+"; Max-Age=0"+secure)
 		}
 	}
-	return true
 }
 
 // mentionedTwice is the cheap test every request pays: whether the name
@@ -86,23 +89,6 @@ func mentionedTwice(lines []string, name string) bool {
 		if n += strings.Count(line, name); n > 1 {
 			return true
 		}
-	}
-	return false
-}
-
-// conflicting reports whether cookie name comes with two different values.
-func conflicting(lines []string, name string) bool {
-	first, seen := "", false
-	for n, part := range cookieline.Parts(lines) {
-		if n != name {
-			continue
-		}
-		_, v, _ := strings.Cut(part, "=")
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		if seen && v != first {
-			return true
-		}
-		first, seen = v, true
 	}
 	return false
 }

@@ -297,17 +297,9 @@ func (h *Handler) noteLookupFailure(j *journeyRoute, reason string, err error) {
 // secret shopper's customer outside the shopper's own visits: anyone could
 // spell it, and be that customer to a vendor, in contacts and ratings.
 func sessionCookie(r *http.Request, name string) string {
-	found := ""
-	for n, part := range cookieline.Parts(r.Header["Cookie"]) {
-		if n != name {
-			continue
-		}
-		_, v, _ := strings.Cut(part, "=")
-		v = strings.Trim(strings.TrimSpace(v), `"`)
-		if found != "" && v != found {
-			return ""
-		}
-		found = v
+	found, conflict := cookieline.Value(r.Header["Cookie"], name)
+	if conflict {
+		return ""
 	}
 	if strings.HasPrefix(found, shopper.SessionPrefix) && shopper.VisitOf(r.Context()) == nil {
 		return ""

@@ -34,6 +34,7 @@ func TestSessionCookie(t *testing.T) {
 		{"value with =", []string{"acme_session=YWJj=="}, "YWJj=="},
 		{"duplicates that differ name no session", []string{"acme_session=one; acme_session=two"}, ""},
 		{"duplicates that agree", []string{"acme_session=one", "acme_session=one"}, "one"},
+		{"an empty duplicate differs too", []string{"acme_session=; acme_session=two"}, ""},
 		{"empty value", []string{"acme_session="}, ""},
 		{"absent", []string{"theme=dark"}, ""},
 		{"no header", nil, ""},

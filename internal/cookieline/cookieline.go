@@ -30,6 +30,26 @@ func Parts(lines []string) iter.Seq2[string, string] {
 	}
 }
 
+// Value returns the value of the named cookie in Cookie header lines,
+// unquoted, "" if there is none, and whether the name comes more than once
+// with different values (which no server can tell apart: one of them may
+// have been planted for the host by another host of the site).
+func Value(lines []string, name string) (value string, conflict bool) {
+	seen := false
+	for n, part := range Parts(lines) {
+		if n != name {
+			continue
+		}
+		_, v, _ := strings.Cut(part, "=")
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		if seen && v != value {
+			return "", true
+		}
+		value, seen = v, true
+	}
+	return value, false
+}
+
 // MatchingPaths lists the cookie paths that match a request path (as the
 // browser sends it, percent-encoded), at most max of them: "/", and each
 // directory above it with and without its trailing slash (RFC 6265bis

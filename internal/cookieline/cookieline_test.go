@@ -33,3 +33,21 @@ func TestMatchingPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestValue(t *testing.T) {
+	for _, c := range []struct {
+		lines    []string
+		value    string
+		conflict bool
+	}{
+		{[]string{"a=1; sid=x"}, "x", false},
+		{[]string{`sid="x"`, "sid=x"}, "x", false},
+		{[]string{"sid=x; sid=y"}, "", true},
+		{[]string{"sid=; sid=y"}, "", true},
+		{[]string{"a=1"}, "", false},
+	} {
+		if v, conflict := Value(c.lines, "sid"); v != c.value || conflict != c.conflict {
+			t.Errorf("Value(%q) = %q, %v; want %q, %v", c.lines, v, conflict, c.value, c.conflict)
+		}
+	}
+}
