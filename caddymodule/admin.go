@@ -359,20 +359,28 @@ const trailListed = 100
 // readTrail reads the customer's trail in every Redis the handlers' sites
 // use (two sites may each have their own), newest first.
 func readTrail(ctx context.Context, handlers []*Handler, customer string) ([]fleet.Entry, error) {
+	return readEverySite(handlers, trailListed,
+		func(c redis.UniversalClient) ([]fleet.Entry, error) { return fleet.Read(ctx, c, customer, trailListed) },
+		func(e fleet.Entry) time.Time { return e.Time })
+}
+
+// readEverySite reads records from every Redis the handlers' sites use,
+// each once, and merges them newest first, at most n.
+func readEverySite[T any](handlers []*Handler, n int, read func(redis.UniversalClient) ([]T, error), at func(T) time.Time) ([]T, error) {
 	clients := siteRedis(handlers)
 	if len(clients) == 0 {
 		return nil, errNoRedis
 	}
-	var all []fleet.Entry
+	var all []T
 	for _, c := range clients {
-		entries, err := fleet.Read(ctx, c, customer, trailListed)
+		records, err := read(c)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, entries...)
+		all = append(all, records...)
 	}
-	slices.SortStableFunc(all, func(a, b fleet.Entry) int { return b.Time.Compare(a.Time) })
-	return all[:min(len(all), trailListed)], nil
+	slices.SortStableFunc(all, func(a, b T) int { return at(b).Compare(at(a)) })
+	return all[:min(len(all), n)], nil
 }
 
 // errNoRedis: no site of the gateway has a session Redis.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"text/tabwriter"
@@ -18,6 +17,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/frontdoor-dev/frontdoor/config"
@@ -193,20 +193,9 @@ func (orphansAPI) list(w http.ResponseWriter, r *http.Request) error {
 // readOrphans reads the n most recent orphans of every Redis the
 // handlers' sites use, newest first.
 func readOrphans(ctx context.Context, handlers []*Handler, n int64) ([]fleet.Orphan, error) {
-	clients := siteRedis(handlers)
-	if len(clients) == 0 {
-		return nil, errNoRedis
-	}
-	var all []fleet.Orphan
-	for _, c := range clients {
-		orphans, err := fleet.ReadOrphans(ctx, c, n, 0)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, orphans...)
-	}
-	slices.SortStableFunc(all, func(a, b fleet.Orphan) int { return b.Time.Compare(a.Time) })
-	return all[:min(int64(len(all)), n)], nil
+	return readEverySite(handlers, int(n),
+		func(c redis.UniversalClient) ([]fleet.Orphan, error) { return fleet.ReadOrphans(ctx, c, n, 0) },
+		func(o fleet.Orphan) time.Time { return o.Time })
 }
 
 func orphansCommand() caddycmd.Command {

@@ -347,7 +347,7 @@ func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (c *Context,
 	// first caller going away must not cancel it; Timeout bounds it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
-	key := strings.Join(s.keyParts, id)
+	key := s.keyOf(id)
 
 	var vals []any
 	if len(fs.names) == 0 {
@@ -372,14 +372,17 @@ func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (c *Context,
 	if left == -2 { // PTTL's answer for a missing key
 		return nil, ResultMiss, -1, nil
 	}
-	return s.contextOf(fs, vals, &s.dropped), ResultHit, left, nil
+	c, dropped := contextOf(fs, vals)
+	if dropped > 0 {
+		s.dropped.Add(uint64(dropped))
+	}
+	return c, ResultHit, left, nil
 }
 
 // contextOf is the context of the values HMGET read for the fields of fs,
-// without those unfit for a header, which it counts in dropped unless
-// that is nil.
-func (s *Store) contextOf(fs *FieldSet, vals []any, dropped *atomic.Uint64) *Context {
-	c := &Context{fs: fs, values: make([]value, len(fs.names))}
+// without those unfit for a header, and how many it dropped.
+func contextOf(fs *FieldSet, vals []any) (c *Context, dropped int) {
+	c = &Context{fs: fs, values: make([]value, len(fs.names))}
 	for i, v := range vals {
 		if i >= len(c.values) {
 			break
@@ -389,16 +392,18 @@ func (s *Store) contextOf(fs *FieldSet, vals []any, dropped *atomic.Uint64) *Con
 		}
 		str, ok := v.(string)
 		if !ok || !validValue(str) {
-			if dropped != nil {
-				dropped.Add(1)
-			}
+			dropped++
 			continue
 		}
 		c.values[i] = value{s: str, ok: true}
 		c.n++
 	}
-	return c
+	return c, dropped
 }
+
+// keyOf is the Redis key of session id: the key template expanded, as
+// ExpandKey does, from its parts split once.
+func (s *Store) keyOf(id string) string { return strings.Join(s.keyParts, id) }
 
 // fetchError wraps a failed read: a key of the wrong type, a timeout, or
 // anything else Redis or the connection said.

@@ -214,7 +214,7 @@ func (s *Store) track(h uint64, fs *FieldSet, id string, found *Context, until i
 	read := new(trackedRead)
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), trackedReadKey{}, read), s.timeout)
 	defer cancel()
-	key := strings.Join(s.keyParts, id)
+	key := s.keyOf(id)
 	var c *Context
 	gone := false
 	if len(fs.names) == 0 {
@@ -222,13 +222,14 @@ func (s *Store) track(h uint64, fs *FieldSet, id string, found *Context, until i
 		if err != nil {
 			return // the lookup's answer stays for the TTL
 		}
-		c, gone = s.contextOf(fs, nil, nil), n == 0
+		c, _ = contextOf(fs, nil)
+		gone = n == 0
 	} else {
 		vals, err := s.tracker.client.HMGet(ctx, key, fs.names...).Result()
 		if err != nil {
 			return
 		}
-		c = s.contextOf(fs, vals, nil) // the lookup counted what it dropped
+		c, _ = contextOf(fs, vals) // the lookup counted what it dropped
 		// HMGET cannot tell a session deleted since the lookup from
 		// one without these fields; the lookup could.
 		gone = c.n == 0 && found.n > 0
@@ -281,7 +282,7 @@ func (s *Store) idOf(key string) (string, bool) {
 		}
 	}
 	id := rest[:end]
-	if strings.Join(s.keyParts, id) != key {
+	if s.keyOf(id) != key {
 		return "", false
 	}
 	return id, true
