@@ -478,25 +478,7 @@ func TestFlushWaitsForTheSniffingSample(t *testing.T) {
 // the vendor's policy with the banner's style allowed, the ETag weakened.
 // A 304 for what a page loads (an image) is left as it is.
 func TestRevalidatedPageKeepsBannerHeaders(t *testing.T) {
-	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-abc'")
-		w.Header().Set("ETag", `"v1"`)
-		if r.Header.Get("If-None-Match") != "" {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, vendorPage)
-	})
-	h := provisionHandler(t, nightdeskSite(vendor.addr()), monday10)
-	request := func(mode, inm string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest("GET", "/support/ticket", nil)
-		r.Header.Set("Sec-Fetch-Mode", mode)
-		if inm != "" {
-			r.Header.Set("If-None-Match", inm)
-		}
-		return serve(t, h, r, nil)
-	}
+	request := revalidatingVendor(t, map[string]string{"Content-Security-Policy": "default-src 'none'; style-src 'nonce-abc'"})
 	page := request("navigate", "")
 	if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), `id="frontdoor-banner"`) {
 		t.Fatalf("the page: %d %q", page.Code, page.Body)
@@ -513,16 +495,15 @@ func TestRevalidatedPageKeepsBannerHeaders(t *testing.T) {
 	}
 }
 
-// A bannered page carries this request's reference and the customer's
-// own feedback links: whatever the vendor says of caching it, no shared
-// cache may keep it to serve the next customer (Cache-Control private,
-// and the targeted CDN-Cache-Control and Surrogate-Control go), and the
-// browser revalidates it. Its revalidation says the same.
-func TestBanneredPageIsPrivate(t *testing.T) {
+// revalidatingVendor serves nightdesk's page (ETag "v1", and the headers
+// given) through a gateway, and answers 304 to any If-None-Match: it
+// returns how to ask for the page in a Sec-Fetch-Mode, revalidating with
+// If-None-Match inm unless it is "".
+func revalidatingVendor(t *testing.T, headers map[string]string) func(mode, inm string) *httptest.ResponseRecorder {
 	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600, s-maxage=86400")
-		w.Header().Set("CDN-Cache-Control", "max-age=86400")
-		w.Header().Set("Surrogate-Control", "max-age=86400")
+		for name, value := range headers {
+			w.Header().Set(name, value)
+		}
 		w.Header().Set("ETag", `"v1"`)
 		if r.Header.Get("If-None-Match") != "" {
 			w.WriteHeader(http.StatusNotModified)
@@ -532,13 +513,29 @@ func TestBanneredPageIsPrivate(t *testing.T) {
 		io.WriteString(w, vendorPage)
 	})
 	h := provisionHandler(t, nightdeskSite(vendor.addr()), monday10)
-	for _, inm := range []string{"", `W/"v1"`} {
+	return func(mode, inm string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("GET", "/support/ticket", nil)
-		r.Header.Set("Sec-Fetch-Mode", "navigate")
+		r.Header.Set("Sec-Fetch-Mode", mode)
 		if inm != "" {
 			r.Header.Set("If-None-Match", inm)
 		}
-		w := serve(t, h, r, nil)
+		return serve(t, h, r, nil)
+	}
+}
+
+// A bannered page carries this request's reference and the customer's
+// own feedback links: whatever the vendor says of caching it, no shared
+// cache may keep it to serve the next customer (Cache-Control private,
+// and the targeted CDN-Cache-Control and Surrogate-Control go), and the
+// browser revalidates it. Its revalidation says the same.
+func TestBanneredPageIsPrivate(t *testing.T) {
+	request := revalidatingVendor(t, map[string]string{
+		"Cache-Control":     "public, max-age=3600, s-maxage=86400",
+		"CDN-Cache-Control": "max-age=86400",
+		"Surrogate-Control": "max-age=86400",
+	})
+	for _, inm := range []string{"", `W/"v1"`} {
+		w := request("navigate", inm)
 		if got := w.Header().Values("Cache-Control"); w.Code != http.StatusOK && w.Code != http.StatusNotModified || !slices.Equal(got, []string{"private, no-cache"}) {
 			t.Errorf("%d (If-None-Match %q): Cache-Control %q, want private, no-cache", w.Code, inm, got)
 		}

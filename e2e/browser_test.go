@@ -99,18 +99,9 @@ func TestBrowserShowsBannerAndErrorPage(t *testing.T) {
 		}
 		// A vendor with a strict policy: only its own nonce'd style may apply.
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-abc'")
-		fmt.Fprint(w, `<!doctype html><html><head><title>ShipCo</title>
-<style nonce="abc">body{background:#fafafa;font-family:serif}</style></head>
-<body><h1>Parcel 1001</h1><p>In transit.</p></body></html>`)
+		fmt.Fprint(w, strictVendorPage)
 	})
-	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
-		journey vendor /v/* {
-			backend shipco {
-				owner outsourced
-				vendor ShipCo
-				to %s
-			}
-		}`, vendor.URL)))
+	gw := shipcoSite(t, vendor.URL)
 	ctx := newBrowser(t)
 
 	err := chromedp.Do(ctx,
@@ -161,3 +152,34 @@ func TestBrowserShowsBannerAndErrorPage(t *testing.T) {
 		t.Error("vendor error page shown to the customer")
 	}
 }
+
+// exampleSiteBrowser is a Chromium to which example.com and every name
+// under it are the loopback, served over plain HTTP: the brand host and a
+// vendor's origin (shop.example.com, help.shop.example.com) are one site
+// to its cookie store, as on the web, where *.localhost names would each
+// be a site of their own.
+func exampleSiteBrowser(t *testing.T) context.Context {
+	return newBrowser(t,
+		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"),
+		chromedp.Flag("host-resolver-rules", "MAP *.example.com 127.0.0.1, MAP example.com 127.0.0.1"))
+}
+
+// shipcoSite is a gateway whose one journey, /v/*, goes to the vendor
+// ShipCo at vendorURL, with every default.
+func shipcoSite(t *testing.T, vendorURL string) *gateway {
+	return startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey vendor /v/* {
+			backend shipco {
+				owner outsourced
+				vendor ShipCo
+				to %s
+			}
+		}`, vendorURL)))
+}
+
+// strictVendorPage is a vendor page under a strict policy (its
+// Content-Security-Policy: default-src 'none'; style-src 'nonce-abc'):
+// only its own nonce'd style applies.
+const strictVendorPage = `<!doctype html><html><head><title>ShipCo</title>
+<style nonce="abc">body{background:#fafafa;font-family:serif}</style></head>
+<body><h1>Parcel 1001</h1><p>In transit.</p></body></html>`

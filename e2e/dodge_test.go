@@ -120,14 +120,7 @@ func TestBannerRendersOnDodgePages(t *testing.T) {
 		}
 		http.NotFound(w, r)
 	})
-	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
-		journey vendor /v/* {
-			backend shipco {
-				owner outsourced
-				vendor ShipCo
-				to %s
-			}
-		}`, vendor.URL)))
+	gw := shipcoSite(t, vendor.URL)
 	ctx := newBrowser(t)
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
@@ -170,14 +163,7 @@ func TestBannerSentBeforeAPageIsCutOff(t *testing.T) {
 			conn.Close() // the vendor hangs up 880 KB short
 		}
 	})
-	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
-		journey vendor /v/* {
-			backend shipco {
-				owner outsourced
-				vendor NightDesk
-				to %s
-			}
-		}`, vendor.URL)))
+	gw := shipcoSite(t, vendor.URL)
 	resp, err := http.Get(gw.URL + "/v/ticket")
 	if err != nil {
 		t.Fatal(err)
@@ -212,18 +198,9 @@ func TestBannerKeepsItsStyleOnRevalidatedPage(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><html><head><title>ShipCo</title>
-<style nonce="abc">body{background:#fafafa;font-family:serif}</style></head>
-<body><h1>Parcel 1001</h1><p>In transit.</p></body></html>`)
+		fmt.Fprint(w, strictVendorPage)
 	})
-	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
-		journey vendor /v/* {
-			backend shipco {
-				owner outsourced
-				vendor ShipCo
-				to %s
-			}
-		}`, vendor.URL)))
+	gw := shipcoSite(t, vendor.URL)
 	ctx := newBrowser(t)
 	position := func() string {
 		return browse(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.getElementById('frontdoor-banner')).position`))

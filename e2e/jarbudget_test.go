@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
 
@@ -154,11 +152,7 @@ func TestOriginCookiesCannotEvictTheBrandSession(t *testing.T) {
 				to %s
 			}
 		}`, rs.URL(), shop.URL, desk.URL)))
-	// Both names are the loopback's, and one site (example.com) to the
-	// browser's cookie store: *.localhost names would each be a site.
-	ctx := newBrowser(t,
-		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"),
-		chromedp.Flag("host-resolver-rules", "MAP *.example.com 127.0.0.1, MAP example.com 127.0.0.1"))
+	ctx := exampleSiteBrowser(t)
 	brand, help := gw.siteURL("shop.example.com"), gw.siteURL("help.shop.example.com")
 	logIn(t, ctx, brand)
 	t.Logf("origin: %s", pageText(t, ctx, help+"/support/fill"))

@@ -106,14 +106,6 @@ func tossSite(t *testing.T) *gateway {
 	return gw
 }
 
-// tossBrowser is a Chromium to which shop.example.com and its subdomains
-// are the loopback: one site (example.com) to its cookie store.
-func tossBrowser(t *testing.T) context.Context {
-	return newBrowser(t,
-		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"),
-		chromedp.Flag("host-resolver-rules", "MAP *.example.com 127.0.0.1, MAP example.com 127.0.0.1"))
-}
-
 // onOrigin has the browser open a vendor page on the origin (through the
 // handoff) and waits until the page's script has run on the origin.
 func onOrigin(t *testing.T, ctx context.Context, gw *gateway, pathAndQuery string) string {
@@ -154,7 +146,7 @@ func TestPlantedSessionCookieIsExpiredOnTheBrandHost(t *testing.T) {
 	brand := gw.siteURL("shop.example.com")
 	for _, domain := range []string{"shop.example.com", "example.com", ".example.com"} {
 		t.Run("Domain="+domain, func(t *testing.T) {
-			ctx := tossBrowser(t)
+			ctx := exampleSiteBrowser(t)
 			pageText(t, ctx, brand+"/own/login")
 			if got := pageText(t, ctx, brand+"/own/account"); !strings.Contains(got, "first acme_session="+tossRealSession) ||
 				!strings.Contains(got, "customer=C-CUSTOMER") {
