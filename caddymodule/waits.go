@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -246,7 +248,26 @@ func (aw *attemptWriter) serve(proxy caddyhttp.MiddlewareHandler, r *http.Reques
 // the lines (mimetype.Extract), the one planBody reads: a page sent as
 // text/event-stream then text/html is a page, which gets the banner, and
 // so the body bound; an EventSource reads the same type.
+//
+// It runs twice on every response (the body watch, the stream count), so
+// Content-Type lines that do not spell "event-stream" in any case, which
+// then cannot make that type, are answered without parsing them.
 func isEventStream(contentType []string) bool {
+	if !slices.ContainsFunc(contentType, mentionsEventStream) {
+		return false
+	}
 	m, ok := mimetype.Extract(contentType)
 	return ok && m.Essence() == "text/event-stream"
+}
+
+// mentionsEventStream reports whether a header value holds
+// "event-stream", in any letter case.
+func mentionsEventStream(value string) bool {
+	const word = "event-stream"
+	for i := 0; i+len(word) <= len(value); i++ {
+		if strings.EqualFold(value[i:i+len(word)], word) {
+			return true
+		}
+	}
+	return false
 }

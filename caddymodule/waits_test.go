@@ -291,3 +291,25 @@ func TestPageNamedEventStreamFirstKeepsBodyBound(t *testing.T) {
 		t.Errorf("served %d without the banner: %q", w.Code, w.Body.String())
 	}
 }
+
+// isEventStream reads the type as the browser does, in any letter case and
+// from all the lines; a value that does not spell event-stream is answered
+// without being parsed.
+func TestIsEventStream(t *testing.T) {
+	for _, c := range []struct {
+		lines []string
+		want  bool
+	}{
+		{[]string{"text/event-stream"}, true},
+		{[]string{"Text/Event-Stream; charset=utf-8"}, true},
+		{[]string{"text/html", "text/event-stream"}, true},
+		{[]string{"text/event-stream", "text/html"}, false},
+		{[]string{"text/html; charset=utf-8"}, false},
+		{[]string{`text/plain; note="event-stream"`}, false},
+		{nil, false},
+	} {
+		if got := isEventStream(c.lines); got != c.want {
+			t.Errorf("isEventStream(%q) = %v, want %v", c.lines, got, c.want)
+		}
+	}
+}
