@@ -326,11 +326,18 @@ func (s *Store) finish(sh *shard, h uint64, cl *call, registered bool, now int64
 }
 
 // startTracking re-reads under tracking the session cl found, unless the
-// Store is closed.
+// Store is closed or every connection of the Tracker is taken by another
+// re-read: the lookup's answer then stays for the TTL, and a lookup after
+// it tries again.
 func (s *Store) startTracking(h uint64, cl *call) {
 	s.trackMu.Lock()
 	defer s.trackMu.Unlock()
 	if s.closed {
+		return
+	}
+	select {
+	case s.tracker.slots <- struct{}{}:
+	default:
 		return
 	}
 	s.tracking.Add(1)

@@ -260,3 +260,68 @@ func TestUnknownSessionsAreNotTracked(t *testing.T) {
 		t.Errorf("Redis tracks %s keys after 1000 made-up session ids, want 1 (the real session)", n)
 	}
 }
+
+// A tracked re-read that Redis answers late must not cost the other
+// customers their contexts. On a gateway whose CPU is saturated the
+// re-reads of a burst of new customers queued for the Tracker's few
+// connections with the lookup's 50 ms timeout; one that timed out
+// mid-reply closed its connection, and a closed tracked connection drops
+// every tracked context, so the next lookups all went to Redis and
+// started more re-reads: the cache collapsed under load (the bench's many
+// customers row at 0.57× bare Caddy).
+func TestLateTrackedReadsKeepOtherContexts(t *testing.T) {
+	rs := redistest.Start(t)
+	rdb := rs.Client(t)
+	proxy := rs.Proxy(t)
+	ctx := context.Background()
+	const customers = 40
+	for i := range customers + 1 {
+		if err := rdb.HSet(ctx, fmt.Sprintf("session:sess-%03d", i), "customer_id", fmt.Sprintf("C-%d", i)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tracker := NewTracker()
+	client, err := NewClientWithOptions(proxy.URL(), ClientOptions{Tracker: tracker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); tracker.Close() })
+	s, err := NewStore(client, Options{Timeout: 50 * time.Millisecond, CacheTTL: time.Hour, Tracker: tracker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	fs := NewFieldSet([]string{"customer_id"})
+
+	// The first customer's context is tracked: it is served from memory
+	// until Redis reports a change.
+	if c, _, err := s.Lookup(ctx, fs, "sess-000"); c == nil || err != nil {
+		t.Fatalf("first customer: %v %v", c, err)
+	}
+	reReadsEnd(t, s)
+
+	// Replies on tracked connections now come 80 ms late (the lookups'
+	// own connections answer at once), and a burst of new customers comes.
+	proxy.DelayTrackedReplies(80 * time.Millisecond)
+	for i := 1; i <= customers; i++ {
+		if c, _, err := s.Lookup(ctx, fs, fmt.Sprintf("sess-%03d", i)); c == nil || err != nil {
+			t.Fatalf("customer %d: %v %v", i, c, err)
+		}
+	}
+	reReadsEnd(t, s)
+	if _, res, err := s.Lookup(ctx, fs, "sess-000"); res != ResultCached {
+		t.Errorf("first customer after the burst's late re-reads: %v %v, want an answer from memory", res, err)
+	}
+}
+
+// reReadsEnd waits for the tracked re-reads a Store has started to end.
+func reReadsEnd(t *testing.T, s *Store) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { s.tracking.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the tracked re-reads did not end within 10s")
+	}
+}
