@@ -192,14 +192,19 @@ func bannerGateway(t *testing.T, vendor *recordingBackend) *httptest.Server {
 // gatewayFor serves h from a real server, as Caddy's server would.
 func gatewayFor(t *testing.T, h *Handler) *httptest.Server {
 	t.Helper()
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	gw := httptest.NewServer(gatewayHandler(t, h))
+	t.Cleanup(gw.Close)
+	return gw
+}
+
+// gatewayHandler is h as Caddy's server runs it.
+func gatewayHandler(t *testing.T, h *Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, &caddyhttp.Server{})
 		if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {
 			t.Errorf("serve: %v", err)
 		}
-	}))
-	t.Cleanup(gw.Close)
-	return gw
+	})
 }
 
 // TestBannerPageKeepsALength: a vendor page of announced length that fits

@@ -29,10 +29,12 @@ import (
 //     bounds each write to the backend's connection, so a backend that
 //     stops reading an upload fails it;
 //   - reading the response body: frontdoor's response_body_timeout,
-//     below. Caddy's read_timeout cannot serve: it bounds every read on
-//     the connection, so it would cut idle WebSocket chats, uploads
-//     longer than it (the transport reads while the body is sent) and
-//     idle keep-alive connections, while a byte a second resets it.
+//     below, which counts the time the proxy waits on the backend, not
+//     on a customer who reads slowly. Caddy's read_timeout cannot serve:
+//     it bounds every read on the connection, so it would cut idle
+//     WebSocket chats, uploads longer than it (the transport reads while
+//     the body is sent) and idle keep-alive connections, while a byte a
+//     second resets it.
 //
 // Event streams and upgraded connections are exempt from the body bound:
 // they are idle by nature.
@@ -84,14 +86,19 @@ type bodyWatch struct {
 	stalled atomic.Bool                // the bound cut the attempt
 	done    atomic.Bool                // the attempt is over: a late check does nothing
 	timer   atomic.Pointer[time.Timer] // the latest check's
-	last    atomic.Int64               // ns since waitEpoch of the last progress
+	last    atomic.Int64               // ns since waitEpoch of the last progress, moved on by each pass
+	passing atomic.Bool                // the proxy is passing on what it read (see pass)
 	pending int                        // bytes since then; the proxy's goroutine only
 	headed  bool
 }
 
-// ServeHTTP runs the proxy with the watch in front of w.
+// ServeHTTP runs the proxy with the watch in front of w. The watch ends
+// with the proxy: the backend is then read to its end or given up, and
+// what the body pipeline still passes on to the customer is not the
+// backend's to account for.
 func (bw *bodyWatch) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	bw.ResponseWriter = w
+	defer bw.stop()
 	return bw.proxy.ServeHTTP(bw, r, next)
 }
 
@@ -119,12 +126,42 @@ func (bw *bodyWatch) Write(p []byte) (int, error) {
 	if !bw.headed {
 		bw.WriteHeader(http.StatusOK)
 	}
-	n, err := bw.ResponseWriter.Write(p)
+	// What the proxy writes it has read from the backend: that is the
+	// backend's progress, however long the customer takes over it.
 	if bw.pending += len(p); bw.pending >= progressUnit {
 		bw.pending = 0
 		bw.last.Store(int64(time.Since(waitEpoch)))
 	}
+	start := bw.pass()
+	n, err := bw.ResponseWriter.Write(p)
+	bw.passed(start)
 	return n, err
+}
+
+// pass marks the start of a write or flush to the customer. Until it
+// returns the proxy reads nothing from the backend (and a decoded page's
+// write waits for the decoder, which waits for the customer): a customer
+// reading more slowly than the backend sends would otherwise look like a
+// backend that stalled. It returns when the pass began.
+func (bw *bodyWatch) pass() time.Duration {
+	if bw.bound <= 0 {
+		return 0
+	}
+	bw.passing.Store(true)
+	return time.Since(waitEpoch)
+}
+
+// passed ends the pass begun at start: its time is taken off the
+// backend's wait, as if its last progress came that much later, so a
+// backend that trickles is still cut, whatever the customer's pace.
+// last moves before passing clears, so a check that finds the pass over
+// sees its time taken off.
+func (bw *bodyWatch) passed(start time.Duration) {
+	if bw.bound <= 0 {
+		return
+	}
+	bw.last.Add(int64(time.Since(waitEpoch) - start))
+	bw.passing.Store(false)
 }
 
 // ReadFrom sends everything through Write, which counts the progress.
@@ -132,8 +169,11 @@ func (bw *bodyWatch) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(writerOnly{bw}, r)
 }
 
-// FlushError passes a flush on to the attempt's writer.
+// FlushError passes a flush on to the attempt's writer: a pass, as a
+// write is.
 func (bw *bodyWatch) FlushError() error {
+	start := bw.pass()
+	defer bw.passed(start)
 	return http.NewResponseController(bw.ResponseWriter).Flush()
 }
 
@@ -163,6 +203,12 @@ func (bw *bodyWatch) arm() {
 func (bw *bodyWatch) check() {
 	if bw.done.Load() {
 		return // the attempt ended while this check was due: nothing to cut, nothing to re-arm
+	}
+	if bw.passing.Load() {
+		// The proxy waits on the customer, not on the backend: the
+		// pass's time is taken off once it ends.
+		bw.timer.Store(time.AfterFunc(bw.bound, bw.check))
+		return
 	}
 	idle := time.Since(waitEpoch) - time.Duration(bw.last.Load())
 	if idle < bw.bound {
@@ -206,7 +252,6 @@ func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRo
 		bw.cancel = cancel
 	}
 	aborted, err = aw.serve(bw, r.WithContext(ctx), next)
-	bw.stop()
 	return aborted, err, bw.stalled.Load()
 }
 

@@ -1,8 +1,13 @@
 package caddymodule
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
+	"math/rand"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -312,4 +317,103 @@ func TestIsEventStream(t *testing.T) {
 			t.Errorf("isEventStream(%q) = %v, want %v", c.lines, got, c.want)
 		}
 	}
+}
+
+// A healthy vendor page in gzip that the customer reads more slowly than
+// the vendor sends it: while the proxy passes what it read on to the
+// customer it reads nothing from the vendor, so that time is not the
+// vendor's to account for. The page, decoded and bannered, arrives whole;
+// before, the body bound cut it mid-page as a stalled vendor. A vendor
+// that stalls halfway is still cut, however slow the customer.
+func TestSlowCustomerIsNotAStalledVendor(t *testing.T) {
+	var page strings.Builder
+	page.WriteString("<!doctype html><html><head><title>Desk</title></head><body>")
+	rng := rand.New(rand.NewSource(1)) // numbers gzip cannot shrink much: the page comes in many reads
+	for page.Len() < 256<<10 {
+		fmt.Fprintf(&page, "<p>NightDesk answer %d.</p>\n", rng.Intn(1e9))
+	}
+	page.WriteString("</body></html>")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	io.WriteString(zw, page.String()) //nolint:errcheck // a bytes.Buffer
+	zw.Close()
+	h := waitsSite(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Encoding", "gzip")
+		sent := gz.Bytes()
+		if r.URL.Path == "/support/stalls" {
+			sent = sent[:len(sent)/2]
+		}
+		for rest := sent; len(rest) > 0 && r.Context().Err() == nil; {
+			n := min(len(rest), 4<<10)
+			w.Write(rest[:n]) //nolint:errcheck // the gateway cutting it is what the test looks at
+			w.(http.Flusher).Flush()
+			rest = rest[n:]
+		}
+		if r.URL.Path == "/support/stalls" {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(vendorPatience):
+			}
+		}
+	}, nil)
+
+	body, err := slowCustomerGet(t, h, "/support/article")
+	if err != nil || strings.Count(body, `id="frontdoor-banner"`) != 1 || !strings.HasSuffix(body, "</body></html>") {
+		t.Fatalf("a slow customer got %d of the page's %d bytes (%v), ending %q: want it whole with the banner",
+			len(body), page.Len(), err, body[max(0, len(body)-60):])
+	}
+
+	// A slow customer does not shield a vendor that stalls mid-page.
+	body, err = slowCustomerGet(t, h, "/support/stalls")
+	if e := lastError(h); err == nil || e.Kind != errTimeout {
+		t.Errorf("a vendor stalling mid-page: %d bytes (%v), recorded error %+v; want it cut as a timeout", len(body), err, e)
+	}
+}
+
+// slowCustomerGet asks the gateway serving h for path as a browser on a
+// slow link would: small socket buffers on both ends, and the answer read
+// about 200 KB/s. It returns the body as far as it came.
+func slowCustomerGet(t *testing.T, h *Handler, path string) (string, error) {
+	t.Helper()
+	gw := httptest.NewUnstartedServer(gatewayHandler(t, h))
+	gw.Listener = smallSendBuffers{gw.Listener}
+	gw.Start()
+	t.Cleanup(gw.Close)
+	conn, err := net.Dial("tcp", gw.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4 << 10) //nolint:errcheck // a hint to the kernel
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: acme.example\r\nAccept: text/html\r\nAccept-Encoding: gzip\r\nSec-Fetch-Mode: navigate\r\nConnection: close\r\n\r\n", path)
+	res, err := http.ReadResponse(bufio.NewReaderSize(pacedReader{conn}, 2<<10), nil)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	return string(body), err
+}
+
+// smallSendBuffers gives the server's side of each connection a small
+// send buffer, as a slow link's bandwidth would: the loopback's grows to
+// megabytes and would take a whole page off the server at once.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(8 << 10) //nolint:errcheck // a hint to the kernel
+	}
+	return c, err
+}
+
+// pacedReader reads at most 2 KB every 5ms.
+type pacedReader struct{ r io.Reader }
+
+func (p pacedReader) Read(b []byte) (int, error) {
+	time.Sleep(5 * time.Millisecond) // pacing: a customer reading slower than the vendor sends
+	return p.r.Read(b[:min(len(b), 2<<10)])
 }
