@@ -23,6 +23,7 @@ const (
 	bodySniffed                     // no usable Content-Type: the start of the body decides its type
 	bodyRefused                     // a page in a coding frontdoor cannot read, or a body no browser should render
 	bodyRevalidated                 // a 304 for a page: no body, and the headers the banner's page had
+	bodyHeadOfPage                  // a HEAD for a page: no body, and the headers its GET goes out with
 )
 
 // planBody decides whether a final response of a banner backend gets the
@@ -32,8 +33,10 @@ const (
 // refused. The type is what a browser takes from all the Content-Type
 // lines (WHATWG "extract a MIME type"): a vendor cannot send text/plain
 // to the gateway and text/html to the browser. A 304 revalidating a page
-// keeps the headers the banner gave it. It returns the coding to decode
-// ("" for none).
+// keeps the headers the banner gave it, and so does a HEAD for a page:
+// its headers are those of its GET (RFC 9110 section 9.3.2), which is
+// decided as the GET would be. It returns the coding to decode ("" for
+// none).
 func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header) (plan bodyPlan, coding string, page mimetype.MIMEType) {
 	page, typed := mimetype.Extract(hdr["Content-Type"])
 	typed = typed && !mimetype.Sniffed(page, typed)
@@ -46,8 +49,7 @@ func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header)
 		// as they would a 200, so it cannot go out without the banner,
 		// and the banner cannot go into a part.
 		return bodyRefused, "", page
-	case x.req.Method == http.MethodHead,
-		status == http.StatusNoContent, status == http.StatusNotModified,
+	case status == http.StatusNoContent, status == http.StatusNotModified,
 		status == http.StatusPartialContent,
 		isRedirect(status) && hasLocation(hdr["Location"]),
 		isAttachment(hdr["Content-Disposition"]):
@@ -68,10 +70,52 @@ func (p *responsePolicy) planBody(x *exchangeScope, status int, hdr http.Header)
 	if !single || coding != "" && !contentcoding.Decodable(coding) {
 		return bodyRefused, "", page
 	}
-	if !typed {
+	switch {
+	case x.req.Method == http.MethodHead:
+		// No body to sniff or put the banner in: a page's HEAD counts
+		// as skipped.
+		if !typed {
+			return bodyAsIs, "", page
+		}
+		p.stats.banner("skipped")
+		return bodyHeadOfPage, coding, page
+	case !typed:
 		return bodySniffed, coding, page
 	}
 	return bodyBanner, coding, page
+}
+
+// headOfPage gives the answer to a HEAD for a page, in coding, the
+// headers its GET goes out with, as far as they do not depend on the
+// body: the banner's (patchHeaders: the vendor's length, strong ETag and
+// ranges go), no coding (the GET is decoded), and the page's type as the
+// GET serves it, with the charset its Content-Type decides. A charset the
+// GET takes from the body is not known without it, and not named.
+func (b *bannerPolicy) headOfPage(hdr http.Header, coding string, page mimetype.MIMEType) {
+	b.patchHeaders(hdr)
+	if coding != "" {
+		hdr.Del("Content-Encoding")
+	}
+	charset := pageCharset(page, nil)
+	if charset.Source != htmlcharset.FromHeader {
+		charset = htmlcharset.Decision{}
+	}
+	hdr.Set("Content-Type", servedType(page, charset))
+}
+
+// servedType is the Content-Type of a bannered page of type page whose
+// body goes out in charset: the browser's reading of the vendor's one,
+// served as HTML (XHTML and XML too: the parser the banner was placed
+// for), naming the charset when it is utf-8 for a transcoded page, or one
+// the document decided.
+func servedType(page mimetype.MIMEType, charset htmlcharset.Decision) string {
+	if charset.Transcode {
+		page.SetParam("charset", "utf-8")
+	} else if charset.Relabel {
+		page.SetParam("charset", charset.Name)
+	}
+	page.Type, page.Subtype = "text", "html"
+	return page.String()
 }
 
 // isRedirect reports whether a browser follows a response's Location: on
@@ -353,33 +397,27 @@ func (s *pageSniffer) decide() error {
 	s.out = bp.dst
 	if rendersAsPage(page, bp.req) && bp.startBanner(hdr) {
 		s.out = bp.injector
-		charset := s.charsetOf(page)
+		charset := pageCharset(page, s.held[:s.n])
 		if charset.Transcode {
 			s.transcoder = charset.NewTranscoder(bp.injector)
 			s.out = s.transcoder
-			page.SetParam("charset", "utf-8")
-		} else if charset.Relabel {
-			page.SetParam("charset", charset.Name)
 		}
-		// One Content-Type, the browser's reading of the vendor's; XHTML
-		// and XML are served as HTML, the parser the banner was placed for.
-		page.Type, page.Subtype = "text", "html"
-		hdr.Set("Content-Type", page.String())
+		hdr.Set("Content-Type", servedType(page, charset))
 	}
 	bp.dst.WriteHeader(bp.status)
 	_, s.err = s.out.Write(s.held[:s.n])
 	return s.err
 }
 
-// charsetOf decides the charset of a page of type page from what the
-// sniffer holds, as the browser does.
-func (s *pageSniffer) charsetOf(page mimetype.MIMEType) htmlcharset.Decision {
+// pageCharset decides the charset of a page of type page that starts
+// with sample, as the browser does.
+func pageCharset(page mimetype.MIMEType, sample []byte) htmlcharset.Decision {
 	label, hasLabel := page.Param("charset")
 	decide := htmlcharset.Decide
 	if mimetype.IsXML(page) {
 		decide = htmlcharset.DecideXML // XHTML too: the browser read it as XML
 	}
-	return decide(s.held[:s.n], label, hasLabel)
+	return decide(sample, label, hasLabel)
 }
 
 // decidable reports whether what the sniffer holds, short of its sample,
@@ -393,7 +431,7 @@ func (s *pageSniffer) decidable() bool {
 	if !s.typed || s.n < len("\xef\xbb\xbf") {
 		return false
 	}
-	return s.charsetOf(s.page).Source != htmlcharset.FromDocument
+	return pageCharset(s.page, s.held[:s.n]).Source != htmlcharset.FromDocument
 }
 
 // banner counts where the banner went on one of the backend's pages.

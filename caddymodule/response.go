@@ -115,6 +115,8 @@ func (aw *attemptWriter) WriteHeader(status int) {
 			}
 		case bodyRevalidated:
 			p.banner.patchHeaders(hdr)
+		case bodyHeadOfPage:
+			p.banner.headOfPage(hdr, coding, page)
 		}
 	}
 	aw.ResponseWriter.WriteHeader(status)

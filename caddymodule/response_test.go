@@ -551,3 +551,58 @@ func TestBanneredPageIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+// A HEAD for a page answers with the headers its GET goes out with (RFC
+// 9110 section 9.3.2): the GET is the bannered page, decoded, of another
+// length and a weak ETag, served private without ranges, so the HEAD
+// cannot carry the vendor's Content-Length, coding and strong ETag, which
+// a cache or a client resuming a download would pair with the bannered
+// page.
+func TestHeadOfPageHasTheHeadersOfItsGet(t *testing.T) {
+	page := []byte("<!doctype html><html><head><title>Desk</title></head><body>" + strings.Repeat("<p>NightDesk answer line.</p>\n", 200) + "</body></html>")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(page) //nolint:errcheck // a bytes.Buffer
+	zw.Close()
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=ISO-8859-1")
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-abc'")
+		w.Header().Set("Vary", "Accept-Encoding")
+		body := page
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			body = gz.Bytes()
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body) //nolint:errcheck // net/http drops a HEAD's body
+	})
+	gw := bannerGateway(t, vendor)
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	ask := func(method string) *http.Response {
+		r, _ := http.NewRequest(method, gw.URL+"/support/article", nil)
+		r.Header.Set("Accept-Encoding", "gzip")
+		r.Header.Set("Sec-Fetch-Mode", "navigate")
+		res, err := client.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body) //nolint:errcheck
+		res.Body.Close()
+		return res
+	}
+	get, head := ask(http.MethodGet), ask(http.MethodHead)
+	if get.StatusCode != http.StatusOK || head.StatusCode != http.StatusOK {
+		t.Fatalf("GET %d, HEAD %d", get.StatusCode, head.StatusCode)
+	}
+	for _, name := range []string{"Etag", "Content-Encoding", "Content-Type", "Cache-Control", "Accept-Ranges", "Content-Security-Policy"} {
+		if got, want := head.Header.Values(name), get.Header.Values(name); !slices.Equal(got, want) {
+			t.Errorf("HEAD %s %q, its GET %q", name, got, want)
+		}
+	}
+	if got := head.Header.Get("Content-Length"); got != "" && got != get.Header.Get("Content-Length") {
+		t.Errorf("HEAD Content-Length %s, its GET %q: a HEAD may leave it out, never differ", got, get.Header.Get("Content-Length"))
+	}
+}
