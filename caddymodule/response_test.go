@@ -606,3 +606,81 @@ func TestHeadOfPageHasTheHeadersOfItsGet(t *testing.T) {
 		t.Errorf("HEAD Content-Length %s, its GET %q: a HEAD may leave it out, never differ", got, get.Header.Get("Content-Length"))
 	}
 }
+
+// A customer's Range never splices a part of the vendor's own page onto
+// the bannered page it holds: the banner cannot go into a part, and the
+// vendor's bytes from an offset are not those of the page the customer
+// got. A navigation, or a request whose If-Range may name a bannered page
+// (its Last-Modified date, its weakened ETag), gets the whole page with
+// its banner; a download resumed with the strong ETag of what passed as
+// it is keeps its range.
+func TestRangeOfABanneredPageIsTheWholePage(t *testing.T) {
+	page := "<!doctype html><html><head><title>Desk</title></head><body>" + strings.Repeat("<p>NightDesk answer line.</p>\n", 100) + "</body></html>"
+	manual := strings.Repeat("%PDF NightDesk manual ", 100)
+	modified := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	vendor := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		// ServeContent answers Range and If-Range as RFC 9110 asks.
+		if r.URL.Path == "/support/manual.pdf" {
+			w.Header().Set("ETag", `"m1"`)
+			w.Header().Set("Content-Type", "application/pdf")
+			http.ServeContent(w, r, "manual.pdf", modified, strings.NewReader(manual))
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		http.ServeContent(w, r, "article.html", modified, strings.NewReader(page))
+	})
+	gw := bannerGateway(t, vendor)
+	get := func(path, mode, ifRange string, ranged bool) (*http.Response, string) {
+		r, _ := http.NewRequest(http.MethodGet, gw.URL+path, nil)
+		r.Header.Set("Sec-Fetch-Mode", mode)
+		if ranged {
+			r.Header.Set("Range", "bytes=100-")
+		}
+		if ifRange != "" {
+			r.Header.Set("If-Range", ifRange)
+		}
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, string(body)
+	}
+	first, _ := get("/support/article", "navigate", "", false)
+	for _, c := range []struct{ mode, ifRange string }{
+		{"navigate", first.Header.Get("Last-Modified")},
+		{"navigate", first.Header.Get("ETag")},
+		{"navigate", ""},
+		{"cors", first.Header.Get("Last-Modified")},
+		{"cors", first.Header.Get("ETag")},
+	} {
+		res, body := get("/support/article", c.mode, c.ifRange, true)
+		if res.StatusCode != http.StatusOK || !strings.HasPrefix(body, "<!doctype html>") || strings.Count(body, `id="frontdoor-banner"`) != 1 {
+			t.Errorf("Range bytes=100- (%s, If-Range %q): %d %s, %d bytes starting %.30q with %d banners; want the whole page with its banner",
+				c.mode, c.ifRange, res.StatusCode, res.Header.Get("Content-Range"), len(body), body, strings.Count(body, `id="frontdoor-banner"`))
+		}
+	}
+	res, body := get("/support/manual.pdf", "navigate", `"m1"`, true)
+	if res.StatusCode != http.StatusPartialContent || body != manual[100:] {
+		t.Errorf("a download resumed with its strong ETag: %d, %d bytes; want the 206 of its rest", res.StatusCode, len(body))
+	}
+
+	// A backend without the banner, failed over to, gets the customer's.
+	h := waitsSite(t, func(http.ResponseWriter, *http.Request) {
+		panic(http.ErrAbortHandler) // the vendor hangs up without answering
+	}, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s; %s", r.Header.Get("Range"), r.Header.Get("If-Range"))
+	})
+	r := httptest.NewRequest(http.MethodGet, "/support/article", nil)
+	r.Header.Set("Sec-Fetch-Mode", "navigate")
+	r.Header.Set("Range", "bytes=100-")
+	r.Header.Set("If-Range", "Mon, 02 Nov 2026 09:00:00 GMT")
+	if w := serve(t, h, r, nil); w.Body.String() != "bytes=100-; Mon, 02 Nov 2026 09:00:00 GMT" {
+		t.Errorf("the in-house backend failed over to got %d %q, want the customer's Range and If-Range", w.Code, w.Body.String())
+	}
+}

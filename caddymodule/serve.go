@@ -123,6 +123,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	x.values.set(r.Header, headerRequest, requestID)
 	canReplay := replayable(r)
 	clientEncoding, hadEncoding := r.Header["Accept-Encoding"]
+	clientRange, clientIfRange := r.Header["Range"], r.Header["If-Range"]
 	clientCookies := r.Header["Cookie"]
 
 	for i, c := range plan {
@@ -141,6 +142,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			x.upstream.add(headerRate, h.rateLink(journey, b, cc, requestID))
 		}
 		setUpstreamEncoding(r.Header, &x.values, b.banner, clientEncoding, hadEncoding)
+		setUpstreamRange(r, b.banner, clientRange, clientIfRange)
 		cookies, jarInUse := h.cookiesFor(clientCookies, b)
 		if cookies != nil {
 			r.Header["Cookie"] = cookies

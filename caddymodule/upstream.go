@@ -157,6 +157,47 @@ func setUpstreamEncoding(h http.Header, values *valueSlab, bannerBackend bool, c
 	}
 }
 
+// setUpstreamRange keeps a banner backend from answering with a part of
+// its own page where the customer means a part of the bannered one: the
+// banner cannot go into a part, and the vendor's bytes from an offset are
+// not those at that offset of the page the customer got, which a browser
+// resuming its copy would splice together. A navigation's answer is what
+// the browser renders, and an If-Range other than one strong entity tag
+// may name a bannered page (the banner weakens every page's ETag; a date
+// names anything): such a request goes without Range and If-Range, and the
+// backend answers with the whole page, as RFC 9110 section 14.2 lets a
+// server do. A strong tag names an answer that passed as it is (a
+// download), whose range passes. Other backends get the customer's
+// fields, ranges and ifRange, which an earlier attempt may have taken out
+// of r.
+func setUpstreamRange(r *http.Request, bannerBackend bool, ranges, ifRange []string) {
+	if ranges == nil && ifRange == nil {
+		return // most requests: nothing to take out or put back
+	}
+	h := r.Header
+	if bannerBackend && (len(ifRange) > 0 || isNavigation(r)) && !isStrongTag(ifRange) {
+		delete(h, "Range")
+		delete(h, "If-Range")
+		return
+	}
+	setOrDelete(h, "Range", ranges)
+	setOrDelete(h, "If-Range", ifRange)
+}
+
+// isStrongTag reports whether If-Range lines are one strong entity tag.
+func isStrongTag(lines []string) bool {
+	return len(lines) == 1 && strings.HasPrefix(strings.TrimLeft(lines[0], " \t"), `"`)
+}
+
+// setOrDelete puts a customer's header lines back, or none.
+func setOrDelete(h http.Header, key string, lines []string) {
+	if lines == nil {
+		delete(h, key)
+		return
+	}
+	h[key] = lines
+}
+
 func acceptsGzip(values []string) bool {
 	for _, v := range values {
 		for part := range strings.SplitSeq(v, ",") {
