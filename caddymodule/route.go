@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -199,8 +201,12 @@ func upstreamAuthorities(p *reverseproxy.Handler) map[string]bool {
 	return set
 }
 
-// match returns the journey claiming the request, or nil.
+// match returns the journey claiming the request, or nil. A path that
+// hides a dot segment behind an encoded slash is refused first.
 func (h *Handler) match(r *http.Request) (*journeyRoute, error) {
+	if hidesDotSegment(r.URL) {
+		return nil, fmt.Errorf("path %q hides a dot segment behind an encoded slash", r.URL.EscapedPath())
+	}
 	for _, j := range h.routes {
 		ok, err := j.match.MatchWithError(r)
 		if err != nil {
@@ -211,4 +217,43 @@ func (h *Handler) match(r *http.Request) (*journeyRoute, error) {
 		}
 	}
 	return nil, nil
+}
+
+// hidesDotSegment reports whether a request path has a dot segment ("."
+// or "..") once decoded, while it holds an encoded slash or backslash
+// (%2F, %5C, any case). Journeys are matched on Caddy's view, the decoded
+// path cleaned: /checkout/..%2fsupport/x is /support/x. The browser's view
+// is the path as written with its dot segments resolved, and it does not
+// decode %2F: "..%2fsupport" is one segment, the page is under /checkout,
+// and it sends that journey's path-scoped cookies, which a journey of
+// another owner would receive. Browsers resolve every dot segment they see
+// (%2E ones too) before sending, so the two views can only part where
+// decoding an encoded slash makes a dot segment; a backslash counts as a
+// slash because browsers and many servers read one so. No browser sends
+// such a path from a link it resolved: refusing every one is sound and
+// needs no second match.
+func hidesDotSegment(u *url.URL) bool {
+	if !hasEncodedSlash(u.EscapedPath()) {
+		return false
+	}
+	for seg := range strings.FieldsFuncSeq(u.Path, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// hasEncodedSlash reports whether an escaped path holds %2F or %5C, in
+// any case.
+func hasEncodedSlash(escaped string) bool {
+	for i := 0; i+2 < len(escaped); i++ {
+		if escaped[i] != '%' {
+			continue
+		}
+		if a, b := escaped[i+1], escaped[i+2]|0x20; a == '2' && b == 'f' || a == '5' && b == 'c' {
+			return true
+		}
+	}
+	return false
 }

@@ -272,3 +272,29 @@ func TestUpstreamAuthorities(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestHidesDotSegment(t *testing.T) {
+	for _, c := range []struct {
+		target string
+		hides  bool
+	}{
+		{"/checkout/..%2fsupport/x", true},
+		{"/checkout/..%2Fsupport/x", true},
+		{"/checkout/%2e%2e%2fsupport/x", true},
+		{"/checkout/.%2f..%2fsupport/x", true},
+		{"/checkout/..%5csupport/x", true},
+		{"/checkout/..%5Csupport/x", true},
+		{"/checkout/x%2f..", true},
+		{"/support/orders/A%2F1", false},   // an encoded slash without a dot segment
+		{"/support/..%252fx", false},       // %25 decodes to "%", no slash
+		{"/support/a..%2fb", false},        // "a.." is no dot segment
+		{"/checkout/../support/x", false},  // the browser resolves it as Caddy does
+		{"/support/%2e%2e/x?q=%2f", false}, // the query does not count
+		{"/support/file.%2fx", false},
+	} {
+		r := httptest.NewRequest(http.MethodGet, c.target, nil)
+		if got := hidesDotSegment(r.URL); got != c.hides {
+			t.Errorf("hidesDotSegment(%q) = %v, want %v", c.target, got, c.hides)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
 
@@ -257,4 +258,67 @@ func TestWebSocketOverHTTP2ThroughBannerBackend(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestEncodedSlashCannotCarryCookiesAcrossJourneys: for the browser,
+// /checkout/..%2fsupport/x is a page under /checkout (WHATWG URL parsing
+// leaves "..%2f" in its segment), so it sends the shop's Path=/checkout
+// cookies with it; Caddy matches journeys on the decoded, cleaned path,
+// /support/x. A link (on a vendor page, in a mail) to such a path handed
+// the in-house shop's cookies to the outsourced desk; now it is refused.
+// A path with an encoded slash and no dot segment still goes through.
+func TestEncodedSlashCannotCarryCookiesAcrossJourneys(t *testing.T) {
+	t.Parallel()
+	shop := startBackend(t, "shop", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "cart", Value: "C-42", Path: "/checkout", HttpOnly: true})
+		fmt.Fprint(w, "shop")
+	})
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "desk got cookies [%s]", r.Header.Get("Cookie"))
+	})
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey checkout /checkout* {
+			backend shop {
+				owner in-house
+				to %s
+			}
+		}
+		journey support /support* {
+			backend desk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				banner off
+				to %s
+			}
+		}`, shop.URL, desk.URL)))
+	ctx := newBrowser(t)
+	pageText(t, ctx, gw.URL+"/checkout/cart")
+	if got := pageText(t, ctx, gw.URL+"/support/x"); !strings.Contains(got, "desk got cookies []") {
+		t.Fatalf("baseline: the desk's own page shows %q", got)
+	}
+	before := desk.count()
+	// Refused with an empty 400, which Chromium reports as a failed load
+	// and replaces with its own error page.
+	err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/checkout/..%2fsupport/x"))
+	if err != nil && !strings.Contains(err.Error(), "ERR_HTTP_RESPONSE_CODE_FAILURE") {
+		t.Fatalf("loading /checkout/..%%2fsupport/x: %v", err)
+	}
+	if desk.count() != before {
+		last := desk.last(t)
+		t.Errorf("the browser sent the shop's Path=/checkout cookie with /checkout/..%%2fsupport/x, and frontdoor gave it to the outsourced desk (%q, Cookie %q)",
+			last.RequestURI, last.Header.Get("Cookie"))
+	} else if err == nil {
+		t.Errorf("the browser loaded /checkout/..%%2fsupport/x: %q", browse(t, ctx, chromedp.Evaluate[string](`document.body.innerText`)))
+	}
+	for _, path := range []string{"/checkout/..%2Fsupport/x", "/checkout/%2e%2e%2fsupport/x", "/checkout/..%5csupport/x", "/checkout/.%2f..%2fsupport/x"} {
+		if resp, _ := do(t, "GET", gw.URL+path, nil, nil); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: %d, want 400", path, resp.StatusCode)
+		}
+	}
+	if desk.count() != before {
+		t.Errorf("the desk got %d of the requests that hide a dot segment", desk.count()-before)
+	}
+	if resp, body := do(t, "GET", gw.URL+"/support/orders/A%2F1", nil, nil); resp.StatusCode != http.StatusOK || desk.last(t).RequestURI != "/support/orders/A%2F1" {
+		t.Errorf("an encoded slash without a dot segment: %d %q, the desk got %q", resp.StatusCode, body, desk.last(t).RequestURI)
+	}
 }
