@@ -18,19 +18,21 @@ import (
 // passes any other request to the next handler.
 //
 // It orchestrates; the stages live in files a reader meets in this order
-// (TestRequestPathGoesForward holds the package to it): headers.go (what
-// the customer may not send), the gateway's own answers (assertion.go's
-// key set, origin.go and handoff.go for vendor origins, escalate.go's
-// question pages), route.go (the journey and its plan), session.go and
-// rescue.go (the customer), snapshot.go (the brand's own response
-// headers), upstream.go (the request the backend gets), cookiejar.go,
-// assertion.go (the signed context), then one attempt: hold.go and
-// waits.go (the writers around the proxy), transport.go, response.go (the
-// backend's answer under its policy: headersteps.go, streams.go, trail.go,
-// body.go), and outcome.go (what the attempt counts as).
+// (TestRequestPathGoesForward holds the package to it): headers.go and
+// requestbytes.go (what the customer may not send), the gateway's own
+// answers (assertion.go's key set, origin.go and handoff.go for vendor
+// origins, escalate.go's question pages), route.go (the journey and its
+// plan), session.go and rescue.go (the customer), snapshot.go (the
+// brand's own response headers), upstream.go (the request the backend
+// gets), cookiejar.go, assertion.go (the signed context), then one
+// attempt: hold.go and waits.go (the writers around the proxy),
+// transport.go, response.go (the backend's answer under its policy:
+// headersteps.go, streams.go, trail.go, body.go), and outcome.go (what
+// the attempt counts as).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	scrubReserved(r.Header)
 	guardTrailers(r)
+	escapeQuery(r.URL)
 	defuseTossedCookie(w.Header(), r, h.tossableCookie)
 	if r.URL.Path == assertion.JWKSPath {
 		h.serveJWKS(w, r)

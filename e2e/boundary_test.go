@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -189,11 +188,7 @@ func TestWebSocketOverHTTP2ThroughBannerBackend(t *testing.T) {
 	t.Setenv("GODEBUG", "http2xconnect=1")                               // inherited by the gateway
 	echo := websocket.Handler(func(c *websocket.Conn) { io.Copy(c, c) }) //nolint:errcheck
 	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) { echo.ServeHTTP(w, r) })
-	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	plain, secure := freePort(t), freePort(t)
-	g.URL = fmt.Sprintf("http://127.0.0.1:%d", plain)
-	cfg := fmt.Sprintf("{\n\tadmin %s\n\tmetrics\n\tpersist_config off\n\tlocal_certs\n\tauto_https disable_redirects\n}\n\nhttp://127.0.0.1:%d, https://127.0.0.1:%d {\n%s\n}\n",
-		g.AdminAddr, plain, secure, frontdoorBlock(fmt.Sprintf(`
+	g, site := startTLSGateway(t, frontdoorBlock(fmt.Sprintf(`
 		journey support /v/* {
 			backend nightdesk {
 				owner outsourced
@@ -201,19 +196,6 @@ func TestWebSocketOverHTTP2ThroughBannerBackend(t *testing.T) {
 				to %s
 			}
 		}`, desk.URL)))
-	if err := os.WriteFile(filepath.Join(g.dir, "Caddyfile"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	g.launch(t, binary, "run", "--config", filepath.Join(g.dir, "Caddyfile"), "--adapter", "caddyfile")
-
-	site := fmt.Sprintf("https://127.0.0.1:%d", secure)
-	waitFor(t, 15*time.Second, func() error { // the internal CA issues the site's certificate after start
-		c, err := tls.Dial("tcp", strings.TrimPrefix(site, "https://"), &tls.Config{InsecureSkipVerify: true})
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
 	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,20 +1,26 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/net/http2"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
@@ -345,5 +351,92 @@ func TestVendorTrailersScrubbed(t *testing.T) {
 		if v := resp.Trailer.Get(name); v != "" {
 			t.Errorf("vendor trailer %s reached the customer: %q", name, v)
 		}
+	}
+}
+
+// headVendor is a vendor that records the head of each request as it
+// came on the wire (request line and fields, bytes as sent) and answers
+// 200: what a vendor's own HTTP/1.1 parser reads, before any library
+// tidies it.
+type headVendor struct {
+	URL   string
+	mu    sync.Mutex
+	heads []string
+}
+
+func startHeadVendor(t *testing.T) *headVendor {
+	t.Helper()
+	v := &headVendor{}
+	v.URL = "http://" + rawVendor(t, 0, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		var head strings.Builder
+		for {
+			line, err := br.ReadString('\n')
+			head.WriteString(line)
+			if err != nil || line == "\r\n" {
+				break
+			}
+		}
+		v.mu.Lock()
+		v.heads = append(v.heads, head.String())
+		v.mu.Unlock()
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok") //nolint:errcheck
+	})
+	return v
+}
+
+func (v *headVendor) all() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.heads)
+}
+
+// deskOf is the one-journey gateway in front of an outsourced desk at
+// vendorURL, without banner.
+func deskOf(vendorURL string) string {
+	return frontdoorBlock(fmt.Sprintf(`
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				banner off
+				to %s
+			}
+		}`, vendorURL))
+}
+
+// TestQueryCannotSplitVendorRequestLine: over HTTP/2 a client may put
+// spaces and bytes 0x80-0xFF in the query of :path (HPACK carries them,
+// Go's server takes them), and the proxy wrote them as they were into
+// the vendor's HTTP/1.1 request line: "GET /support/chat?x=1 HTTP/1.0..."
+// is a line of four parts, which vendors split where they choose. The
+// query now goes out percent-encoded where RFC 3986 does not allow a byte,
+// as a browser would have sent it.
+func TestQueryCannotSplitVendorRequestLine(t *testing.T) {
+	t.Parallel()
+	v := startHeadVendor(t)
+	_, site := startTLSGateway(t, deskOf(v.URL))
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, site+"/support/chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = "/support/chat" // sent as the :path's path as it is
+	req.URL.RawQuery = "x=1 HTTP/1.0\x85X-Frontdoor-Brand:\xa0Evil&q={a|b}&ok=%20caf%C3%A9"
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("GET over HTTP/2: %v", err)
+	}
+	resp.Body.Close()
+	heads := v.all()
+	if resp.StatusCode != http.StatusOK || len(heads) != 1 {
+		t.Fatalf("status %d, the vendor got %d requests", resp.StatusCode, len(heads))
+	}
+	line, _, _ := strings.Cut(heads[0], "\r\n")
+	want := "GET /support/chat?x=1%20HTTP/1.0%85X-Frontdoor-Brand:%A0Evil&q=%7Ba%7Cb%7D&ok=%20caf%C3%A9 HTTP/1.1"
+	if line != want {
+		t.Errorf("the vendor's request line is %q, want %q", line, want)
 	}
 }

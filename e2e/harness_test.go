@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -197,6 +198,30 @@ func (g *gateway) launch(t *testing.T, bin string, args ...string) {
 		resp.Body.Close()
 		return nil
 	})
+}
+
+// startTLSGateway is startGateway with an https listener too (HTTP/2,
+// a certificate of Caddy's internal CA): site is its https base URL.
+func startTLSGateway(t *testing.T, site string) (g *gateway, secureURL string) {
+	t.Helper()
+	g = &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	plain, secure := freePort(t), freePort(t)
+	g.URL = fmt.Sprintf("http://127.0.0.1:%d", plain)
+	cfg := fmt.Sprintf("{\n\tadmin %s\n\tmetrics\n\tpersist_config off\n\tlocal_certs\n\tskip_install_trust\n\tauto_https disable_redirects\n}\n\nhttp://127.0.0.1:%d, https://127.0.0.1:%d {\n%s\n}\n",
+		g.AdminAddr, plain, secure, site)
+	if err := os.WriteFile(filepath.Join(g.dir, "Caddyfile"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.launch(t, binary, "run", "--config", filepath.Join(g.dir, "Caddyfile"), "--adapter", "caddyfile")
+	secureAddr := fmt.Sprintf("127.0.0.1:%d", secure)
+	waitFor(t, 15*time.Second, func() error { // the internal CA issues the site's certificate after start
+		c, err := tls.Dial("tcp", secureAddr, &tls.Config{InsecureSkipVerify: true})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	return g, "https://" + secureAddr
 }
 
 func (g *gateway) writeConfig(t *testing.T, site string, port int) {

@@ -1,0 +1,29 @@
+package caddymodule
+
+import (
+	"net/url"
+	"testing"
+)
+
+func TestEscapeQuery(t *testing.T) {
+	for _, c := range []struct{ raw, want string }{
+		{"", ""},
+		{"a=1&b=%20x", "a=1&b=%20x"}, // already encoded: unchanged
+		{"q=a+b/c?d:e@f!$&'()*,;=~._-[]", "q=a+b/c?d:e@f!$&'()*,;=~._-[]"},
+		{"x=1 HTTP/1.0", "x=1%20HTTP/1.0"},
+		{"x=a\x85b\xa0c\xff", "x=a%85b%A0c%FF"},
+		{"x=caf\xc3\xa9", "x=caf%C3%A9"},
+		{"x=\t\x00\x7f", "x=%09%00%7F"},
+		{"q={a|b}<c>\"d\"\\e^f`g#h", "q=%7Ba%7Cb%7D%3Cc%3E%22d%22%5Ce%5Ef%60g%23h"},
+		{"x=100%", "x=100%"}, // a lone '%' is left as browsers leave it
+	} {
+		u := &url.URL{Path: "/support", RawQuery: c.raw}
+		escapeQuery(u)
+		if u.RawQuery != c.want {
+			t.Errorf("escapeQuery(%q) = %q, want %q", c.raw, u.RawQuery, c.want)
+		}
+		if c.raw == c.want && testing.AllocsPerRun(10, func() { u.RawQuery = c.raw; escapeQuery(u) }) != 0 {
+			t.Errorf("escapeQuery(%q) allocates for a query it leaves as it is", c.raw)
+		}
+	}
+}
