@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"net/http"
 	"net/url"
 	"testing"
 )
@@ -24,6 +25,29 @@ func TestEscapeQuery(t *testing.T) {
 		}
 		if c.raw == c.want && testing.AllocsPerRun(10, func() { u.RawQuery = c.raw; escapeQuery(u) }) != 0 {
 			t.Errorf("escapeQuery(%q) allocates for a query it leaves as it is", c.raw)
+		}
+	}
+}
+
+func TestRefuseC1Controls(t *testing.T) {
+	for _, c := range []struct {
+		value   string
+		refused bool
+	}{
+		{"plain ascii", false},
+		{"Jos\xe9", false},                    // Latin-1 letters (obs-text)
+		{"Z\xc3\xbcrich \xe2\x82\xac", false}, // UTF-8: "Zürich €", continuation bytes 0x80-0xBF
+		{"\xa0nbsp", false},
+		{"a\x85b", true},     // Latin-1 NEL
+		{"\x9b31m", true},    // Latin-1 CSI
+		{"a\xc2\x85b", true}, // U+0085 in UTF-8
+		{"\xc2\x9f", true},   // U+009F
+		{"\xc2\xa0", false},  // U+00A0
+		{"\xe2\x82", true},   // a cut UTF-8 sequence: 0xE2 is Latin-1 "â", 0x82 a C1 control
+	} {
+		h := http.Header{"X-Note": {"ok", c.value}}
+		if err := refuseC1Controls(h); (err != nil) != c.refused {
+			t.Errorf("refuseC1Controls(%q) = %v, want refused %v", c.value, err, c.refused)
 		}
 	}
 }

@@ -32,6 +32,9 @@ import (
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	scrubReserved(r.Header)
 	guardTrailers(r)
+	if err := refuseC1Controls(r.Header); err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	escapeQuery(r.URL)
 	defuseTossedCookie(w.Header(), r, h.tossableCookie)
 	if r.URL.Path == assertion.JWKSPath {

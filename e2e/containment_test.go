@@ -440,3 +440,41 @@ func TestQueryCannotSplitVendorRequestLine(t *testing.T) {
 		t.Errorf("the vendor's request line is %q, want %q", line, want)
 	}
 }
+
+// TestC1ControlsNeverReachVendor: raw bytes 0x80-0x9F are C1 controls to
+// the servers that read request heads as ISO-8859-1 (Python's WSGI, Java
+// servlets); in a header value or the query they reached the vendor as
+// sent. A header value with a C1 control (a byte 0x80-0x9F outside a
+// UTF-8 sequence, or U+0080-U+009F in UTF-8) is refused; Latin-1 letters
+// and UTF-8 text pass; the query goes out percent-encoded.
+func TestC1ControlsNeverReachVendor(t *testing.T) {
+	t.Parallel()
+	v := startHeadVendor(t)
+	gw := startGateway(t, deskOf(v.URL))
+	addr := strings.TrimPrefix(gw.URL, "http://")
+	request := func(target, field string) string {
+		return "GET " + target + " HTTP/1.1\r\nHost: " + addr + "\r\n" + field + "\r\nConnection: close\r\n\r\n"
+	}
+	for _, field := range []string{
+		"X-Note: a\x85X-Frontdoor-Brand: Evil\x9b31m", // Latin-1 NEL and CSI
+		"X-Note: a\xc2\x85b",                          // U+0085 in UTF-8
+	} {
+		if status, head, _ := rawExchange(t, addr, []byte(request("/support/chat", field))); status != http.StatusBadRequest {
+			t.Errorf("%q: status %d %s, want 400", field, status, head)
+		}
+	}
+	if heads := v.all(); len(heads) != 0 {
+		t.Errorf("the vendor got requests with C1 controls: %q", heads)
+	}
+	status, head, _ := rawExchange(t, addr, []byte(request("/support/chat?q=a\x85b", "X-Name: Jos\xe9 Z\xc3\xbcrich")))
+	heads := v.all()
+	if status != http.StatusOK || len(heads) != 1 {
+		t.Fatalf("a query with a C1 byte and a header of Latin-1 and UTF-8 letters: %d %s, the vendor got %d requests", status, head, len(heads))
+	}
+	if strings.IndexByte(heads[0], 0x85) >= 0 || strings.IndexByte(heads[0], 0x9b) >= 0 || !strings.HasPrefix(heads[0], "GET /support/chat?q=a%85b HTTP/1.1\r\n") {
+		t.Errorf("C1 control bytes reached the vendor: %q", heads[0])
+	}
+	if !strings.Contains(heads[0], "\r\nX-Name: Jos\xe9 Z\xc3\xbcrich\r\n") {
+		t.Errorf("a header of Latin-1 and UTF-8 letters did not reach the vendor as sent: %q", heads[0])
+	}
+}
