@@ -279,7 +279,7 @@ func backendCookies(lines []string, jar *cookieJar, brand map[string]bool) ([]st
 		if isJarName(name) {
 			continue // an earlier jar, or a malformed jar name: nobody's
 		}
-		if jar != nil && (brand[name] || usage.holds(name)) {
+		if jar != nil && (isBrandCookie(part, brand) || usage.holds(name)) {
 			continue
 		}
 		add(part)
@@ -510,7 +510,7 @@ func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsag
 	var usage jarUsage
 	var out strings.Builder
 	for name, part := range cookieline.Parts(lines) {
-		if h.vendorCookies[name] || isOriginCookie(name) {
+		if isBrandCookie(part, h.vendorCookies) || isOriginCookie(name) {
 			continue
 		}
 		if !usage.hold(jar, name, name, len(part)) {
@@ -527,14 +527,44 @@ func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsag
 	return []string{out.String()}, usage
 }
 
-// hasAnyCookie reports whether a Cookie header names one of the cookies.
-func hasAnyCookie(lines []string, names map[string]bool) bool {
-	for name := range cookieline.Parts(lines) {
-		if name != "" && names[name] {
+// hasAnyCookie reports whether a Cookie header holds one of the brand's
+// cookies (isBrandCookie).
+func hasAnyCookie(lines []string, brand map[string]bool) bool {
+	for _, part := range cookieline.Parts(lines) {
+		if isBrandCookie(part, brand) {
 			return true
 		}
 	}
 	return false
+}
+
+// isBrandCookie reports whether a "name=value" part of a Cookie header is,
+// or carries, one of the brand's cookies (brand holds their canonical
+// names, brandCookieNames) as some vendor's parser reads it: under
+// another spelling of its name, or after a ',' or a space in another
+// cookie's value (cookieline.Names). Such a part never reaches a vendor.
+func isBrandCookie(part string, brand map[string]bool) bool {
+	for name := range cookieline.Names(part) {
+		if name == "" {
+			continue // the empty parts between two ';' name nothing
+		}
+		for b := range brand {
+			if strings.EqualFold(name, b) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// brandCookieNames is the set isBrandCookie reads: the canonical names of
+// the brand's cookies.
+func brandCookieNames(names ...string) map[string]bool {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[cookieline.Canonical(n)] = true
+	}
+	return set
 }
 
 // isOriginCookie reports whether a cookie name is one of frontdoor's on

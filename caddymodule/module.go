@@ -92,7 +92,7 @@ type compiledConfig struct {
 	contactHeader     string
 	sessionKey        string                  // key template of the session hash
 	tossableCookie    string                  // the session cookie, if another host may write it (see cookietoss.go)
-	vendorCookies     map[string]bool         // never sent to outsourced backends
+	vendorCookies     map[string]bool         // never sent to outsourced backends; canonical names (brandCookieNames)
 	jars              map[string]bool         // the ids of this config's vendor cookie jars
 	ttl               time.Duration           // of assertions
 	jwksMaxAge        time.Duration           // asked of vendors caching the keys
@@ -191,10 +191,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if tossableSession(h.Session.Cookie) {
 			h.tossableCookie = h.Session.Cookie
 		}
-		h.vendorCookies = map[string]bool{h.Session.Cookie: true}
-		for _, c := range h.Session.StripCookies {
-			h.vendorCookies[c] = true
-		}
+		h.vendorCookies = brandCookieNames(append([]string{h.Session.Cookie}, h.Session.StripCookies...)...)
 	}
 
 	m, err := registerMetrics(ctx)

@@ -72,7 +72,11 @@ func TestWithoutCookies(t *testing.T) {
 		// Several Cookie lines (HTTP/2 crumbs) become one, as a user agent sends.
 		{"lines joined and filtered", []string{"acme_session=s", "x=1; acme_csrf=c", "y=2"}, []string{"x=1; y=2"}},
 		{"spacing normalized", []string{"  x=1 ;y=2;;  acme_session=s ; z=3  "}, []string{"x=1; y=2; z=3"}},
-		{"similar names kept", []string{"acme_session2=a; xacme_session=b; ACME_SESSION=c"}, []string{"acme_session2=a; xacme_session=b; ACME_SESSION=c"}},
+		{"similar names kept", []string{"acme_session2=a; xacme_session=b; acme-session=c"}, []string{"acme_session2=a; xacme_session=b; acme-session=c"}},
+		// Names a vendor's parser reads as the brand's (cookieline.Canonical),
+		// and a cookie after a ',' or a space in a value, are dropped.
+		{"other spellings dropped", []string{"ACME_SESSION=c; acme.session=d; acme%5Fsession=e; acme_session[0]=f; y=2"}, []string{"y=2"}},
+		{"carried in a value dropped", []string{"lang=en, acme_session=s; x=1", "theme=dark acme_csrf=c"}, []string{"x=1"}},
 		{"value naming the cookie kept", []string{"next=acme_session=s"}, []string{"next=acme_session=s"}},
 		{"nameless value kept", []string{"justavalue; acme_session=s"}, []string{"justavalue"}},
 		{"empty lines", []string{"", ";"}, []string{"", ";"}}, // nothing to drop: sent as they came

@@ -478,3 +478,40 @@ func TestC1ControlsNeverReachVendor(t *testing.T) {
 		t.Errorf("a header of Latin-1 and UTF-8 letters did not reach the vendor as sent: %q", heads[0])
 	}
 }
+
+// TestBrandCookieCannotPassInDisguise: the brand's cookies (the session
+// and strip_cookies) were kept from outsourced backends under their exact
+// names only, split on ";" only. Vendors' cookie parsers read them under
+// other spellings: RFC 2109 parsers (Tomcat's legacy one) split on ",",
+// Python's SimpleCookie on spaces; PHP URL-decodes names, maps "." and
+// " " to "_" and reads "name[k]" as name; ASP.NET Core ignores case.
+// A pair that is, or carries, a brand cookie under any of them is not sent.
+func TestBrandCookieCannotPassInDisguise(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold", "first_name", "Dana")
+	inhouse := startBackend(t, "inhouse", nil)
+	vendor := startBackend(t, "vendor", nil)
+	gw := contextSite(t, rs.URL(), inhouse, vendor, "0s")
+	for _, cookie := range []string{
+		"lang=en, acme_session=" + sessionID,
+		"lang=en acme_session=" + sessionID,
+		"acme.session=" + sessionID,
+		"acme%5Fsession=" + sessionID,
+		"acme%5fsession=" + sessionID,
+		"acme session=" + sessionID,
+		"acme_session[0]=" + sessionID,
+		"ACME_SESSION=" + sessionID,
+		"tracking.consent=" + sessionID,
+	} {
+		do(t, "GET", gw.URL+"/support/chat", nil, map[string]string{"Cookie": cookie + "; theme=dark"})
+		got := vendor.last(t).Header.Get("Cookie")
+		if strings.Contains(got, sessionID) || got != "theme=dark" {
+			t.Errorf("Cookie %q: the outsourced vendor received Cookie %q, want only theme=dark", cookie, got)
+		}
+	}
+	do(t, "GET", gw.URL+"/account", nil, map[string]string{"Cookie": "lang=en, acme_session=" + sessionID})
+	if got := inhouse.last(t).Header.Get("Cookie"); got != "lang=en, acme_session="+sessionID {
+		t.Errorf("the in-house team got Cookie %q, want it as sent", got)
+	}
+}

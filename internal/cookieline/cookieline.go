@@ -5,6 +5,7 @@
 package cookieline
 
 import (
+	"bytes"
 	"iter"
 	"strings"
 )
@@ -23,6 +24,79 @@ func Parts(lines []string) iter.Seq2[string, string] {
 				}
 				name, _, _ := strings.Cut(part, "=")
 				if !yield(strings.TrimSpace(name), part) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Canonical is a cookie name as the most lenient of vendors' cookie
+// parsers reads it, for telling whether a cookie is one of the brand's:
+// PHP URL-decodes names ('+' as a space) and reads ' ' and '.' as '_',
+// and "name[key]" as an array under name (an unmatched '[' as '_').
+// Compare canonical names without regard to case: ASP.NET Core reads
+// cookie names so. A name with none of "%+. [" is returned as it is.
+func Canonical(name string) string {
+	if !strings.ContainsAny(name, "%+. [") {
+		return name
+	}
+	decoded := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '+':
+			decoded = append(decoded, ' ')
+		case c == '%' && i+2 < len(name) && isHex(name[i+1]) && isHex(name[i+2]):
+			decoded = append(decoded, unhex(name[i+1])<<4|unhex(name[i+2]))
+			i += 2
+		default:
+			decoded = append(decoded, c) // an invalid escape stays, as PHP leaves it
+		}
+	}
+	for i, c := range decoded {
+		switch c {
+		case ' ', '.':
+			decoded[i] = '_'
+		case '[':
+			if bytes.IndexByte(decoded[i+1:], ']') >= 0 {
+				return string(decoded[:i])
+			}
+			decoded[i] = '_'
+		}
+	}
+	return string(decoded)
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f'
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c | 0x20 - 'a' + 10
+}
+
+// Names yields the canonical names (Canonical) a "name=value" part of a
+// Cookie header may be read under: its own, and that of each "name=..."
+// in its value after a ',' or white space, where RFC 2109 parsers
+// (Tomcat's legacy one) and Python's SimpleCookie start another cookie:
+// "lang=en, acme_session=x" carries acme_session to them.
+func Names(part string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		name, value, _ := strings.Cut(part, "=")
+		if !yield(Canonical(strings.TrimSpace(name))) {
+			return
+		}
+		for {
+			i := strings.IndexAny(value, ", \t")
+			if i < 0 {
+				return
+			}
+			value = strings.TrimLeft(value[i:], ", \t")
+			if n, _, ok := strings.Cut(value, "="); ok && !strings.ContainsAny(n, ", \t") && n != "" {
+				if !yield(Canonical(n)) {
 					return
 				}
 			}

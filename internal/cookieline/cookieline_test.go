@@ -51,3 +51,47 @@ func TestValue(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonical(t *testing.T) {
+	for name, want := range map[string]string{
+		"acme_session":     "acme_session",
+		"acme.session":     "acme_session",
+		"acme session":     "acme_session",
+		"acme+session":     "acme_session",
+		"acme%5Fsession":   "acme_session",
+		"acme%5fsession":   "acme_session",
+		"acme%2Esession":   "acme_session",
+		"acme_session[0]":  "acme_session",
+		"acme_session[]":   "acme_session",
+		"acme[session":     "acme_session",
+		"acme%5Bx%5D":      "acme",
+		"100%":             "100%",
+		"acme%2Bsession":   "acme+session", // an encoded "+" is one
+		"a%zz":             "a%zz",
+		"JSESSIONID":       "JSESSIONID", // case is the comparison's
+		"__Host-acme.sess": "__Host-acme_sess",
+	} {
+		if got := Canonical(name); got != want {
+			t.Errorf("Canonical(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	for part, want := range map[string][]string{
+		"acme_session=x":              {"acme_session"},
+		"acme.session =x":             {"acme_session"},
+		"lang=en, acme_session=x":     {"lang", "acme_session"},
+		"lang=en,acme.session=x":      {"lang", "acme_session"},
+		"lang=en acme_session=x, b=2": {"lang", "acme_session", "b"},
+		"lang=en\tacme_session=x":     {"lang", "acme_session"},
+		"next=acme_session=x":         {"next"}, // no separator: one value
+		"list=a,b c":                  {"list"},
+		"q=\"a, acme_session=x\"":     {"q", "acme_session"}, // quoted or not, some parser splits it
+		"=v":                          {""},
+	} {
+		if got := slices.Collect(Names(part)); !slices.Equal(got, want) {
+			t.Errorf("Names(%q) = %q, want %q", part, got, want)
+		}
+	}
+}
