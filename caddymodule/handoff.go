@@ -26,7 +26,8 @@ import (
 //     cookie there (HttpOnly, holding a random state and the URL asked
 //     for) and a redirect to handoffPath on the brand host with the
 //     origin and the state.
-//  2. The brand host reads its own session cookie, mints a one-time code
+//  2. For the browser's top-level navigation only (no script's fetch, no
+//     frame), the brand host reads its own session cookie, mints a one-time code
 //     in Redis bound to the state, the origin and the brand session (or to
 //     nobody for an anonymous customer), and answers a page that posts
 //     the code and state to callbackPath on the origin: in a form body the
@@ -120,6 +121,22 @@ func (h *Handler) mintHandoff(w http.ResponseWriter, r *http.Request) {
 		h.brandError(w, r, "", "", http.StatusBadRequest, requestID, nil)
 		return
 	}
+	// Only the browser's top-level navigation gets a code: its document
+	// no other page's script reads (a frame is refused by
+	// frame-ancestors). A script on the brand host (a vendor kept there
+	// with isolate off, a third-party script of the shop) could read a
+	// code it fetched for a state the attacker started, and the attacker
+	// would redeem it as the customer. Pages cannot set fetch metadata; a
+	// request with none (an older browser, a tool) is served as before.
+	if mode, dest := r.Header.Get("Sec-Fetch-Mode"), r.Header.Get("Sec-Fetch-Dest"); (mode != "" || dest != "") &&
+		(mode != "navigate" || dest != "document") {
+		if c := h.logger.Check(zapcore.DebugLevel, "handoff refused"); c != nil {
+			c.Write(zap.String("origin", origin.host), zap.String("reason", "not a top-level navigation"),
+				zap.String("request_id", requestID))
+		}
+		h.brandError(w, r, origin.journey.name, origin.backend.name, http.StatusForbidden, requestID, nil)
+		return
+	}
 	brandSession := ""
 	if id := sessionCookie(r, h.Session.Cookie); id != "" {
 		cc := h.lookupSession(r, origin.journey, id)
@@ -141,10 +158,11 @@ func (h *Handler) mintHandoff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action := hostURL(r, origin.host) + callbackPath
-	// frame-ancestors 'self': a vendor widget framed in a brand page hands
-	// off inside its frame; no other site may frame the page.
+	// frame-ancestors 'none': a page framing this one, a brand page a
+	// vendor's script runs in included, could read the code from the
+	// frame; the handoff is the top-level document's.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src "+handoffScriptHash+
-		"; form-action "+action+"; base-uri 'none'; frame-ancestors 'self'")
+		"; form-action "+action+"; base-uri 'none'; frame-ancestors 'none'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set(headerRequest, requestID)
 	if r.Method == http.MethodHead {

@@ -60,9 +60,11 @@ func (b *browserClient) do(method, target string, form url.Values, navigate bool
 	if navigate {
 		req.Header.Set("Accept", "text/html")
 		req.Header.Set("Sec-Fetch-Mode", "navigate")
+		req.Header.Set("Sec-Fetch-Dest", "document")
 	} else {
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("Sec-Fetch-Mode", "cors")
+		req.Header.Set("Sec-Fetch-Dest", "empty")
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
@@ -467,4 +469,55 @@ func TestSecretShopperShopsOriginBackend(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestHandoffCodeOnlyForTopLevelNavigation: a script on the brand host (a
+// vendor kept there with isolate off, a third-party script of the shop)
+// fetches the handoff page with the customer's credentials, for a state the
+// attacker started in their own browser. Were the code in the answer, the
+// attacker would redeem it and be the customer on the vendor origin: only
+// the browser's top-level navigation gets a code, and the page carrying it
+// cannot be framed.
+func TestHandoffCodeOnlyForTopLevelNavigation(t *testing.T) {
+	t.Parallel()
+	_, _, gw := handoffSite(t, "2s")
+	attacker := newBrowserClient(t)
+	victim := loggedIn(t, gw.siteURL("shop.localhost"))
+
+	// The attacker's own browser starts a handoff on the origin: it holds
+	// the state cookie, and learns the state from the redirect.
+	resp, _ := attacker.do(http.MethodGet, gw.siteURL("help.shop.localhost")+"/support/", nil, true)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("handoff start: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	state := loc.Query().Get("state")
+
+	// In the customer's browser a script on the brand host fetches the
+	// handoff page with that state (same-origin, credentials included).
+	target := gw.siteURL("shop.localhost") + "/.well-known/frontdoor/handoff?origin=help.shop.localhost&state=" + state
+	resp, page := victim.do(http.MethodGet, target, nil, false,
+		"Sec-Fetch-Site", "same-origin", "Sec-Fetch-Dest", "empty", "Accept", "*/*")
+	if code := formCode.FindStringSubmatch(page); code != nil {
+		post := handoffPost{action: "http://help.shop.localhost/.well-known/frontdoor/callback",
+			form: url.Values{"code": {code[1]}, "state": {state}}}
+		fetched := resp.StatusCode
+		resp, _ := attacker.finish(post, gw)
+		who := "(the callback refused it: " + resp.Status + ")"
+		if resp.StatusCode == http.StatusSeeOther {
+			who = strings.TrimSpace(attacker.who(gw))
+		}
+		t.Fatalf("a script's fetch (Sec-Fetch-Mode: cors, Dest: empty) got the handoff code (HTTP %d); redeemed in the attacker's browser, the vendor origin serves the attacker as %s",
+			fetched, who)
+	}
+
+	// The customer's own navigation still gets the page, which no page
+	// may frame.
+	resp, page = victim.do(http.MethodGet, target, nil, true, "Sec-Fetch-Site", "same-site")
+	if formCode.FindStringSubmatch(page) == nil {
+		t.Fatalf("the customer's navigation got no code: %d %s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("the page carrying the code says Content-Security-Policy %q, want frame-ancestors 'none'", csp)
+	}
 }
