@@ -31,7 +31,8 @@ import (
 // for its failure, or they came back with a repeat contact. Each is
 // recorded once per customer, journey and cause (within the journey's
 // rescue window), on the customer's trail, in frontdoor_orphans_total and
-// in a list of recent orphans for the brand's team to call back. All of it
+// in a list of recent orphans for the brand's team to call back; the
+// rescue marker goes into every session the customer is dropped in. All of it
 // is written off the request path; with Redis down an orphan is skipped and
 // counted as skipped.
 
@@ -131,9 +132,9 @@ func (h *Handler) orphaned(r *http.Request, j *journeyRoute, who fleet.Handler, 
 	marker := j.rescueMarker(sessionKey, orphan)
 	store, sessionID := h.store, cc.sessionID
 	h.orphans.Record(orphan, j.orphanWindow, sessionKey, marker, fleet.OrphanReport{
-		Recorded: func() {
-			m.orphans.WithLabelValues(j.name, who.Backend, who.Owner, who.Vendor, cause).Inc()
-			if marker != nil && store != nil {
+		Recorded: func() { m.orphans.WithLabelValues(j.name, who.Backend, who.Owner, who.Vendor, cause).Inc() },
+		Marked: func() {
+			if store != nil {
 				// This instance's next lookup must see the rescue
 				// marker, whatever its cache (as after an escalation).
 				store.Forget(j.fields, sessionID)

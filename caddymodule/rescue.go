@@ -94,7 +94,11 @@ func (j *journeyRoute) rescueMarker(sessionKey string, orphan fleet.Orphan) *fle
 		return nil // config names are strings httpsfv takes; nothing else gets here
 	}
 	expiry := orphan.Time.Add(j.rescue.window).UnixMilli()
-	return &fleet.SessionMarker{Key: sessionKey, Field: j.rescue.field, Value: strconv.FormatInt(expiry, 10) + " " + value}
+	return &fleet.SessionMarker{Key: sessionKey, Field: j.rescue.field, Value: strconv.FormatInt(expiry, 10) + " " + value,
+		Live: func(raw string) bool {
+			_, ok := liveMarker(raw, orphan.Time)
+			return ok
+		}}
 }
 
 // rescueFor returns the X-Frontdoor-Rescue value if the customer's request
@@ -117,6 +121,12 @@ func (j *journeyRoute) rescued(cc *customerContext, now time.Time) (string, bool
 	if !ok {
 		return "", false
 	}
+	return liveMarker(raw, now)
+}
+
+// liveMarker returns the X-Frontdoor-Rescue value of a rescue marker that
+// has not expired at now.
+func liveMarker(raw string, now time.Time) (string, bool) {
 	exp, value, ok := strings.Cut(raw, " ")
 	ms, err := strconv.ParseInt(exp, 10, 64)
 	if !ok || err != nil || now.UnixMilli() >= ms {

@@ -256,3 +256,47 @@ func TestRescueIsSeenThroughTheContextCache(t *testing.T) {
 		return nil
 	})
 }
+
+// TestOrphanInAnotherSessionIsRescued: NightDesk drops customer C-9401 (a
+// 500, the brand error page) in their phone session, which is rescued.
+// Within the rescue window it drops them again in their laptop session:
+// the orphan is listed and counted once per customer, but the laptop
+// session is rescued too, or NightDesk keeps serving (and dropping) the
+// customer there.
+func TestOrphanInAnotherSessionIsRescued(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	const phone, laptop = "sess-phone-0000000001", "sess-laptop-000000001"
+	seedSession(t, rs, phone, "customer_id", "C-9401")
+	seedSession(t, rs, laptop, "customer_id", "C-9401")
+	vendor := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "nightdesk is down for you", http.StatusInternalServerError)
+	})
+	inhouse := startBackend(t, "care-team", nil)
+	gw := rescueSite(t, rs.URL(), vendor.URL, inhouse.URL, "1h")
+
+	served := func(session string) string {
+		t.Helper()
+		_, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(session))
+		if body == "hello from care-team" {
+			return "care-team"
+		}
+		return "brand error page (nightdesk failed)"
+	}
+	rescued := func(session string) func() error {
+		return func() error {
+			if got := served(session); got != "care-team" {
+				return fmt.Errorf("session %s is not rescued: next request served by %s", session, got)
+			}
+			return nil
+		}
+	}
+	served(phone)
+	waitFor(t, 5*time.Second, rescued(phone))
+	served(laptop) // dropped again by nightdesk, in the laptop session
+	waitFor(t, 5*time.Second, rescued(laptop))
+	series := `frontdoor_orphans_total{backend="nightdesk",cause="error_page",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
+	if v, _ := metricValue(gw.metrics(t), series); v != 1 {
+		t.Errorf("one customer dropped in two sessions: %s = %v, want 1", series, v)
+	}
+}

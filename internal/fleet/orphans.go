@@ -43,13 +43,20 @@ type OrphanOptions struct {
 // one context lookup, so that rescuing costs no Redis round trip.
 type SessionMarker struct {
 	Key, Field, Value string
+	// Live reports whether a value already in the field still rescues
+	// the session; nil: none does. A live one is kept when the customer,
+	// already recorded, is dropped again: the rescue stays about the
+	// first drop and its window is not stretched.
+	Live func(value string) bool
 }
 
 // OrphanReport is what the recorder of an orphan is told, from the writer's
 // goroutine: recorded (first of its customer, journey and cause within the
-// window) or skipped (Redis failed, or the queue was full).
+// window), marked (its rescue marker written, whether or not it was the
+// first) or skipped (Redis failed, or the queue was full).
 type OrphanReport struct {
 	Recorded func()
+	Marked   func()
 	Skipped  func(reason string)
 }
 
@@ -113,7 +120,8 @@ func orphanKey(o Orphan) string {
 
 // Record queues an orphan without blocking. It is recorded once per
 // customer, journey, backend and cause within window; marker, if not nil,
-// is written with it. A dropped orphan is reported skipped at once.
+// is written every time, while the session exists. A dropped orphan is
+// reported skipped at once.
 func (o *Orphans) Record(orphan Orphan, window time.Duration, sessionKey string, marker *SessionMarker, report OrphanReport) {
 	orphan.Vendor = CleanText(orphan.Vendor)
 	if !o.queue.add(orphanJob{orphan: orphan, window: window, sessionKey: sessionKey, marker: marker, report: report}) &&
@@ -131,7 +139,19 @@ func (o *Orphans) write(job orphanJob) error {
 		return fmt.Errorf("marking orphan: %w", err)
 	}
 	if !first {
-		return nil // already recorded in the window
+		// Already listed and counted in the window. The rescue marker is
+		// per session, the key per customer: a session the customer was
+		// dropped in since (another device) must be rescued too.
+		if m := job.marker; m != nil {
+			marked, err := o.markAgain(ctx, m)
+			if err != nil {
+				return fmt.Errorf("marking the session for rescue: %w", err)
+			}
+			if marked && job.report.Marked != nil {
+				job.report.Marked()
+			}
+		}
+		return nil
 	}
 	raw, err := json.Marshal(orphan)
 	if err != nil {
@@ -154,11 +174,30 @@ func (o *Orphans) write(job orphanJob) error {
 	if job.report.Recorded != nil {
 		job.report.Recorded()
 	}
+	if job.marker != nil && job.report.Marked != nil {
+		job.report.Marked()
+	}
 	if o.trail != nil {
 		o.trail.Record(orphan.CustomerID, job.sessionKey, Entry{Time: orphan.Time, Journey: orphan.Journey,
 			Backend: orphan.Backend, Owner: orphan.Owner, RequestID: orphan.RequestID, Note: "orphaned: " + orphan.Cause})
 	}
 	return nil
+}
+
+// markAgain writes the rescue marker of an orphan already recorded, unless
+// the session holds a live one, and reports whether the session now has
+// one.
+func (o *Orphans) markAgain(ctx context.Context, m *SessionMarker) (bool, error) {
+	if m.Live != nil {
+		current, err := o.client.HGet(ctx, m.Key, m.Field).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return false, err
+		}
+		if err == nil && m.Live(current) {
+			return true, nil
+		}
+	}
+	return SetSessionField(ctx, o.client, m.Key, m.Field, m.Value)
 }
 
 // Stats returns how many orphans were written, dropped and failed.

@@ -85,6 +85,41 @@ func TestOrphanOfAnotherBackendIsRecorded(t *testing.T) {
 	}
 }
 
+// TestOrphanMarksEverySessionOnce: the customer, recorded once, is dropped
+// again in another session within the window: listed and counted once,
+// but that session gets its rescue marker too. Dropped again in a session
+// being rescued, its live marker stays (the first drop's reference and
+// window).
+func TestOrphanMarksEverySessionOnce(t *testing.T) {
+	rs := redistest.Start(t)
+	client := rs.Client(t)
+	ctx := context.Background()
+	o := NewOrphans(client, nil, OrphanOptions{}, zap.NewNop())
+	var recorded, marked atomic.Int64
+	report := OrphanReport{Recorded: func() { recorded.Add(1) }, Marked: func() { marked.Add(1) }}
+	for _, s := range []string{"session:phone", "session:laptop"} {
+		client.HSet(ctx, s, "customer_id", "C1")
+	}
+	now := time.Now()
+	rec := func(session, ref string) {
+		o.Record(Orphan{Time: now, Journey: "support", Backend: "nightdesk", Owner: "outsourced", Cause: CauseErrorPage,
+			CustomerID: "C1", RequestID: ref}, time.Hour, session,
+			&SessionMarker{Key: session, Field: "frontdoor_rescue:support", Value: ref, Live: func(v string) bool { return v != "" }}, report)
+	}
+	rec("session:phone", "r1")
+	rec("session:laptop", "r2")
+	rec("session:phone", "r3")
+	o.Close()
+	if recorded.Load() != 1 || marked.Load() != 3 {
+		t.Errorf("recorded %d, marked %d; want 1 and 3", recorded.Load(), marked.Load())
+	}
+	for session, want := range map[string]string{"session:phone": "r1", "session:laptop": "r2"} {
+		if got := client.HGet(ctx, session, "frontdoor_rescue:support").Val(); got != want {
+			t.Errorf("%s rescue marker %q, want %q", session, got, want)
+		}
+	}
+}
+
 // TestSessionFieldsNeverMakeASession: the brand logged the customer out
 // (deleted the session hash) between the request and frontdoor's write of
 // the rescue marker and the trail's last entry: the HSETs made the hash
