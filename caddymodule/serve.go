@@ -243,8 +243,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			if aw.swallowed {
 				h.brandError(w, r, journey.name, b.name, status, requestID, nil)
 				h.orphaned(r, journey, handlerOf(b), cc, fleet.CauseErrorPage, requestID)
-			} else if status < 500 && len(journey.contacts) > 0 {
-				h.countContact(r, journey, b, cc)
+			} else if len(journey.contacts) > 0 {
+				h.countContact(r, journey, b, cc, status)
 			}
 			return nil
 		}

@@ -300,3 +300,62 @@ func TestOrphanInAnotherSessionIsRescued(t *testing.T) {
 		t.Errorf("one customer dropped in two sessions: %s = %v, want 1", series, v)
 	}
 }
+
+// TestRefusedContactIsNoContact: the customer files one real contact with
+// NightDesk. A script on another host of the brand's site (same-site, so
+// the brand's SameSite=Lax session cookie goes along) then POSTs to the
+// contact path; NightDesk refuses each (403). Counted, they would be
+// repeat contacts against NightDesk, a repeat_contact orphan and a rescue
+// of a customer who contacted nobody.
+func TestRefusedContactIsNoContact(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-9601")
+	vendor := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.Header.Get("X-Csrf-Token") != "ok" {
+			http.Error(w, "forbidden: no CSRF token", http.StatusForbidden)
+			return
+		}
+		fmt.Fprint(w, "hello from nightdesk")
+	})
+	inhouse := startBackend(t, "care-team", nil)
+	gw := rescueSite(t, rs.URL(), vendor.URL, inhouse.URL, "1h")
+
+	real := withCookie(sessionID)
+	real["X-Csrf-Token"] = "ok"
+	if resp, _ := do(t, "POST", gw.URL+"/support/contact", strings.NewReader("my tent leaks"), real); resp.StatusCode != 200 {
+		t.Fatalf("the real contact: %d", resp.StatusCode)
+	}
+	waitFor(t, 5*time.Second, func() error { // written off the request path
+		if n, _ := rs.Client(t).Exists(t.Context(), "frontdoor:contact:support:C-9601").Result(); n != 1 {
+			return fmt.Errorf("the real contact is not recorded")
+		}
+		return nil
+	})
+	var statuses []int
+	for _, forged := range []map[string]string{
+		{"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "empty"}, // refused by NightDesk
+		{"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "empty", "X-Csrf-Token": "ok"},
+		{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "X-Csrf-Token": "ok"},
+		{}, // no fetch metadata: refused by NightDesk
+	} {
+		headers := withCookie(sessionID)
+		headers["Origin"] = "http://help.shop.example"
+		for k, v := range forged {
+			headers[k] = v
+		}
+		resp, _ := do(t, "POST", gw.URL+"/support/contact", strings.NewReader("x"), headers)
+		statuses = append(statuses, resp.StatusCode)
+	}
+	time.Sleep(time.Second) // contacts are written off the request path
+	m := gw.metrics(t)
+	l := `{backend="nightdesk",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
+	contacts, _ := metricValue(m, "frontdoor_contacts_total"+l)
+	repeats, _ := metricValue(m, "frontdoor_repeat_contacts_total"+l)
+	orphans, _ := metricValue(m, `frontdoor_orphans_total{backend="nightdesk",cause="repeat_contact",journey="support",owner="outsourced",vendor="NightDesk BPO"}`)
+	_, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID))
+	if contacts != 1 || repeats != 0 || orphans != 0 {
+		t.Errorf("1 real contact, then POSTs refused by NightDesk or not from the brand's own pages (%v): contacts_total %v (want 1), repeat_contacts_total %v (want 0), repeat_contact orphans %v (want 0); the customer's next page: %q",
+			statuses, contacts, repeats, orphans, body)
+	}
+}
