@@ -304,8 +304,23 @@ func (h *Handler) escalate(w http.ResponseWriter, r *http.Request, t feedbackTar
 	// This instance's next lookup must see the marker, whatever its cache.
 	h.store.Forget(j.fields, cc.sessionID)
 	who := handlerOf(b)
-	h.orphanMetrics.escalations.WithLabelValues(j.name, who.Backend, who.Owner, who.Vendor).Inc()
-	if customerID, _ := cc.ctx.Get(customerIDField); customerID != "" && h.trail != nil {
+	customerID, _ := cc.ctx.Get(customerIDField)
+	escalator := customerID
+	if escalator == "" {
+		escalator = sessionRater(cc.sessionID)
+	}
+	// Each page mints a token: count the customer, not their pages.
+	switch first, err := h.feedbackLedger.FirstEscalation(r.Context(), j.name, b.name, escalator, j.rescue.window); {
+	case err != nil:
+		// The customer is rescued (the marker is written); only the
+		// count is lost.
+		h.feedbackMetrics.skipped.WithLabelValues(feedback.ActionEscalate, skippedUnavailable).Inc()
+		h.logger.Warn("escalation not counted", zap.String("journey", j.name), zap.String("backend", b.name),
+			zap.String("request_id", t.claims.Ref), zap.Error(err))
+	case first:
+		h.orphanMetrics.escalations.WithLabelValues(j.name, who.Backend, who.Owner, who.Vendor).Inc()
+	}
+	if customerID != "" && h.trail != nil {
 		h.trail.Record(customerID, sessionKey, fleet.Entry{Time: now, Journey: j.name, Backend: b.name, Owner: who.Owner,
 			RequestID: t.claims.Ref, Note: "escalated to the brand's own team from " + b.name})
 	}
@@ -335,8 +350,7 @@ func (h *Handler) rate(w http.ResponseWriter, r *http.Request, t feedbackTarget,
 			return
 		}
 	} else if rater, _ = cc.ctx.Get(customerIDField); rater == "" {
-		sum := sha256.Sum256([]byte(cc.sessionID))
-		rater = "session-" + hex.EncodeToString(sum[:12]) // a session without a customer id: once per session
+		rater = sessionRater(cc.sessionID) // a session without a customer id: once per session
 	}
 	first, err := h.feedbackLedger.FirstRating(r.Context(), j.name, b.name, rater, t.claims.Anonymous, j.repeatWindow)
 	switch {
@@ -397,6 +411,13 @@ func journeyStart(j *journeyRoute) string {
 }
 
 func raterOf(r *http.Request) string { return sessionCookie(r, raterCookie) }
+
+// sessionRater names a session without a customer id in the feedback
+// ledger, by a hash: Redis keeps no session id.
+func sessionRater(sessionID string) string {
+	sum := sha256.Sum256([]byte(sessionID))
+	return "session-" + hex.EncodeToString(sum[:12])
+}
 
 // validRater returns a rater id frontdoor could have made, or "".
 func validRater(id string) string {

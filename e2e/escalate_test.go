@@ -372,3 +372,35 @@ func TestRatingsCountOnceAcrossInstances(t *testing.T) {
 		t.Errorf("known ratings after Redis went down: %v, want 1", v)
 	}
 }
+
+// TestEscalationsCountOncePerCustomer: one customer loads NightDesk's page
+// a few times (each mints a new escalation token for the same customer,
+// journey and backend) and submits every token. frontdoor_escalations_total
+// counts customers who escalated: one customer is one escalation of the
+// backend within the rescue window, however many pages they escalated from.
+func TestEscalationsCountOncePerCustomer(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-9001")
+	var trick string
+	vendor := startBackend(t, "nightdesk", vendorDesk(&trick))
+	inhouse := startBackend(t, "care-team", careTeam)
+	gw := escalationSite(t, rs.URL(), vendor.URL, inhouse.URL)
+
+	const n = 5
+	var tokens []string
+	for range n {
+		tokens = append(tokens, tokenOn(t, gw.URL+"/support/help", sessionID, escalateLink))
+	}
+	var statuses []int
+	for _, tok := range tokens {
+		statuses = append(statuses, submit(t, gw.URL, "escalate", sessionID, url.Values{"t": {tok}}, nil))
+	}
+	series := `frontdoor_escalations_total{backend="nightdesk",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
+	if v, _ := metricValue(gw.metrics(t), series); v != 1 {
+		t.Errorf("one customer (C-9001) escalated %d times from nightdesk (answers %v): %s = %v, want 1", n, statuses, series, v)
+	}
+	if _, body := do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)); !strings.Contains(body, "hello from care-team") {
+		t.Errorf("after escalating, the customer reached %q, want the care team", body)
+	}
+}

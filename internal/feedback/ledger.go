@@ -65,6 +65,21 @@ func (l *Ledger) FirstRating(ctx context.Context, journey, backend, rater string
 	return first, nil
 }
 
+// FirstEscalation reports whether escalator (a customer id, or a session's
+// id for a session without one) had not escalated from the journey's
+// backend within window, and marks that they now have:
+// frontdoor_escalations_total counts customers, not the pages one
+// customer escalated from.
+func (l *Ledger) FirstEscalation(ctx context.Context, journey, backend, escalator string, window time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, ledgerTimeout)
+	defer cancel()
+	first, err := l.client.SetNX(ctx, "frontdoor:escalated:"+journey+":"+backend+":"+escalator, "1", window).Result()
+	if err != nil {
+		return false, fmt.Errorf("recording escalation: %w", err)
+	}
+	return first, nil
+}
+
 // AnonymousAllowed counts an anonymous rating of the journey's backend in
 // the minute of now and reports whether it is within AnonymousPerMinute.
 func (l *Ledger) AnonymousAllowed(ctx context.Context, journey, backend string, now time.Time) (bool, error) {
