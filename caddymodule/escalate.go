@@ -334,9 +334,20 @@ func (h *Handler) rate(w http.ResponseWriter, r *http.Request, t feedbackTarget,
 	refuse func(string, feedbackTarget), skip func(error)) {
 	j, b := t.journey, t.backend
 	customer, rater := customerKnown, ""
-	if t.claims.Anonymous {
+	if !t.claims.Anonymous {
+		rater, _ = cc.ctx.Get(customerIDField)
+	}
+	if rater == "" {
+		// Whoever frontdoor cannot name is anonymous, a session without a
+		// customer id included: brands hand any visitor one (a guest's
+		// cart), so such answers are capped like any anonymous ones.
 		customer = customerAnonymous
-		if rater = validRater(raterOf(r)); rater == "" {
+		if t.claims.Anonymous {
+			rater = validRater(raterOf(r))
+		} else {
+			rater = sessionRater(cc.sessionID) // once per session
+		}
+		if rater == "" {
 			refuse(refusedNoRater, t)
 			return
 		}
@@ -349,10 +360,8 @@ func (h *Handler) rate(w http.ResponseWriter, r *http.Request, t feedbackTarget,
 			refuse(refusedRateLimited, t)
 			return
 		}
-	} else if rater, _ = cc.ctx.Get(customerIDField); rater == "" {
-		rater = sessionRater(cc.sessionID) // a session without a customer id: once per session
 	}
-	first, err := h.feedbackLedger.FirstRating(r.Context(), j.name, b.name, rater, t.claims.Anonymous, j.repeatWindow)
+	first, err := h.feedbackLedger.FirstRating(r.Context(), j.name, b.name, rater, customer == customerAnonymous, j.repeatWindow)
 	switch {
 	case err != nil:
 		skip(err)

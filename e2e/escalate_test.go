@@ -404,3 +404,37 @@ func TestEscalationsCountOncePerCustomer(t *testing.T) {
 		t.Errorf("after escalating, the customer reached %q, want the care team", body)
 	}
 }
+
+// TestGuestSessionRatingsCountAsAnonymous: sessions without a customer_id
+// (a guest's cart session, which a brand hands any visitor) rate NightDesk.
+// frontdoor does not know who they are: they are anonymous answers, under
+// the anonymous cap of 30 a minute per backend, or whoever can get
+// sessions swamps the answers of known customers.
+func TestGuestSessionRatingsCountAsAnonymous(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	const guests = 35
+	for i := range guests {
+		seedSession(t, rs, fmt.Sprintf("guest-cart-session-%04d", i), "cart", "1 tent")
+	}
+	var trick string
+	vendor := startBackend(t, "nightdesk", vendorDesk(&trick))
+	inhouse := startBackend(t, "care-team", careTeam)
+	gw := escalationSite(t, rs.URL(), vendor.URL, inhouse.URL)
+
+	accepted := 0
+	for i := range guests {
+		id := fmt.Sprintf("guest-cart-session-%04d", i)
+		tok := tokenOn(t, gw.URL+"/support/help", id, rateLink)
+		if status := submit(t, gw.URL, "rate", id, url.Values{"t": {tok}, "answer": {"no"}}, nil); status == http.StatusOK {
+			accepted++
+		}
+	}
+	m := gw.metrics(t)
+	known, _ := metricValue(m, `frontdoor_ratings_total{answer="no",backend="nightdesk",customer="known",journey="support",owner="outsourced",vendor="NightDesk BPO"}`)
+	anon, _ := metricValue(m, `frontdoor_ratings_total{answer="no",backend="nightdesk",customer="anonymous",journey="support",owner="outsourced",vendor="NightDesk BPO"}`)
+	if known != 0 || anon == 0 || anon > 30 {
+		t.Errorf("%d guest sessions (no customer_id) answered \"no\" within a minute: accepted %d, counted known=%v anonymous=%v; want none known and 1 to 30 (the anonymous cap) anonymous",
+			guests, accepted, known, anon)
+	}
+}
