@@ -61,6 +61,11 @@ func (h *Handler) provisionOrigins(ctx caddy.Context) error {
 			policy := *br.response
 			policy.onOrigin = true
 			policy.jar = br.response.jar.forOrigin()
+			if policy.banner != nil && policy.banner.feedback == nil {
+				// Isolated by the browser here, the vendor gets the
+				// feedback links its brand-host pages may lack.
+				policy.banner = h.bannerFor(j, b, true)
+			}
 			served.response = &policy
 			origins[br.origin] = &originRoute{host: br.origin, journey: route, backend: br, served: &served}
 		}

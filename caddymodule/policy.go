@@ -81,8 +81,13 @@ func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route 
 		p.jar = newCookieJar(j, b, h.vendorCookies)
 	}
 	if b.BannerEnabled() {
-		p.banner = &bannerPolicy{page: h.bannerPage, styleHashes: h.bannerStyleHashes,
-			feedback: h.feedbackFor(j.Name, j.Rescue != nil && j.Rescue.Backend != b.Name, b.Name)}
+		// A vendor kept on the brand host without isolation runs as the
+		// brand: its script could read the links' tokens and submit them
+		// as the customer's own answer (a same-origin, user-activated
+		// navigation once the customer clicks anything of its page). Its
+		// banner carries the contact only; on its own origin (below) the
+		// browser isolates it.
+		p.banner = h.bannerFor(j, b, !p.outsourced || b.IsolateEnabled())
 	}
 	p.steps = append(p.steps, stepReserved)
 	if p.outsourced {
@@ -91,6 +96,16 @@ func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route 
 	p.steps = append(p.steps, stepRedirects)
 	if b.IsolateEnabled() {
 		p.steps = append(p.steps, stepIsolate)
+	}
+	return p
+}
+
+// bannerFor is the banner policy of a backend's pages, with the feedback
+// links or without.
+func (h *Handler) bannerFor(j *config.Journey, b *config.Backend, withFeedback bool) *bannerPolicy {
+	p := &bannerPolicy{page: h.bannerPage, styleHashes: h.bannerStyleHashes}
+	if withFeedback {
+		p.feedback = h.feedbackFor(j.Name, j.Rescue != nil && j.Rescue.Backend != b.Name, b.Name)
 	}
 	return p
 }

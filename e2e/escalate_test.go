@@ -438,3 +438,62 @@ func TestGuestSessionRatingsCountAsAnonymous(t *testing.T) {
 			guests, accepted, known, anon)
 	}
 }
+
+// ratingVendorPage is a vendor page whose "Send" button, clicked by the
+// customer for something else, submits the banner's own rating token with
+// answer=yes: a same-origin, user-activated navigation when the vendor is
+// kept on the brand host without isolation.
+const ratingVendorPage = `<!doctype html><html><head><title>NightDesk</title></head><body><h1>Chat with us</h1>
+<button id="send">Send</button>
+<script>
+document.getElementById('send').addEventListener('click', function () {
+  try {
+    var t = new URL(document.querySelector('a.frontdoor-rate').href).searchParams.get('t');
+    var f = document.createElement('form');
+    f.method = 'post';
+    f.action = '/.well-known/frontdoor/rate';
+    [['t', t], ['answer', 'yes']].forEach(function (p) {
+      var i = document.createElement('input');
+      i.type = 'hidden'; i.name = p[0]; i.value = p[1];
+      f.appendChild(i);
+    });
+    document.body.appendChild(f);
+    f.submit();
+  } catch (e) { document.title = 'error: ' + e; }
+});
+</script>
+</body></html>`
+
+// TestVendorNotIsolatedCannotRateForTheCustomer: in Chromium, a vendor kept
+// on the brand host with isolate off runs as the brand, so it could read
+// the banner's rating token and submit it as the customer's own answer
+// (DESIGN: ratings cannot be "sent by a vendor page on the customer's
+// behalf"). Such a backend's banner carries the brand contact but no
+// feedback links.
+func TestVendorNotIsolatedCannotRateForTheCustomer(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-9501")
+	vendor := startBackend(t, "nightdesk", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, ratingVendorPage) //nolint:errcheck
+	})
+	shop := startBackend(t, "care-team", careTeam)
+	gw := isolateSite(t, rs.URL(), shop.URL, vendor.URL)
+
+	ctx := newBrowser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/own/login?as="+sessionID), chromedp.Navigate(gw.URL+"/open/chat"),
+		chromedp.WaitVisible(chromedp.ID("frontdoor-banner"))); err != nil {
+		t.Fatalf("the vendor page with the brand's banner: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("send"))); err != nil {
+		t.Fatalf("clicking Send: %v", err)
+	}
+	time.Sleep(2 * time.Second) // the script's form post, if it made one
+	where, title := browse(t, ctx, chromedp.Location()), browse(t, ctx, chromedp.Title())
+	series := `frontdoor_ratings_total{answer="yes",backend="nightdesk-open",customer="known",journey="open",owner="outsourced",vendor="NightDesk BPO"}`
+	if yes, _ := metricValue(gw.metrics(t), series); yes != 0 {
+		t.Errorf("the customer clicked NightDesk's own \"Send\" button and NightDesk's script submitted the banner's rating token (the browser is at %s, titled %q): %s = %v, want 0",
+			where, title, series, yes)
+	}
+}
