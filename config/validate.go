@@ -59,6 +59,7 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 	journeyNames := map[string]bool{}
 	pathOwner := map[string]string{}
 	originOwner := map[string]string{}
+	audienceOwner := map[string]audience{}
 	jarCookies := 0 // what all vendors' jars may put in the browser
 	for i, j := range journeys {
 		if j == nil {
@@ -78,6 +79,9 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 			pathOwner[p] = j.Name
 		}
 		for _, b := range j.Backends {
+			if err := claimAudience(audienceOwner, j, b); err != nil {
+				return err
+			}
 			if b.Owner == Outsourced {
 				max, _, _ := b.Cookies.Limits()
 				if jarCookies += max; jarCookies > maxSiteJarCookies {
@@ -98,6 +102,39 @@ func Validate(brand string, contact Contact, sessionOnError string, journeys []*
 		}
 	}
 	return nil
+}
+
+// audience is who receives the assertions of a backend name: the brand
+// (vendor "") or one vendor, and the first journey that named it.
+type audience struct {
+	journey, vendor string
+	inHouse         bool
+}
+
+// claimAudience refuses a backend name that another owner's backend
+// already has. A backend's name is the audience (aud) of the assertions it
+// receives, and a vendor's documented check is that aud names its
+// backend: two vendors' backends of one name (in two journeys) could each
+// replay the other's tokens, and a vendor's backend named like an in-house
+// one could act as the brand towards the brand's own service. One vendor
+// serving several journeys under one name, or in-house teams sharing one,
+// is one audience.
+func claimAudience(owners map[string]audience, j *Journey, b *Backend) error {
+	mine := audience{journey: j.Name, vendor: b.Vendor, inHouse: b.Owner != Outsourced}
+	other, taken := owners[b.Name]
+	if !taken {
+		owners[b.Name] = mine
+		return nil
+	}
+	if other.inHouse == mine.inHouse && other.vendor == mine.vendor {
+		return nil
+	}
+	whose := "in-house"
+	if !other.inHouse {
+		whose = fmt.Sprintf("of vendor %q", other.vendor)
+	}
+	return errorf(b, "journey %q, backend %q: journey %q has a backend named %q too, %s: the name is the audience (aud) of the assertions a backend receives, "+
+		"so each could present the other's; give backends of different owners different names", j.Name, b.Name, other.journey, b.Name, whose)
 }
 
 func validateJourney(j *Journey) error {

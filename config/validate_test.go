@@ -27,6 +27,18 @@ func TestValidateAcceptsDesignExample(t *testing.T) {
 	}
 }
 
+// One vendor may serve several journeys under one backend name (its
+// assertions name the journey), and the brand's own teams may share one.
+func TestValidateAcceptsBackendNamesOfOneOwner(t *testing.T) {
+	js := validConfig()
+	js[0].Backends = append(js[0].Backends,
+		&Backend{Name: "night", Owner: Outsourced, Vendor: "NightDesk", ProxyRaw: proxy},
+		&Backend{Name: "care", Owner: InHouse, ProxyRaw: proxy})
+	if err := Validate("Acme", Contact{Phone: "1"}, "open", js); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestValidateRejects(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -34,6 +46,14 @@ func TestValidateRejects(t *testing.T) {
 		want   string
 	}{
 		{"unknown owner", func(js []*Journey) any { js[0].Backends[0].Owner = "partner"; return js[0].Backends[0] }, `unknown owner "partner"`},
+		{"audience of two vendors", func(js []*Journey) any {
+			js[0].Backends = append(js[0].Backends, &Backend{Name: "night", Owner: Outsourced, Vendor: "PayCo", ProxyRaw: proxy})
+			return js[1].Backends[1]
+		}, `journey "support", backend "night": journey "checkout" has a backend named "night" too, of vendor "PayCo": the name is the audience`},
+		{"audience of a vendor and the brand", func(js []*Journey) any {
+			js[0].Backends[0].Name = "night"
+			return js[1].Backends[1]
+		}, `journey "support", backend "night": journey "checkout" has a backend named "night" too, in-house: the name is the audience`},
 		{"missing owner", func(js []*Journey) any { js[0].Backends[0].Owner = ""; return js[0].Backends[0] }, `owner is required`},
 		{"vendor in-house", func(js []*Journey) any { js[0].Backends[0].Vendor = "X"; return js[0].Backends[0] }, `vendor "X" is set on an in-house backend`},
 		{"no backends", func(js []*Journey) any { js[1].Backends = nil; return js[1] }, `journey "support" has no backend`},
