@@ -65,9 +65,13 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		aw.informational(status)
 		return
 	}
-	if status > 599 {
+	if status < 100 || status > 599 {
 		// HTTP defines no such status: the backend's failure, counted
 		// and sent as one, never under a code of the vendor's choosing.
+		// Below 100 (a status line "099" or "000", which Go's client
+		// reads as 99 or 0) it is also one net/http refuses to write: it
+		// panics, and the customer's connection would be cut unanswered
+		// and uncounted.
 		status = http.StatusBadGateway
 	}
 	aw.wroteHeader = true

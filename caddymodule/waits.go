@@ -109,8 +109,10 @@ func (bw *bodyWatch) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 // flushes as it comes. So is one that announces trailers (the proxy lists
 // them in Trailer): the proxy puts them in the header map once the body
 // is done, and a head still held then would carry them out as headers.
+// A status below 100 is no interim answer but a final one the attempt's
+// writer sends as a 502, and is watched as such.
 func (bw *bodyWatch) WriteHeader(status int) {
-	if status >= 200 && !bw.headed {
+	if (status >= 200 || status < 100) && !bw.headed {
 		bw.headed = true
 		hdr := bw.Header()
 		eventStream := isEventStream(hdr["Content-Type"])

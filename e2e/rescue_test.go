@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -196,6 +198,56 @@ func TestVendorErrorPageOrphansOnceAndRedisDownIsSkipped(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestVendorStatusBelow100IsItsFailure: a vendor answers with status
+// "099", which Go's client reads as 99 and no server may write. frontdoor
+// passed it on and net/http panicked ("invalid WriteHeader code 99"): the
+// customer's connection was cut with no brand error page, the request was
+// counted nowhere and the known customer was not orphaned, so a vendor
+// could fail customers out of sight of its scorecard and of the rescue.
+// Such an answer is the vendor's failure, a brand 502, as one beyond 599.
+func TestVendorStatusBelow100IsItsFailure(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-9301")
+	vendorAddr := rawVendor(t, 0, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body) //nolint:errcheck
+			fmt.Fprintf(c, "HTTP/1.1 099 Odd\r\nContent-Type: text/html\r\nContent-Length: 29\r\n\r\n<html><body>odd</body></html>")
+		}
+	})
+	inhouse := startBackend(t, "care-team", nil)
+	gw := rescueSite(t, rs.URL(), "http://"+vendorAddr, inhouse.URL, "1h")
+	var got []string
+	for _, cookie := range []string{sessionID, "", ""} {
+		req, _ := http.NewRequest("GET", gw.URL+"/support/help", nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", "acme_session="+cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got = append(got, "error: "+err.Error())
+			continue
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck
+		resp.Body.Close()
+		got = append(got, resp.Status)
+	}
+	time.Sleep(time.Second) // the orphan queue writes off the request path
+	m := gw.metrics(t)
+	served, _ := metricValue(m, `frontdoor_requests_total{backend="nightdesk",code="502",journey="support",owner="outsourced",vendor="NightDesk BPO"}`)
+	orphans, _ := metricValue(m, `frontdoor_orphans_total{backend="nightdesk",cause="error_page",journey="support",owner="outsourced",vendor="NightDesk BPO"}`)
+	panics := strings.Count(gw.logs.String(), "invalid WriteHeader code")
+	if served != 3 || orphans != 1 || panics > 0 || strings.Join(got, " ") != strings.Repeat("502 Bad Gateway ", 2)+"502 Bad Gateway" {
+		t.Errorf("3 requests to a vendor answering status 099: the customer got %q (want 502 each); requests_total{code=502} of nightdesk %v (want 3); error_page orphans %v (want 1); %d panics \"invalid WriteHeader code\" in the log",
+			got, served, orphans, panics)
+	}
 }
 
 // TestRepeatContactOrphansTheCustomer: a customer who has to contact the
