@@ -42,7 +42,8 @@ func abortedHow(kind string) string {
 
 // classify maps a reverse proxy error to the status the customer gets and
 // the kind of upstream failure, or "" when the error is not the upstream's
-// fault (e.g. the client went away) and so no reason to fail over.
+// fault (e.g. the client went away, or its request body failed) and so no
+// reason to fail over.
 func classify(err error) (status int, kind string) {
 	status = http.StatusBadGateway
 	var herr caddyhttp.HandlerError
@@ -51,9 +52,14 @@ func classify(err error) (status int, kind string) {
 	}
 	var dialErr reverseproxy.DialError
 	var netErr net.Error
+	var bodyErr *requestBodyError
 	switch {
 	case status == 499:
 		return status, ""
+	case errors.As(err, &bodyErr):
+		// The client failed to send its request: the backend is not at
+		// fault, and the client gets a 4xx for it.
+		return bodyErr.status(), ""
 	case errors.As(err, &dialErr):
 		return status, errDial
 	case status == http.StatusGatewayTimeout || errors.As(err, &netErr) && netErr.Timeout():

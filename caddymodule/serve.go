@@ -22,13 +22,13 @@ import (
 // requestbytes.go (what the customer may not send), the gateway's own
 // answers (assertion.go's key set, origin.go and handoff.go for vendor
 // origins, escalate.go's question pages), route.go (the journey and its
-// plan), session.go and rescue.go (the customer), snapshot.go (the
-// brand's own response headers), upstream.go (the request the backend
-// gets), cookiejar.go, assertion.go (the signed context), then one
-// attempt: hold.go and waits.go (the writers around the proxy),
-// transport.go, response.go (the backend's answer under its policy:
-// headersteps.go, streams.go, trail.go, body.go), and outcome.go (what
-// the attempt counts as).
+// plan), session.go and rescue.go (the customer), clientbody.go (the
+// customer's request body), snapshot.go (the brand's own response
+// headers), upstream.go (the request the backend gets), cookiejar.go,
+// assertion.go (the signed context), then one attempt: hold.go and
+// waits.go (the writers around the proxy), transport.go, response.go (the
+// backend's answer under its policy: headersteps.go, streams.go, trail.go,
+// body.go), and outcome.go (what the attempt counts as).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	scrubReserved(r.Header)
 	guardTrailers(r)
@@ -122,6 +122,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 
+	x.body.wrap(r)
 	x.before.take(w.Header())
 	ownServer := w.Header()["Server"]
 	keepReservedHeaders(r.Header)
@@ -218,7 +219,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				h.noteError(journey.name, b, status, kind, requestID)
 			}
 			if kind == "" && !aw.wroteHeader {
-				return err // not the backend's fault (the client went away)
+				// Not the backend's fault (the client went away, or failed
+				// to send its request): Caddy answers with status.
+				return caddyhttp.Error(status, err)
 			}
 			if aw.wroteHeader && !aw.swallowed {
 				hold.release() //nolint:errcheck // the response is under way: nothing better can be sent
@@ -272,6 +275,7 @@ type exchange struct {
 	attempt  attemptWriter
 	hold     headHold
 	watch    bodyWatch
+	body     requestBody
 	scope    exchangeScope
 	before   headerSnapshot
 	upstream upstreamHeaders

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -42,6 +43,13 @@ func TestClassify(t *testing.T) {
 		// The client went away: not the backend's fault, no failover.
 		{"client gone", caddyhttp.Error(499, context.Canceled), 499, ""},
 		{"client gone during dial", caddyhttp.Error(499, reverseproxy.NewDialError(context.Canceled)), 499, ""},
+		// The client failed to send its request body (requestBody): its
+		// fault, whatever the read's error looks like.
+		{"malformed client body", &requestBodyError{errors.New("invalid byte in chunk length")}, 400, ""},
+		{"client body hung up", &requestBodyError{io.ErrUnexpectedEOF}, 499, ""},
+		{"client body too large", &requestBodyError{&http.MaxBytesError{Limit: 10}}, 413, ""},
+		{"client body stalled", &requestBodyError{timeoutErr{}}, 408, ""},
+		{"client body, client gone", caddyhttp.Error(499, &requestBodyError{errors.New("client disconnected")}), 499, ""},
 		// Frontdoor's own or another handler's failures.
 		{"internal error", caddyhttp.Error(http.StatusInternalServerError, errors.New("boom")), 500, ""},
 		{"bad request", caddyhttp.Error(http.StatusBadRequest, errors.New("bad")), 400, ""},

@@ -83,6 +83,11 @@ type bodyWatch struct {
 	body   io.Closer
 	cancel context.CancelCauseFunc
 
+	// request is the customer's request body as the transport reads it,
+	// nil for a request without one: it tells a round trip the client's
+	// body failed (see requestBody).
+	request *requestBody
+
 	stalled atomic.Bool                // the bound cut the attempt
 	done    atomic.Bool                // the attempt is over: a late check does nothing
 	timer   atomic.Pointer[time.Timer] // the latest check's
@@ -112,6 +117,12 @@ func (bw *bodyWatch) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 // A status below 100 is no interim answer but a final one the attempt's
 // writer sends as a 502, and is watched as such.
 func (bw *bodyWatch) WriteHeader(status int) {
+	if status == 499 && !bw.headed && bw.request != nil && bw.request.failed.Load() != nil {
+		// Caddy's note of a round trip that ended in context.Canceled,
+		// which the client's failed body is made to be: the attempt
+		// answers the client for it (see watchAttempt), not with a 499.
+		return
+	}
 	if (status >= 200 || status < 100) && !bw.headed {
 		bw.headed = true
 		hdr := bw.Header()
@@ -243,9 +254,12 @@ func (bw *bodyWatch) stop() {
 // request's context: they travel to the backend's transport out of reach
 // of the proxy's request logging (see upstreamTransport). The attempt's
 // request is the one copy of r it makes, whatever it carries. stalled
-// reports whether the bound cut the attempt.
+// reports whether the bound cut the attempt. An attempt whose request body
+// the client failed to send before any answer ends in that error (with a
+// 499 if the client is gone), which classify blames on nobody.
 func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRoute, r *http.Request, up *upstreamHeaders, next caddyhttp.Handler) (aborted any, err error, stalled bool) {
 	*bw = bodyWatch{proxy: b.proxy, hold: hold, upstream: up, bound: b.bodyTimeout}
+	bw.request, _ = r.Body.(*requestBody)
 	ctx := context.WithValue(r.Context(), attemptKey{}, bw)
 	if b.bodyTimeout > 0 && !b.wrapped {
 		var cancel context.CancelCauseFunc
@@ -254,6 +268,15 @@ func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRo
 		bw.cancel = cancel
 	}
 	aborted, err = aw.serve(bw, r.WithContext(ctx), next)
+	if bw.request == nil || aborted != nil || aw.wroteHeader {
+		return aborted, err, bw.stalled.Load()
+	}
+	if failed := bw.request.failed.Load(); failed != nil {
+		err = failed
+		if r.Context().Err() != nil {
+			err = caddyhttp.Error(499, failed) // nobody is there to be answered
+		}
+	}
 	return aborted, err, bw.stalled.Load()
 }
 

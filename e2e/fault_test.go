@@ -1103,3 +1103,107 @@ func TestHostileClients(t *testing.T) {
 		}
 	})
 }
+
+// TestBrokenClientBodiesDoNotMarkBackendDown: a client whose request
+// bodies break off (a chunk size that is no number after the first chunk)
+// fails the proxy's round trip to the in-house team. Caddy's passive
+// health, which frontdoor turns on for a backend with another to fail over
+// to, counted each as a failure of the in-house upstream: five of them
+// marked it down, and every other customer of the journey went to the
+// outsourced vendor, with their context, while the in-house team was up.
+func TestBrokenClientBodiesDoNotMarkBackendDown(t *testing.T) {
+	careTeam := startBackend(t, "care-team", nil)
+	nightdesk := startBackend(t, "nightdesk", nil)
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey support /support* {
+			backend care-team {
+				owner in-house
+				to %s
+			}
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				banner off
+				to %s
+			}
+		}`, careTeam.URL, nightdesk.URL)))
+	addr := strings.TrimPrefix(gw.URL, "http://")
+
+	if resp, body := do(t, "GET", gw.URL+"/support/faq", nil, nil); resp.StatusCode != 200 || !strings.Contains(body, "care-team") {
+		t.Fatalf("baseline: %d %q, want the in-house team", resp.StatusCode, body)
+	}
+	var statuses []int
+	for range 6 {
+		raw := "POST /support/tickets HTTP/1.1\r\nHost: " + addr + "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+			"5\r\nhello\r\nzz\r\n"
+		status, _, _ := rawExchange(t, addr, []byte(raw))
+		statuses = append(statuses, status)
+	}
+	before := nightdesk.count()
+	resp, body := do(t, "GET", gw.URL+"/support/faq", nil, nil)
+	if nightdesk.count() > before || strings.Contains(body, "nightdesk") {
+		t.Errorf("after 6 requests with broken bodies from one client (answered %v), another customer's request went to the outsourced vendor (%d %q): the in-house team was marked down by the client's own errors\n%s",
+			statuses, resp.StatusCode, body, grep(gw.metrics(t), "care-team"))
+	}
+}
+
+// TestMalformedClientBodyIsNotTheVendorsFailure: a client (the known
+// customer first, then anyone) sends a POST whose chunked body is
+// malformed (a chunk size that is no number). The vendor did nothing
+// wrong, yet frontdoor counted an upstream error and a 502 against it (its
+// availability SLO) and, for the known customer, an error_page orphan
+// (and rescue). The client gets a 400: the request was its own fault.
+func TestMalformedClientBodyIsNotTheVendorsFailure(t *testing.T) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-9201")
+	vendor := startBackend(t, "nightdesk", nil)
+	inhouse := startBackend(t, "care-team", nil)
+	gw := rescueSite(t, rs.URL(), vendor.URL, inhouse.URL, "1h")
+	do(t, "GET", gw.URL+"/support/help", nil, withCookie(sessionID)) // warm up
+	addr := strings.TrimPrefix(gw.URL, "http://")
+
+	const tries = 6
+	var statuses []string
+	for i := range tries {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookie := ""
+		if i == 0 {
+			cookie = "Cookie: acme_session=" + sessionID + "\r\n"
+		}
+		// The second chunk size is not a number; the connection is kept
+		// open, so the client is there to be answered.
+		fmt.Fprintf(c, "POST /support/tickets HTTP/1.1\r\nHost: %s\r\n%sContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n", addr, cookie)
+		c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		statuses = append(statuses, strings.TrimSpace(line))
+		c.Close()
+	}
+	time.Sleep(time.Second) // the orphan queue writes off the request path
+	m := gw.metrics(t)
+	var blamed []string
+	for _, s := range []string{
+		`frontdoor_upstream_errors_total{backend="nightdesk",journey="support",kind="dial",owner="outsourced",vendor="NightDesk BPO"}`,
+		`frontdoor_upstream_errors_total{backend="nightdesk",journey="support",kind="timeout",owner="outsourced",vendor="NightDesk BPO"}`,
+		`frontdoor_upstream_errors_total{backend="nightdesk",journey="support",kind="aborted",owner="outsourced",vendor="NightDesk BPO"}`,
+		`frontdoor_requests_total{backend="nightdesk",code="502",journey="support",owner="outsourced",vendor="NightDesk BPO"}`,
+		`frontdoor_error_pages_total{backend="nightdesk",code="502",journey="support"}`,
+		`frontdoor_orphans_total{backend="nightdesk",cause="error_page",journey="support",owner="outsourced",vendor="NightDesk BPO"}`,
+	} {
+		if v, _ := metricValue(m, s); v > 0 {
+			blamed = append(blamed, fmt.Sprintf("%s = %v", s, v))
+		}
+	}
+	if len(blamed) > 0 {
+		t.Errorf("%d client requests with a malformed chunked body (answers %q) were counted against the vendor:\n%s",
+			tries, statuses, strings.Join(blamed, "\n"))
+	}
+	for _, s := range statuses {
+		if !strings.HasPrefix(s, "HTTP/1.1 400 ") {
+			t.Errorf("answers to malformed bodies %q, want 400 each", statuses)
+			break
+		}
+	}
+}
