@@ -542,6 +542,7 @@ func TestJarBudgetIsTheBrowsers(t *testing.T) {
 		}
 	}
 
+	anotherConfig(h)
 	vendor = newBackend(t, fill(50))
 	fourPaths := strings.Replace(strings.Replace(fmt.Sprintf(vendorBlock, vendor.addr()), "/support* /help*", "/support/* /help/* /faq/* /contact/*", 1),
 		"vendor NightDesk", "vendor NightDesk\n\t\t\t\tcookies {\n\t\t\t\t\tmax 50\n\t\t\t\t}", 1)

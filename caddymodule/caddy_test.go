@@ -36,6 +36,15 @@ func testContext(t testing.TB) caddy.Context {
 	return ctx
 }
 
+// anotherConfig takes a test's handler out of the frontdoor app, which
+// every handler of the test binary shares (they run in one empty config),
+// before the test provisions the next: that one stands for another
+// config, not for a second handler beside it, whose journeys of the same
+// name would have to be the same journeys.
+func anotherConfig(h *Handler) {
+	h.app.remove(h)
+}
+
 // switchBreaker is a circuit breaker a test opens and closes: the only
 // handle outside Caddy's package on whether an upstream counts as healthy.
 type switchBreaker struct{ open atomic.Bool }

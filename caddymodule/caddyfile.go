@@ -174,6 +174,13 @@ func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper
 	if err == nil {
 		err = checkProbeSessions(h)
 	}
+	if err == nil && helper != nil && !helper.IsNamedRoute() {
+		// Named routes are adapted with a State of their own: their
+		// journeys are checked when the config is provisioned.
+		if err := claimJourneyNames(helper.State, h.Journeys, p.positions); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		tok := directive
 		var ve *config.Error

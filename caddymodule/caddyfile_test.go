@@ -513,7 +513,7 @@ func TestCaddyfileAdapter(t *testing.T) {
 tracking.example.com {
 	frontdoor {
 		brand Acme
-		journey tracking /track* {
+		journey parcels /track* {
 			backend shipco {
 				owner outsourced
 				vendor ShipCo

@@ -89,6 +89,7 @@ type Handler struct {
 // dropped with the config.
 type compiledConfig struct {
 	routes            []*journeyRoute
+	journeyDefs       map[string][]byte // each journey as configured, by name: one name is one journey (journeynames.go)
 	contactHeader     string
 	sessionKey        string                  // key template of the session hash
 	tossableCookie    string                  // the session cookie, if another host may write it (see cookietoss.go)
@@ -167,6 +168,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := config.Validate(h.Brand, h.Contact, onError, h.Journeys); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
+	// Before provisioning, which fills in the reverse proxies' defaults.
+	h.journeyDefs = journeyDefinitions(h.Journeys)
+	app, err := appOf(ctx)
+	if err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
+	if err := app.checkJourneyNames(h); err != nil {
+		return fmt.Errorf("frontdoor: %w", err)
+	}
 	contactHeader, err := h.Contact.HeaderValue()
 	if err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
@@ -218,10 +228,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
 	if err := h.provisionShopper(ctx); err != nil {
-		return fmt.Errorf("frontdoor: %w", err)
-	}
-	app, err := appOf(ctx)
-	if err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
 	}
 	h.app = app

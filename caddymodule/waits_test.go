@@ -228,6 +228,7 @@ func TestWaitsCutOffAnswers(t *testing.T) {
 		t.Errorf("aborted errors +%v, want +1", got)
 	}
 
+	anotherConfig(h)
 	h = waitsSite(t, cut(8<<10), nil)
 	stats = h.routes[0].backends[0].stats
 	before = value(t, stats.aborted)

@@ -352,6 +352,72 @@ func TestBadJSONConfigIsRejected(t *testing.T) {
 	}
 }
 
+// TestJourneyNameIsOneJourneyAcrossSites: two sites whose frontdoors
+// define a journey of one name differently are refused by validate and
+// adapt, naming both lines and what differs (overrides and the status view
+// go by journey name: an override for one moved the other); the same
+// journey imported into both sites from a snippet passes.
+func TestJourneyNameIsOneJourneyAcrossSites(t *testing.T) {
+	t.Parallel()
+	cfg := `http://shop.example {
+	frontdoor {
+		brand Acme
+		journey support /support* {
+			backend care {
+				owner in-house
+				to 127.0.0.1:1
+			}
+		}
+	}
+}
+
+http://help.example {
+	frontdoor {
+		brand Acme
+		journey support /help* {
+			backend care {
+				owner in-house
+				to 127.0.0.1:1
+			}
+		}
+	}
+}
+`
+	expectRejected(t, cfg, `journey "support" is defined differently in another frontdoor handler, at `, 16)
+	expectRejected(t, cfg, `:4 (they differ in paths): overrides and the status view go by journey name`, 16)
+
+	shared := `(support) {
+	journey support /support* {
+		backend care {
+			owner in-house
+			to 127.0.0.1:1
+		}
+	}
+}
+
+http://shop.example {
+	frontdoor {
+		brand Acme
+		import support
+	}
+}
+
+http://help.example {
+	frontdoor {
+		brand Acme
+		import support
+	}
+}
+`
+	p := filepath.Join(t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(p, []byte(shared), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := frontdoorCmd(t, "validate", "--config", p, "--adapter", "caddyfile"); err != nil {
+		t.Errorf("validate refused one journey imported into two sites: %v\n%s", err, lastLine(out))
+	}
+}
+
 // TestDemoKeepsToItsAddress: a second demo on the same ports started
 // beside the first (Caddy listens with SO_REUSEPORT) and split the
 // customers' and the CLI's requests with it; --listen 127.0.0.1:P bound
