@@ -118,6 +118,7 @@ type compiledConfig struct {
 type sharedHandles struct {
 	shared          []string // keys of what the handler holds in processPool
 	store           *session.Store
+	breaker         *session.Breaker // of the session Redis, shared by every handler using it; nil without
 	redis           redis.UniversalClient
 	board           *fleet.Board               // live overrides: fleet-wide with Redis, else this process's
 	trail           *fleet.Trail               // nil without Redis

@@ -105,7 +105,10 @@ func (h *Handler) provisionOrigins(ctx caddy.Context) error {
 			zap.String("cookie", h.Session.Cookie), zap.String("origin", firstOrigin(origins)))
 	}
 	if h.redis != nil {
-		h.handoffs = handoff.NewStore(h.redis, "")
+		// Resolving an origin session is on the path of every request on
+		// the origin: it fails fast, as context lookups do, while Redis
+		// does not answer.
+		h.handoffs = handoff.NewGuardedStore(h.redis, "", h.breaker)
 	} else {
 		h.logger.Warn("vendor origins without a session store: customers reach them as anonymous")
 	}

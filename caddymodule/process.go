@@ -58,6 +58,7 @@ const localBoardKey = "board local"
 type sharedRedis struct {
 	client   redis.UniversalClient
 	tracker  *session.Tracker // follows the client's reads under tracking
+	breaker  *session.Breaker // the circuit breaker of every lookup on the request path: context and origin sessions
 	board    *fleet.Board
 	trail    *fleet.Trail
 	contacts *fleet.Contacts

@@ -103,7 +103,7 @@ func (h *Handler) provisionSession() error {
 		}
 		logger := caddy.Log().Named("frontdoor.fleet")
 		trail := fleet.NewTrail(c, fleet.TrailOptions{}, logger)
-		return &sharedRedis{client: c, tracker: tracker, board: fleet.NewBoard(c, logger), trail: trail,
+		return &sharedRedis{client: c, tracker: tracker, breaker: session.NewBreaker(), board: fleet.NewBoard(c, logger), trail: trail,
 			contacts: fleet.NewContacts(c, logger), orphans: fleet.NewOrphans(c, trail, fleet.OrphanOptions{}, logger),
 			keys:     assertion.NewFleet(c, publishedKeys(), caddy.Log().Named("frontdoor.assertion")),
 			feedback: feedback.NewKeys(c, logger)}, nil
@@ -115,6 +115,7 @@ func (h *Handler) provisionSession() error {
 	shared := val.(*sharedRedis)
 	h.board, h.trail, h.contacts, h.redis = shared.board, shared.trail, shared.contacts, shared.client
 	h.orphans = shared.orphans
+	h.breaker = shared.breaker
 	h.feedbackKeys, h.feedbackLedger = shared.feedback, feedback.NewLedger(shared.client)
 	h.fleet = shared.keys
 	h.fleet.Publish() // this config's keys reach the fleet before vendors ask
@@ -130,6 +131,7 @@ func (h *Handler) provisionSession() error {
 		Timeout:     time.Duration(s.Timeout),
 		CacheTTL:    session.DefaultCacheTTL,
 		Tracker:     shared.tracker,
+		Breaker:     shared.breaker,
 	}
 	if s.Cache != nil {
 		opts.CacheTTL = time.Duration(*s.Cache)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoor-dev/frontdoor/internal/handoff"
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
 
@@ -405,6 +406,68 @@ func TestHandoffAcrossInstances(t *testing.T) {
 		if got := c.who(gw); !strings.Contains(got, "found C-4242") {
 			t.Errorf("origin session on %s: %s", gw.URL, got)
 		}
+	}
+}
+
+// TestOriginSessionFailsFastWhileRedisStalls: resolving an origin session
+// the instance does not hold in memory goes through the session store's
+// circuit breaker, as a context lookup does. While Redis does not answer,
+// once a lookup has failed, origin requests fail at once (the vendor is
+// told the session is unavailable, not that the customer is anonymous)
+// instead of each waiting the session timeout; only the breaker's few
+// probes wait it.
+func TestOriginSessionFailsFastWhileRedisStalls(t *testing.T) {
+	t.Parallel()
+	const timeout = 500 * time.Millisecond
+	rs := redistest.Start(t)
+	seedSession(t, rs, originSessionID, "customer_id", "C-4242", "first_name", "Dana")
+	shop := startBackend(t, "shop", originShop)
+	vendor := startSPAVendor(t)
+	site := strings.Replace(originSite(rs.URL(), shop.URL, vendor.backend.URL, "2s"),
+		"cookie acme_session\n", "cookie acme_session\n\t\t\ttimeout "+timeout.String()+"\n", 1)
+	gw := startGatewayOn(t, originHosts, site)
+	b := loggedIn(t, gw.siteURL("shop.localhost"))
+	// An origin session another instance opened: this one holds it in no
+	// memory, so resolving it asks Redis.
+	ctx := context.Background()
+	id, err := handoff.NewStore(rs.Client(t), "").Open(ctx, "help.shop.localhost", originSessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(gw.siteURL("help.shop.localhost"))
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "fd-session", Value: id, Path: "/", HttpOnly: true}})
+
+	// Redis stops answering: CLIENT PAUSE holds every client's commands.
+	if err := rs.Client(t).Do(ctx, "CLIENT", "PAUSE", 120000, "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A context lookup on the brand host waits the timeout and opens the
+	// breaker.
+	start := time.Now()
+	if resp, body := b.do(http.MethodGet, gw.siteURL("shop.localhost")+"/support/api/me", nil, false); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"unavailable `) {
+		t.Fatalf("brand-host API call while Redis stalls: %d %s", resp.StatusCode, body)
+	}
+	if took := time.Since(start); took < timeout {
+		t.Fatalf("the brand-host lookup took %s, less than the session timeout %s: Redis still answers", took, timeout)
+	}
+
+	const n = 20
+	fast, quick := 0, timeout/5
+	var took []time.Duration
+	for range n {
+		start := time.Now()
+		if got := b.who(gw); !strings.Contains(got, `"unavailable `) {
+			t.Errorf("the vendor on its origin got %s while Redis stalls, want the session unavailable", got)
+		}
+		took = append(took, time.Since(start).Round(time.Millisecond))
+		if took[len(took)-1] < quick {
+			fast++
+		}
+	}
+	t.Logf("origin requests while Redis stalls took %v", took)
+	if fast < n*3/4 {
+		t.Errorf("%d of %d origin requests answered within %s while Redis stalls, want all but the breaker's probes (session timeout %s); took %v",
+			fast, n, quick, timeout, took)
 	}
 }
 

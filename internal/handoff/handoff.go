@@ -69,10 +69,19 @@ const (
 	SessionCacheSize = 16384
 )
 
+// Guard makes a Redis round trip, or refuses it at once while Redis is
+// known to be failing: the session store's circuit breaker
+// (session.Breaker). call's error is one only when Redis failed or did not
+// answer; Do returns it, or its own refusal.
+type Guard interface {
+	Do(call func() error) error
+}
+
 // Store keeps codes and origin sessions in Redis under Prefix.
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	guard  Guard // nil: every round trip goes to Redis
 
 	// sessions holds resolved origin sessions by the digest of their id.
 	sessions *lru.Cache[string, cachedSession]
@@ -90,6 +99,16 @@ const DefaultPrefix = "frontdoor:handoff:"
 
 // NewStore returns a store writing under prefix ("" for DefaultPrefix).
 func NewStore(client redis.UniversalClient, prefix string) *Store {
+	return NewGuardedStore(client, prefix, nil)
+}
+
+// NewGuardedStore is NewStore whose Resolve, on the path of every request
+// on a vendor origin, asks Redis through guard (nil for none): the
+// breaker that context lookups of the same Redis go through, so that a
+// Redis that does not answer costs an origin's requests no more than the
+// brand host's. The handoff's own steps (Mint, Redeem, Open), one each
+// per handoff, are left unguarded.
+func NewGuardedStore(client redis.UniversalClient, prefix string, guard Guard) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
@@ -97,7 +116,7 @@ func NewStore(client redis.UniversalClient, prefix string) *Store {
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	return &Store{client: client, prefix: prefix, sessions: sessions, now: time.Now}
+	return &Store{client: client, prefix: prefix, guard: guard, sessions: sessions, now: time.Now}
 }
 
 // NewSecret returns 256 random bits, base64url-encoded without padding
@@ -214,17 +233,28 @@ func (s *Store) Resolve(ctx context.Context, origin, id string) (brandSession st
 	// kept in memory expires no later than the key.
 	var get *redis.StringCmd
 	var pttl *redis.DurationCmd
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.Get(ctx, s.prefix+"session:"+key)
-		pttl = p.PTTL(ctx, s.prefix+"session:"+key)
-		return nil
-	})
-	v, getErr := get.Bytes()
-	if errors.Is(getErr, redis.Nil) {
-		return "", false, nil
+	roundTrip := func() error {
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			get = p.Get(ctx, s.prefix+"session:"+key)
+			pttl = p.PTTL(ctx, s.prefix+"session:"+key)
+			return nil
+		})
+		if errors.Is(err, redis.Nil) {
+			return nil // an answer: no such session
+		}
+		return err
+	}
+	if s.guard != nil {
+		err = s.guard.Do(roundTrip)
+	} else {
+		err = roundTrip()
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("resolving origin session: %w", err)
+	}
+	v, getErr := get.Bytes()
+	if errors.Is(getErr, redis.Nil) {
+		return "", false, nil
 	}
 	var g grant
 	if err := json.Unmarshal(v, &g); err != nil {

@@ -88,3 +88,45 @@ func (b *breaker) failure(probe bool, now int64) {
 		b.openUntil.Store(max(now, 1)) // open, and due for a probe
 	}
 }
+
+// Breaker is the circuit breaker of one Redis, for every user of it on
+// the request path: the stores given it in Options.Breaker, and other
+// round trips made through Do (the vendor origins' sessions). One breaker
+// per Redis, so that the first failure of any of them keeps all of them
+// from waiting their timeout on a Redis that does not answer.
+type Breaker struct{ b breaker }
+
+// NewBreaker returns a closed breaker.
+func NewBreaker() *Breaker { return new(Breaker) }
+
+// Do makes call, a round trip to the breaker's Redis, unless the breaker
+// keeps requests away from Redis now: then it returns ErrUnavailable at
+// once, without calling. call returns an error only when Redis failed or
+// did not answer (an answer that the key does not exist is none); such an
+// error opens the breaker, and anything else closes it. A nil Breaker
+// makes every call.
+func (b *Breaker) Do(call func() error) (err error) {
+	if b == nil {
+		return call()
+	}
+	ok, probe := b.b.allow(monotime())
+	if !ok {
+		return ErrUnavailable
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			// call panicked: the breaker must not stay stuck on a probe
+			// that never ends.
+			b.b.failure(probe, monotime())
+		}
+	}()
+	err = call()
+	finished = true
+	if err != nil {
+		b.b.failure(probe, monotime())
+	} else {
+		b.b.success(probe)
+	}
+	return err
+}

@@ -1,10 +1,14 @@
 package session
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-dev/frontdoor/internal/testwait"
 )
 
 func TestBreakerBackoff(t *testing.T) {
@@ -112,4 +116,55 @@ func TestBreakerOneProbe(t *testing.T) {
 	if probes.Load() != 1 {
 		t.Errorf("%d probes, want 1", probes.Load())
 	}
+}
+
+// TestBreakerDo: a round trip made through Do that fails opens the breaker
+// for every user of it, a store's lookups included: the next call is the
+// probe, and while it is under way the others are refused at once without
+// reaching Redis. A probe that panics does not leave the breaker waiting
+// for it forever.
+func TestBreakerDo(t *testing.T) {
+	client, err := NewClient("redis://127.0.0.1:1/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	b := NewBreaker()
+	s, err := NewStore(client, Options{Breaker: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := errors.New("dial tcp: connection refused")
+	if err := b.Do(func() error { return down }); err != down {
+		t.Fatalf("Do = %v, want the call's error", err)
+	}
+	probing, release, probed := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() { probed <- b.Do(func() error { close(probing); <-release; return down }) }()
+	<-probing
+	if _, _, err := s.Lookup(context.Background(), NewFieldSet([]string{"tier"}), "session-0001"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("a lookup of a store sharing the breaker while its probe is under way: %v, want ErrUnavailable", err)
+	}
+	called := false
+	if err := b.Do(func() error { called = true; return nil }); !errors.Is(err, ErrUnavailable) || called {
+		t.Errorf("Do while the probe is under way = %v (called %v), want ErrUnavailable without calling", err, called)
+	}
+	close(release)
+	if err := <-probed; err != down {
+		t.Errorf("the probe's Do = %v, want its call's error", err)
+	}
+
+	var none *Breaker // what a handler without a session Redis would pass
+	if err := none.Do(func() error { return down }); err != down {
+		t.Errorf("a nil Breaker's Do = %v, want the call's error", err)
+	}
+
+	b = NewBreaker()
+	b.Do(func() error { return down }) //nolint:errcheck // opens it
+	func() {
+		defer func() { _ = recover() }()
+		b.Do(func() error { panic("client bug") }) //nolint:errcheck // the probe panics
+	}()
+	testwait.For(t, 5*time.Second, 5*time.Millisecond, func() error {
+		return b.Do(func() error { return nil })
+	})
 }

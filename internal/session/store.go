@@ -62,6 +62,11 @@ type Options struct {
 	// DefaultCacheSize; negative is invalid.
 	CacheSize int
 
+	// Breaker is the circuit breaker of the store's Redis, shared with its
+	// other users on the request path (see Breaker). Default: a breaker of
+	// the store's own.
+	Breaker *Breaker
+
 	// Tracker, the one given to the client, lets the cache keep a
 	// session found, once re-read under Redis's client-side caching (see
 	// Tracker), until Redis reports a change to it or it expires (at most
@@ -112,7 +117,7 @@ type Store struct {
 	timeout  time.Duration
 	ttl      int64 // ns; 0 when caching is off
 	cache    *cache
-	breaker  breaker
+	breaker  *breaker // Options.Breaker's, or the store's own
 	dropped  atomic.Uint64
 	now      func() int64 // monotonic ns; replaced in tests
 
@@ -159,8 +164,12 @@ func NewStore(client redis.UniversalClient, opts Options) (*Store, error) {
 		ttl:      int64(opts.CacheTTL),
 		// Without a TTL the cache holds no entry, but its shards still
 		// track the lookups in flight.
-		cache: newCache(opts.CacheSize),
-		now:   monotime,
+		cache:   newCache(opts.CacheSize),
+		breaker: new(breaker),
+		now:     monotime,
+	}
+	if opts.Breaker != nil {
+		s.breaker = &opts.Breaker.b
 	}
 	if opts.Tracker.Attached() && opts.CacheTTL > 0 {
 		s.tracker = opts.Tracker
