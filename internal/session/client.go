@@ -121,7 +121,10 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 //
 // Sentinel URLs may also set replica_only=true (reads from replicas), or
 // route_by_latency=true or route_randomly=true (reads spread over the
-// master and its replicas).
+// master and its replicas). With the latter two (and a cluster URL's
+// read_only, route_by_latency or route_randomly) a session lookup still
+// reads from the master: its two reads must come from one server, which
+// only a MULTI/EXEC gets from such a client (see spreadsReads).
 //
 // With TLS, go-redis verifies every server's certificate against the name
 // of the first host of the URL: in Sentinel and cluster setups the

@@ -118,8 +118,11 @@ type Store struct {
 	ttl      int64 // ns; 0 when caching is off
 	cache    *cache
 	breaker  *breaker // Options.Breaker's, or the store's own
-	dropped  atomic.Uint64
-	now      func() int64 // monotonic ns; replaced in tests
+	// oneServer: the client would send each command of a pipeline to a
+	// server of its own choosing (see spreadsReads).
+	oneServer bool
+	dropped   atomic.Uint64
+	now       func() int64 // monotonic ns; replaced in tests
 
 	tracker   *Tracker                    // nil without tracking
 	gen       atomic.Uint64               // bumped by every invalidation
@@ -164,9 +167,10 @@ func NewStore(client redis.UniversalClient, opts Options) (*Store, error) {
 		ttl:      int64(opts.CacheTTL),
 		// Without a TTL the cache holds no entry, but its shards still
 		// track the lookups in flight.
-		cache:   newCache(opts.CacheSize),
-		breaker: new(breaker),
-		now:     monotime,
+		cache:     newCache(opts.CacheSize),
+		breaker:   new(breaker),
+		oneServer: spreadsReads(client),
+		now:       monotime,
 	}
 	if opts.Breaker != nil {
 		s.breaker = &opts.Breaker.b
@@ -373,7 +377,14 @@ func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (c *Context,
 			pttl  *redis.DurationCmd
 			hmget *redis.SliceCmd
 		)
-		_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		pipelined := s.client.Pipelined
+		if s.oneServer {
+			// PTTL and HMGET must be answered by one server: one that
+			// no longer has the session and one that still has it would
+			// make it found without its fields.
+			pipelined = s.client.TxPipelined
+		}
+		_, err = pipelined(ctx, func(p redis.Pipeliner) error {
 			pttl = p.PTTL(ctx, key)
 			hmget = p.HMGet(ctx, key, fs.names...)
 			return nil
@@ -393,6 +404,20 @@ func (s *Store) fetch(ctx context.Context, fs *FieldSet, id string) (c *Context,
 		s.dropped.Add(uint64(dropped))
 	}
 	return c, ResultHit, left, nil
+}
+
+// spreadsReads reports whether client spreads reads over a master and its
+// replicas command by command: go-redis's cluster client with ReadOnly,
+// which the Sentinel form's route_randomly and route_by_latency also make
+// (ClusterOptions.init sets ReadOnly for both). It picks a server for each
+// read-only command of a pipeline on its own (ClusterClient.mapCmdsByNode,
+// through slotReadOnlyNode and, with route_randomly, slotRandomNode, in
+// go-redis v9.23.0's osscluster.go), but sends a MULTI/EXEC transaction
+// to one server, the master of its slot (processTxPipeline). Any other
+// client sends a pipeline down one connection, to one server.
+func spreadsReads(client redis.UniversalClient) bool {
+	c, ok := client.(*redis.ClusterClient)
+	return ok && c.Options().ReadOnly
 }
 
 // contextOf is the context of the values HMGET read for the fields of fs,

@@ -923,6 +923,100 @@ func TestSentinel(t *testing.T) {
 	}
 }
 
+// TestLookupReadsOneServerWhenReadsSpread: with reads spread over the
+// master and its replicas (route_randomly), go-redis sends each command of
+// a pipeline to a server of its own choosing, so a lookup's PTTL and HMGET
+// could be answered by two servers that disagree: a replica that no
+// longer has a session and a master that still has it made the session
+// found without its fields (PTTL from the master, HMGET from the
+// replica). A lookup reads both from one server.
+func TestLookupReadsOneServerWhenReadsSpread(t *testing.T) {
+	ctx := context.Background()
+	master := redistest.Start(t)
+	replica := redistest.Start(t, "--replicaof", "127.0.0.1", fmt.Sprint(master.Port), "--replica-read-only", "no",
+		"--repl-diskless-sync-delay", "0")
+	hset(t, master.Client(t), "session:spread-reads", "tier", "gold")
+	testwait.For(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if v := replica.Client(t).HGet(ctx, "session:spread-reads", "tier").Val(); v != "gold" {
+			return fmt.Errorf("the replica has tier %q, want gold", v)
+		}
+		return nil
+	})
+	sentinel := redistest.StartSentinel(t, master, "mymaster")
+	client, err := NewClient(sentinel.URL() + "&route_randomly=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	// Wait until the client spreads reads over both servers: the Sentinel
+	// has found the replica and the client, asking it again (ForEachSlave
+	// reloads what the client knows), has too.
+	testwait.For(t, 20*time.Second, 20*time.Millisecond, func() error {
+		replicas := 0
+		client.(*redis.ClusterClient).ForEachSlave(ctx, func(context.Context, *redis.Client) error { //nolint:errcheck // counted
+			replicas++
+			return nil
+		})
+		client.Exists(ctx, "probe:replica") //nolint:errcheck // counted below
+		if replicas == 0 || replica.CommandCalls(t, "exists") == 0 {
+			return fmt.Errorf("the client knows %d replicas, and no read reached the replica yet", replicas)
+		}
+		return nil
+	})
+	// The replica falls behind the master in the worst way: it no longer
+	// has the session (a logout it has not yet seen would be the reverse).
+	if err := replica.Client(t).Del(ctx, "session:spread-reads").Err(); err != nil {
+		t.Fatal(err)
+	}
+	master.ResetStats(t)
+	replica.ResetStats(t)
+
+	s, err := NewStore(client, Options{Timeout: 2 * time.Second}) // no cache: every lookup reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := NewFieldSet([]string{"tier"})
+	const n = 40
+	for range n {
+		c, res, err := s.Lookup(ctx, fs, "spread-reads")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res == ResultHit && fields(c)["tier"] != "gold" {
+			t.Fatalf("a lookup found the session without its tier (%v): its PTTL and HMGET were answered by different servers", fields(c))
+		}
+	}
+	for _, srv := range []*redistest.Server{master, replica} {
+		if pttl, hmget := srv.CommandCalls(t, "pttl"), srv.CommandCalls(t, "hmget"); pttl != hmget {
+			t.Errorf("%s answered %d PTTL and %d HMGET of %d lookups, want as many of each", srv.Addr, pttl, hmget, n)
+		}
+	}
+}
+
+// TestSpreadsReads: the clients that pick a server for each read of a
+// pipeline are those of the URLs that spread reads over replicas.
+func TestSpreadsReads(t *testing.T) {
+	for url, want := range map[string]bool{
+		"redis://127.0.0.1:1/0":                                              false,
+		"redis-sentinel://127.0.0.1:1/0?master_name=m":                       false,
+		"redis-sentinel://127.0.0.1:1/0?master_name=m&replica_only=true":     false, // one replica per connection
+		"redis-sentinel://127.0.0.1:1/0?master_name=m&route_randomly=true":   true,
+		"redis-sentinel://127.0.0.1:1/0?master_name=m&route_by_latency=true": true,
+		"redis-cluster://127.0.0.1:1,127.0.0.1:2":                            false,
+		"redis-cluster://127.0.0.1:1,127.0.0.1:2?read_only=true":             true,
+		"redis-cluster://127.0.0.1:1,127.0.0.1:2?route_randomly=true":        true,
+	} {
+		c, err := NewClient(url)
+		if err != nil {
+			t.Fatalf("%s: %v", url, err)
+		}
+		if got := spreadsReads(c); got != want {
+			t.Errorf("%s (%T): spreadsReads = %v, want %v", url, c, got, want)
+		}
+		c.Close()
+	}
+}
+
 func TestTLS(t *testing.T) {
 	srv := redistest.StartTLS(t)
 	client, err := NewClient(srv.URL() + "?skip_verify=true")
