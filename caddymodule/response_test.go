@@ -630,7 +630,8 @@ func TestRangeOfABanneredPageIsTheWholePage(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		http.ServeContent(w, r, "article.html", modified, strings.NewReader(page))
 	})
-	gw := bannerGateway(t, vendor)
+	banner := provisionHandler(t, nightdeskSite(vendor.addr()), monday10)
+	gw := gatewayFor(t, banner)
 	get := func(path, mode, ifRange string, ranged bool) (*http.Response, string) {
 		r, _ := http.NewRequest(http.MethodGet, gw.URL+path, nil)
 		r.Header.Set("Sec-Fetch-Mode", mode)
@@ -670,7 +671,9 @@ func TestRangeOfABanneredPageIsTheWholePage(t *testing.T) {
 		t.Errorf("a download resumed with its strong ETag: %d, %d bytes; want the 206 of its rest", res.StatusCode, len(body))
 	}
 
-	// A backend without the banner, failed over to, gets the customer's.
+	// A backend without the banner, failed over to, gets the customer's
+	// (another config, whose journey of the same name is another).
+	anotherConfig(banner)
 	h := waitsSite(t, func(http.ResponseWriter, *http.Request) {
 		panic(http.ErrAbortHandler) // the vendor hangs up without answering
 	}, func(w http.ResponseWriter, r *http.Request) {
