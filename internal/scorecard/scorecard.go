@@ -254,7 +254,10 @@ func Collect(ctx context.Context, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("unknown journey %q: it has no requests in the %s before %s; journeys with requests: %s",
 				opts.Journey, opts.Range, end.UTC().Format(time.DateTime+" MST"), strings.Join(sortedKeys(journeys), ", "))
 		}
-		journeyRE = regexp.QuoteMeta(opts.Journey)
+		// The regex goes into a PromQL double-quoted string, where its
+		// backslashes (QuoteMeta's `\.` for a journey support.v2) must be
+		// escaped: PromQL refuses "support\.v2" as an unknown escape.
+		journeyRE = strings.ReplaceAll(regexp.QuoteMeta(opts.Journey), `\`, `\\`)
 	}
 
 	backends := map[[2]string]*Backend{}
