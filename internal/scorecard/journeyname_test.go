@@ -21,41 +21,7 @@ import (
 // Prometheus (which has no data: only the parse matters), then answered
 // from the fake's series.
 func TestOneJourneyWithADotInItsName(t *testing.T) {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("no prometheus on PATH")
-	}
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgFile, []byte("global:\n  scrape_interval: 1m\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) //nolint:errcheck
-	real := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(real + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("prometheus not ready")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	real := startRealPrometheus(t, "")
 
 	fake := &fakePrometheus{answers: map[string][]series{
 		"increase(frontdoor_requests_total": {
@@ -90,8 +56,51 @@ func TestOneJourneyWithADotInItsName(t *testing.T) {
 		r.Form.Set("query", strings.ReplaceAll(q, `journey=~"`, `journey=~".*"`+"\x00"))
 		fake.ServeHTTP(w, r)
 	})
-	_, err = Collect(context.Background(), Options{Prometheus: serve(t, checked), Range: "30d", End: end, Journey: "support.v2"})
+	_, err := Collect(context.Background(), Options{Prometheus: serve(t, checked), Range: "30d", End: end, Journey: "support.v2"})
 	if err != nil || len(refused) > 0 {
 		t.Fatalf("Collect: %v\nqueries Prometheus refused:\n%s", err, strings.Join(refused, "\n"))
 	}
+}
+
+// startRealPrometheus runs the prometheus binary with the extra
+// configuration appended (scrape configs, rule files) and returns its URL.
+func startRealPrometheus(t *testing.T, extra string) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("no prometheus on PATH")
+	}
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgFile, []byte("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) //nolint:errcheck
+	real := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(real + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("prometheus not ready")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	return real
 }

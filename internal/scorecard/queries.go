@@ -52,14 +52,17 @@ sum by (journey, backend, owner, vendor) (sum_over_time(journey_backend:frontdoo
 	// queryShopperPassRate is the share of the range during which a backend's secret-shopper
 	// probes passed (their latest run, averaged over the probes).
 	queryShopperPassRate = Query{Name: "secret-shopper pass rate", Optional: true, Template: `avg by (journey, backend) (avg_over_time(frontdoor_probe_success{journey=~"$journey"}[$__range]))`}
-	// queryFirstContactResolution is 1 - repeat contacts / contacts of a backend over the range.
-	queryFirstContactResolution = Query{Name: "first-contact resolution", Optional: true, Template: `1 - (
+	// queryFirstContactResolution is 1 - repeat contacts / contacts of a backend over the range,
+	// at least 0 as in journey_backend:frontdoor_first_contact_resolution:ratio_1d: a repeat is
+	// counted against the backend of the previous contact, which may predate the range, so a
+	// backend can have more repeats than contacts in it.
+	queryFirstContactResolution = Query{Name: "first-contact resolution", Optional: true, Template: `clamp_min(1 - (
     sum by (journey, backend) (increase(frontdoor_repeat_contacts_total{journey=~"$journey"}[$__range]))
   or
     0 * sum by (journey, backend) (increase(frontdoor_contacts_total{journey=~"$journey"}[$__range]))
 )
 /
-sum by (journey, backend) (increase(frontdoor_contacts_total{journey=~"$journey"}[$__range]))`}
+sum by (journey, backend) (increase(frontdoor_contacts_total{journey=~"$journey"}[$__range])), 0)`}
 	// queryHangupShare is the share of a backend's chats and event streams that the backend closed.
 	queryHangupShare = Query{Name: "hang-up share", Optional: true, Template: `(
     sum by (journey, backend) (increase(frontdoor_streams_total{journey=~"$journey", closed_by="backend"}[$__range]))
