@@ -74,6 +74,7 @@ type bodyWatch struct {
 	hold     *headHold        // told whether the answer streams
 	upstream *upstreamHeaders // what upstreamTransport adds to the request
 	bound    time.Duration
+	tunnel   bool // a CONNECT (a WebSocket over HTTP/2 or HTTP/3): its 2xx starts a tunnel, a chat
 
 	// body is the backend's response body as upstreamTransport returned
 	// it, set before the proxy writes the head that arms the watch:
@@ -103,12 +104,13 @@ type bodyWatch struct {
 // backend's to account for.
 func (bw *bodyWatch) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	bw.ResponseWriter = w
+	bw.tunnel = r.Method == http.MethodConnect
 	defer bw.stop()
 	return bw.proxy.ServeHTTP(bw, r, next)
 }
 
 // WriteHeader starts the watch once a final response that is not an
-// event stream begins, and tells the hold whether the backend streams it:
+// event stream or a chat over HTTP/2 or HTTP/3 begins, and tells the hold whether the backend streams it:
 // the proxy has copied the backend's headers, before the attempt's writer
 // changes them, and an answer without a Content-Length is one the proxy
 // flushes as it comes. So is one that announces trailers (the proxy lists
@@ -126,9 +128,11 @@ func (bw *bodyWatch) WriteHeader(status int) {
 	if (status >= 200 || status < 100) && !bw.headed {
 		bw.headed = true
 		hdr := bw.Header()
-		eventStream := isEventStream(hdr["Content-Type"])
-		bw.hold.streamed = eventStream || len(hdr["Content-Length"]) == 0 || len(hdr["Trailer"]) > 0
-		if !eventStream {
+		// The 2xx of an extended CONNECT is a chat, whose frames are
+		// its body: idle by nature, as over a 101's hijacked connection.
+		idle := isEventStream(hdr["Content-Type"]) || bw.tunnel && status >= 200 && status < 300
+		bw.hold.streamed = idle || len(hdr["Content-Length"]) == 0 || len(hdr["Trailer"]) > 0
+		if !idle {
 			bw.arm()
 		}
 	}

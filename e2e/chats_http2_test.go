@@ -1,0 +1,83 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/websocket"
+)
+
+// maskedFrame is a client's WebSocket frame (RFC 6455 5.2): fin, opcode,
+// masked payload.
+func maskedFrame(opcode byte, payload []byte) []byte {
+	mask := []byte{7, 1, 9, 3}
+	frame := append([]byte{0x80 | opcode, 0x80 | byte(len(payload))}, mask...)
+	for i, b := range payload {
+		frame = append(frame, b^mask[i%4])
+	}
+	return frame
+}
+
+// TestIdleHTTP2ChatOutlivesBodyBound: a chat over HTTP/2 (extended
+// CONNECT) that stays quiet for longer than the vendor's
+// response_body_timeout stays open, as the same chat over HTTP/1.1 does:
+// chats are idle by nature and exempt from the body bound.
+func TestIdleHTTP2ChatOutlivesBodyBound(t *testing.T) {
+	t.Setenv("GODEBUG", "http2xconnect=1")                               // inherited by the gateway
+	echo := websocket.Handler(func(c *websocket.Conn) { io.Copy(c, c) }) //nolint:errcheck
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) { echo.ServeHTTP(w, r) })
+	g, site := startTLSGateway(t, frontdoorBlock(fmt.Sprintf(`
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				response_body_timeout 300ms
+			}
+		}`, desk.URL)))
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	toDesk, clientSide := io.Pipe()
+	defer clientSide.Close()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, site+"/support/chat", toDesk)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Origin", site)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("opening the chat over HTTP/2: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Fatalf("chat answered %s over HTTP/%d", resp.Status, resp.ProtoMajor)
+	}
+	say := func(text string) error {
+		msg := []byte(text)
+		if _, err := clientSide.Write(maskedFrame(0x1, msg)); err != nil {
+			return err
+		}
+		echoed := make([]byte, 2+len(msg))
+		if _, err := io.ReadFull(resp.Body, echoed); err != nil || string(echoed[2:]) != text {
+			return fmt.Errorf("echo of %q: %q %v", text, echoed, err)
+		}
+		return nil
+	}
+	if err := say("hello desk"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the customer reads the answer, five times the body bound
+	if err := say("still there?"); err != nil {
+		t.Errorf("an idle chat over HTTP/2 was cut: %v", err)
+	}
+	if v, _ := metricValue(g.metrics(t), `frontdoor_upstream_errors_total{backend="nightdesk",journey="support",kind="timeout",owner="outsourced",vendor="NightDesk BPO"}`); v != 0 {
+		t.Errorf("the idle chat counted as a vendor timeout: %v", v)
+	}
+}
