@@ -27,10 +27,14 @@ import (
 type requestBody struct {
 	io.ReadCloser
 	failed atomic.Pointer[requestBodyError]
+	stream atomic.Pointer[watchedConn] // a WebSocket over HTTP/2 or HTTP/3: the body carries the customer's frames
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	if c := b.stream.Load(); c != nil {
+		c.received(p[:n], err)
+	}
 	if err != nil && err != io.EOF {
 		e := &requestBodyError{err: err}
 		if !b.failed.CompareAndSwap(nil, e) {

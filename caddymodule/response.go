@@ -46,7 +46,7 @@ type attemptWriter struct {
 	body *bodyPipeline
 
 	stream     streamKind
-	streamConn *watchedConn // the customer's connection of an upgraded stream
+	streamConn *watchedConn // the watch of a WebSocket: the customer's hijacked connection, or a tunnel's frames (openStream)
 }
 
 // Header returns the header map the proxy may change.
@@ -78,17 +78,15 @@ func (aw *attemptWriter) WriteHeader(status int) {
 	aw.status = status
 	hdr := aw.ResponseWriter.Header()
 	p := aw.policy
-	stream, refused := streamOf(aw.scope.req, status, hdr)
-	if refused {
+	if aw.openStream(status, hdr) {
 		aw.swallow(http.StatusBadGateway)
 		return
 	}
-	aw.stream = stream
-	if stream != notStream {
+	if aw.stream != notStream {
 		p.live.begin()
 	}
 	kind := final
-	if stream == webSocketStream {
+	if aw.stream == webSocketStream {
 		kind = upgrade
 	}
 	if status >= 500 {

@@ -53,21 +53,66 @@ func (aw *attemptWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return conn, brw, err
 	}
-	p := aw.policy
-	aw.streamConn = &watchedConn{Conn: conn, retired: func() bool { return p.retiredFor(p.streamCloseDelay) },
-		frames: strings.EqualFold(aw.scope.req.Header.Get("Upgrade"), "websocket")}
+	aw.streamConn = aw.policy.watch(conn, strings.EqualFold(aw.scope.req.Header.Get("Upgrade"), "websocket"))
 	return aw.streamConn, brw, nil
 }
+
+// watch makes the watch of a stream's connection: conn, or nil for a
+// WebSocket over HTTP/2 or HTTP/3, whose frames pass through the
+// request's body and the attempt's writer instead (see openStream).
+func (p *responsePolicy) watch(conn net.Conn, frames bool) *watchedConn {
+	return &watchedConn{Conn: conn, retired: func() bool { return p.retiredFor(p.streamCloseDelay) }, frames: frames}
+}
+
+// openStream notes which stream the final answer opens (see streamOf),
+// or reports that the answer is refused. A WebSocket over HTTP/2 or
+// HTTP/3 has no connection to hijack: its frames are watched where they
+// pass, the customer's in the request's body (the proxy tunnels it), the
+// desk's in a writer under the attempt's, so that who sends the first
+// close frame, or ends their side, ended the chat, as on a hijacked
+// connection. A head the policy then refuses opens no tunnel: the watch
+// sees nothing.
+func (aw *attemptWriter) openStream(status int, hdr http.Header) (refused bool) {
+	aw.stream, refused = streamOf(aw.scope.req, status, hdr)
+	if aw.stream != webSocketStream || status == http.StatusSwitchingProtocols {
+		return refused
+	}
+	c := aw.policy.watch(nil, isWebSocketTunnel(aw.scope.req))
+	aw.streamConn = c
+	if body, ok := aw.scope.req.Body.(*requestBody); ok {
+		body.stream.Store(c)
+	}
+	aw.ResponseWriter = tunnelWriter{ResponseWriter: aw.ResponseWriter, watch: c}
+	return false
+}
+
+// tunnelWriter watches the desk's frames of a WebSocket over HTTP/2 or
+// HTTP/3 on their way to the customer.
+type tunnelWriter struct {
+	http.ResponseWriter
+	watch *watchedConn
+}
+
+func (w tunnelWriter) Write(p []byte) (int, error) {
+	w.watch.sending(p)
+	return w.ResponseWriter.Write(p)
+}
+
+// FlushError passes the tunnel's flushes on.
+func (w tunnelWriter) FlushError() error { return http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (w tunnelWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // streamClosedBy says who ended the attempt's stream, once the proxy is
 // done with it. aborted is whether the proxy gave up on the response.
 func (aw *attemptWriter) streamClosedBy(aborted bool) string {
-	switch {
-	case aw.streamConn != nil:
+	if aw.streamConn != nil {
 		if by := aw.streamConn.closedBy.Load(); by != nil {
 			return *by
 		}
-	case aw.scope.req.Context().Err() != nil:
+	}
+	if aw.scope.req.Context().Err() != nil {
 		return closedByClient
 	}
 	if aw.policy.retiredFor(aw.policy.streamCloseDelay) {
@@ -108,20 +153,32 @@ func (c *watchedConn) note(by string) {
 
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if c.frames && c.fromClient.feed(p[:n]) {
+	c.received(p[:n], err)
+	return n, err
+}
+
+// received watches what was read from the customer: a close frame in p,
+// or a read that failed or ended, is the customer ending the stream.
+func (c *watchedConn) received(p []byte, err error) {
+	if c.frames && c.fromClient.feed(p) {
 		c.note(closedByClient)
 	}
 	if err != nil {
 		c.note(closedByClient)
 	}
-	return n, err
 }
 
 func (c *watchedConn) Write(p []byte) (int, error) {
+	c.sending(p)
+	return c.Conn.Write(p)
+}
+
+// sending watches what goes to the customer: a close frame in p is the
+// backend ending the stream.
+func (c *watchedConn) sending(p []byte) {
 	if c.frames && c.toClient.feed(p) {
 		c.note(closedByBackend)
 	}
-	return c.Conn.Write(p)
 }
 
 // CloseWrite passes on the backend's half-close, as the proxy expects of
@@ -230,6 +287,14 @@ func upgradeRequested(r *http.Request) bool {
 // 200 and then carries the stream in the body.
 func isExtendedConnect(r *http.Request) bool {
 	return r.Method == http.MethodConnect && (r.ProtoMajor == 2 && r.Header.Get(":protocol") != "" || r.ProtoMajor == 3 && r.Proto != "HTTP/3.0")
+}
+
+// isWebSocketTunnel reports whether an extended CONNECT opens a WebSocket
+// (over HTTP/3 quic-go puts the protocol in Proto), as Caddy's proxy
+// tells one.
+func isWebSocketTunnel(r *http.Request) bool {
+	return r.ProtoMajor == 2 && strings.EqualFold(r.Header.Get(":protocol"), "websocket") ||
+		r.ProtoMajor == 3 && strings.EqualFold(r.Proto, "websocket")
 }
 
 // retiredFor reports whether this policy's config was unloaded at least

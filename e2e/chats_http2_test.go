@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
 
 // maskedFrame is a client's WebSocket frame (RFC 6455 5.2): fin, opcode,
@@ -79,5 +81,94 @@ func TestIdleHTTP2ChatOutlivesBodyBound(t *testing.T) {
 	}
 	if v, _ := metricValue(g.metrics(t), `frontdoor_upstream_errors_total{backend="nightdesk",journey="support",kind="timeout",owner="outsourced",vendor="NightDesk BPO"}`); v != 0 {
 		t.Errorf("the idle chat counted as a vendor timeout: %v", v)
+	}
+}
+
+// TestCustomerEndsHTTP2ChatIsNotAHangUp: a known customer ends a chat
+// over HTTP/2 (extended CONNECT, RFC 8441) the way a browser does, with a
+// close frame the desk answers. The customer left: the chat is counted
+// closed_by="client" and nobody is orphaned, as for the same chat over
+// HTTP/1.1, whose close frames frontdoor reads on the hijacked connection.
+func TestCustomerEndsHTTP2ChatIsNotAHangUp(t *testing.T) {
+	t.Setenv("GODEBUG", "http2xconnect=1") // inherited by the gateway
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	echo := websocket.Handler(func(c *websocket.Conn) { io.Copy(c, c) }) //nolint:errcheck // answers a close frame with its own, and hangs up
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) { echo.ServeHTTP(w, r) })
+	g, site := startTLSGateway(t, frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id
+			}
+		}`, rs.URL(), desk.URL)))
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	toDesk, clientSide := io.Pipe()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, site+"/support/chat", toDesk)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Origin", site)
+	req.Header.Set("Cookie", "acme_session="+sessionID)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("opening the chat over HTTP/2: %v", err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Fatalf("chat answered %s over HTTP/%d", resp.Status, resp.ProtoMajor)
+	}
+	msg := []byte("hello desk")
+	if _, err := clientSide.Write(maskedFrame(0x1, msg)); err != nil {
+		t.Fatal(err)
+	}
+	echoed := make([]byte, 2+len(msg))
+	if _, err := io.ReadFull(resp.Body, echoed); err != nil || string(echoed[2:]) != string(msg) {
+		t.Fatalf("echo: %q %v", echoed, err)
+	}
+	// The customer says goodbye: a close frame (1000, normal closure),
+	// then waits for the desk's close frame and the end of the stream.
+	if _, err := clientSide.Write(maskedFrame(0x8, []byte{0x03, 0xe8})); err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body) //nolint:errcheck // the desk's close frame, and the end of the stream
+	clientSide.Close()
+	resp.Body.Close()
+
+	series := func(by string) string {
+		return fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, by)
+	}
+	var m string
+	waitFor(t, 10*time.Second, func() error {
+		m = g.metrics(t)
+		total := 0.0
+		for _, by := range []string{"client", "backend", "gateway"} {
+			v, _ := metricValue(m, series(by))
+			total += v
+		}
+		if total != 1 {
+			return fmt.Errorf("%v chats counted, want 1", total)
+		}
+		return nil
+	})
+	if v, _ := metricValue(m, series("client")); v != 1 {
+		b, _ := metricValue(m, series("backend"))
+		gw, _ := metricValue(m, series("gateway"))
+		t.Errorf("the chat the customer ended is counted closed_by client %v, backend %v, gateway %v", v, b, gw)
+	}
+	time.Sleep(time.Second) // orphans are written off the request path
+	if v, _ := metricValue(g.metrics(t), `frontdoor_orphans_total{backend="nightdesk",cause="hung_up",journey="support",owner="outsourced",vendor="NightDesk BPO"}`); v != 0 {
+		t.Errorf("the customer who ended their own chat is orphaned: frontdoor_orphans_total{cause=\"hung_up\"} = %v", v)
+	}
+	if n, _ := rs.Client(t).Exists(context.Background(), "frontdoor:orphans").Result(); n != 0 {
+		t.Errorf("an orphan is listed for the customer who ended their own chat")
 	}
 }
