@@ -17,7 +17,7 @@ import (
 // vendor desk that ends chats shows against the in-house team in
 // frontdoor_streams_total{closed_by}: client (the customer left), backend
 // (the desk hung up, or its connection died) or gateway (frontdoor closed
-// it: a reload past stream_close_delay, or a shutdown).
+// a chat: a reload past stream_close_delay, or a shutdown).
 
 // Who ended a stream; metric label values.
 const (
@@ -115,7 +115,11 @@ func (aw *attemptWriter) streamClosedBy(aborted bool) string {
 	if aw.scope.req.Context().Err() != nil {
 		return closedByClient
 	}
-	if aw.policy.retiredFor(aw.policy.streamCloseDelay) {
+	if aw.stream == webSocketStream && aw.policy.retiredFor(aw.policy.streamCloseDelay) {
+		// Caddy closes a retired config's upgraded connections (and
+		// tunnels) after stream_close_delay. An event stream is a
+		// response under way, which a reload leaves to finish: whenever
+		// it ends, its backend or its customer ended it.
 		return closedByGateway
 	}
 	return closedByBackend // an event stream that ended, or a vendor that died

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+)
+
+// TestVendorEndsEventStreamAfterReloadIsAHangUp: an event stream opened
+// under one config goes on after a reload (Caddy closes only upgraded
+// connections at stream_close_delay; a response under way is left to
+// finish), and when the vendor ends it past that delay, the vendor ended
+// it: closed_by="backend", and the known customer is an orphan. Nothing
+// of frontdoor's closed it.
+func TestVendorEndsEventStreamAfterReloadIsAHangUp(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	hangUp := make(chan struct{})
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: hello\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-hangUp: // the desk ends the stream
+		case <-r.Context().Done():
+		}
+	})
+	site := func(extra string) string {
+		return frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id
+				stream_close_delay 1s
+			}
+		}`, rs.URL(), desk.URL)) + extra
+	}
+	gw := startGateway(t, site(""))
+	req, _ := http.NewRequest("GET", gw.URL+"/support/events", nil)
+	req.Header.Set("Cookie", "acme_session="+sessionID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, len("data: hello\n\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("first event: %q %v", first, err)
+	}
+	gw.reload(t, site("\n\theader X-Reloaded yes"))
+	if r, _ := do(t, "GET", gw.URL+"/elsewhere", nil, nil); r.Header.Get("X-Reloaded") != "yes" {
+		t.Fatal("the reload did not take effect")
+	}
+	time.Sleep(2 * time.Second) // past stream_close_delay: the stream is still open
+	close(hangUp)
+	if rest, err := io.ReadAll(resp.Body); err != nil {
+		t.Logf("after the desk ended the stream: %q %v", rest, err)
+	}
+
+	series := func(by string) string {
+		return fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, by)
+	}
+	waitFor(t, 10*time.Second, func() error {
+		m := gw.metrics(t)
+		total := 0.0
+		for _, by := range []string{"client", "backend", "gateway"} {
+			v, _ := metricValue(m, series(by))
+			total += v
+		}
+		if total != 1 {
+			return fmt.Errorf("%v streams counted, want 1", total)
+		}
+		return nil
+	})
+	m := gw.metrics(t)
+	if v, _ := metricValue(m, series("backend")); v != 1 {
+		g, _ := metricValue(m, series("gateway"))
+		c, _ := metricValue(m, series("client"))
+		t.Errorf("the event stream the vendor ended is counted closed_by backend %v, gateway %v, client %v", v, g, c)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		if v, _ := metricValue(gw.metrics(t), `frontdoor_orphans_total{backend="nightdesk",cause="hung_up",journey="support",owner="outsourced",vendor="NightDesk BPO"}`); v != 1 {
+			return fmt.Errorf("the customer the vendor hung up on is not orphaned: frontdoor_orphans_total{cause=\"hung_up\"} = %v", v)
+		}
+		return nil
+	})
+}
