@@ -141,7 +141,7 @@ type sharedHandles struct {
 type handlerLifecycle struct {
 	app       *App          // of the handler's config
 	retiredAt *atomic.Int64 // unix ns when Caddy unloaded this handler's config; 0 while live
-	live      *liveStreams  // keeps the shared state while a retired config's streams go on
+	live      *liveStreams  // keeps the shared state while a retired config's requests and streams go on
 }
 
 // CaddyModule returns the Caddy module information.

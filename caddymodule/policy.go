@@ -41,7 +41,6 @@ type responsePolicy struct {
 	// and when this config was retired.
 	streamCloseDelay time.Duration
 	retiredAt        *atomic.Int64
-	live             *liveStreams // the config's streams under way
 }
 
 // bannerPolicy is the brand banner a backend's pages get.
@@ -75,7 +74,6 @@ func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route 
 		logger:           h.logger,
 		streamCloseDelay: time.Duration(route.proxy.StreamCloseDelay),
 		retiredAt:        h.retiredAt,
-		live:             h.live,
 	}
 	if p.outsourced {
 		p.jar = newCookieJar(j, b, h.vendorCookies)

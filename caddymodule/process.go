@@ -142,10 +142,12 @@ func (redisLogger) Printf(_ context.Context, format string, v ...any) {
 	caddy.Log().Named("frontdoor.redis").Warn(fmt.Sprintf(format, v...))
 }
 
-// liveStreams counts a config's streams under way, so that its shared
-// state (the orphan queue on its Redis above all) is let go only once
-// the last of them has ended: streams outlive the config that opened
-// them. A nil liveStreams counts nothing.
+// liveStreams counts a config's proxied requests under way, streams
+// above all, so that its shared state (the orphan queue on its Redis above
+// all) is let go only once the last of them has recorded its outcome:
+// streams outlive the config that opened them, and so does a request that
+// was waiting on its backend at the reload, which may open a stream or
+// end in an orphan after it. A nil liveStreams counts nothing.
 type liveStreams struct {
 	mu       sync.Mutex
 	n        int
@@ -154,7 +156,7 @@ type liveStreams struct {
 	release  func()
 }
 
-// begin counts a stream that started.
+// begin counts a request that started.
 func (l *liveStreams) begin() {
 	if l == nil {
 		return
@@ -164,7 +166,7 @@ func (l *liveStreams) begin() {
 	l.mu.Unlock()
 }
 
-// end counts a stream that ended, after the stream's outcome is recorded.
+// end counts a request that ended, after its outcome is recorded.
 func (l *liveStreams) end() {
 	if l == nil {
 		return
@@ -175,14 +177,14 @@ func (l *liveStreams) end() {
 }
 
 // retire marks the config unloaded: the release comes with the last
-// stream's end, or now.
+// request's end, or now.
 func (l *liveStreams) retire() {
 	l.mu.Lock()
 	l.retired = true
 	l.releaseLocked()
 }
 
-// releaseLocked releases once, when the config is retired and no stream
+// releaseLocked releases once, when the config is retired and no request
 // is under way, and unlocks l.mu.
 func (l *liveStreams) releaseLocked() {
 	due := l.retired && l.n == 0 && !l.released

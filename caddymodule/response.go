@@ -82,9 +82,6 @@ func (aw *attemptWriter) WriteHeader(status int) {
 		aw.swallow(http.StatusBadGateway)
 		return
 	}
-	if aw.stream != notStream {
-		p.live.begin()
-	}
 	kind := final
 	if aw.stream == webSocketStream {
 		kind = upgrade

@@ -62,6 +62,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 
+	// The config's shared state (its Redis, the orphan and trail queues)
+	// stays until the last request it serves has recorded its outcome: a
+	// request under way at a reload may still open a stream, or end in an
+	// orphan, long after (see liveStreams).
+	h.live.begin()
+	defer h.live.end()
 	x := newExchange()
 	requestID := newRequestID()
 	caddyhttp.SetVar(r.Context(), "frontdoor.request_id", requestID)
@@ -187,7 +193,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			if aw.endStream(h.metrics, b, aborted != nil, elapsed) == closedByBackend {
 				h.orphaned(r, journey, handlerOf(b), cc, fleet.CauseHungUp, requestID)
 			}
-			b.response.live.end()
 		}
 		var status int
 		var kind string

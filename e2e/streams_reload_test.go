@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -93,6 +94,88 @@ func TestVendorEndsEventStreamAfterReloadIsAHangUp(t *testing.T) {
 	waitFor(t, 5*time.Second, func() error {
 		if v, _ := metricValue(gw.metrics(t), `frontdoor_orphans_total{backend="nightdesk",cause="hung_up",journey="support",owner="outsourced",vendor="NightDesk BPO"}`); v != 1 {
 			return fmt.Errorf("the customer the vendor hung up on is not orphaned: frontdoor_orphans_total{cause=\"hung_up\"} = %v", v)
+		}
+		return nil
+	})
+}
+
+// TestEventStreamOpenedAcrossReloadKeepsItsRedis: a customer's event
+// stream whose vendor answers only after a reload moved the site to
+// another Redis is still the old config's stream: when the vendor hangs
+// up on it, the customer is an orphan in the Redis of the config that
+// served the request, as for a chat opened before the reload.
+func TestEventStreamOpenedAcrossReloadKeepsItsRedis(t *testing.T) {
+	t.Parallel()
+	r1, r2 := redistest.Start(t), redistest.Start(t)
+	for _, rs := range []*redistest.Server{r1, r2} {
+		seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	}
+	answer, hangUp := make(chan struct{}), make(chan struct{})
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-answer: // the desk takes its time to answer
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: hello\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-hangUp:
+		case <-r.Context().Done():
+		}
+	})
+	site := func(redisURL string) string {
+		return frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id
+			}
+		}`, redisURL, desk.URL))
+	}
+	gw := startGateway(t, site(r1.URL()))
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	opened := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", gw.URL+"/support/events", nil)
+		req.Header.Set("Cookie", "acme_session="+sessionID)
+		resp, err := http.DefaultClient.Do(req)
+		opened <- result{resp, err}
+	}()
+	waitFor(t, 5*time.Second, func() error {
+		if desk.count() == 0 {
+			return fmt.Errorf("the request has not reached the desk")
+		}
+		return nil
+	})
+	gw.reload(t, site(r2.URL())) // returns once the old config is cleaned up
+	close(answer)
+	res := <-opened
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	defer res.resp.Body.Close()
+	first := make([]byte, len("data: hello\n\n"))
+	if _, err := io.ReadFull(res.resp.Body, first); err != nil {
+		t.Fatalf("first event: %q %v", first, err)
+	}
+	close(hangUp)
+	io.ReadAll(res.resp.Body) //nolint:errcheck // the desk ended it
+	waitFor(t, 5*time.Second, func() error {
+		if n, _ := r1.Client(t).Exists(context.Background(), "frontdoor:orphans").Result(); n == 0 {
+			dropped, _ := metricValue(gw.metrics(t), `frontdoor_orphans_skipped_total{reason="dropped"}`)
+			return fmt.Errorf("no orphan recorded for the vendor's hang-up (frontdoor_orphans_skipped_total{reason=\"dropped\"} = %v)", dropped)
 		}
 		return nil
 	})
