@@ -189,7 +189,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		elapsed := time.Since(start)
 
 		b.counts.requests.Add(1)
-		if aw.stream != notStream {
+		stream := aw.stream
+		if aw.swallowed {
+			// The head was refused (a vendor's 5xx, a step's refusal, a
+			// switch nobody asked for): the customer gets a brand page,
+			// and no stream opened.
+			stream = notStream
+		}
+		if stream != notStream {
 			if aw.endStream(h.metrics, b, aborted != nil, elapsed) == closedByBackend {
 				h.orphaned(r, journey, handlerOf(b), cc, fleet.CauseHungUp, requestID)
 			}
@@ -203,7 +210,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			// and aborts with a panic.
 			status, kind = classifyAbort(stalled, hold.lost || r.Context().Err() != nil)
 			b.stats.upstreamError(kind)
-			b.stats.observe(status, elapsed, aw.stream)
+			b.stats.observe(status, elapsed, stream)
 			if kind != "" {
 				h.noteError(journey.name, b, status, kind, requestID)
 			}
@@ -219,7 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		case err != nil:
 			status, kind = classify(err)
 			b.stats.upstreamError(kind)
-			b.stats.observe(status, elapsed, aw.stream)
+			b.stats.observe(status, elapsed, stream)
 			if kind != "" {
 				h.noteError(journey.name, b, status, kind, requestID)
 			}
@@ -240,11 +247,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				b.stats.upstreamError(errAborted)
 			}
 			if relErr := hold.end(); relErr != nil {
-				b.stats.observe(499, elapsed, aw.stream) // the customer left: nothing to send them
+				b.stats.observe(499, elapsed, stream) // the customer left: nothing to send them
 				return nil
 			}
 			status := aw.statusOrOK()
-			b.stats.observe(status, elapsed, aw.stream)
+			b.stats.observe(status, elapsed, stream)
 			if status >= 500 {
 				h.noteError(journey.name, b, status, errStatus5xx, requestID)
 			}

@@ -180,3 +180,53 @@ func TestEventStreamOpenedAcrossReloadKeepsItsRedis(t *testing.T) {
 		return nil
 	})
 }
+
+// TestVendorErrorPageIsNoStream: a vendor that answers a customer's
+// event stream with a 503 (as text/event-stream) gets its answer replaced
+// by the brand error page: the customer is orphaned for the error page,
+// and no stream opened, so none is counted, nor hung up.
+func TestVendorErrorPageIsNoStream(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001")
+	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, "data: we are closed\n\n")
+	})
+	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id
+			}
+		}`, rs.URL(), desk.URL)))
+	resp, _ := do(t, "GET", gw.URL+"/support/events", nil, withCookie(sessionID))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Content-Type") == "text/event-stream" {
+		t.Fatalf("the vendor's 503 answered %d %s, want the brand's 503 page", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	const labels = `backend="nightdesk",cause=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"`
+	waitFor(t, 5*time.Second, func() error {
+		if v, _ := metricValue(gw.metrics(t), `frontdoor_orphans_total{`+fmt.Sprintf(labels, "error_page")+`}`); v != 1 {
+			return fmt.Errorf("error_page orphans %v, want 1", v)
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond) // orphans are written off the request path
+	m := gw.metrics(t)
+	if v, _ := metricValue(m, `frontdoor_orphans_total{`+fmt.Sprintf(labels, "hung_up")+`}`); v != 0 {
+		t.Errorf("the vendor's error page also counted as a hang-up: frontdoor_orphans_total{cause=\"hung_up\"} = %v", v)
+	}
+	for _, by := range []string{"client", "backend", "gateway"} {
+		if v, _ := metricValue(m, fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, by)); v != 0 {
+			t.Errorf("the vendor's error page counted as a stream closed_by %s: %v", by, v)
+		}
+	}
+}
