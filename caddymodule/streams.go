@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -145,7 +146,12 @@ type watchedConn struct {
 	frames   bool // the stream is a WebSocket: close frames are looked for
 	closedBy atomic.Pointer[string]
 
-	fromClient, toClient frameWalker
+	fromClient frameWalker // the proxy's one reader of the customer's side reads it
+	// toClient is fed by every write to the customer: the proxy's copy of
+	// the backend's frames, and Caddy's close frame once a reload's
+	// stream_close_delay has passed, from a timer of its own.
+	sendMu   sync.Mutex
+	toClient frameWalker
 }
 
 func (c *watchedConn) note(by string) {
@@ -180,7 +186,13 @@ func (c *watchedConn) Write(p []byte) (int, error) {
 // sending watches what goes to the customer: a close frame in p is the
 // backend ending the stream.
 func (c *watchedConn) sending(p []byte) {
-	if c.frames && c.toClient.feed(p) {
+	if !c.frames {
+		return
+	}
+	c.sendMu.Lock()
+	closeFrame := c.toClient.feed(p)
+	c.sendMu.Unlock()
+	if closeFrame {
 		c.note(closedByBackend)
 	}
 }

@@ -117,7 +117,7 @@ var raceBinary = sync.OnceValues(func() (string, error) {
 })
 
 // raceTests are the tests that run raceBinary.
-var raceTests = []string{"TestLargeCompressedPageUnderRace"}
+var raceTests = []string{"TestLargeCompressedPageUnderRace", "TestChatClosedAtStreamCloseDelayUnderRace"}
 
 // TestLargeCompressedPageUnderRace: a vendor answering a 490 KB page
 // gzip-encoded, chunked and without Content-Type, in small writes. The

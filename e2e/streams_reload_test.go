@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
+	"golang.org/x/net/websocket"
 )
 
 // TestVendorEndsEventStreamAfterReloadIsAHangUp: an event stream opened
@@ -230,3 +233,74 @@ func TestVendorErrorPageIsNoStream(t *testing.T) {
 		}
 	}
 }
+
+// TestChatClosedAtStreamCloseDelayUnderRace: a chat whose desk keeps
+// talking when a reload's stream_close_delay passes. Caddy's timer writes
+// its close frame to the customer's connection while the proxy copies the
+// desk's frames to it; frontdoor watches both writes for close frames.
+func TestChatClosedAtStreamCloseDelayUnderRace(t *testing.T) {
+	t.Parallel() // it waits for raceBinary
+	bin, err := raceBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	desk := websocket.Handler(func(c *websocket.Conn) {
+		go io.Copy(io.Discard, c) //nolint:errcheck
+		for i := 0; ; i++ {
+			if _, err := fmt.Fprintf(c, "update %d", i); err != nil {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	vendor := startBackend(t, "vendor", func(w http.ResponseWriter, r *http.Request) { desk.ServeHTTP(w, r) })
+	site := func(extra string) string {
+		return frontdoorBlock(fmt.Sprintf(`
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				stream_close_delay 1s
+			}
+		}`, vendor.URL)) + extra
+	}
+	gw := startGatewayWith(t, bin, site(""))
+	ws, err := websocket.Dial("ws"+strings.TrimPrefix(gw.URL, "http")+"/support/chat", "", gw.URL)
+	if err != nil {
+		t.Fatalf("chat: %v", err)
+	}
+	defer ws.Close()
+	ended := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, err := ws.Read(buf); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
+	gw.reload(t, site("\n\theader X-Reloaded yes"))
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the chat was not closed after stream_close_delay")
+	}
+	waitFor(t, 5*time.Second, func() error {
+		if v, _ := metricValue(gw.metrics(t), `frontdoor_streams_total{backend="nightdesk",closed_by="gateway",journey="support",owner="outsourced",vendor="NightDesk BPO"}`); v != 1 {
+			return fmt.Errorf("chats closed by the gateway %v, want 1", v)
+		}
+		return nil
+	})
+	// Caddy's own hijackedConn counts the bytes of both writes unguarded
+	// (responsewriter.go): only races in frontdoor's code are looked for.
+	for _, race := range strings.Split(gw.logs.String(), "WARNING: DATA RACE")[1:] {
+		if m := racingAccess.FindAllStringSubmatch(race, -1); len(m) > 0 && strings.Contains(m[0][1]+m[len(m)-1][1], "frontdoor-dev/frontdoor/") {
+			t.Errorf("the race detector reported a race in frontdoor:%s", race)
+		}
+	}
+}
+
+// racingAccess finds the function of each access a race report names.
+var racingAccess = regexp.MustCompile(`(?:Read|Write) at 0x[0-9a-f]+ by goroutine \d+:\n\s+(\S+)\(`)
