@@ -70,8 +70,8 @@ type Options struct {
 	// Tracker, the one given to the client, lets the cache keep a
 	// session found, once re-read under Redis's client-side caching (see
 	// Tracker), until Redis reports a change to it or it expires (at most
-	// TrackedMaxAge) instead of for CacheTTL; a missing session is then
-	// kept for TrackedMissAge at most. Without tracking (Sentinel,
+	// TrackedMaxAge) instead of for CacheTTL; an answer it does not re-read
+	// (a missing session) is then kept for UntrackedAge at most. Without tracking (Sentinel,
 	// Cluster, a server that refuses it) results keep CacheTTL. Ignored
 	// when CacheTTL is zero. Default: none.
 	Tracker *Tracker
@@ -306,11 +306,12 @@ func (s *Store) lead(ctx context.Context, sh *shard, h uint64, cl *call, registe
 func (s *Store) finish(sh *shard, h uint64, cl *call, registered bool, now int64) {
 	keep := s.ttl > 0 && cl.err == nil
 	expires := now + s.ttl
+	reread := false
 	if s.tracker != nil && keep {
 		// Known before the entry can be, so an invalidation finds it.
 		s.noteFieldSet(cl.fs)
-		if cl.ctx == nil {
-			expires = now + min(s.ttl, int64(TrackedMissAge))
+		if reread = cl.ctx != nil && s.claimReread(); !reread {
+			expires = now + min(s.ttl, int64(UntrackedAge))
 		}
 	}
 	if cl.until > 0 && cl.until < expires {
@@ -333,28 +334,37 @@ func (s *Store) finish(sh *shard, h uint64, cl *call, registered bool, now int64
 		sh.mu.Unlock()
 	}
 	close(cl.done)
-	if kept && cl.ctx != nil && s.tracker != nil {
-		s.startTracking(h, cl)
+	switch {
+	case kept && reread:
+		go s.track(h, cl.fs, cl.id, cl.ctx, cl.until)
+	case reread:
+		s.releaseReread()
 	}
 }
 
-// startTracking re-reads under tracking the session cl found, unless the
-// Store is closed or every connection of the Tracker is taken by another
-// re-read: the lookup's answer then stays for the TTL, and a lookup after
-// it tries again.
-func (s *Store) startTracking(h uint64, cl *call) {
+// claimReread reserves the re-read under tracking of a session a lookup
+// found, unless the Store is closed or every connection of the Tracker
+// is taken by another re-read (the lookup's answer is then kept for
+// UntrackedAge only). A claim is ended by track, or by releaseReread.
+func (s *Store) claimReread() bool {
 	s.trackMu.Lock()
 	defer s.trackMu.Unlock()
 	if s.closed {
-		return
+		return false
 	}
 	select {
 	case s.tracker.slots <- struct{}{}:
 	default:
-		return
+		return false
 	}
 	s.tracking.Add(1)
-	go s.track(h, cl.fs, cl.id, cl.ctx, cl.until)
+	return true
+}
+
+// releaseReread ends a claim whose re-read is not made.
+func (s *Store) releaseReread() {
+	<-s.tracker.slots
+	s.tracking.Done()
 }
 
 // fetch reads the session's hash: in one round trip, how long the key has

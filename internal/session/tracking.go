@@ -16,13 +16,17 @@ import (
 // go-redis cannot see. Redis normally reports a change within milliseconds.
 const TrackedMaxAge = time.Minute
 
-// TrackedMissAge is how long a Store under tracking keeps the answer that
-// a session does not exist. Redis reports changes only to keys a tracked
-// connection read, and the Store reads under tracking only sessions that
-// exist (see Tracker), so the creation of one it found missing goes
-// unreported: a customer whose cookie came before their session's hash
-// is seen logged in this soon.
-const TrackedMissAge = 50 * time.Millisecond
+// UntrackedAge is how long a Store under tracking keeps an answer Redis
+// will not report a change of. Redis reports changes only to keys a
+// tracked connection read, and the Store reads under tracking only
+// sessions that exist, and only while one of the Tracker's connections is
+// free (see Tracker and trackedPoolSize). So the creation of a session it
+// found missing goes unreported (a customer whose cookie came before
+// their session's hash is seen logged in this soon), and so does a change
+// to one it found while every re-read was taken, on a gateway too busy to
+// re-read all its new customers at once: that customer's next lookup,
+// after this, reads Redis and tries again.
+const UntrackedAge = 50 * time.Millisecond
 
 // Tracker brings Redis's server-assisted client-side caching (RESP3
 // CLIENT TRACKING) to Stores. It has a client of its own, built by
@@ -232,8 +236,7 @@ var _ redis.Cache = (*Tracker)(nil)
 // have overtaken, or that finds the session gone, drops the answer: the
 // next lookup reads again.
 func (s *Store) track(h uint64, fs *FieldSet, id string, found *Context, until int64) {
-	defer s.tracking.Done()
-	defer func() { <-s.tracker.slots }()
+	defer s.releaseReread()
 	gen := s.gen.Load()
 	read := new(trackedRead)
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), trackedReadKey{}, read), trackedReadTimeout)

@@ -115,7 +115,7 @@ func TestTrackedContextFollowsRedis(t *testing.T) {
 		}
 		return nil
 	})
-	// A cached miss is kept for TrackedMissAge only: a login shows at
+	// A cached miss is kept for UntrackedAge only: a login shows at
 	// once.
 	if err := rdb.HSet(ctx, "session:"+id, "tier", "silver").Err(); err != nil {
 		t.Fatal(err)
@@ -324,4 +324,51 @@ func reReadsEnd(t *testing.T, s *Store) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the tracked re-reads did not end within 10s")
 	}
+}
+
+// A session found while every re-read under tracking was taken is not
+// tracked, so Redis will not report its change: its context is kept for
+// UntrackedAge only, not for the TTL.
+func TestUntrackedContextIsKeptBriefly(t *testing.T) {
+	rs := redistest.Start(t)
+	rdb := rs.Client(t)
+	proxy := rs.Proxy(t)
+	ctx := context.Background()
+	for i := range trackedPoolSize + 1 {
+		if err := rdb.HSet(ctx, fmt.Sprintf("session:sess-%03d", i), "tier", "silver").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tracker := NewTracker()
+	client, err := NewClientWithOptions(proxy.URL(), ClientOptions{Tracker: tracker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); tracker.Close() })
+	s, err := NewStore(client, Options{Timeout: 50 * time.Millisecond, CacheTTL: time.Hour, Tracker: tracker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	fs := NewFieldSet([]string{"tier"})
+
+	// Replies on tracked connections come late: the first customers'
+	// re-reads take every connection of the Tracker, and the last
+	// customer's lookup finds none free.
+	proxy.DelayTrackedReplies(500 * time.Millisecond)
+	for i := range trackedPoolSize + 1 {
+		if c, _, err := s.Lookup(ctx, fs, fmt.Sprintf("sess-%03d", i)); c == nil || err != nil {
+			t.Fatalf("customer %d: %v %v", i, c, err)
+		}
+	}
+	last := fmt.Sprintf("sess-%03d", trackedPoolSize)
+	if err := rdb.HSet(ctx, "session:"+last, "tier", "gold").Err(); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*UntrackedAge, s, fs, last, func(c *Context) error {
+		if v, _ := c.Get("tier"); v != "gold" {
+			return fmt.Errorf("tier %q, want the new gold", v)
+		}
+		return nil
+	})
 }
