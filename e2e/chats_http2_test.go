@@ -95,20 +95,7 @@ func TestCustomerEndsHTTP2ChatIsNotAHangUp(t *testing.T) {
 	seedSession(t, rs, sessionID, "customer_id", "C-1001")
 	echo := websocket.Handler(func(c *websocket.Conn) { io.Copy(c, c) }) //nolint:errcheck // answers a close frame with its own, and hangs up
 	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) { echo.ServeHTTP(w, r) })
-	g, site := startTLSGateway(t, frontdoorBlock(fmt.Sprintf(`
-		session {
-			redis %s
-			cookie acme_session
-			cache 0s
-		}
-		journey support /support* {
-			backend nightdesk {
-				owner outsourced
-				vendor "NightDesk BPO"
-				to %s
-				context customer_id
-			}
-		}`, rs.URL(), desk.URL)))
+	g, site := startTLSGateway(t, deskSite(rs.URL(), desk.URL, ""))
 	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -14,6 +14,27 @@ import (
 	"golang.org/x/net/websocket"
 )
 
+// deskSite is a site whose support journey goes to NightDesk at deskURL,
+// which is given the customer's id from the session in Redis (read on
+// every request), with extra lines in its backend block.
+func deskSite(redisURL, deskURL, extra string) string {
+	return frontdoorBlock(fmt.Sprintf(`
+		session {
+			redis %s
+			cookie acme_session
+			cache 0s
+		}
+		journey support /support* {
+			backend nightdesk {
+				owner outsourced
+				vendor "NightDesk BPO"
+				to %s
+				context customer_id
+				%s
+			}
+		}`, redisURL, deskURL, extra))
+}
+
 // TestVendorEndsEventStreamAfterReloadIsAHangUp: an event stream opened
 // under one config goes on after a reload (Caddy closes only upgraded
 // connections at stream_close_delay; a response under way is left to
@@ -35,21 +56,7 @@ func TestVendorEndsEventStreamAfterReloadIsAHangUp(t *testing.T) {
 		}
 	})
 	site := func(extra string) string {
-		return frontdoorBlock(fmt.Sprintf(`
-		session {
-			redis %s
-			cookie acme_session
-			cache 0s
-		}
-		journey support /support* {
-			backend nightdesk {
-				owner outsourced
-				vendor "NightDesk BPO"
-				to %s
-				context customer_id
-				stream_close_delay 1s
-			}
-		}`, rs.URL(), desk.URL)) + extra
+		return deskSite(rs.URL(), desk.URL, "stream_close_delay 1s") + extra
 	}
 	gw := startGateway(t, site(""))
 	req, _ := http.NewRequest("GET", gw.URL+"/support/events", nil)
@@ -129,20 +136,7 @@ func TestEventStreamOpenedAcrossReloadKeepsItsRedis(t *testing.T) {
 		}
 	})
 	site := func(redisURL string) string {
-		return frontdoorBlock(fmt.Sprintf(`
-		session {
-			redis %s
-			cookie acme_session
-			cache 0s
-		}
-		journey support /support* {
-			backend nightdesk {
-				owner outsourced
-				vendor "NightDesk BPO"
-				to %s
-				context customer_id
-			}
-		}`, redisURL, desk.URL))
+		return deskSite(redisURL, desk.URL, "")
 	}
 	gw := startGateway(t, site(r1.URL()))
 	type result struct {
@@ -197,20 +191,7 @@ func TestVendorErrorPageIsNoStream(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprint(w, "data: we are closed\n\n")
 	})
-	gw := startGateway(t, frontdoorBlock(fmt.Sprintf(`
-		session {
-			redis %s
-			cookie acme_session
-			cache 0s
-		}
-		journey support /support* {
-			backend nightdesk {
-				owner outsourced
-				vendor "NightDesk BPO"
-				to %s
-				context customer_id
-			}
-		}`, rs.URL(), desk.URL)))
+	gw := startGateway(t, deskSite(rs.URL(), desk.URL, ""))
 	resp, _ := do(t, "GET", gw.URL+"/support/events", nil, withCookie(sessionID))
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Content-Type") == "text/event-stream" {
 		t.Fatalf("the vendor's 503 answered %d %s, want the brand's 503 page", resp.StatusCode, resp.Header.Get("Content-Type"))

@@ -71,7 +71,8 @@ type Options struct {
 	// session found, once re-read under Redis's client-side caching (see
 	// Tracker), until Redis reports a change to it or it expires (at most
 	// TrackedMaxAge) instead of for CacheTTL; an answer it does not re-read
-	// (a missing session) is then kept for UntrackedAge at most. Without tracking (Sentinel,
+	// (a missing session, or one found while every re-read was taken) is
+	// then kept for UntrackedAge at most. Without tracking (Sentinel,
 	// Cluster, a server that refuses it) results keep CacheTTL. Ignored
 	// when CacheTTL is zero. Default: none.
 	Tracker *Tracker

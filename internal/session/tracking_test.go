@@ -16,6 +16,11 @@ import (
 // trackedStore is a Store on a real standalone Redis under tracking, with
 // a TTL far longer than any test: only Redis's invalidations refresh it.
 func trackedStore(t *testing.T, url string) (*Store, *Tracker) {
+	return trackedStoreWith(t, url, time.Second)
+}
+
+// trackedStoreWith is trackedStore with the given lookup timeout.
+func trackedStoreWith(t *testing.T, url string, timeout time.Duration) (*Store, *Tracker) {
 	t.Helper()
 	tracker := NewTracker()
 	client, err := NewClientWithOptions(url, ClientOptions{Tracker: tracker})
@@ -23,7 +28,7 @@ func trackedStore(t *testing.T, url string) (*Store, *Tracker) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close(); tracker.Close() })
-	s, err := NewStore(client, Options{Timeout: time.Second, CacheTTL: time.Hour, Tracker: tracker})
+	s, err := NewStore(client, Options{Timeout: timeout, CacheTTL: time.Hour, Tracker: tracker})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,17 +285,7 @@ func TestLateTrackedReadsKeepOtherContexts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tracker := NewTracker()
-	client, err := NewClientWithOptions(proxy.URL(), ClientOptions{Tracker: tracker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close(); tracker.Close() })
-	s, err := NewStore(client, Options{Timeout: 50 * time.Millisecond, CacheTTL: time.Hour, Tracker: tracker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s, _ := trackedStoreWith(t, proxy.URL(), 50*time.Millisecond)
 	fs := NewFieldSet([]string{"customer_id"})
 
 	// The first customer's context is tracked: it is served from memory
@@ -339,17 +334,7 @@ func TestUntrackedContextIsKeptBriefly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tracker := NewTracker()
-	client, err := NewClientWithOptions(proxy.URL(), ClientOptions{Tracker: tracker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close(); tracker.Close() })
-	s, err := NewStore(client, Options{Timeout: 50 * time.Millisecond, CacheTTL: time.Hour, Tracker: tracker})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s, _ := trackedStoreWith(t, proxy.URL(), 50*time.Millisecond)
 	fs := NewFieldSet([]string{"tier"})
 
 	// Replies on tracked connections come late: the first customers'
