@@ -3,8 +3,6 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,7 +15,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
 
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
@@ -196,30 +193,10 @@ func TestWebSocketOverHTTP2ThroughBannerBackend(t *testing.T) {
 				to %s
 			}
 		}`, desk.URL)))
-	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
-	defer tr.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	toDesk, clientSide := io.Pipe()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, site+"/v/chat", toDesk)
-	req.Header.Set(":protocol", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Origin", site)
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatalf("opening the chat over HTTP/2: %v", err)
-	}
-	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
-		t.Fatalf("chat answered %s over HTTP/%d", resp.Status, resp.ProtoMajor)
-	}
+	resp, clientSide := openHTTP2Chat(t, site, "/v/chat", "")
 	// One masked text frame out, its echo back unmasked (RFC 6455 5.2).
 	msg := []byte("hello desk")
-	mask := []byte{1, 2, 3, 4}
-	frame := append([]byte{0x81, 0x80 | byte(len(msg))}, mask...)
-	for i, b := range msg {
-		frame = append(frame, b^mask[i%4])
-	}
-	if _, err := clientSide.Write(frame); err != nil {
+	if _, err := clientSide.Write(maskedFrame(0x1, msg)); err != nil {
 		t.Fatal(err)
 	}
 	echoed := make([]byte, 2+len(msg))

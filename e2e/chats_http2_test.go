@@ -26,6 +26,38 @@ func maskedFrame(opcode byte, payload []byte) []byte {
 	return frame
 }
 
+// openHTTP2Chat opens a WebSocket chat to path on the gateway at site (its
+// https:// address) over HTTP/2's extended CONNECT (RFC 8441), as a
+// browser does, with the customer's session cookie when cookie is not
+// empty, and fails the test unless it opens. The customer's frames go
+// into toDesk, the desk's come in resp.Body; both are closed when the test
+// ends, if the test has not.
+func openHTTP2Chat(t *testing.T, site, path, cookie string) (resp *http.Response, toDesk *io.PipeWriter) {
+	t.Helper()
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	t.Cleanup(tr.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	body, toDesk := io.Pipe()
+	t.Cleanup(func() { toDesk.Close() })
+	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, site+path, body)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Origin", site)
+	if cookie != "" {
+		req.Header.Set("Cookie", "acme_session="+cookie)
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("opening the chat over HTTP/2: %v", err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Fatalf("chat answered %s over HTTP/%d", resp.Status, resp.ProtoMajor)
+	}
+	return resp, toDesk
+}
+
 // TestIdleHTTP2ChatOutlivesBodyBound: a chat over HTTP/2 (extended
 // CONNECT) that stays quiet for longer than the vendor's
 // response_body_timeout stays open, as the same chat over HTTP/1.1 does:
@@ -43,24 +75,7 @@ func TestIdleHTTP2ChatOutlivesBodyBound(t *testing.T) {
 				response_body_timeout 300ms
 			}
 		}`, desk.URL)))
-	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
-	defer tr.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	toDesk, clientSide := io.Pipe()
-	defer clientSide.Close()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, site+"/support/chat", toDesk)
-	req.Header.Set(":protocol", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Origin", site)
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatalf("opening the chat over HTTP/2: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
-		t.Fatalf("chat answered %s over HTTP/%d", resp.Status, resp.ProtoMajor)
-	}
+	resp, clientSide := openHTTP2Chat(t, site, "/support/chat", "")
 	say := func(text string) error {
 		msg := []byte(text)
 		if _, err := clientSide.Write(maskedFrame(0x1, msg)); err != nil {
@@ -96,23 +111,7 @@ func TestCustomerEndsHTTP2ChatIsNotAHangUp(t *testing.T) {
 	echo := websocket.Handler(func(c *websocket.Conn) { io.Copy(c, c) }) //nolint:errcheck // answers a close frame with its own, and hangs up
 	desk := startBackend(t, "desk", func(w http.ResponseWriter, r *http.Request) { echo.ServeHTTP(w, r) })
 	g, site := startTLSGateway(t, deskSite(rs.URL(), desk.URL, ""))
-	tr := &http2.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
-	defer tr.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	toDesk, clientSide := io.Pipe()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodConnect, site+"/support/chat", toDesk)
-	req.Header.Set(":protocol", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Origin", site)
-	req.Header.Set("Cookie", "acme_session="+sessionID)
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatalf("opening the chat over HTTP/2: %v", err)
-	}
-	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
-		t.Fatalf("chat answered %s over HTTP/%d", resp.Status, resp.ProtoMajor)
-	}
+	resp, clientSide := openHTTP2Chat(t, site, "/support/chat", sessionID)
 	msg := []byte("hello desk")
 	if _, err := clientSide.Write(maskedFrame(0x1, msg)); err != nil {
 		t.Fatal(err)
