@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
+	"github.com/frontdoor-dev/frontdoor/config"
 	"github.com/frontdoor-dev/frontdoor/internal/redistest"
 )
 
@@ -185,9 +186,13 @@ func BenchmarkServeHTTP(b *testing.B) {
 				context customer_id first_name tier
 			}
 		}`
+	// Each is a config of its own: one config holds one journey per name.
 	fd := provisionHandler(b, site, monday10)
+	anotherConfig(fd)
 	fdSigned := provisionHandler(b, site+"\nassertion {\n\treuse 0s\n}", monday10)
+	anotherConfig(fdSigned)
 	fdNoBodyBound := provisionHandler(b, strings.Replace(site, "context customer_id", "response_body_timeout 0\n\t\t\t\tcontext customer_id", 1), monday10)
+	anotherConfig(fdNoBodyBound)
 	fdAssertionOnly := provisionHandler(b, strings.Replace(site, "context customer_id", "headers assertion\n\t\t\t\tcontext customer_id", 1), monday10)
 
 	noNext := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
@@ -345,4 +350,20 @@ func BenchmarkServeHTTPManyCustomers(b *testing.B) {
 	b.Run("frontdoor", func(b *testing.B) {
 		run(b, func(w http.ResponseWriter, r *http.Request) error { return fd.ServeHTTP(w, r, noNext) })
 	})
+}
+
+// BenchmarkBackendCookies is the Cookie header an outsourced backend gets
+// from a customer with the brand's session and one other cookie: every
+// part read for the brand's names in their spellings, the session left out.
+func BenchmarkBackendCookies(b *testing.B) {
+	jar := newCookieJar(&config.Journey{Name: "support", Paths: []string{"/support*"}},
+		&config.Backend{Name: "nightdesk", Owner: config.Outsourced})
+	brand := brandCookieNames("acme_session", "acme_csrf")
+	lines := []string{"theme=dark; acme_session=s3cr3t-session-id-0001; consent=yes"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if out, _ := backendCookies(lines, jar, brand); len(out) != 1 || out[0] != "theme=dark; consent=yes" {
+			b.Fatalf("backend cookies %q", out)
+		}
+	}
 }

@@ -108,7 +108,6 @@ type cookieJar struct {
 	maxNames int      // the vendor's names it holds: the budget over the paths each is stored at
 	maxBytes int
 	maxAge   time.Duration
-	brand    map[string]bool // the brand's cookies, never sent to the backend
 	now      func() time.Time
 }
 
@@ -131,8 +130,8 @@ const maxRequestJarBytes = 8 << 10
 // dropReasons are all the reasons, each a counter of every backend's.
 var dropReasons = []string{dropInvalid, dropCount, dropBytes, dropPath}
 
-func newCookieJar(j *config.Journey, b *config.Backend, brand map[string]bool) *cookieJar {
-	jar := &cookieJar{id: j.Name + "~" + b.Name, paths: cookiePaths(j.Paths), brand: brand, now: time.Now}
+func newCookieJar(j *config.Journey, b *config.Backend) *cookieJar {
+	jar := &cookieJar{id: j.Name + "~" + b.Name, paths: cookiePaths(j.Paths), now: time.Now}
 	jar.budget, jar.maxBytes, jar.maxAge = b.Cookies.Limits()
 	jar.maxNames = max(1, jar.budget/len(jar.paths))
 	return jar
@@ -243,7 +242,7 @@ func (u jarUsage) bytes() int {
 // customer cookie of the same name); for an in-house backend everything
 // but the jars. It returns the customer's lines themselves when nothing is
 // to change, and nil when no cookie is left; and what the jar holds.
-func backendCookies(lines []string, jar *cookieJar, brand map[string]bool) ([]string, jarUsage) {
+func backendCookies(lines []string, jar *cookieJar, brand brandCookies) ([]string, jarUsage) {
 	var usage jarUsage
 	if !hasJarCookie(lines) && (jar == nil || !hasAnyCookie(lines, brand)) {
 		return lines, usage
@@ -261,6 +260,7 @@ func backendCookies(lines []string, jar *cookieJar, brand map[string]bool) ([]st
 		}
 	}
 	var out strings.Builder
+	out.Grow(linesLen(lines)) // what is kept is at most what came, in one allocation
 	add := func(parts ...string) {
 		if out.Len() > 0 {
 			out.WriteString("; ")
@@ -527,9 +527,18 @@ func (h *Handler) cookiesFor(lines []string, b *backendRoute) ([]string, jarUsag
 	return []string{out.String()}, usage
 }
 
+// linesLen is the length of header lines joined by "; ".
+func linesLen(lines []string) int {
+	n := 2 * max(len(lines)-1, 0)
+	for _, l := range lines {
+		n += len(l)
+	}
+	return n
+}
+
 // hasAnyCookie reports whether a Cookie header holds one of the brand's
 // cookies (isBrandCookie).
-func hasAnyCookie(lines []string, brand map[string]bool) bool {
+func hasAnyCookie(lines []string, brand brandCookies) bool {
 	for _, part := range cookieline.Parts(lines) {
 		if isBrandCookie(part, brand) {
 			return true
@@ -539,32 +548,45 @@ func hasAnyCookie(lines []string, brand map[string]bool) bool {
 }
 
 // isBrandCookie reports whether a "name=value" part of a Cookie header is,
-// or carries, one of the brand's cookies (brand holds their canonical
-// names, brandCookieNames) as some vendor's parser reads it: under
-// another spelling of its name, or after a ',' or a space in another
-// cookie's value (cookieline.Names). Such a part never reaches a vendor.
-func isBrandCookie(part string, brand map[string]bool) bool {
+// or carries, one of the brand's cookies as some vendor's parser reads
+// it: under another spelling of its name, or after a ',' or a space in
+// another cookie's value (cookieline.Names). Such a part never reaches a
+// vendor.
+func isBrandCookie(part string, brand brandCookies) bool {
 	for name := range cookieline.Names(part) {
-		if name == "" {
-			continue // the empty parts between two ';' name nothing
-		}
-		for b := range brand {
-			if strings.EqualFold(name, b) {
-				return true
-			}
+		if name != "" && brand.has(name) { // the empty parts between two ';' name nothing
+			return true
 		}
 	}
 	return false
 }
 
-// brandCookieNames is the set isBrandCookie reads: the canonical names of
-// the brand's cookies.
-func brandCookieNames(names ...string) map[string]bool {
-	set := make(map[string]bool, len(names))
+// brandCookies are the canonical names (cookieline.Canonical) of the
+// brand's cookies, which isBrandCookie reads for every cookie of every
+// request to a vendor: a handful, so a slice, which is read faster than a
+// map is ranged over.
+type brandCookies []string
+
+// brandCookieNames is the brandCookies of the given cookie names.
+func brandCookieNames(names ...string) brandCookies {
+	set := make(brandCookies, 0, len(names))
 	for _, n := range names {
-		set[cookieline.Canonical(n)] = true
+		if c := cookieline.Canonical(n); !set.has(c) {
+			set = append(set, c)
+		}
 	}
 	return set
+}
+
+// has reports whether a canonical cookie name is one of the brand's, in
+// any letter case (ASP.NET Core reads names so).
+func (b brandCookies) has(name string) bool {
+	for _, c := range b {
+		if strings.EqualFold(name, c) {
+			return true
+		}
+	}
+	return false
 }
 
 // isOriginCookie reports whether a cookie name is one of frontdoor's on

@@ -253,7 +253,7 @@ func FuzzCookieJar(f *testing.F) {
 	f.Add(" sid =1\r\nX: y", "__secure-fd-jar~support~nightdesk~a=1")
 	f.Add("x.sid=1", "fd-jar~support~rawv.x~sid=2")
 	f.Add("sid=1", "fd-jar~tracking~nightdesk~sid=2")
-	brand := map[string]bool{"acme_session": true}
+	brand := brandCookies{"acme_session"}
 	vendor := testJar("support", "nightdesk")
 	// Names that once spelled each other's jars: a dotted backend, and
 	// the same backend name in another journey.
@@ -269,7 +269,7 @@ func FuzzCookieJar(f *testing.F) {
 			if owner, _, ok := jarOf(name); !ok || owner != vendor.id {
 				t.Fatalf("vendor cookie %q stored as %q, outside its jar", setCookie, name)
 			}
-			if brand[name] || strings.ContainsAny(name, "\r\n;= \t") {
+			if brand.has(name) || strings.ContainsAny(name, "\r\n;= \t") {
 				t.Fatalf("vendor cookie stored under name %q", name)
 			}
 			if !strings.Contains(line, "; Path=/support") && !strings.Contains(line, "; Path=/help") {
@@ -299,7 +299,7 @@ func FuzzCookieJar(f *testing.F) {
 				if id, _, ok := jarOf(name); ok && jar != vendor && (jar == nil || id != jar.id) {
 					t.Errorf("%v received jar cookie %q", jar, part)
 				}
-				if jar != nil && brand[name] && !strings.Contains(in, jarName(jar.id, name)) {
+				if jar != nil && brand.has(name) && !strings.Contains(in, jarName(jar.id, name)) {
 					t.Errorf("%s received the brand cookie %q from %q", jar.id, part, browser)
 				}
 			}

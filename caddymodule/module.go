@@ -93,7 +93,7 @@ type compiledConfig struct {
 	contactHeader     string
 	sessionKey        string                  // key template of the session hash
 	tossableCookie    string                  // the session cookie, if another host may write it (see cookietoss.go)
-	vendorCookies     map[string]bool         // never sent to outsourced backends; canonical names (brandCookieNames)
+	vendorCookies     brandCookies            // never sent to outsourced backends; canonical names (brandCookieNames)
 	jars              map[string]bool         // the ids of this config's vendor cookie jars
 	ttl               time.Duration           // of assertions
 	jwksMaxAge        time.Duration           // asked of vendors caching the keys

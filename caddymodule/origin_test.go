@@ -66,7 +66,7 @@ func TestOriginSetCookiesAreTheVendorsOwn(t *testing.T) {
 }
 
 func TestOriginBackendNeverGetsBrandOrFrontdoorCookies(t *testing.T) {
-	h := &Handler{compiledConfig: compiledConfig{vendorCookies: map[string]bool{"acme_session": true, "acme_csrf": true}}}
+	h := &Handler{compiledConfig: compiledConfig{vendorCookies: brandCookies{"acme_session", "acme_csrf"}}}
 	b := &backendRoute{onOrigin: true, outsourced: true, response: &responsePolicy{jar: testJar("support", "nightdesk").forOrigin()}}
 	got, _ := h.cookiesFor([]string{"acme_session=S; desk_sid=V1; fd-session=O; __Host-fd-handoff=H", "acme_csrf=C; theme=dark"}, b)
 	if want := []string{"desk_sid=V1; theme=dark"}; !reflect.DeepEqual(got, want) {

@@ -76,7 +76,7 @@ func (h *Handler) newResponsePolicy(j *config.Journey, b *config.Backend, route 
 		retiredAt:        h.retiredAt,
 	}
 	if p.outsourced {
-		p.jar = newCookieJar(j, b, h.vendorCookies)
+		p.jar = newCookieJar(j, b)
 	}
 	if b.BannerEnabled() {
 		// A vendor kept on the brand host without isolation runs as the

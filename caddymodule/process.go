@@ -3,7 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
-	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
@@ -148,11 +148,15 @@ func (redisLogger) Printf(_ context.Context, format string, v ...any) {
 // streams outlive the config that opened them, and so does a request that
 // was waiting on its backend at the reload, which may open a stream or
 // end in an orphan after it. A nil liveStreams counts nothing.
+//
+// Every proxied request passes begin and end, so they are atomic counts
+// (a mutex there cost every request two lock operations on a busy
+// gateway); whichever of the last end and retire sees the other's write
+// releases, once.
 type liveStreams struct {
-	mu       sync.Mutex
-	n        int
-	retired  bool
-	released bool
+	n        atomic.Int64
+	retired  atomic.Bool
+	released atomic.Bool
 	release  func()
 }
 
@@ -161,9 +165,7 @@ func (l *liveStreams) begin() {
 	if l == nil {
 		return
 	}
-	l.mu.Lock()
-	l.n++
-	l.mu.Unlock()
+	l.n.Add(1)
 }
 
 // end counts a request that ended, after its outcome is recorded.
@@ -171,28 +173,26 @@ func (l *liveStreams) end() {
 	if l == nil {
 		return
 	}
-	l.mu.Lock()
-	l.n--
-	l.releaseLocked()
+	// The count is read again after retired: a request that began after
+	// this one's decrement and before the retire is still under way.
+	if l.n.Add(-1) == 0 && l.retired.Load() && l.n.Load() == 0 {
+		l.releaseOnce()
+	}
 }
 
 // retire marks the config unloaded: the release comes with the last
 // request's end, or now.
 func (l *liveStreams) retire() {
-	l.mu.Lock()
-	l.retired = true
-	l.releaseLocked()
+	l.retired.Store(true)
+	if l.n.Load() == 0 {
+		l.releaseOnce()
+	}
 }
 
-// releaseLocked releases once, when the config is retired and no request
-// is under way, and unlocks l.mu.
-func (l *liveStreams) releaseLocked() {
-	due := l.retired && l.n == 0 && !l.released
-	if due {
-		l.released = true
-	}
-	l.mu.Unlock()
-	if due {
+// releaseOnce releases unless it was done: the last end and retire may
+// both find the count at zero once the config is retired.
+func (l *liveStreams) releaseOnce() {
+	if l.released.CompareAndSwap(false, true) {
 		l.release()
 	}
 }

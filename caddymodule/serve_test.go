@@ -142,7 +142,7 @@ func TestSetUpstreamEncoding(t *testing.T) {
 }
 
 func TestBackendCookies(t *testing.T) {
-	brand := map[string]bool{"acme_session": true, "acme_csrf": true}
+	brand := brandCookies{"acme_session", "acme_csrf"}
 	var inHouse *cookieJar
 	vendor := testJar("support", "nightdesk")
 	carrier := testJar("support", "shipco")

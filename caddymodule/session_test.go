@@ -58,7 +58,7 @@ func TestSessionCookie(t *testing.T) {
 }
 
 func TestWithoutCookies(t *testing.T) {
-	drop := map[string]bool{"acme_session": true, "acme_csrf": true}
+	drop := brandCookies{"acme_session", "acme_csrf"}
 	cases := []struct {
 		name  string
 		lines []string
@@ -103,17 +103,17 @@ var testVendor = testJar("support", "nightdesk")
 // journey's paths /support* and /help*, counting into collectors of its own.
 func testJar(journey, backend string) *cookieJar {
 	return newCookieJar(&config.Journey{Name: journey, Paths: []string{"/" + journey + "*", "/help*"}},
-		&config.Backend{Name: backend, Owner: config.Outsourced}, nil)
+		&config.Backend{Name: backend, Owner: config.Outsourced})
 }
 
 // cookiesFor is backendCookies without the jar's usage.
-func cookiesFor(lines []string, jar *cookieJar, brand map[string]bool) []string {
+func cookiesFor(lines []string, jar *cookieJar, brand brandCookies) []string {
 	out, _ := backendCookies(lines, jar, brand)
 	return out
 }
 
 func TestHasAnyCookie(t *testing.T) {
-	names := map[string]bool{"acme_session": true}
+	names := brandCookies{"acme_session"}
 	cases := []struct {
 		lines []string
 		want  bool

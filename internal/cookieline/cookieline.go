@@ -38,7 +38,7 @@ func Parts(lines []string) iter.Seq2[string, string] {
 // Compare canonical names without regard to case: ASP.NET Core reads
 // cookie names so. A name with none of "%+. [" is returned as it is.
 func Canonical(name string) string {
-	if !strings.ContainsAny(name, "%+. [") {
+	if !needsCanonical(name) {
 		return name
 	}
 	decoded := make([]byte, 0, len(name))
@@ -90,18 +90,41 @@ func Names(part string) iter.Seq[string] {
 			return
 		}
 		for {
-			i := strings.IndexAny(value, ", \t")
+			i := indexSeparator(value)
 			if i < 0 {
 				return
 			}
 			value = strings.TrimLeft(value[i:], ", \t")
-			if n, _, ok := strings.Cut(value, "="); ok && !strings.ContainsAny(n, ", \t") && n != "" {
+			if n, _, ok := strings.Cut(value, "="); ok && indexSeparator(n) < 0 && n != "" {
 				if !yield(Canonical(n)) {
 					return
 				}
 			}
 		}
 	}
+}
+
+// indexSeparator is strings.IndexAny(s, ", \t") without building the set
+// on every call: Names runs for every cookie of every request to a vendor.
+func indexSeparator(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == ',' || c == ' ' || c == '\t' {
+			return i
+		}
+	}
+	return -1
+}
+
+// needsCanonical reports whether a name holds one of "%+. [", which
+// Canonical rewrites.
+func needsCanonical(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '%', '+', '.', ' ', '[':
+			return true
+		}
+	}
+	return false
 }
 
 // Value returns the value of the named cookie in Cookie header lines,
