@@ -205,18 +205,7 @@ func TestWebSocketOverHTTP2ThroughBannerBackend(t *testing.T) {
 	}
 	clientSide.Close()
 	resp.Body.Close()
-	waitFor(t, 10*time.Second, func() error {
-		m := g.metrics(t)
-		total := 0.0
-		for _, by := range []string{"client", "backend", "gateway"} {
-			v, _ := metricValue(m, fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, by))
-			total += v
-		}
-		if total != 1 {
-			return fmt.Errorf("%v chats counted, want 1", total)
-		}
-		return nil
-	})
+	waitDeskStreams(t, g, 1)
 }
 
 // TestEncodedSlashCannotCarryCookiesAcrossJourneys: for the browser,

@@ -129,25 +129,10 @@ func TestCustomerEndsHTTP2ChatIsNotAHangUp(t *testing.T) {
 	clientSide.Close()
 	resp.Body.Close()
 
-	series := func(by string) string {
-		return fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, by)
-	}
-	var m string
-	waitFor(t, 10*time.Second, func() error {
-		m = g.metrics(t)
-		total := 0.0
-		for _, by := range []string{"client", "backend", "gateway"} {
-			v, _ := metricValue(m, series(by))
-			total += v
-		}
-		if total != 1 {
-			return fmt.Errorf("%v chats counted, want 1", total)
-		}
-		return nil
-	})
-	if v, _ := metricValue(m, series("client")); v != 1 {
-		b, _ := metricValue(m, series("backend"))
-		gw, _ := metricValue(m, series("gateway"))
+	m := waitDeskStreams(t, g, 1)
+	if v, _ := metricValue(m, deskStreams("client")); v != 1 {
+		b, _ := metricValue(m, deskStreams("backend"))
+		gw, _ := metricValue(m, deskStreams("gateway"))
 		t.Errorf("the chat the customer ended is counted closed_by client %v, backend %v, gateway %v", v, b, gw)
 	}
 	time.Sleep(time.Second) // orphans are written off the request path

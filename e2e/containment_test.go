@@ -151,11 +151,7 @@ func TestDuplicateSessionCookieIsNotResolved(t *testing.T) {
 // headers in Connection must not make the proxy drop them.
 func TestHopByHopCannotRemoveReservedHeaders(t *testing.T) {
 	t.Parallel()
-	rs := redistest.Start(t)
-	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold", "first_name", "Dana")
-	inhouse := startBackend(t, "inhouse", nil)
-	vendor := startBackend(t, "vendor", nil)
-	gw := contextSite(t, rs.URL(), inhouse, vendor, "0s")
+	gw, _, vendor := danaSite(t)
 	h := withCookie(sessionID)
 	h["Connection"] = "keep-alive, X-Frontdoor-Assertion, x-frontdoor-session, X_Request_Id, X-Frontdoor-Context-Tier"
 	do(t, "GET", gw.URL+"/support/chat", nil, h)
@@ -171,11 +167,7 @@ func TestHopByHopCannotRemoveReservedHeaders(t *testing.T) {
 // carry reserved headers or cookies to a backend.
 func TestRequestTrailersCannotSmuggle(t *testing.T) {
 	t.Parallel()
-	rs := redistest.Start(t)
-	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold", "first_name", "Dana")
-	inhouse := startBackend(t, "inhouse", nil)
-	vendor := startBackend(t, "vendor", nil)
-	gw := contextSite(t, rs.URL(), inhouse, vendor, "0s")
+	gw, _, vendor := danaSite(t)
 	addr := strings.TrimPrefix(gw.URL, "http://")
 	raw := "POST /support/tickets HTTP/1.1\r\nHost: " + addr + "\r\nTransfer-Encoding: chunked\r\n" +
 		"Trailer: X-Frontdoor-Brand, X-Request-Id, Cookie, X-Vendor-Ok\r\nConnection: close\r\n\r\n" +
@@ -488,11 +480,7 @@ func TestC1ControlsNeverReachVendor(t *testing.T) {
 // A pair that is, or carries, a brand cookie under any of them is not sent.
 func TestBrandCookieCannotPassInDisguise(t *testing.T) {
 	t.Parallel()
-	rs := redistest.Start(t)
-	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold", "first_name", "Dana")
-	inhouse := startBackend(t, "inhouse", nil)
-	vendor := startBackend(t, "vendor", nil)
-	gw := contextSite(t, rs.URL(), inhouse, vendor, "0s")
+	gw, inhouse, vendor := danaSite(t)
 	for _, cookie := range []string{
 		"lang=en, acme_session=" + sessionID,
 		"lang=en acme_session=" + sessionID,
@@ -514,4 +502,15 @@ func TestBrandCookieCannotPassInDisguise(t *testing.T) {
 	if got := inhouse.last(t).Header.Get("Cookie"); got != "lang=en, acme_session="+sessionID {
 		t.Errorf("the in-house team got Cookie %q, want it as sent", got)
 	}
+}
+
+// danaSite is contextSite, uncached, with Dana (C-1001, gold) signed in
+// under sessionID: the setup of the containment tests that read what each
+// backend received of her request.
+func danaSite(t *testing.T) (gw *gateway, inhouse, vendor *backend) {
+	rs := redistest.Start(t)
+	seedSession(t, rs, sessionID, "customer_id", "C-1001", "tier", "gold", "first_name", "Dana")
+	inhouse = startBackend(t, "inhouse", nil)
+	vendor = startBackend(t, "vendor", nil)
+	return contextSite(t, rs.URL(), inhouse, vendor, "0s"), inhouse, vendor
 }

@@ -35,6 +35,33 @@ func deskSite(redisURL, deskURL, extra string) string {
 		}`, redisURL, deskURL, extra))
 }
 
+// deskStreams is NightDesk's frontdoor_streams_total series on the
+// support journey for the streams closedBy ended.
+func deskStreams(closedBy string) string {
+	return fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, closedBy)
+}
+
+// waitDeskStreams waits until g has counted want of NightDesk's streams
+// (chats and event streams), whoever closed them, and returns the metrics
+// that showed it.
+func waitDeskStreams(t *testing.T, g *gateway, want float64) string {
+	t.Helper()
+	var m string
+	waitFor(t, 10*time.Second, func() error {
+		m = g.metrics(t)
+		total := 0.0
+		for _, by := range []string{"client", "backend", "gateway"} {
+			v, _ := metricValue(m, deskStreams(by))
+			total += v
+		}
+		if total != want {
+			return fmt.Errorf("%v streams counted, want %v", total, want)
+		}
+		return nil
+	})
+	return m
+}
+
 // TestVendorEndsEventStreamAfterReloadIsAHangUp: an event stream opened
 // under one config goes on after a reload (Caddy closes only upgraded
 // connections at stream_close_delay; a response under way is left to
@@ -80,25 +107,10 @@ func TestVendorEndsEventStreamAfterReloadIsAHangUp(t *testing.T) {
 		t.Logf("after the desk ended the stream: %q %v", rest, err)
 	}
 
-	series := func(by string) string {
-		return fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, by)
-	}
-	waitFor(t, 10*time.Second, func() error {
-		m := gw.metrics(t)
-		total := 0.0
-		for _, by := range []string{"client", "backend", "gateway"} {
-			v, _ := metricValue(m, series(by))
-			total += v
-		}
-		if total != 1 {
-			return fmt.Errorf("%v streams counted, want 1", total)
-		}
-		return nil
-	})
-	m := gw.metrics(t)
-	if v, _ := metricValue(m, series("backend")); v != 1 {
-		g, _ := metricValue(m, series("gateway"))
-		c, _ := metricValue(m, series("client"))
+	m := waitDeskStreams(t, gw, 1)
+	if v, _ := metricValue(m, deskStreams("backend")); v != 1 {
+		g, _ := metricValue(m, deskStreams("gateway"))
+		c, _ := metricValue(m, deskStreams("client"))
 		t.Errorf("the event stream the vendor ended is counted closed_by backend %v, gateway %v, client %v", v, g, c)
 	}
 	waitFor(t, 5*time.Second, func() error {
@@ -209,7 +221,7 @@ func TestVendorErrorPageIsNoStream(t *testing.T) {
 		t.Errorf("the vendor's error page also counted as a hang-up: frontdoor_orphans_total{cause=\"hung_up\"} = %v", v)
 	}
 	for _, by := range []string{"client", "backend", "gateway"} {
-		if v, _ := metricValue(m, fmt.Sprintf(`frontdoor_streams_total{backend="nightdesk",closed_by=%q,journey="support",owner="outsourced",vendor="NightDesk BPO"}`, by)); v != 0 {
+		if v, _ := metricValue(m, deskStreams(by)); v != 0 {
 			t.Errorf("the vendor's error page counted as a stream closed_by %s: %v", by, v)
 		}
 	}
