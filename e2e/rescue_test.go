@@ -239,10 +239,19 @@ func TestVendorStatusBelow100IsItsFailure(t *testing.T) {
 		resp.Body.Close()
 		got = append(got, resp.Status)
 	}
-	time.Sleep(time.Second) // the orphan queue writes off the request path
-	m := gw.metrics(t)
-	served, _ := metricValue(m, `frontdoor_requests_total{backend="nightdesk",code="502",journey="support",owner="outsourced",vendor="NightDesk BPO"}`)
-	orphans, _ := metricValue(m, `frontdoor_orphans_total{backend="nightdesk",cause="error_page",journey="support",owner="outsourced",vendor="NightDesk BPO"}`)
+	// Each request is counted as it ends, and the known customer's orphan
+	// (the anonymous ones are never orphaned) off the request path: wait
+	// for all of them, then judge.
+	var served, orphans float64
+	waitFor(t, 5*time.Second, func() error {
+		m := gw.metrics(t)
+		served, _ = metricValue(m, `frontdoor_requests_total{backend="nightdesk",code="502",journey="support",owner="outsourced",vendor="NightDesk BPO"}`)
+		orphans, _ = metricValue(m, `frontdoor_orphans_total{backend="nightdesk",cause="error_page",journey="support",owner="outsourced",vendor="NightDesk BPO"}`)
+		if served < 3 || orphans < 1 {
+			return fmt.Errorf("requests_total{code=502} of nightdesk %v, error_page orphans %v; answers %q", served, orphans, got)
+		}
+		return nil
+	})
 	panics := strings.Count(gw.logs.String(), "invalid WriteHeader code")
 	if served != 3 || orphans != 1 || panics > 0 || strings.Join(got, " ") != strings.Repeat("502 Bad Gateway ", 2)+"502 Bad Gateway" {
 		t.Errorf("3 requests to a vendor answering status 099: the customer got %q (want 502 each); requests_total{code=502} of nightdesk %v (want 3); error_page orphans %v (want 1); %d panics \"invalid WriteHeader code\" in the log",
