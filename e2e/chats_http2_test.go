@@ -135,7 +135,7 @@ func TestCustomerEndsHTTP2ChatIsNotAHangUp(t *testing.T) {
 		gw, _ := metricValue(m, deskStreams("gateway"))
 		t.Errorf("the chat the customer ended is counted closed_by client %v, backend %v, gateway %v", v, b, gw)
 	}
-	time.Sleep(time.Second) // orphans are written off the request path
+	time.Sleep(time.Second) // time under test: an orphan, written off the request path, would be recorded in this window (nothing is queued to wait for)
 	if v, _ := metricValue(g.metrics(t), `frontdoor_orphans_total{backend="nightdesk",cause="hung_up",journey="support",owner="outsourced",vendor="NightDesk BPO"}`); v != 0 {
 		t.Errorf("the customer who ended their own chat is orphaned: frontdoor_orphans_total{cause=\"hung_up\"} = %v", v)
 	}

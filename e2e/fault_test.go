@@ -1181,7 +1181,7 @@ func TestMalformedClientBodyIsNotTheVendorsFailure(t *testing.T) {
 		statuses = append(statuses, strings.TrimSpace(line))
 		c.Close()
 	}
-	time.Sleep(time.Second) // the orphan queue writes off the request path
+	time.Sleep(time.Second) // time under test: a blamed outcome (an orphan is written off the request path) would show in this window; nothing is queued to wait for
 	m := gw.metrics(t)
 	var blamed []string
 	for _, s := range []string{
