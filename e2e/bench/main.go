@@ -298,6 +298,42 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// gatewayCPUs is the CPU list every gateway is pinned to (-gateway-cpus),
+// or "" when gateways share every CPU with wrk, the backend and Redis. On
+// a small machine the load generator and the gateway otherwise take turns
+// on the same cores, and how the kernel interleaves them moves a row's
+// req/s by more than frontdoor's cost; pinned, each gateway has its cores
+// to itself, as it would on an edge host, and its busy share says whether
+// it, not the load, was the limit.
+var gatewayCPUs string
+
+// cpuCount is the number of CPUs in a taskset -c list ("0", "0-3,6").
+func cpuCount(list string) int {
+	n := 0
+	for part := range strings.SplitSeq(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, errA := strconv.Atoi(strings.TrimSpace(lo))
+		b := a
+		var errB error
+		if isRange {
+			b, errB = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		if errA != nil || errB != nil || b < a {
+			return 0
+		}
+		n += b - a + 1
+	}
+	return n
+}
+
+// gatewayCPUCount is how many CPUs a gateway may run on.
+func gatewayCPUCount() int {
+	if gatewayCPUs == "" {
+		return runtime.NumCPU()
+	}
+	return cpuCount(gatewayCPUs)
+}
+
 // gateway is a running frontdoor process serving one site.
 type gateway struct {
 	name  string
@@ -332,9 +368,15 @@ func startGateway(bin, dir, name, global, site string, env ...string) (*gateway,
 	if err := os.WriteFile(caddyfile, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
+	argv := []string{bin, "run", "--config", caddyfile, "--adapter", "caddyfile"}
+	if gatewayCPUs != "" {
+		// taskset execs the gateway: the pid is the gateway's, and the Go
+		// runtime sizes GOMAXPROCS to the CPUs it may run on.
+		argv = append([]string{"taskset", "-c", gatewayCPUs}, argv...)
+	}
 	g.cmd, err = spawn(filepath.Join(g.dir, "frontdoor.log"),
 		append([]string{"HOME=" + g.dir, "XDG_DATA_HOME=" + g.dir, "XDG_CONFIG_HOME=" + g.dir}, env...),
-		bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
+		argv[0], argv[1:]...)
 	if err != nil {
 		return nil, err
 	}
@@ -548,6 +590,7 @@ type benchConfig struct {
 
 	rps, p50, p99, errs []float64
 	cpuPerReq           []float64 // gateway CPU time per request, µs
+	busy                []float64 // gateway CPU time over the round's wall time and its CPUs, 0..1
 	staleness           []float64 // ms from a session's rewrite to the backend seeing it (churn)
 }
 
@@ -984,9 +1027,13 @@ func runBench(ctx context.Context, args []string) error {
 	only := fs.String("only", "", "comma-separated configuration keys to run (default: all but the optional a and dg)")
 	profile := fs.String("profile", "b512,d,m", "comma-separated configurations to take a CPU profile of under load (\"\": none)")
 	profileFor := fs.Duration("profile-seconds", 5*time.Second, "how long each CPU profile runs (a longer one tells apart costs of a microsecond a request)")
+	fs.StringVar(&gatewayCPUs, "gateway-cpus", "", "CPU list (taskset -c syntax) each gateway runs on; run.sh runs this process, and so wrk, the backend and redis-server, on the others (\"\": all share every CPU)")
 	fs.Parse(args) //nolint:errcheck // ExitOnError
 	if *bin == "" {
 		return errors.New("-frontdoor is required")
+	}
+	if gatewayCPUs != "" && cpuCount(gatewayCPUs) == 0 {
+		return fmt.Errorf("-gateway-cpus %q: want a taskset -c list such as 0 or 0-3", gatewayCPUs)
 	}
 	if *rounds < 1 || *rounds > 20 || *dur < time.Second || *dur > time.Minute {
 		return fmt.Errorf("rounds %d (1..20) and duration %s (1s..1m) keep the run bounded", *rounds, *dur)
@@ -1116,7 +1163,9 @@ func runBench(ctx context.Context, args []string) error {
 			if c.churn {
 				stopChurn = churn(ctx, rs.addr, c.url)
 			}
+			began := time.Now()
 			r, err := runWrk(ctx, c.url, *dur, *threads, *conns, headersFor(c))
+			wall := time.Since(began)
 			if stopChurn != nil {
 				c.staleness = append(c.staleness, stopChurn()...)
 			}
@@ -1124,20 +1173,23 @@ func runBench(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			cpuUS := math.NaN()
+			cpuUS, busy := math.NaN(), math.NaN()
 			if c.gw != nil && r.requests > 0 {
-				cpuUS = float64((cpuTime(c.gw.pid()) - cpu0).Microseconds()) / r.requests
+				used := cpuTime(c.gw.pid()) - cpu0
+				cpuUS = float64(used.Microseconds()) / r.requests
+				busy = used.Seconds() / (wall.Seconds() * float64(gatewayCPUCount()))
 			}
 			c.cpuPerReq = append(c.cpuPerReq, cpuUS)
+			c.busy = append(c.busy, busy)
 			c.rps = append(c.rps, r.rps)
 			c.p50 = append(c.p50, r.p50)
 			c.p99 = append(c.p99, r.p99)
 			c.errs = append(c.errs, r.errors)
-			cpuText := "    –"
+			cpuText := "    –          "
 			if !math.IsNaN(cpuUS) {
-				cpuText = fmt.Sprintf("%5.0f", cpuUS)
+				cpuText = fmt.Sprintf("%5.0f µs/req %3.0f%%", cpuUS, busy*100)
 			}
-			fmt.Fprintf(os.Stderr, "round %d/%d %-4s %9.0f req/s  p50 %6.2fms  p99 %6.2fms  errors %.0f  gateway CPU %s µs/req  load %s\n",
+			fmt.Fprintf(os.Stderr, "round %d/%d %-4s %9.0f req/s  p50 %6.2fms  p99 %6.2fms  errors %.0f  gateway CPU %s busy  load %s\n",
 				round, *rounds, c.key, r.rps, r.p50, r.p99, r.errors, cpuText, loadavg())
 		}
 	}
@@ -1250,6 +1302,49 @@ func pprofTop(path string, n int) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
+// printPlacement says where the gateways ran and how busy each kept its
+// CPUs: pinned, a row whose gateway was not near 100% busy was limited by
+// the load side (wrk, the backend, Redis), and its ratio flatters it.
+func printPlacement(cfgs []*benchConfig) {
+	fmt.Println()
+	if gatewayCPUs == "" {
+		fmt.Printf("Placement: gateways, wrk, the backend and redis-server share all %d CPUs (PIN=0).\n", runtime.NumCPU())
+	} else {
+		fmt.Printf("Placement: each gateway on CPUs %s (taskset; GOMAXPROCS %d), wrk, the backend and redis-server on CPUs %s.\n",
+			gatewayCPUs, gatewayCPUCount(), allowedCPUs())
+	}
+	var parts, limited []string
+	for _, c := range cfgs {
+		b := median(c.busy)
+		if math.IsNaN(b) {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", c.key, b*100))
+		if gatewayCPUs != "" && b < 0.9 {
+			limited = append(limited, c.key)
+		}
+	}
+	fmt.Printf("Gateway busy (its CPU time over the round's wall time and its CPUs, medians): %s.\n", strings.Join(parts, ", "))
+	if len(limited) > 0 {
+		fmt.Printf("Load-bound (below 90%% busy: the load side was the limit, and the ratio flatters the gateway): %s.\n", strings.Join(limited, ", "))
+	}
+}
+
+// allowedCPUs is the CPU list this process may run on, as the kernel
+// reports it.
+func allowedCPUs() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
 func machine() string {
 	cpu := "unknown"
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
@@ -1265,8 +1360,9 @@ func machine() string {
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	gov, _ := exec.Command("go", "version").Output()
 	wrkV, _ := exec.Command("wrk", "-v").CombinedOutput()
-	return fmt.Sprintf("nproc %d · %s · %s · kernel %s · %s · load average %s at the end",
-		runtime.NumCPU(), cpu, strings.TrimSpace(string(gov)), strings.TrimSpace(string(kernel)),
+	online, _ := os.ReadFile("/sys/devices/system/cpu/online")
+	return fmt.Sprintf("CPUs %s · %s · %s · kernel %s · %s · load average %s at the end",
+		strings.TrimSpace(string(online)), cpu, strings.TrimSpace(string(gov)), strings.TrimSpace(string(kernel)),
 		strings.TrimSpace(strings.SplitN(string(wrkV), "\n", 2)[0]), loadavg())
 }
 
@@ -1374,6 +1470,7 @@ func printTable(cfgs []*benchConfig, rounds int, dur time.Duration, threads, con
 	fmt.Println()
 	fmt.Println("gateway CPU µs/req: user+system CPU time of the gateway process during the round divided by the")
 	fmt.Println("requests wrk completed: the cost per request, less sensitive to a noisy neighbour than req/s.")
+	printPlacement(cfgs)
 	if len(ts) > 0 {
 		fmt.Println()
 		fmt.Println("Targets:")

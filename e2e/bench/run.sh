@@ -62,7 +62,13 @@
 # ONLY (comma-separated config keys), PROFILE (configs to profile, default
 # b512,d,m; empty: none), PROFILE_SECONDS (each profile's length, 5), OUT
 # (directory for logs, the profiles, the wrk script and a copy of the
-# report), FRONTDOOR_BINARY (skip the build).
+# report), FRONTDOOR_BINARY (skip the build), PIN (0 by default; 1 runs
+# each gateway on the first half of the CPUs and wrk, the backend and
+# redis-server on the rest, with taskset, so that a gateway has its cores
+# to itself as on an edge host instead of taking turns with its load
+# generator; the gateway's Go runtime then sizes GOMAXPROCS to its half,
+# a different regime, so its figures compare with PIN=1 runs only). The
+# report says where each ran and how busy each gateway kept its CPUs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -84,7 +90,24 @@ fi
 . e2e/bench/lib.sh
 build_tools bench
 
-"$OUT/bench" run -frontdoor "$bin" -out "$OUT" \
+# taskset -c lists of the gateways' CPUs and the rest (empty: unpinned),
+# halves of the CPUs this shell may run on.
+gateway_cpus= load_cpus=
+if [[ ${PIN:-0} != 0 ]] && command -v taskset >/dev/null; then
+	allowed=()
+	IFS=, read -ra parts <<<"$(awk '/^Cpus_allowed_list:/ {print $2}' /proc/self/status)"
+	for part in "${parts[@]}"; do
+		for ((cpu = ${part%-*}; cpu <= ${part#*-}; cpu++)); do allowed+=("$cpu"); done
+	done
+	if ((${#allowed[@]} >= 2)); then
+		half=$((${#allowed[@]} / 2))
+		gateway_cpus=$(IFS=,; echo "${allowed[*]:0:half}")
+		load_cpus=$(IFS=,; echo "${allowed[*]:half}")
+	fi
+fi
+
+${load_cpus:+taskset -c "$load_cpus"} "$OUT/bench" run -frontdoor "$bin" -out "$OUT" \
+	${gateway_cpus:+-gateway-cpus "$gateway_cpus"} \
 	-rounds "${ROUNDS:-5}" -duration "${DURATION:-10s}" \
 	-threads "${THREADS:-2}" -connections "${CONNECTIONS:-64}" \
 	${ONLY:+-only "$ONLY"} ${PROFILE+-profile="$PROFILE"} ${PROFILE_SECONDS:+-profile-seconds "${PROFILE_SECONDS}s"} | tee "$OUT/report.md"
