@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -58,6 +59,27 @@ func scrubReserved(h http.Header) {
 	}
 }
 
+// screenClientHeaders removes every header frontdoor owns from a client's
+// request, as scrubReserved does, and returns an error naming the first
+// remaining header whose value holds a C1 control character
+// (hasC1Control), for a 400. It does both in one pass: ranging over the
+// header map is one of the costlier steps of a request, and both run on
+// every one. A reserved header is removed whatever it holds.
+func screenClientHeaders(h http.Header) error {
+	for name, values := range h {
+		if isReservedHeader(name) {
+			delete(h, name)
+			continue
+		}
+		for _, v := range values {
+			if hasC1Control(v) {
+				return fmt.Errorf("header %s: value holds a C1 control character", name)
+			}
+		}
+	}
+	return nil
+}
+
 // guardTrailers keeps a client from sending, as request trailers, fields
 // that headers may not carry: frontdoor's own and Cookie (which would
 // reach an outsourced backend with the brand session after the body).
@@ -101,8 +123,8 @@ func (g *trailerGuard) Read(p []byte) (int, error) {
 // Its cookies go to its jar (jarSetCookies).
 func debrand(h http.Header, r *http.Request, upstreams map[string]bool, ownServer []string) {
 	removeVendorIdentity(h, ownServer)
-	if loc := h.Get("Location"); loc != "" {
-		if rewritten, ok := rewriteLocation(loc, r, upstreams); ok {
+	if loc := h["Location"]; len(loc) > 0 && loc[0] != "" {
+		if rewritten, ok := rewriteLocation(loc[0], r, upstreams); ok {
 			h.Set("Location", rewritten)
 		}
 	}
@@ -182,9 +204,12 @@ func canonicalHost(host string) string {
 // must already be in canonical form, as http.Header.Set would make them.
 type valueSlab struct{ free []string }
 
-// slabSize covers the headers of one attempt with a few context fields;
-// a failover or a wide context simply takes another array.
-const slabSize = 16
+// slabSize covers the values one attempt sets (the request id to the
+// customer and the backend, the accepted coding, the rescue reason, the
+// request id and isolation headers of the answer); a failover simply
+// takes another array. Every proxied request carries the slab in its
+// exchange, so it is no larger than that.
+const slabSize = 8
 
 func (s *valueSlab) set(h http.Header, canonicalKey, value string) {
 	if len(s.free) == 0 {

@@ -42,7 +42,7 @@ func stepReserved(p *responsePolicy, x *exchangeScope, hdr http.Header, _ respon
 // would outlive the vendor's page and could take over every page of the
 // brand's origin.
 func stepServiceWorker(p *responsePolicy, x *exchangeScope, _ http.Header, _ responseKind) int {
-	if x.req.Header.Get("Service-Worker") != "script" {
+	if sw := x.req.Header["Service-Worker"]; len(sw) == 0 || sw[0] != "script" {
 		return 0
 	}
 	p.logger.Warn("refused a vendor's service worker", zap.String("journey", p.journey),

@@ -1,8 +1,6 @@
 package caddymodule
 
 import (
-	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -53,30 +51,19 @@ func notInQuery(c byte) bool {
 	return c <= ' ' || c >= 0x7f || strings.IndexByte("\"#<>\\^`{|}", c) >= 0
 }
 
-// refuseC1Controls returns an error naming the first header whose value
-// holds a C1 control character: a byte 0x80-0x9F that is not part of a
-// UTF-8 sequence, or U+0080-U+009F encoded in UTF-8. Servers that read
-// header fields as ISO-8859-1 (Python's WSGI, Java servlets) see the first
-// as a control (NEL 0x85 is a line break to some, CSI 0x9B starts a
-// terminal escape), and UTF-8 readers the second; Go's server already
-// refuses C0 controls and DEL. Such a request is refused (400) rather
-// than cleaned: no browser sends one, and a value cut short could mean
-// something else to the backend. Other bytes from 0x80 pass: obs-text
-// (Latin-1 letters, 0xA0-0xFF) and UTF-8 text are what legitimate clients
-// send, and every UTF-8 sequence past U+009F has continuation bytes
-// 0x80-0xBF, so refusing raw bytes 0x80-0x9F as such would refuse
-// "Zürich".
-func refuseC1Controls(h http.Header) error {
-	for name, values := range h {
-		for _, v := range values {
-			if hasC1Control(v) {
-				return fmt.Errorf("header %s: value holds a C1 control character", name)
-			}
-		}
-	}
-	return nil
-}
-
+// hasC1Control reports whether a header value holds a C1 control
+// character: a byte 0x80-0x9F that is not part of a UTF-8 sequence, or
+// U+0080-U+009F encoded in UTF-8. Servers that read header fields as
+// ISO-8859-1 (Python's WSGI, Java servlets) see the first as a control
+// (NEL 0x85 is a line break to some, CSI 0x9B starts a terminal escape),
+// and UTF-8 readers the second; Go's server already refuses C0 controls
+// and DEL. A request with one is refused (400) rather than cleaned (see
+// screenClientHeaders): no browser sends one, and a value cut short could
+// mean something else to the backend. Other bytes from 0x80 pass:
+// obs-text (Latin-1 letters, 0xA0-0xFF) and UTF-8 text are what
+// legitimate clients send, and every UTF-8 sequence past U+009F has
+// continuation bytes 0x80-0xBF, so refusing raw bytes 0x80-0x9F as such
+// would refuse "Zürich".
 func hasC1Control(v string) bool {
 	for i := 0; i < len(v); {
 		if v[i] < utf8.RuneSelf {

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"net/http"
 	"net/url"
+	"reflect"
 	"testing"
 )
 
@@ -29,7 +30,7 @@ func TestEscapeQuery(t *testing.T) {
 	}
 }
 
-func TestRefuseC1Controls(t *testing.T) {
+func TestScreenClientHeadersRefusesC1Controls(t *testing.T) {
 	for _, c := range []struct {
 		value   string
 		refused bool
@@ -46,8 +47,20 @@ func TestRefuseC1Controls(t *testing.T) {
 		{"\xe2\x82", true},   // a cut UTF-8 sequence: 0xE2 is Latin-1 "â", 0x82 a C1 control
 	} {
 		h := http.Header{"X-Note": {"ok", c.value}}
-		if err := refuseC1Controls(h); (err != nil) != c.refused {
-			t.Errorf("refuseC1Controls(%q) = %v, want refused %v", c.value, err, c.refused)
+		if err := screenClientHeaders(h); (err != nil) != c.refused {
+			t.Errorf("screenClientHeaders(%q) = %v, want refused %v", c.value, err, c.refused)
 		}
+	}
+}
+
+// A header frontdoor owns is removed whatever it holds, and the rest are
+// screened: the request goes on without it.
+func TestScreenClientHeadersRemovesReservedFirst(t *testing.T) {
+	h := http.Header{"X-Frontdoor-Brand": {"a\x85b"}, "X_request_id": {"\x9b31m"}, "Accept": {"text/html"}}
+	if err := screenClientHeaders(h); err != nil {
+		t.Fatalf("screenClientHeaders = %v, want the reserved headers removed and no refusal", err)
+	}
+	if want := (http.Header{"Accept": {"text/html"}}); !reflect.DeepEqual(h, want) {
+		t.Errorf("after screening: %v, want %v", h, want)
 	}
 }

@@ -30,9 +30,8 @@ import (
 // backend's answer under its policy: headersteps.go, streams.go, trail.go,
 // body.go), and outcome.go (what the attempt counts as).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	scrubReserved(r.Header)
 	guardTrailers(r)
-	if err := refuseC1Controls(r.Header); err != nil {
+	if err := screenClientHeaders(r.Header); err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
 	escapeQuery(r.URL)

@@ -27,7 +27,13 @@ const maxNoteLen = 1024
 // before the customer sees the response. A policy without a recorder (the
 // secret shopper's: its customer is nobody's) records nothing.
 func (p *responsePolicy) recordTrail(x *exchangeScope, cc *customerContext, hdr http.Header, status int) {
-	note, caseID := hdr.Get(headerNote), hdr.Get(headerCase)
+	var note, caseID string // canonical keys: read without Get, which canonicalizes them
+	if lines := hdr[headerNote]; len(lines) > 0 {
+		note = lines[0]
+	}
+	if lines := hdr[headerCase]; len(lines) > 0 {
+		caseID = lines[0]
+	}
 	t := p.trail
 	if note == "" && caseID == "" || t == nil {
 		return
