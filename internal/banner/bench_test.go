@@ -69,6 +69,19 @@ func BenchmarkInjector20KBStepped(b *testing.B) {
 	benchmarkInjectorMode(b, testPage(20<<10), 4<<10, true)
 }
 
+// BenchmarkInjector20KBProse is a 20 KB article: long runs of text between
+// few tags, which the scan for '<' crosses in long strides.
+func BenchmarkInjector20KBProse(b *testing.B) {
+	var page bytes.Buffer
+	page.WriteString("<!DOCTYPE html>\n<html><head><title>Returns</title></head>\n<body>\n<article>\n")
+	sentence := "Items bought online can be returned within thirty days, in their original packaging, with the receipt or the order number. "
+	for page.Len() < 20<<10-200 {
+		page.WriteString("<p>" + strings.Repeat(sentence, 4) + "</p>\n")
+	}
+	page.WriteString("</article>\n</body></html>\n")
+	benchmarkInjector(b, page.Bytes(), 4<<10)
+}
+
 // BenchmarkInjector20KBNearMisses is the worst case for the matcher: almost
 // every byte is part of something that looks like the end tag.
 func BenchmarkInjector20KBNearMisses(b *testing.B) {

@@ -403,3 +403,47 @@ func TestInjectorSplicesInOneWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackedNames holds tracked's first-letter filter to the names it
+// reports, in any letter case the tokenizer lowers: a name the filter
+// dropped would let the fast path skip a tag that changes the tokenizer's
+// state (a <script> whose "</body>" is text, a </body> that ends the body).
+func TestTrackedNames(t *testing.T) {
+	for _, name := range []string{"svg", "math", "template", "title", "textarea", "style", "xmp", "iframe",
+		"noembed", "noframes", "noscript", "script", "plaintext"} {
+		if !tracked([]byte(name), false) {
+			t.Errorf("start tag %q is not tracked", name)
+		}
+	}
+	for _, name := range []string{"body", "template"} {
+		if !tracked([]byte(name), true) {
+			t.Errorf("end tag %q is not tracked", name)
+		}
+	}
+	for _, name := range []string{"div", "a", "span", "b", "bod", "bodyx", "scrip", "tbody", "p", "pre", "i", ""} {
+		if tracked([]byte(name), false) || tracked([]byte(name), true) {
+			t.Errorf("%q is tracked", name)
+		}
+	}
+}
+
+// TestIndexByte holds indexByte to bytes.IndexByte on both sides of its
+// inline prefix.
+func TestIndexByte(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		p := bytes.Repeat([]byte{'a'}, n)
+		if got := indexByte(p, '<'); got != -1 {
+			t.Errorf("len %d without '<': %d, want -1", n, got)
+		}
+		for at := 0; at < n; at++ {
+			q := bytes.Clone(p)
+			q[at] = '<'
+			if len(q) > at+1 {
+				q[len(q)-1] = '<'
+			}
+			if got, want := indexByte(q, '<'), bytes.IndexByte(q, '<'); got != want {
+				t.Errorf("len %d, '<' at %d: %d, want %d", n, at, got, want)
+			}
+		}
+	}
+}

@@ -174,7 +174,22 @@ type tokenizer struct {
 
 // isHTMLSpace reports whether c is ASCII whitespace as HTML defines it:
 // tab, line feed, form feed, carriage return or space.
-func isHTMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+func isHTMLSpace(c byte) bool { return byteClass[c]&classSpace != 0 }
+
+// endsTagName reports whether c ends a tag name: whitespace, '/' or '>'.
+func endsTagName(c byte) bool { return byteClass[c] != 0 }
+
+// byteClass marks the bytes the tokenizer tests on almost every byte of a
+// tag: one load instead of a chain of comparisons.
+var byteClass = [256]uint8{
+	' ': classSpace, '\t': classSpace, '\n': classSpace, '\f': classSpace, '\r': classSpace,
+	'/': classNameEnd, '>': classNameEnd,
+}
+
+const (
+	classSpace   = 1 << iota // HTML whitespace
+	classNameEnd             // '/' or '>', which end a tag name as whitespace does
+)
 
 func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
@@ -551,7 +566,7 @@ func (t *tokenizer) step(c byte) event {
 			}
 		case sAttrName:
 			switch {
-			case isHTMLSpace(c) || c == '/' || c == '>':
+			case endsTagName(c):
 				t.endAttrName()
 				t.state = sAfterAttrName
 				reconsume = true
@@ -780,7 +795,7 @@ func (t *tokenizer) rawEndTag() {
 func (t *tokenizer) doubleEscape(c byte, match, other state) (reconsume bool) {
 	const name = "script"
 	switch {
-	case isHTMLSpace(c) || c == '/' || c == '>':
+	case endsTagName(c):
 		if t.match == len(name) {
 			t.state = match
 		} else {
@@ -1149,7 +1164,7 @@ func (t *tokenizer) skip(p []byte, k int) int {
 	switch t.state {
 	case sData:
 		for {
-			n = bytes.IndexByte(p[k:], '<')
+			n = indexByte(p[k:], '<')
 			if n < 0 {
 				return len(p)
 			}
@@ -1194,7 +1209,7 @@ func (t *tokenizer) skip(p []byte, k int) int {
 		}
 		for n = k; n < len(p); n++ {
 			c := p[n]
-			if isHTMLSpace(c) || c == '/' || c == '>' {
+			if endsTagName(c) {
 				break
 			}
 			if c == 0 {
@@ -1235,6 +1250,26 @@ func (t *tokenizer) skip(p []byte, k int) int {
 	return k + n
 }
 
+// indexByte is bytes.IndexByte for the short runs of a tag-dense page,
+// the text between two tags and an attribute's value: it looks at the
+// first bytes itself, which costs less than the call and its vector setup,
+// and hands the rest of a longer run to bytes.IndexByte.
+func indexByte(p []byte, c byte) int {
+	const inline = 16
+	for i := 0; i < len(p) && i < inline; i++ {
+		if p[i] == c {
+			return i
+		}
+	}
+	if len(p) <= inline {
+		return -1
+	}
+	if n := bytes.IndexByte(p[inline:], c); n >= 0 {
+		return inline + n
+	}
+	return -1
+}
+
 // skipPlainTag consumes, in the data state outside foreign content, the
 // whole tag that starts with the '<' at p[at] when it ends within p and its
 // name is none that changes the tokenizer's state or the bounded tree state
@@ -1257,7 +1292,7 @@ func (t *tokenizer) skipPlainTag(p []byte, at int) int {
 	n := 0
 	for ; k < len(p); k++ {
 		c := p[k]
-		if isHTMLSpace(c) || c == '/' || c == '>' {
+		if endsTagName(c) {
 			break
 		}
 		if n < len(name) {
@@ -1294,6 +1329,15 @@ func (t *tokenizer) skipPlainTag(p []byte, at int) int {
 // tokenizer tracks outside foreign content: what emitTag acts on for a start
 // tag, and the end tags of the body and of a template.
 func tracked(name []byte, end bool) bool {
+	// Most tags ("div", "a", "span") are ruled out by their first letter
+	// without comparing names.
+	letters := uint32(trackedStartLetters)
+	if end {
+		letters = trackedEndLetters
+	}
+	if len(name) == 0 || name[0] < 'a' || name[0] > 'z' || letters&(1<<(name[0]-'a')) == 0 {
+		return false
+	}
 	if end {
 		switch string(name) {
 		case "body", "template":
@@ -1308,6 +1352,13 @@ func tracked(name []byte, end bool) bool {
 	}
 	return false
 }
+
+// The first letters of the names tracked reports, start tags and end tags.
+const (
+	trackedStartLetters = 1<<('s'-'a') | 1<<('m'-'a') | 1<<('t'-'a') | 1<<('x'-'a') |
+		1<<('i'-'a') | 1<<('n'-'a') | 1<<('p'-'a')
+	trackedEndLetters = 1<<('b'-'a') | 1<<('t'-'a')
+)
 
 // skipTagOpen consumes, in the data state, the '<' at p[at] and the
 // first letter of a tag name after it (or "</" and the letter) when that
@@ -1389,7 +1440,7 @@ func (t *tokenizer) skipAttributes(p []byte, k int) int {
 			if s == sAttrValueSingle {
 				quote = '\''
 			}
-			n := bytes.IndexByte(p[k:], quote)
+			n := indexByte(p[k:], quote)
 			if n < 0 {
 				t.state = s
 				return len(p)
