@@ -177,18 +177,19 @@ type tokenizer struct {
 func isHTMLSpace(c byte) bool { return byteClass[c]&classSpace != 0 }
 
 // endsTagName reports whether c ends a tag name: whitespace, '/' or '>'.
-func endsTagName(c byte) bool { return byteClass[c] != 0 }
+func endsTagName(c byte) bool { return byteClass[c]&(classSpace|classNameEnd) != 0 }
 
 // byteClass marks the bytes the tokenizer tests on almost every byte of a
 // tag: one load instead of a chain of comparisons.
 var byteClass = [256]uint8{
 	' ': classSpace, '\t': classSpace, '\n': classSpace, '\f': classSpace, '\r': classSpace,
-	'/': classNameEnd, '>': classNameEnd,
+	'/': classNameEnd, '>': classNameEnd, '=': classEquals,
 }
 
 const (
 	classSpace   = 1 << iota // HTML whitespace
 	classNameEnd             // '/' or '>', which end a tag name as whitespace does
+	classEquals              // '=', which also ends an attribute name
 )
 
 func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
@@ -1402,6 +1403,13 @@ func (t *tokenizer) skipAttributes(p []byte, k int) int {
 				s = sAttrName
 			}
 		case sAttrName:
+			for byteClass[c] == 0 { // the rest of the name, which nothing in it ends
+				if k++; k == len(p) {
+					t.state = s
+					return k
+				}
+				c = p[k]
+			}
 			switch {
 			case isHTMLSpace(c):
 				s = sAfterAttrName
