@@ -646,6 +646,8 @@ func configs() []*benchConfig {
 		// rows are compared with bare Caddy under the same load.
 		{key: "bm", desc: "b512 under m's wrk script (the cookies mean nothing to it): the baseline of m and e", path: "/support/text",
 			many: true, site: b512Site},
+		{key: "bt", desc: "b512 with the transport bounds frontdoor sets by default (response_header_timeout 10s, write_timeout 10s, max_response_header 64 KiB): what those bounds cost Caddy itself", path: "/support/text",
+			cookie: true, optional: true, site: boundedSite},
 		{key: "bh", desc: "b512 adding the request headers frontdoor adds for d (header_up, same values): what the headers cost", path: "/support/text",
 			cookie: true, site: headerUpSite},
 		{key: "c", desc: "frontdoor, no session: routing, brand headers, reused assertion, metrics, banner off", path: "/support/text", cookie: true,
@@ -684,6 +686,15 @@ func configs() []*benchConfig {
 			site:  func(b, _ string, _ []string) string { return frontdoorSite(b, "", "", "") },
 			check: bannerIs(true)},
 	}
+}
+
+// boundedSite is bare Caddy with frontdoor's idle pool and the bounds
+// frontdoor's defaults give a backend's transport (see proxydefaults.go):
+// each is a timer or a deadline per request in Caddy's transport, so this
+// row shows what they cost apart from frontdoor's code.
+func boundedSite(backend, _ string, _ []string) string {
+	return "\treverse_proxy " + backend + " {\n\t\ttransport http {\n\t\t\tkeepalive_idle_conns_per_host 512\n" +
+		"\t\t\tresponse_header_timeout 10s\n\t\t\twrite_timeout 10s\n\t\t\tmax_response_header 64KiB\n\t\t}\n\t}"
 }
 
 // headerUpSite is bare Caddy with frontdoor's idle pool adding the request
@@ -1024,7 +1035,7 @@ func runBench(ctx context.Context, args []string) error {
 	threads := fs.Int("threads", 2, "wrk threads")
 	conns := fs.Int("connections", 64, "wrk connections")
 	out := fs.String("out", "", "directory for logs and the profile (default: a temp dir)")
-	only := fs.String("only", "", "comma-separated configuration keys to run (default: all but the optional a and dg)")
+	only := fs.String("only", "", "comma-separated configuration keys to run (default: all but the optional a, bt and dg)")
 	profile := fs.String("profile", "b512,d,m", "comma-separated configurations to take a CPU profile of under load (\"\": none)")
 	profileFor := fs.Duration("profile-seconds", 5*time.Second, "how long each CPU profile runs (a longer one tells apart costs of a microsecond a request)")
 	fs.StringVar(&gatewayCPUs, "gateway-cpus", "", "CPU list (taskset -c syntax) each gateway runs on; run.sh runs this process, and so wrk, the backend and redis-server, on the others (\"\": all share every CPU)")

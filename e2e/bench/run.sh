@@ -46,7 +46,8 @@
 #        request (with one customer, concurrent lookups would share one)
 #   f0   a 20 KB vendor page through frontdoor with banner off
 #   f    the same page with the banner injected (the default)
-# and, named in ONLY only: a (the backend directly, the limit) and dg (dl
+# and, named in ONLY only: a (the backend directly, the limit), bt (b512
+# with the transport bounds frontdoor's defaults set) and dg (dl
 # with GOGC=400). It prints a markdown table of medians with the targets
 # (PASS or MISS: d ≥ 0.90× b512 with p99 within 1 ms; m and mc ≥ 0.85× bm,
 # e ≥ 0.80× bm; mc's changes seen within 100 ms (p99); f ≥ 0.90× f0;
