@@ -568,3 +568,102 @@ func TestWaitsRedisStallOnFailClosedJourney(t *testing.T) {
 		t.Errorf("no info-level word on the failing lookups in the logs")
 	}
 }
+
+// endlessDownload answers any request with the head of a gigabyte
+// download, then sends it until the gateway lets go of the connection.
+func endlessDownload(c net.Conn) {
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n"); err != nil {
+		return
+	}
+	chunk := make([]byte, 32<<10)
+	for {
+		if _, err := c.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
+// TestWaitsLetGoOfCustomersWhoDoNotRead: customers who ask for a large
+// download and never read a byte of it are let go within
+// customer_send_timeout of their writes stopping: the gateway holds no
+// connection to the vendor and no goroutine for them, and the vendor is
+// not blamed for it (no upstream error; the requests count as 499, a
+// customer gone). Before the bound, each held a vendor connection for as
+// long as it kept its own open.
+func TestWaitsLetGoOfCustomersWhoDoNotRead(t *testing.T) {
+	vendor := rawVendor(t, 0, endlessDownload)
+	gw := startGateway(t, fmt.Sprintf(`	frontdoor {
+		brand "Acme Outdoor"
+		customer_send_timeout 2s
+		journey downloads /downloads* {
+			backend filedesk {
+				owner outsourced
+				vendor "File Desk"
+				to %s
+			}
+		}
+	}
+	respond "brand home"`, vendor))
+	do(t, "GET", gw.URL+"/warm", nil, nil)
+	baseline := gw.goroutines(t)
+
+	const customers = 20
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	host := strings.TrimPrefix(gw.URL, "http://")
+	for range customers {
+		c, err := dialer.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /downloads/export.csv HTTP/1.1\r\nHost: %s\r\n\r\n", host) // and nothing more is read
+	}
+	waitFor(t, 10*time.Second, func() error {
+		if n := gatewayConns(t, vendor); n != customers {
+			return fmt.Errorf("%d of the %d customers' downloads under way", n, customers)
+		}
+		return nil
+	})
+	asked := time.Now()
+	waitFor(t, 20*time.Second, func() error {
+		if n := gatewayConns(t, vendor); n != 0 {
+			return fmt.Errorf("the gateway still holds %d connections to the vendor for customers who read nothing", n)
+		}
+		if n := gw.goroutines(t); n > baseline+10 {
+			return fmt.Errorf("%d goroutines, %d before", n, baseline)
+		}
+		return nil
+	})
+	t.Logf("the vendor's connections and the gateway's goroutines back to baseline %s after the downloads began",
+		time.Since(asked).Round(time.Millisecond))
+	m := gw.metrics(t)
+	series := `frontdoor_requests_total{backend="filedesk",code="499",journey="downloads",owner="outsourced",vendor="File Desk"}`
+	if v, _ := metricValue(m, series); v != customers {
+		t.Errorf("%s = %v, want %d: each customer let go counts as gone", series, v, customers)
+	}
+	for _, kind := range []string{"aborted", "timeout", "dial", "status_5xx"} {
+		series := `frontdoor_upstream_errors_total{backend="filedesk",journey="downloads",kind="` + kind + `",owner="outsourced",vendor="File Desk"}`
+		if v, _ := metricValue(m, series); v != 0 {
+			t.Errorf("%s = %v: the vendor is blamed for customers who did not read", series, v)
+		}
+	}
+}
