@@ -282,6 +282,36 @@ func (g *gateway) metrics(t *testing.T) string {
 	return string(b)
 }
 
+// waitHandlersReturned waits until no request is inside the gateway's
+// handlers: Caddy's caddy_http_requests_in_flight (the metrics global
+// option is on) falls back to zero when a handler returns, panic or not.
+// Whatever the requests under test queued off the request path (fleet
+// writes: orphans, contacts, trail entries) has then been queued, and a
+// marker queued after it is written after it: each fleet queue writes in
+// order from one goroutine.
+func (g *gateway) waitHandlersReturned(t *testing.T) {
+	t.Helper()
+	waitFor(t, 15*time.Second, func() error {
+		inFlight, seen := 0.0, false
+		sc := bufio.NewScanner(strings.NewReader(g.metrics(t)))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if line := sc.Text(); strings.HasPrefix(line, "caddy_http_requests_in_flight{") {
+				var v float64
+				fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+				inFlight, seen = inFlight+v, true
+			}
+		}
+		if !seen {
+			return errors.New("no caddy_http_requests_in_flight series: is the metrics global option on?")
+		}
+		if inFlight != 0 {
+			return fmt.Errorf("%v requests still in the gateway's handlers", inFlight)
+		}
+		return nil
+	})
+}
+
 // metricValue finds one sample by name and exact label set rendering, e.g.
 // metricValue(t, m, `frontdoor_routing_decisions_total{backend="b",journey="j",reason="first"}`).
 func metricValue(metrics, series string) (float64, bool) {
