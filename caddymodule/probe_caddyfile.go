@@ -14,6 +14,7 @@ import (
 //
 //	probe help-page {
 //		every 1m
+//		from 203.0.113.0/24
 //		customer {
 //			customer_id P-0001
 //			first_name Quinn
@@ -54,6 +55,17 @@ func (p *parser) parseProbe(d *caddyfile.Dispenser) (*config.Probe, error) {
 				return nil, d.Errf("probe %s: every %q: want a duration such as 1m", pr.Name, v)
 			}
 			pr.Every = config.Duration(dur)
+		case "from":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.Err("from wants the addresses the shopper comes from, e.g. from 203.0.113.0/24 2001:db8:77::/48")
+			}
+			for _, a := range args {
+				if _, err := config.ParseFrom(a); err != nil {
+					return nil, d.Errf("probe %s: from %v", pr.Name, err)
+				}
+			}
+			pr.From = append(pr.From, args...)
 		case "customer":
 			if d.NextArg() {
 				return nil, d.Err("customer takes a block of FIELD VALUE lines, e.g. customer { first_name Quinn }")
@@ -91,7 +103,7 @@ func (p *parser) parseProbe(d *caddyfile.Dispenser) (*config.Probe, error) {
 				return nil, err
 			}
 		default:
-			return nil, d.Errf("unrecognized probe option %q: expected every, customer, step, expect, forbid or within", opt)
+			return nil, d.Errf("unrecognized probe option %q: expected every, from, customer, step, expect, forbid or within", opt)
 		}
 	}
 	return pr, nil

@@ -19,6 +19,8 @@ const probeJourney = `frontdoor {
 	journey support /support* {
 		probe help-page {
 			every 1m
+			from 203.0.113.0/24
+			from 2001:db8:77::/48 198.51.100.7
 			customer {
 				customer_id P-0001
 				first_name Quinn
@@ -46,6 +48,7 @@ func TestCaddyfileProbe(t *testing.T) {
 	want := []*config.Probe{{
 		Name:     "help-page",
 		Every:    config.Duration(time.Minute),
+		From:     []string{"203.0.113.0/24", "2001:db8:77::/48", "198.51.100.7"},
 		Customer: map[string]string{"customer_id": "P-0001", "first_name": "Quinn"},
 		Steps: []*config.Step{
 			{Method: "GET", Path: "/support/help", ExpectStatus: []int{200}, ExpectCustomer: []string{"first_name"},
@@ -63,7 +66,7 @@ func TestCaddyfileProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{`"probes":[{"name":"help-page","every":"1m0s","customer":{"customer_id":"P-0001","first_name":"Quinn"}`,
+	for _, s := range []string{`"probes":[{"name":"help-page","every":"1m0s","customer":{"customer_id":"P-0001","first_name":"Quinn"},"from":["203.0.113.0/24","2001:db8:77::/48","198.51.100.7"]`,
 		`"steps":[{"method":"GET","path":"/support/help","expect_status":[200],"expect_customer":["first_name"],"forbid":["(?i)nightdesk|powered by"],"within":"800ms"}`} {
 		if !strings.Contains(string(raw), s) {
 			t.Errorf("JSON lacks %s:\n%s", s, raw)
@@ -79,7 +82,7 @@ func TestCaddyfileProbeErrors(t *testing.T) {
 	cases := []struct{ name, probe, want string }{
 		{"no name", "\t\tprobe {\n\t\t\tstep GET /j\n\t\t}\n", "probe needs a name, e.g. probe help-page { step GET /support }, at Testfile:12"},
 		{"argument after name", "\t\tprobe p GET /j {\n\t\t}\n", `probe p: unexpected "GET": write its steps and checks inside the block, at Testfile:12`},
-		{"unknown option", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpects status 200\n\t\t}\n", `unrecognized probe option "expects": expected every, customer, step, expect, forbid or within, at Testfile:14`},
+		{"unknown option", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpects status 200\n\t\t}\n", `unrecognized probe option "expects": expected every, from, customer, step, expect, forbid or within, at Testfile:14`},
 		{"check before step", "\t\tprobe p {\n\t\t\texpect status 200\n\t\t\tstep GET /j\n\t\t}\n", "expect comes before any step: write step METHOD PATH first; the checks after a step apply to it, at Testfile:13"},
 		{"bad every", "\t\tprobe p {\n\t\t\tevery often\n\t\t\tstep GET /j\n\t\t}\n", `probe p: every "often": want a duration such as 1m, at Testfile:13`},
 		{"every twice", "\t\tprobe p {\n\t\t\tevery 1m\n\t\t\tstep GET /j\n\t\t\tevery 5m\n\t\t}\n", "probe p: every is set twice: keep one line, at Testfile:15"},
@@ -96,6 +99,10 @@ func TestCaddyfileProbeErrors(t *testing.T) {
 		{"unknown customer field", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t\texpect customer tier\n\t\t}\n", "expect customer tier: the probe's customer has no tier: add it to customer { tier VALUE }, at Testfile:13"},
 		{"customer value missing", "\t\tprobe p {\n\t\t\tcustomer {\n\t\t\t\tfirst_name\n\t\t\t}\n\t\t}\n", `customer first_name: write one value, quoted if it has spaces, e.g. first_name "Quinn", at Testfile:14`},
 		{"customer field twice", "\t\tprobe p {\n\t\t\tcustomer {\n\t\t\t\tfirst_name Q\n\t\t\t\tfirst_name R\n\t\t\t}\n\t\t}\n", "customer field first_name is set twice, at Testfile:15"},
+		{"from a word", "\t\tprobe p {\n\t\t\tfrom home\n\t\t\tstep GET /j\n\t\t}\n", `probe p: from "home": want an IP address or a CIDR range such as 203.0.113.0/24, at Testfile:13`},
+		{"from loopback", "\t\tprobe p {\n\t\t\tfrom 203.0.113.0/24 127.0.0.1\n\t\t\tstep GET /j\n\t\t}\n", `probe p: from "127.0.0.1": no customer comes from a loopback, unspecified, multicast or IPv4-mapped address, at Testfile:13`},
+		{"from anywhere", "\t\tprobe p {\n\t\t\tfrom 0.0.0.0/0\n\t\t\tstep GET /j\n\t\t}\n", `from "0.0.0.0/0": no customer comes from`},
+		{"from nothing", "\t\tprobe p {\n\t\t\tfrom\n\t\t\tstep GET /j\n\t\t}\n", "from wants the addresses the shopper comes from, e.g. from 203.0.113.0/24 2001:db8:77::/48, at Testfile:13"},
 		{"no steps", "\t\tprobe p {\n\t\t\tevery 1m\n\t\t}\n", `journey "j", probe "p" has no step: add at least one, e.g. step GET /j, at Testfile:12`},
 		{"probe twice", "\t\tprobe p {\n\t\t\tstep GET /j\n\t\t}\n\t\tprobe p {\n\t\t\tstep GET /j\n\t\t}\n", `probe "p" is defined twice: probe names must be unique within a journey, at Testfile:15`},
 	}

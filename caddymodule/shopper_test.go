@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -62,13 +63,18 @@ func shopVendor(t *testing.T, mode *atomic.Int32) *recordingBackend {
 
 func shopperHandler(t *testing.T, redisURL, vendor, care string) *Handler {
 	t.Helper()
-	return provisionHandler(t, `
+	return provisionHandler(t, shopperHandlerConfig(redisURL, vendor, care), monday10)
+}
+
+// shopperHandlerConfig is shopperHandler's frontdoor block.
+func shopperHandlerConfig(redisURL, vendor, care string) string {
+	return `
 		brand "Acme Outdoor"
 		contact {
 			phone "+1 800 555 0100"
 		}
 		session {
-			redis `+redisURL+`
+			redis ` + redisURL + `
 			cookie acme_session
 		}
 		journey shopsupport /support* {
@@ -86,17 +92,17 @@ func shopperHandler(t *testing.T, redisURL, vendor, care string) *Handler {
 			}
 			backend care-team {
 				owner in-house
-				to `+care+`
+				to ` + care + `
 				hours "Sat 08:00-09:00" UTC
 				context customer_id first_name
 			}
 			backend nightdesk {
 				owner outsourced
 				vendor "NightDesk BPO"
-				to `+vendor+`
+				to ` + vendor + `
 				context customer_id first_name
 			}
-		}`, monday10)
+		}`
 }
 
 func targetsByBackend(h *Handler) map[string]*shopper.Target {
@@ -405,5 +411,37 @@ func TestOutsiderCannotBeTheShoppersCustomer(t *testing.T) {
 	got := vendor.requests()[shopped].Header
 	if s, _ := assertionClaims(got)["session"].(string); s != "none" || assertedField(got, "customer_id") != "" {
 		t.Errorf("an outsider with the shopper's session id is asserted to the vendor as session %q, customer_id %q", s, assertedField(got, "customer_id"))
+	}
+}
+
+// TestVendorsCannotTellTheShopperByAddress: a vendor sees where each
+// customer comes from (X-Forwarded-For, from Caddy's client IP). The
+// shopper came from the gateway's loopback address, which no customer
+// has, so a vendor could serve it apart. With from, each run comes from an
+// address of the probe's ranges, the same for every step of the run.
+func TestVendorsCannotTellTheShopperByAddress(t *testing.T) {
+	var mode atomic.Int32
+	vendor := shopVendor(t, &mode)
+	care := shopVendor(t, &mode)
+	h := provisionHandler(t, strings.Replace(shopperHandlerConfig("redis://"+refusedAddr(t)+"/0", vendor.addr(), care.addr()),
+		"every 1h", "every 1h\n\t\t\t\tfrom 203.0.113.0/24 2001:db8:77::/48", 1), monday10)
+	ranges := []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8:77::/48")}
+	seen := map[netip.Addr]bool{}
+	for range 8 {
+		before := len(vendor.requests())
+		if run := h.shopper.Shop(context.Background(), targetsByBackend(h)["nightdesk"]); run.Result != shopper.ResultPass {
+			t.Fatalf("shopper run: %+v", run)
+		}
+		for _, r := range vendor.requests()[before:] {
+			xff := r.Header.Values("X-Forwarded-For")
+			addr, err := netip.ParseAddr(strings.Join(xff, ","))
+			if err != nil || !slices.ContainsFunc(ranges, func(p netip.Prefix) bool { return p.Contains(addr) }) {
+				t.Fatalf("the vendor saw the shopper come from X-Forwarded-For %q, want one address of %v", xff, ranges)
+			}
+			seen[addr] = true
+		}
+	}
+	if len(seen) < 2 {
+		t.Errorf("8 runs all came from %v: each run takes an address at random", seen)
 	}
 }

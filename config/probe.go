@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -31,6 +32,15 @@ type Probe struct {
 	// session's cookie, so backends get it like any customer's context.
 	// Needs a session block. Default: none (the shopper has no session).
 	Customer map[string]string `json:"customer,omitempty"`
+
+	// From are the addresses the synthetic customer comes from, as
+	// backends see a customer's (Caddy's client IP, X-Forwarded-For): IP
+	// addresses or CIDR ranges, e.g. "203.0.113.0/24", from which each
+	// run takes one at random (each step of a run keeps it, as a
+	// customer's visit does). Use addresses your customers could have:
+	// a vendor that knows them would know the shopper. Default: the
+	// gateway's loopback address, which no customer has.
+	From []string `json:"from,omitempty"`
 
 	// Steps are walked in order, with one cookie jar per run, so a probe can
 	// open a help page, start a chat and post a message. A run stops at the
@@ -123,6 +133,25 @@ func (s *Step) ExpectsStatus(status int) bool {
 	return false
 }
 
+// ParseFrom reads one of a probe's From: an IP address (a range of its
+// own) or a CIDR range, without a zone. Its addresses must be ones a
+// customer could come from: not loopback, unspecified or multicast.
+func ParseFrom(from string) (netip.Prefix, error) {
+	prefix, err := netip.ParsePrefix(from)
+	if err != nil {
+		addr, addrErr := netip.ParseAddr(from)
+		if addrErr != nil || addr.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q: want an IP address or a CIDR range such as 203.0.113.0/24", from)
+		}
+		prefix = netip.PrefixFrom(addr, addr.BitLen())
+	}
+	prefix = prefix.Masked()
+	if a := prefix.Addr(); a.IsLoopback() || a.IsUnspecified() || a.IsMulticast() || a.Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%q: no customer comes from a loopback, unspecified, multicast or IPv4-mapped address", from)
+	}
+	return prefix, nil
+}
+
 // reservedCustomerFields are session fields frontdoor writes itself.
 var reservedCustomerFields = map[string]bool{"frontdoor_trail": true}
 
@@ -160,6 +189,11 @@ func validateProbe(j *Journey, p *Probe) error {
 		}
 		if err := checkContextValue(v); err != nil {
 			return errorf(p, "%s: customer %s: %v", where, f, err)
+		}
+	}
+	for _, from := range p.From {
+		if _, err := ParseFrom(from); err != nil {
+			return errorf(p, "%s: from %v", where, err)
 		}
 	}
 	if len(p.Steps) == 0 {

@@ -42,8 +42,9 @@ func stepBody(written string) (body, contentType string) {
 	return strings.Join(fields, "&"), "application/x-www-form-urlencoded"
 }
 
-// visit sends one step through the gateway.
-func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL, https bool, jar http.CookieJar) (out stepOutcome) {
+// visit sends one step through the gateway, from the client address
+// from.
+func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL, https bool, jar http.CookieJar, from string) (out stepOutcome) {
 	u := base.ResolveReference(st.url)
 	var body io.Reader
 	var contentType string
@@ -64,7 +65,7 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 		r.Header.Set("Content-Type", contentType)
 	}
 	r.RequestURI = st.url.RequestURI()
-	r.RemoteAddr = "127.0.0.1:1"
+	r.RemoteAddr = from
 	if https {
 		r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: u.Hostname()}
 	}

@@ -2,6 +2,7 @@ package shopper
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -18,8 +19,9 @@ type probe struct {
 	name      string
 	every     time.Duration
 	customer  map[string]string
-	sessionID string      // reserved for the synthetic customer; "" without one
-	writeFail atomic.Bool // the latest write of the customer failed
+	from      []netip.Prefix // where its runs come from; none: the loopback address (from.go)
+	sessionID string         // reserved for the synthetic customer; "" without one
+	writeFail atomic.Bool    // the latest write of the customer failed
 	steps     []*step
 	targets   []*Target
 }
@@ -75,6 +77,13 @@ func compile(j *config.Journey, p *config.Probe, backends []Backend, claims func
 		if !session.ValidID(pr.sessionID) {
 			return nil, fmt.Errorf("journey and probe names too long for a session id (%d bytes, at most 256)", len(pr.sessionID))
 		}
+	}
+	for _, from := range p.From {
+		prefix, err := config.ParseFrom(from)
+		if err != nil {
+			return nil, fmt.Errorf("from %v", err)
+		}
+		pr.from = append(pr.from, prefix)
 	}
 	for i, s := range p.Steps {
 		st := &step{cfg: s}

@@ -233,8 +233,9 @@ func (s *Shopper) Shop(ctx context.Context, t *Target) *Run {
 		jar.SetCookies(base, []*http.Cookie{{Name: s.cfg.SessionCookie, Value: p.sessionID, Path: "/"}})
 	}
 	run.Result = ResultPass
+	from := p.clientAddr() // a customer keeps their address through a visit
 	for i, st := range p.steps {
-		out := s.visit(ctx, t, st, base, https, jar)
+		out := s.visit(ctx, t, st, base, https, jar, from)
 		if failed := t.evaluate(i, st, out); len(failed) > 0 {
 			run.Result = ResultFail
 			run.Failed = failed
