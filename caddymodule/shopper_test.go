@@ -445,3 +445,38 @@ func TestVendorsCannotTellTheShopperByAddress(t *testing.T) {
 		t.Errorf("8 runs all came from %v: each run takes an address at random", seen)
 	}
 }
+
+// TestShopperSendsWhatABrowserSends: every browser of the last years
+// sends fetch metadata (Sec-Fetch-*) with each request; a shopper without
+// it was one a vendor could tell apart. A run's first page is opened from
+// outside the site, a form is submitted from the site's page and a JSON
+// body is a script's fetch() on it.
+func TestShopperSendsWhatABrowserSends(t *testing.T) {
+	var mode atomic.Int32
+	vendor := shopVendor(t, &mode)
+	care := shopVendor(t, &mode)
+	cfg := strings.Replace(shopperHandlerConfig("redis://"+refusedAddr(t)+"/0", vendor.addr(), care.addr()),
+		"within 200ms", "within 200ms\n\t\t\t\tstep POST /support/chat body \"message=hello\"\n\t\t\t\tstep POST /support/api body `{\"q\":1}`", 1)
+	h := provisionHandler(t, cfg, monday10)
+	if run := h.shopper.Shop(context.Background(), targetsByBackend(h)["nightdesk"]); run.Result != shopper.ResultPass {
+		t.Fatalf("shopper run: %+v", run)
+	}
+	got := vendor.requests()
+	if len(got) != 3 {
+		t.Fatalf("the vendor got %d requests, want 3", len(got))
+	}
+	for i, want := range []map[string]string{
+		{"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-User": "?1", "Upgrade-Insecure-Requests": "1", "Origin": ""},
+		{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-User": "?1", "Origin": "site"},
+		{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty", "Sec-Fetch-User": "", "Accept": "*/*", "Origin": "site"},
+	} {
+		for name, value := range want {
+			if value == "site" {
+				value = "http://" + got[i].Host // the site's own origin
+			}
+			if v := got[i].Header.Get(name); v != value {
+				t.Errorf("step %d (%s %s): %s %q, want %q", i+1, got[i].Method, got[i].URL.Path, name, v, value)
+			}
+		}
+	}
+}

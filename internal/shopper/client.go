@@ -42,9 +42,49 @@ func stepBody(written string) (body, contentType string) {
 	return strings.Join(fields, "&"), "application/x-www-form-urlencoded"
 }
 
+// fetchMetadata gives a step the headers a browser sends with it
+// (Sec-Fetch-*, Fetch Metadata Request Headers; Upgrade-Insecure-Requests
+// and Origin), as the customer's browser would for what the step is: a
+// GET opens a page, a form is submitted from the site's page, a JSON body
+// or another method is a script's fetch() on it. The first step of a run
+// is opened from outside the site (a bookmark, a link in an email). A
+// request without them is one no browser of the last years sends: a
+// vendor that looks would know the shopper by it.
+func fetchMetadata(h http.Header, method, contentType string, first bool, base *url.URL) {
+	site := "same-origin"
+	if first {
+		site = "none"
+	}
+	origin := base.Scheme + "://" + base.Host
+	switch {
+	case method == http.MethodGet || method == http.MethodHead:
+		h.Set("Accept", browserAccept)
+		h.Set("Upgrade-Insecure-Requests", "1")
+		h.Set("Sec-Fetch-Dest", "document")
+		h.Set("Sec-Fetch-Mode", "navigate")
+		h.Set("Sec-Fetch-Site", site)
+		h.Set("Sec-Fetch-User", "?1")
+	case method == http.MethodPost && contentType == "application/x-www-form-urlencoded":
+		h.Set("Accept", browserAccept)
+		h.Set("Origin", origin)
+		h.Set("Upgrade-Insecure-Requests", "1")
+		h.Set("Sec-Fetch-Dest", "document")
+		h.Set("Sec-Fetch-Mode", "navigate")
+		h.Set("Sec-Fetch-Site", "same-origin") // a form is on a page of the site
+		h.Set("Sec-Fetch-User", "?1")
+	default:
+		h.Set("Accept", "*/*")
+		h.Set("Origin", origin)
+		h.Set("Sec-Fetch-Dest", "empty")
+		h.Set("Sec-Fetch-Mode", "cors")
+		h.Set("Sec-Fetch-Site", "same-origin") // a script of the site's page
+	}
+}
+
 // visit sends one step through the gateway, from the client address
-// from.
-func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL, https bool, jar http.CookieJar, from string) (out stepOutcome) {
+// from; first is the run's first step, which the customer opens from
+// outside the site.
+func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL, https bool, jar http.CookieJar, from string, first bool) (out stepOutcome) {
 	u := base.ResolveReference(st.url)
 	var body io.Reader
 	var contentType string
@@ -70,9 +110,9 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 		r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: u.Hostname()}
 	}
 	r.Header.Set("User-Agent", UserAgent)
-	r.Header.Set("Accept", browserAccept)
 	r.Header.Set("Accept-Language", "en-US,en;q=0.5")
 	r.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
+	fetchMetadata(r.Header, st.cfg.Method, contentType, first, base)
 	for _, c := range jar.Cookies(u) {
 		r.AddCookie(c)
 	}

@@ -235,7 +235,7 @@ func (s *Shopper) Shop(ctx context.Context, t *Target) *Run {
 	run.Result = ResultPass
 	from := p.clientAddr() // a customer keeps their address through a visit
 	for i, st := range p.steps {
-		out := s.visit(ctx, t, st, base, https, jar, from)
+		out := s.visit(ctx, t, st, base, https, jar, from, i == 0)
 		if failed := t.evaluate(i, st, out); len(failed) > 0 {
 			run.Result = ResultFail
 			run.Failed = failed
