@@ -372,6 +372,13 @@ func (b *backend) count() int {
 	return len(b.requests)
 }
 
+// all returns the requests the backend received so far, in order.
+func (b *backend) all() []*http.Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]*http.Request(nil), b.requests...)
+}
+
 func (b *backend) last(t *testing.T) *http.Request {
 	t.Helper()
 	b.mu.Lock()

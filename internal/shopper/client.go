@@ -45,19 +45,24 @@ func stepBody(written string) (body, contentType string) {
 // fetchMetadata gives a step the headers a browser sends with it
 // (Sec-Fetch-*, Fetch Metadata Request Headers; Upgrade-Insecure-Requests
 // and Origin), as the customer's browser would for what the step is: a
-// GET opens a page, a form is submitted from the site's page, a JSON body
-// or another method is a script's fetch() on it. The first step of a run
-// is opened from outside the site (a bookmark, a link in an email). A
-// request without them is one no browser of the last years sends: a
-// vendor that looks would know the shopper by it.
-func fetchMetadata(h http.Header, method, contentType string, first bool, base *url.URL) {
-	site := "same-origin"
-	if first {
-		site = "none"
+// GET opens a page, a form is submitted from the backend's page, a JSON
+// body or another method is a script's fetch() on it. The first step of
+// a run is opened from outside the site (a bookmark, a link in an email).
+// The page of an isolated backend is in an opaque origin (its sandbox):
+// what it asks for is cross-site, from Origin null, as Chromium sends it
+// (e2e TestShopperSendsWhatChromiumSends). A request without them is one
+// no browser of the last years sends: a vendor that looks would know the
+// shopper by it.
+func fetchMetadata(h http.Header, method, contentType string, first, isolated bool, base *url.URL) {
+	site, origin := "same-origin", base.Scheme+"://"+base.Host
+	if isolated {
+		site, origin = "cross-site", "null"
 	}
-	origin := base.Scheme + "://" + base.Host
 	switch {
 	case method == http.MethodGet || method == http.MethodHead:
+		if first {
+			site = "none"
+		}
 		h.Set("Accept", browserAccept)
 		h.Set("Upgrade-Insecure-Requests", "1")
 		h.Set("Sec-Fetch-Dest", "document")
@@ -70,14 +75,14 @@ func fetchMetadata(h http.Header, method, contentType string, first bool, base *
 		h.Set("Upgrade-Insecure-Requests", "1")
 		h.Set("Sec-Fetch-Dest", "document")
 		h.Set("Sec-Fetch-Mode", "navigate")
-		h.Set("Sec-Fetch-Site", "same-origin") // a form is on a page of the site
+		h.Set("Sec-Fetch-Site", site) // a form is on the backend's page, even in a first step
 		h.Set("Sec-Fetch-User", "?1")
 	default:
 		h.Set("Accept", "*/*")
 		h.Set("Origin", origin)
 		h.Set("Sec-Fetch-Dest", "empty")
 		h.Set("Sec-Fetch-Mode", "cors")
-		h.Set("Sec-Fetch-Site", "same-origin") // a script of the site's page
+		h.Set("Sec-Fetch-Site", site) // a script of the backend's page
 	}
 }
 
@@ -112,7 +117,8 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 	r.Header.Set("User-Agent", UserAgent)
 	r.Header.Set("Accept-Language", "en-US,en;q=0.5")
 	r.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
-	fetchMetadata(r.Header, st.cfg.Method, contentType, first, base)
+	isolated := t.backend.Backend != nil && t.backend.IsolateEnabled() && t.backend.Origin == "" // on its own origin, no sandbox
+	fetchMetadata(r.Header, st.cfg.Method, contentType, first, isolated, base)
 	for _, c := range jar.Cookies(u) {
 		r.AddCookie(c)
 	}
