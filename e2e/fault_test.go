@@ -1195,12 +1195,7 @@ func TestMalformedClientBodyIsNotTheVendorsFailure(t *testing.T) {
 	seedSession(t, rs, "sess-marker", "customer_id", "C-9202")
 	do(t, "GET", gw.URL+"/support/boom", nil, withCookie("sess-marker"))
 	orphans := `frontdoor_orphans_total{backend="nightdesk",cause="error_page",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
-	waitFor(t, 10*time.Second, func() error {
-		if v, _ := metricValue(gw.metrics(t), orphans); v < 1 {
-			return errors.New("the marker's orphan is not written yet")
-		}
-		return nil
-	})
+	gw.waitMetricAtLeast(t, orphans, 1) // the marker's
 	m := gw.metrics(t)
 	if v, _ := metricValue(m, orphans); v != 1 {
 		t.Errorf("%s = %v, want 1 (the marker's): the customer's malformed body orphaned them", orphans, v)

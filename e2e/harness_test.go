@@ -312,6 +312,17 @@ func (g *gateway) waitHandlersReturned(t *testing.T) {
 	})
 }
 
+// waitMetricAtLeast waits until series reaches want in g's metrics.
+func (g *gateway) waitMetricAtLeast(t *testing.T, series string, want float64) {
+	t.Helper()
+	waitFor(t, 10*time.Second, func() error {
+		if v, _ := metricValue(g.metrics(t), series); v < want {
+			return fmt.Errorf("%s = %v, waiting for %v", series, v, want)
+		}
+		return nil
+	})
+}
+
 // metricValue finds one sample by name and exact label set rendering, e.g.
 // metricValue(t, m, `frontdoor_routing_decisions_total{backend="b",journey="j",reason="first"}`).
 func metricValue(metrics, series string) (float64, bool) {

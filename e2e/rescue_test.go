@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -425,12 +424,7 @@ func TestRefusedContactIsNoContact(t *testing.T) {
 	}
 	l := `{backend="nightdesk",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
 	orphanSeries := `frontdoor_orphans_total{backend="nightdesk",cause="repeat_contact",journey="support",owner="outsourced",vendor="NightDesk BPO"}`
-	waitFor(t, 10*time.Second, func() error {
-		if v, _ := metricValue(gw.metrics(t), orphanSeries); v < 1 {
-			return errors.New("the marker's repeat contact is not orphaned yet")
-		}
-		return nil
-	})
+	gw.waitMetricAtLeast(t, orphanSeries, 1) // the marker's
 	m := gw.metrics(t)
 	contacts, _ := metricValue(m, "frontdoor_contacts_total"+l)
 	repeats, _ := metricValue(m, "frontdoor_repeat_contacts_total"+l)

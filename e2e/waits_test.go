@@ -81,16 +81,26 @@ func trickle(c net.Conn) { trickleFramed(c, "Content-Length: 1000000") }
 // trickleChunked is trickle for a page the vendor streams.
 func trickleChunked(c net.Conn) { trickleFramed(c, "Transfer-Encoding: chunked") }
 
-func trickleFramed(c net.Conn, framing string) {
+// readRequestHead reads a request's head off a raw vendor's connection;
+// it returns the reader holding what follows, or nil if the connection
+// ended first.
+func readRequestHead(c net.Conn) *bufio.Reader {
 	br := bufio.NewReader(c)
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			return
+			return nil
 		}
 		if line == "\r\n" {
-			break
+			return br
 		}
+	}
+}
+
+func trickleFramed(c net.Conn, framing string) {
+	br := readRequestHead(c)
+	if br == nil {
+		return
 	}
 	go io.Copy(io.Discard, br) //nolint:errcheck
 	if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"+framing+"\r\n\r\n"); err != nil {
@@ -572,15 +582,8 @@ func TestWaitsRedisStallOnFailClosedJourney(t *testing.T) {
 // endlessDownload answers any request with the head of a gigabyte
 // download, then sends it until the gateway lets go of the connection.
 func endlessDownload(c net.Conn) {
-	br := bufio.NewReader(c)
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		if line == "\r\n" {
-			break
-		}
+	if readRequestHead(c) == nil {
+		return
 	}
 	if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1073741824\r\n\r\n"); err != nil {
 		return
