@@ -121,7 +121,7 @@ func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper
 	single := singleOptions{block: "frontdoor"}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch option := d.Val(); option {
-		case "brand", "contact", "session", "assertion", "banner_template", "error_template", "customer_send_timeout":
+		case "brand", "contact", "session", "assertion", "banner_template", "error_template":
 			if err := single.once(d, option); err != nil {
 				return err
 			}
@@ -155,17 +155,6 @@ func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper
 			if !d.AllArgs(&h.ErrorTemplate) {
 				return d.ArgErr()
 			}
-		case "customer_send_timeout":
-			var v string
-			if !d.AllArgs(&v) {
-				return d.Err("customer_send_timeout wants a duration, e.g. customer_send_timeout 2m (0 turns it off)")
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur < 0 {
-				return d.Errf("customer_send_timeout %q: want a duration such as 60s, or 0 for none", v)
-			}
-			bound := config.Duration(dur)
-			h.CustomerSendTimeout = &bound
 		case "journey":
 			j, err := p.parseJourney(d)
 			if err != nil {
@@ -173,7 +162,7 @@ func (h *Handler) unmarshal(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper
 			}
 			h.Journeys = append(h.Journeys, j)
 		default:
-			return d.Errf("unrecognized frontdoor option %q: expected brand, contact, session, journey, assertion, banner_template, error_template or customer_send_timeout", d.Val())
+			return d.Errf("unrecognized frontdoor option %q: expected brand, contact, session, journey, assertion, banner_template or error_template", d.Val())
 		}
 	}
 

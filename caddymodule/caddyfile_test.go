@@ -249,21 +249,6 @@ func TestCaddyfileOptions(t *testing.T) {
 			}
 		}
 	})
-	t.Run("customer_send_timeout", func(t *testing.T) {
-		for _, tc := range []struct {
-			line string
-			want time.Duration
-		}{
-			{"customer_send_timeout 2m", 2 * time.Minute},
-			{"customer_send_timeout 0", 0},
-			{"", defaultCustomerSendTimeout},
-		} {
-			h := mustParse(t, "frontdoor {\n brand Acme\n "+tc.line+"\n journey j /j* {\n  backend b {\n   owner in-house\n   to 127.0.0.1:9001\n  }\n }\n}")
-			if got := h.customerSendTimeout(); got != tc.want {
-				t.Errorf("%q: customer_send_timeout %v, want %v", tc.line, got, tc.want)
-			}
-		}
-	})
 	t.Run("response_body_timeout", func(t *testing.T) {
 		b := mustParse(t, wrap("owner outsourced\nvendor V\nresponse_body_timeout 30s")).Journeys[0].Backends[0]
 		if b.BodyTimeout() != 30*time.Second {
@@ -489,10 +474,6 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"response_body_timeout negative", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tresponse_body_timeout -1s\n\t\t}\n\t}\n}", `backend b: response_body_timeout "-1s": want a duration such as 10s, or 0 for none, at Testfile:4`},
 		{"response_body_timeout word", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tresponse_body_timeout soon\n\t\t}\n\t}\n}", `response_body_timeout "soon"`},
 		{"response_body_timeout empty", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tresponse_body_timeout\n\t\t}\n\t}\n}", "response_body_timeout wants a duration, e.g. response_body_timeout 30s (0 turns it off), at Testfile:4"},
-		{"customer_send_timeout negative", "frontdoor {\n\tbrand B\n\tcustomer_send_timeout -1s\n}", `customer_send_timeout "-1s": want a duration such as 60s, or 0 for none, at Testfile:3`},
-		{"customer_send_timeout word", "frontdoor {\n\tcustomer_send_timeout soon\n}", `customer_send_timeout "soon"`},
-		{"customer_send_timeout empty", "frontdoor {\n\tcustomer_send_timeout\n}", "customer_send_timeout wants a duration, e.g. customer_send_timeout 2m (0 turns it off), at Testfile:2"},
-		{"customer_send_timeout twice", "frontdoor {\n\tcustomer_send_timeout 1m\n\tcustomer_send_timeout 2m\n}", "customer_send_timeout"},
 		{"allow_redirect empty", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tallow_redirect\n\t\t}\n\t}\n}", "allow_redirect needs the hosts this backend may redirect to, e.g. allow_redirect pay.example *.pay.example, at Testfile:4"},
 		{"banner without value", "frontdoor {\n\tjourney j /j* {\n\t\tbackend b {\n\t\t\tbanner\n\t\t}\n\t}\n}", "banner wants on or off"},
 		// Caddy's own reverse_proxy parser reports bad subdirectives, at

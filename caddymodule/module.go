@@ -74,15 +74,6 @@ type Handler struct {
 	// {{.Message}} and {{.Journey}}. Default: a built-in page.
 	ErrorTemplate string `json:"error_template,omitempty"`
 
-	// CustomerSendTimeout is the longest one write of an answer to the
-	// customer may wait on the customer (their connection accepting no
-	// more) while a backend's answer is under way. Past it the customer
-	// is as good as gone: the answer is given up, the backend's
-	// connection closed, and the backend not blamed. It counts each write
-	// on its own, so a customer who reads slowly but steadily is never cut.
-	// Zero turns it off. Default: 60s (nginx's send_timeout).
-	CustomerSendTimeout *config.Duration `json:"customer_send_timeout,omitempty"`
-
 	compiledConfig   // what Provision compiles from the config
 	sharedHandles    // what the handler holds of state that outlives its config
 	handlerLifecycle // where the handler is in its config's life
@@ -177,9 +168,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := config.Validate(h.Brand, h.Contact, onError, h.Journeys); err != nil {
 		return fmt.Errorf("frontdoor: %w", err)
-	}
-	if t := h.CustomerSendTimeout; t != nil && *t < 0 {
-		return fmt.Errorf("frontdoor: customer_send_timeout %v: must not be negative (0 turns it off)", time.Duration(*t))
 	}
 	// Before provisioning, which fills in the reverse proxies' defaults.
 	h.journeyDefs = journeyDefinitions(h.Journeys)
@@ -322,7 +310,6 @@ func (h *Handler) provisionJourney(ctx caddy.Context, j *config.Journey) (*journ
 			proxy:         proxy,
 			upstreams:     upstreamAuthorities(proxy),
 			bodyTimeout:   b.BodyTimeout(),
-			sendTimeout:   h.customerSendTimeout(),
 			stats:         h.metrics.forBackend(j.Name, b),
 			closures:      closures,
 		}

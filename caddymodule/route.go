@@ -66,7 +66,6 @@ type backendRoute struct {
 	proxy         *reverseproxy.Handler
 	upstreams     map[string]bool // host:port of every static upstream, for Location rewriting
 	bodyTimeout   time.Duration   // response_body_timeout; 0: none
-	sendTimeout   time.Duration   // the handler's customer_send_timeout; 0: none
 	stats         *backendStats
 	closures      *config.Closures // closed dates and holidays; nil: none
 	origin        string           // its vendor origin's host; "": served on the brand host only

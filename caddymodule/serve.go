@@ -207,7 +207,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			// The proxy gave up on an answer under way (the backend hung
 			// up mid-body, its body bound tripped, or the customer left)
 			// and aborts with a panic.
-			status, kind = classifyAbort(stalled, hold.lost || watch.customerGone.Load() || r.Context().Err() != nil)
+			status, kind = classifyAbort(stalled, hold.lost || r.Context().Err() != nil)
 			b.stats.upstreamError(kind)
 			b.stats.observe(status, elapsed, stream)
 			if kind != "" {

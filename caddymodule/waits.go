@@ -38,17 +38,6 @@ import (
 //
 // Event streams and upgraded connections are exempt from the body bound:
 // they are idle by nature.
-//
-// The customer has a bound too: customer_send_timeout, on each write of
-// the answer that waits on the customer. A customer who asks for a large
-// answer and reads none of it would otherwise hold the backend's
-// connection and the proxy's goroutines for as long as they keep theirs
-// open: with many such customers, a vendor's every connection. Past the
-// bound the write fails, the backend's connection is closed and the
-// customer counts as gone, not as the backend's failure. It applies to
-// event streams and chats over HTTP/2 as well (a WebSocket over HTTP/1.1
-// is a hijacked connection the proxy copies itself), and not to what is
-// written once the proxy is done: the backend is no longer held then.
 
 // Defaults of the transport's bounds, set on every HTTP transport that
 // does not set its own. Ten seconds is long for a page and short for a
@@ -57,20 +46,6 @@ const (
 	defaultResponseHeaderTimeout = 10 * time.Second
 	defaultWriteTimeout          = 10 * time.Second
 )
-
-// defaultCustomerSendTimeout is the handler's CustomerSendTimeout unless
-// set: nginx's send_timeout, long enough for a phone on a poor link to
-// take in one write of the proxy's (32 KiB) at half a kilobyte a second.
-const defaultCustomerSendTimeout = 60 * time.Second
-
-// customerSendTimeout is the bound on a write that waits on the customer;
-// 0: none.
-func (h *Handler) customerSendTimeout() time.Duration {
-	if h.CustomerSendTimeout == nil {
-		return defaultCustomerSendTimeout
-	}
-	return time.Duration(*h.CustomerSendTimeout)
-}
 
 // progressUnit is how much of a response body counts as progress: a
 // backend must deliver this much more (or end) within each
@@ -82,11 +57,6 @@ const progressUnit = 1 << 10
 // cancelled when its response body made no progress within the bound and
 // the backend's transport is not frontdoor's (see bodyWatch.check).
 var errBodyStalled = errors.New("response body made no progress within response_body_timeout")
-
-// errCustomerStuck is the cause with which an attempt's context is
-// cancelled when a write to the customer waited past
-// customer_send_timeout and the backend's transport is not frontdoor's.
-var errCustomerStuck = errors.New("a write to the customer waited past customer_send_timeout")
 
 // waitEpoch anchors the monotonic clock of bodyWatch.
 var waitEpoch = time.Now()
@@ -100,15 +70,11 @@ var waitEpoch = time.Now()
 type bodyWatch struct {
 	http.ResponseWriter // the attempt's writer
 
-	proxy     caddyhttp.MiddlewareHandler
-	hold      *headHold        // told whether the answer streams; its writer is the customer's
-	upstream  *upstreamHeaders // what upstreamTransport adds to the request
-	bound     time.Duration    // on the backend's progress (response_body_timeout); 0: none
-	sendBound time.Duration    // on a write waiting on the customer (customer_send_timeout); 0: none
-	tunnel    bool             // a CONNECT (a WebSocket over HTTP/2 or HTTP/3): its 2xx starts a tunnel, a chat
-	// watchBackend: the answer is held to bound (not idle by nature).
-	// Set before the first check is armed, read by the checks.
-	watchBackend bool
+	proxy    caddyhttp.MiddlewareHandler
+	hold     *headHold        // told whether the answer streams
+	upstream *upstreamHeaders // what upstreamTransport adds to the request
+	bound    time.Duration
+	tunnel   bool // a CONNECT (a WebSocket over HTTP/2 or HTTP/3): its 2xx starts a tunnel, a chat
 
 	// body is the backend's response body as upstreamTransport returned
 	// it, set before the proxy writes the head that arms the watch:
@@ -123,14 +89,13 @@ type bodyWatch struct {
 	// body failed (see requestBody).
 	request *requestBody
 
-	stalled      atomic.Bool                // the bound cut the attempt
-	customerGone atomic.Bool                // the customer took no write within sendBound: the attempt was given up
-	done         atomic.Bool                // the attempt is over: a late check does nothing
-	timer        atomic.Pointer[time.Timer] // the latest check's
-	last         atomic.Int64               // ns since waitEpoch of the last progress, moved on by each pass
-	passStart    atomic.Int64               // ns since waitEpoch when the pass under way began; 0: none (see pass)
-	pending      int                        // bytes since then; the proxy's goroutine only
-	headed       bool
+	stalled atomic.Bool                // the bound cut the attempt
+	done    atomic.Bool                // the attempt is over: a late check does nothing
+	timer   atomic.Pointer[time.Timer] // the latest check's
+	last    atomic.Int64               // ns since waitEpoch of the last progress, moved on by each pass
+	passing atomic.Bool                // the proxy is passing on what it read (see pass)
+	pending int                        // bytes since then; the proxy's goroutine only
+	headed  bool
 }
 
 // ServeHTTP runs the proxy with the watch in front of w. The watch ends
@@ -167,7 +132,9 @@ func (bw *bodyWatch) WriteHeader(status int) {
 		// its body: idle by nature, as over a 101's hijacked connection.
 		idle := isEventStream(hdr["Content-Type"]) || bw.tunnel && status >= 200 && status < 300
 		bw.hold.streamed = idle || len(hdr["Content-Length"]) == 0 || len(hdr["Trailer"]) > 0
-		bw.arm(idle)
+		if !idle {
+			bw.arm()
+		}
 	}
 	bw.ResponseWriter.WriteHeader(status)
 }
@@ -192,28 +159,26 @@ func (bw *bodyWatch) Write(p []byte) (int, error) {
 // returns the proxy reads nothing from the backend (and a decoded page's
 // write waits for the decoder, which waits for the customer): a customer
 // reading more slowly than the backend sends would otherwise look like a
-// backend that stalled, and a pass that lasts past sendBound is a
-// customer who reads nothing. It returns when the pass began.
+// backend that stalled. It returns when the pass began.
 func (bw *bodyWatch) pass() time.Duration {
-	if bw.bound <= 0 && bw.sendBound <= 0 {
+	if bw.bound <= 0 {
 		return 0
 	}
-	start := time.Since(waitEpoch)
-	bw.passStart.Store(max(int64(start), 1))
-	return start
+	bw.passing.Store(true)
+	return time.Since(waitEpoch)
 }
 
 // passed ends the pass begun at start: its time is taken off the
 // backend's wait, as if its last progress came that much later, so a
 // backend that trickles is still cut, whatever the customer's pace.
-// last moves before the pass clears, so a check that finds the pass over
+// last moves before passing clears, so a check that finds the pass over
 // sees its time taken off.
 func (bw *bodyWatch) passed(start time.Duration) {
-	if bw.bound <= 0 && bw.sendBound <= 0 {
+	if bw.bound <= 0 {
 		return
 	}
 	bw.last.Add(int64(time.Since(waitEpoch) - start))
-	bw.passStart.Store(0)
+	bw.passing.Store(false)
 }
 
 // ReadFrom sends everything through Write, which counts the progress.
@@ -237,103 +202,45 @@ func (bw *bodyWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap lets http.ResponseController reach the attempt's writer.
 func (bw *bodyWatch) Unwrap() http.ResponseWriter { return bw.ResponseWriter }
 
-// arm starts the checks of an answer's body: on the backend's progress
-// unless the answer is idle by nature, and on the customer's.
-func (bw *bodyWatch) arm(idle bool) {
-	bw.watchBackend = !idle && bw.bound > 0
-	if !bw.watchBackend && bw.sendBound <= 0 {
+func (bw *bodyWatch) arm() {
+	if bw.bound <= 0 {
 		return
 	}
 	bw.last.Store(int64(time.Since(waitEpoch)))
-	bw.recheck(bw.bound)
+	bw.timer.Store(time.AfterFunc(bw.bound, bw.check))
 }
 
-// recheck arms the next check in d, or sooner if the customer's bound is
-// shorter: a pass that begins just after a check is still found by the
-// next one within the customer's bound.
-func (bw *bodyWatch) recheck(d time.Duration) {
-	if !bw.watchBackend {
-		d = bw.sendBound
-	} else if bw.sendBound > 0 {
-		d = min(d, bw.sendBound)
-	}
-	bw.after(d)
-}
-
-// after arms the next check in d. A new timer, not a Reset: the timer is
-// armed without a Stop and Reset dance, and a check racing stop only
-// makes one more check, which finds done.
-func (bw *bodyWatch) after(d time.Duration) {
-	bw.timer.Store(time.AfterFunc(d, bw.check))
-}
-
-// check runs when a bound may have passed: it cuts the attempt when the
-// backend made no progress within its bound or a write has waited on the
-// customer past theirs, and otherwise looks again when the first of them
-// could.
-//
-// Cutting closes the backend's body: that is what cancelling the
-// request's context would do without a context made for every attempt,
-// whose done channel and link to the request cost more than the rest of
-// the watch.
+// check runs when the bound may have passed without progress: it cuts
+// the attempt (the backend's connection is closed and the proxy's read
+// fails) or looks again when the bound after the last progress has passed.
+// Closing the body is what cancelling the request's context would do
+// without a context made for every attempt: that context, its done
+// channel and its link to the request's cost more than the rest of the
+// watch.
 func (bw *bodyWatch) check() {
 	if bw.done.Load() {
 		return // the attempt ended while this check was due: nothing to cut, nothing to re-arm
 	}
-	now := time.Since(waitEpoch)
-	if start := bw.passStart.Load(); start != 0 {
+	if bw.passing.Load() {
 		// The proxy waits on the customer, not on the backend: the
 		// pass's time is taken off once it ends.
-		if bw.sendBound <= 0 {
-			bw.recheck(bw.bound)
-			return
-		}
-		waited := now - time.Duration(start)
-		if waited >= bw.sendBound {
-			bw.letCustomerGo()
-			return
-		}
-		next := bw.sendBound - waited // when this pass would reach the bound
-		if bw.watchBackend {
-			next = min(next, bw.bound)
-		}
-		bw.after(next)
+		bw.timer.Store(time.AfterFunc(bw.bound, bw.check))
 		return
 	}
-	if !bw.watchBackend {
-		bw.after(bw.sendBound)
-		return
-	}
-	idle := now - time.Duration(bw.last.Load())
+	idle := time.Since(waitEpoch) - time.Duration(bw.last.Load())
 	if idle < bw.bound {
-		bw.recheck(bw.bound - idle)
+		// A new timer, not a Reset: the timer is armed without a Stop
+		// and Reset dance, and a check racing stop only makes one more
+		// check, which finds done.
+		bw.timer.Store(time.AfterFunc(bw.bound-idle, bw.check))
 		return
 	}
 	bw.stalled.Store(true)
-	bw.cutBackend(errBodyStalled)
-}
-
-// letCustomerGo gives up an answer whose write has waited on the
-// customer past the bound: the write fails on a deadline already passed
-// (any later one too, and the server closes the connection), and the
-// backend's connection is closed. The customer counts as gone.
-func (bw *bodyWatch) letCustomerGo() {
-	bw.customerGone.Store(true)
-	// The customer's writer was set before the watch was armed and does
-	// not change during the attempt; a connection's deadline may be set
-	// while a write waits on it.
-	http.NewResponseController(bw.hold.ResponseWriter).SetWriteDeadline(time.Now()) //nolint:errcheck // a writer without deadlines still has the backend let go
-	bw.cutBackend(errCustomerStuck)
-}
-
-// cutBackend ends the attempt's exchange with the backend: the proxy's
-// read fails and the backend's connection is closed.
-func (bw *bodyWatch) cutBackend(cause error) {
 	switch {
 	case bw.body != nil:
 		bw.body.Close() //nolint:errcheck // the read it fails is what reports
 	case bw.cancel != nil:
-		bw.cancel(cause)
+		bw.cancel(errBodyStalled)
 	}
 }
 
@@ -355,10 +262,10 @@ func (bw *bodyWatch) stop() {
 // the client failed to send before any answer ends in that error (with a
 // 499 if the client is gone), which classify blames on nobody.
 func watchAttempt(aw *attemptWriter, bw *bodyWatch, hold *headHold, b *backendRoute, r *http.Request, up *upstreamHeaders, next caddyhttp.Handler) (aborted any, err error, stalled bool) {
-	*bw = bodyWatch{proxy: b.proxy, hold: hold, upstream: up, bound: b.bodyTimeout, sendBound: b.sendTimeout}
+	*bw = bodyWatch{proxy: b.proxy, hold: hold, upstream: up, bound: b.bodyTimeout}
 	bw.request, _ = r.Body.(*requestBody)
 	ctx := context.WithValue(r.Context(), attemptKey{}, bw)
-	if (b.bodyTimeout > 0 || b.sendTimeout > 0) && !b.wrapped {
+	if b.bodyTimeout > 0 && !b.wrapped {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -418,109 +417,4 @@ type pacedReader struct{ r io.Reader }
 func (p pacedReader) Read(b []byte) (int, error) {
 	time.Sleep(5 * time.Millisecond) // pacing: a customer reading slower than the vendor sends
 	return p.r.Read(b[:min(len(b), 2<<10)])
-}
-
-// A customer who asks for a large answer and never reads it must not hold
-// the vendor's connection, nor the proxy's goroutines, for longer than
-// customer_send_timeout: a write to the customer that waits that long is
-// given up, the vendor's connection is closed, and the vendor is not
-// blamed (the customer is as good as gone). A customer who reads slowly
-// but steadily still gets the whole answer.
-func TestCustomerWhoNeverReadsIsLetGo(t *testing.T) {
-	chunk := bytes.Repeat([]byte("NightDesk export "), 2<<10)
-	released := make(chan error, 1)
-	v := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
-		size := 1 << 30 // more than every buffer on the way: only the gateway letting go ends it
-		if r.URL.Path == "/support/export-small" {
-			size = 128 << 10
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(size))
-		var err error
-		for sent := 0; sent < size && err == nil; sent += len(chunk) {
-			_, err = w.Write(chunk[:min(len(chunk), size-sent)])
-		}
-		if r.URL.Path == "/support/export" {
-			released <- err
-		}
-	})
-	h := provisionHandler(t, `
-		brand "Acme Outdoor"
-		customer_send_timeout 3s
-		journey support /support* {
-			backend nightdesk {
-				owner outsourced
-				vendor "NightDesk BPO"
-				to `+v.addr()+`
-			}
-		}`, monday10)
-	stats := h.routes[0].backends[0].stats
-	abortedBefore := value(t, stats.aborted)
-
-	served := make(chan struct{}, 1)
-	gatewayOf := func() *httptest.Server {
-		return httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			defer func() { served <- struct{}{} }() // before the server recovers the abort
-			gatewayHandler(t, h).ServeHTTP(w, r)
-		}))
-	}
-	for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
-		gw := gatewayOf()
-		if proto == "HTTP/1.1" {
-			gw.Listener = smallSendBuffers{gw.Listener}
-			gw.Start()
-			conn, err := net.Dial("tcp", gw.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.(*net.TCPConn).SetReadBuffer(4 << 10) //nolint:errcheck // a hint to the kernel
-			fmt.Fprintf(conn, "GET /support/export HTTP/1.1\r\nHost: acme.example\r\n\r\n")
-			// ...and reads nothing.
-		} else {
-			// Go's client stops granting the stream flow-control credit
-			// once the body it holds unread fills the window: the
-			// gateway's writes then wait, as on a customer's full socket.
-			gw.EnableHTTP2 = true
-			gw.StartTLS()
-			res, err := gw.Client().Get(gw.URL + "/support/export")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			if res.ProtoMajor != 2 {
-				t.Fatalf("the gateway answered over %s, want HTTP/2", res.Proto)
-			}
-		}
-		t.Cleanup(gw.Close)
-
-		start := time.Now()
-		select {
-		case err := <-released:
-			if err == nil {
-				t.Fatalf("%s: the vendor sent its whole gigabyte: the test's buffers are too large to tell", proto)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: a customer who reads nothing still held the vendor's connection after %s (customer_send_timeout 3s)", proto, time.Since(start).Round(time.Millisecond))
-		}
-		select {
-		case <-served:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s: the gateway's handler had not returned 10s after the vendor was let go", proto)
-		}
-		if e := lastError(h); e.Kind != "" {
-			t.Errorf("%s: the customer who never read was recorded as the vendor's failure: %+v", proto, e)
-		}
-		if got := value(t, stats.aborted) - abortedBefore; got != 0 {
-			t.Errorf("%s: upstream_errors_total{kind=aborted} +%v: the vendor is blamed for the customer", proto, got)
-		}
-	}
-
-	// slowCustomerGet's tiny socket buffers make it read about 32 KB/s
-	// here (delayed acknowledgements): a write of the proxy's takes it
-	// about a second, and the whole answer four.
-	body, err := slowCustomerGet(t, h, "/support/export-small")
-	if err != nil || len(body) != 128<<10 {
-		t.Errorf("a customer reading slowly but steadily got %d of 128 KiB (%v): want it whole", len(body), err)
-	}
 }

@@ -132,6 +132,7 @@ type gateway struct {
 	cmd       *exec.Cmd
 	logs      *syncBuffer
 	hosts     []string // the site's host names; none: 127.0.0.1
+	global    string   // more global options, e.g. servers { … }
 }
 
 // siteConfig is what a test writes inside the site block; startGateway
@@ -158,9 +159,20 @@ func startGatewayOn(t *testing.T, hosts []string, site string) *gateway {
 	return launchSite(t, binary, hosts, site)
 }
 
+// startGatewayGlobal is startGateway with more global options.
+func startGatewayGlobal(t *testing.T, global, site string) *gateway {
+	t.Helper()
+	return launchSiteGlobal(t, binary, nil, global, site)
+}
+
 func launchSite(t *testing.T, bin string, hosts []string, site string) *gateway {
 	t.Helper()
-	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), hosts: hosts}
+	return launchSiteGlobal(t, bin, hosts, "", site)
+}
+
+func launchSiteGlobal(t *testing.T, bin string, hosts []string, global, site string) *gateway {
+	t.Helper()
+	g := &gateway{dir: t.TempDir(), AdminAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), hosts: hosts, global: global}
 	port := freePort(t)
 	g.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	g.writeConfig(t, site, port)
@@ -234,7 +246,7 @@ func (g *gateway) writeConfig(t *testing.T, site string, port int) {
 		}
 		addresses = strings.Join(a, ", ")
 	}
-	cfg := fmt.Sprintf("{\n\tadmin %s\n\tmetrics\n\tauto_https off\n\tpersist_config off\n}\n\n%s {\n%s\n}\n", g.AdminAddr, addresses, site)
+	cfg := fmt.Sprintf("{\n\tadmin %s\n\tmetrics\n\tauto_https off\n\tpersist_config off\n%s\n}\n\n%s {\n%s\n}\n", g.AdminAddr, g.global, addresses, site)
 	if err := os.WriteFile(filepath.Join(g.dir, "Caddyfile"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -597,17 +597,16 @@ func endlessDownload(c net.Conn) {
 }
 
 // TestWaitsLetGoOfCustomersWhoDoNotRead: customers who ask for a large
-// download and never read a byte of it are let go within
-// customer_send_timeout of their writes stopping: the gateway holds no
-// connection to the vendor and no goroutine for them, and the vendor is
-// not blamed for it (no upstream error; the requests count as 499, a
-// customer gone). Before the bound, each held a vendor connection for as
-// long as it kept its own open.
+// download and never read a byte of it are let go by Caddy's own bound on
+// a write that makes no progress (the server's write_idle timeout,
+// default 1m, here 2s): through frontdoor's writers, the gateway then
+// holds no connection to the vendor and no goroutine for them, and the
+// vendor is not blamed for it (no upstream error; the requests count as
+// 499, a customer gone).
 func TestWaitsLetGoOfCustomersWhoDoNotRead(t *testing.T) {
 	vendor := rawVendor(t, 0, endlessDownload)
-	gw := startGateway(t, fmt.Sprintf(`	frontdoor {
+	gw := startGatewayGlobal(t, "\tservers {\n\t\ttimeouts {\n\t\t\twrite_idle 2s\n\t\t}\n\t}", fmt.Sprintf(`	frontdoor {
 		brand "Acme Outdoor"
-		customer_send_timeout 2s
 		journey downloads /downloads* {
 			backend filedesk {
 				owner outsourced
