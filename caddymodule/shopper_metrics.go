@@ -29,7 +29,7 @@ func newProbeMetrics(ns string) probeMetrics {
 		}, append(labels, "result")),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "probe_check_failures_total",
-			Help: "Checks secret shopper runs failed: status, body, forbid, customer, within, server_error, error_page, banner, vendor_header.",
+			Help: "Checks secret shopper runs failed: status, body, forbid, customer, within, server_error, error_page, banner, vendor_header, cors.",
 		}, append(labels, "check")),
 		duration: prometheus.NewHistogramVec(nativeHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "probe_duration_seconds",

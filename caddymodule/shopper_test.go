@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -455,7 +456,10 @@ func TestVendorsCannotTellTheShopperByAddress(t *testing.T) {
 // TestShopperSendsWhatChromiumSends holds these to what Chromium sends.)
 func TestShopperSendsWhatABrowserSends(t *testing.T) {
 	var mode atomic.Int32
-	vendor := shopVendor(t, &mode)
+	var preflightOK, answerOK atomic.Bool
+	preflightOK.Store(true)
+	answerOK.Store(true)
+	vendor := corsVendor(t, &preflightOK, &answerOK)
 	care := shopVendor(t, &mode)
 	cfg := strings.Replace(shopperHandlerConfig("redis://"+refusedAddr(t)+"/0", vendor.addr(), care.addr()),
 		"within 200ms", "within 200ms\n\t\t\t\tstep POST /support/chat body \"message=hello\"\n\t\t\t\tstep POST /support/api body `{\"q\":1}`", 1)
@@ -463,7 +467,12 @@ func TestShopperSendsWhatABrowserSends(t *testing.T) {
 	if run := h.shopper.Shop(context.Background(), targetsByBackend(h)["nightdesk"]); run.Result != shopper.ResultPass {
 		t.Fatalf("shopper run: %+v", run)
 	}
-	got := vendor.requests()
+	var got []*http.Request
+	for _, r := range vendor.requests() {
+		if r.Method != http.MethodOptions { // the fetch()'s preflight: TestShopperHoldsIsolatedFetchToCORS
+			got = append(got, r)
+		}
+	}
 	if len(got) != 3 {
 		t.Fatalf("the vendor got %d requests, want 3", len(got))
 	}
@@ -477,6 +486,91 @@ func TestShopperSendsWhatABrowserSends(t *testing.T) {
 			if v := got[i].Header.Get(name); v != value {
 				t.Errorf("step %d (%s %s): %s %q, want %q", i+1, got[i].Method, got[i].URL.Path, name, v, value)
 			}
+		}
+	}
+}
+
+// corsVendor is shopVendor answering its page's cross-origin fetch() as a
+// vendor that works isolated does: the preflight allowed while
+// preflightOK, the answer readable by the page's opaque origin while
+// answerOK.
+func corsVendor(t *testing.T, preflightOK, answerOK *atomic.Bool) *recordingBackend {
+	var behaves atomic.Int32
+	page := shopVendor(t, &behaves)
+	return newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodOptions && preflightOK.Load():
+			w.Header().Set("Access-Control-Allow-Origin", "null")
+			w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case r.Method == http.MethodOptions:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		case r.Method == http.MethodPost && answerOK.Load():
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		}
+		res, err := http.Get(page.URL + r.URL.Path)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer res.Body.Close()
+		w.Header().Set("Content-Type", res.Header.Get("Content-Type"))
+		io.Copy(w, res.Body) //nolint:errcheck
+	})
+}
+
+// TestShopperHoldsIsolatedFetchToCORS: a script's fetch() on an isolated
+// vendor page is a cross-origin request from the opaque origin null. A
+// vendor that does not answer its preflight, or whose answer the page may
+// not read, has a widget broken for every customer; the shopper passed
+// it. It now fails the step with the cors check, sends the step the way
+// the browser does (after the preflight, without the site's cookies), and
+// passes a vendor that allows it.
+func TestShopperHoldsIsolatedFetchToCORS(t *testing.T) {
+	var mode atomic.Int32
+	var preflightOK, answerOK atomic.Bool
+	vendor := corsVendor(t, &preflightOK, &answerOK)
+	care := shopVendor(t, &mode)
+	cfg := strings.Replace(shopperHandlerConfig("redis://"+refusedAddr(t)+"/0", vendor.addr(), care.addr()),
+		"within 200ms", "within 200ms\n\t\t\t\tstep POST /support/api body `{\"q\":1}`", 1)
+	h := provisionHandler(t, cfg, monday10)
+	shop := func() *ProbeRun { return h.shopper.Shop(context.Background(), targetsByBackend(h)["nightdesk"]) }
+
+	for _, tc := range []struct {
+		name                  string
+		preflight, answer     bool
+		wantFailed, wantPosts []string
+	}{
+		{"no preflight answered", false, false, []string{shopper.CheckCORS}, nil},
+		{"the answer not readable", true, false, []string{shopper.CheckCORS}, []string{"/support/api"}},
+		{"both allowed", true, true, nil, []string{"/support/api"}},
+	} {
+		preflightOK.Store(tc.preflight)
+		answerOK.Store(tc.answer)
+		before := len(vendor.requests())
+		run := shop()
+		if got := failedChecks(run); !slices.Equal(got, tc.wantFailed) {
+			t.Errorf("%s: failed checks %v, want %v (%+v)", tc.name, got, tc.wantFailed, run.Failed)
+		}
+		var posts []string
+		for _, r := range vendor.requests()[before:] {
+			switch r.Method {
+			case http.MethodPost:
+				posts = append(posts, r.URL.Path)
+				if c := r.Header.Get("Cookie"); c != "" {
+					t.Errorf("%s: the cross-origin fetch() carried the site's cookies: %q", tc.name, c)
+				}
+			case http.MethodOptions:
+				if r.Header.Get("Origin") != "null" || r.Header.Get("Access-Control-Request-Method") != "POST" ||
+					r.Header.Get("Access-Control-Request-Headers") != "content-type" {
+					t.Errorf("%s: preflight %v", tc.name, r.Header)
+				}
+			}
+		}
+		if !slices.Equal(posts, tc.wantPosts) {
+			t.Errorf("%s: the vendor got POSTs %v, want %v", tc.name, posts, tc.wantPosts)
 		}
 	}
 }

@@ -23,11 +23,12 @@ const (
 	CheckErrorPage    = "error_page"
 	CheckBanner       = "banner"
 	CheckVendorHeader = "vendor_header"
+	CheckCORS         = "cors"
 )
 
 // Checks are all the check names.
 var Checks = []string{CheckStatus, CheckBody, CheckForbid, CheckCustomer, CheckWithin,
-	CheckServerError, CheckErrorPage, CheckBanner, CheckVendorHeader}
+	CheckServerError, CheckErrorPage, CheckBanner, CheckVendorHeader, CheckCORS}
 
 // stepOutcome is what one step got.
 type stepOutcome struct {
@@ -40,6 +41,10 @@ type stepOutcome struct {
 	failure   string // the request did not complete: why
 	timedOut  bool
 	noContext bool // the session store failed the shopper's lookup
+	// corsRefused says why the customer's browser would not send a
+	// cross-origin step (its preflight) or not let the page read the
+	// answer; "" if it would (see cors.go).
+	corsRefused string
 }
 
 // evaluate runs the always-on and the configured checks of step i on its
@@ -51,6 +56,11 @@ func (t *Target) evaluate(i int, st *step, out stepOutcome) []CheckFailure {
 	}
 	within := t.within[i]
 	b := t.backend
+	if out.corsRefused != "" {
+		// The customer's page gets nothing of it: nothing else to check.
+		fail(CheckCORS, "%s", out.corsRefused)
+		return failed
+	}
 	switch {
 	case out.timedOut:
 		if within > 0 {

@@ -58,32 +58,25 @@ func fetchMetadata(h http.Header, method, contentType string, first, isolated bo
 	if isolated {
 		site, origin = "cross-site", "null"
 	}
-	switch {
-	case method == http.MethodGet || method == http.MethodHead:
-		if first {
-			site = "none"
-		}
-		h.Set("Accept", browserAccept)
-		h.Set("Upgrade-Insecure-Requests", "1")
-		h.Set("Sec-Fetch-Dest", "document")
-		h.Set("Sec-Fetch-Mode", "navigate")
-		h.Set("Sec-Fetch-Site", site)
-		h.Set("Sec-Fetch-User", "?1")
-	case method == http.MethodPost && contentType == "application/x-www-form-urlencoded":
-		h.Set("Accept", browserAccept)
-		h.Set("Origin", origin)
-		h.Set("Upgrade-Insecure-Requests", "1")
-		h.Set("Sec-Fetch-Dest", "document")
-		h.Set("Sec-Fetch-Mode", "navigate")
-		h.Set("Sec-Fetch-Site", site) // a form is on the backend's page, even in a first step
-		h.Set("Sec-Fetch-User", "?1")
-	default:
+	if fetchMode(method, contentType) == "cors" {
 		h.Set("Accept", "*/*")
 		h.Set("Origin", origin)
 		h.Set("Sec-Fetch-Dest", "empty")
 		h.Set("Sec-Fetch-Mode", "cors")
 		h.Set("Sec-Fetch-Site", site) // a script of the backend's page
+		return
 	}
+	if method == http.MethodPost {
+		h.Set("Origin", origin) // a form is on the backend's page, even in a first step
+	} else if first {
+		site = "none"
+	}
+	h.Set("Accept", browserAccept)
+	h.Set("Upgrade-Insecure-Requests", "1")
+	h.Set("Sec-Fetch-Dest", "document")
+	h.Set("Sec-Fetch-Mode", "navigate")
+	h.Set("Sec-Fetch-Site", site)
+	h.Set("Sec-Fetch-User", "?1")
 }
 
 // visit sends one step through the gateway, from the client address
@@ -119,12 +112,21 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 	r.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
 	isolated := t.backend.Backend != nil && t.backend.IsolateEnabled() && t.backend.Origin == "" // on its own origin, no sandbox
 	fetchMetadata(r.Header, st.cfg.Method, contentType, first, isolated, base)
-	for _, c := range jar.Cookies(u) {
-		r.AddCookie(c)
+	cors := crossOrigin(st.cfg.Method, contentType, isolated)
+	if !cors { // a cross-origin fetch() goes without the site's cookies
+		for _, c := range jar.Cookies(u) {
+			r.AddCookie(c)
+		}
 	}
 	w := newRecorder()
 
 	start := time.Now()
+	if cors {
+		if out.corsRefused = s.preflight(ctx, t, u, st.cfg.Method, contentType, from, https); out.corsRefused != "" {
+			out.elapsed = time.Since(start)
+			return out
+		}
+	}
 	err = s.cfg.Gateway.Serve(w, r)
 	out.elapsed = time.Since(start)
 	out.status, out.header = w.result()
@@ -132,7 +134,12 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 	out.errorPage = visit.ErrorPage()
 	out.noContext = visit.lookupHasFailed()
 	out.body = w.decodedBody(s.cfg.Decode)
-	if c := (&http.Response{Header: out.header}).Cookies(); len(c) > 0 {
+	if cors && out.errorPage == 0 {
+		if why := originRefused(out.header); why != "" {
+			out.corsRefused = "the page's script cannot read the answer: " + why
+		}
+	}
+	if c := (&http.Response{Header: out.header}).Cookies(); len(c) > 0 && !cors {
 		jar.SetCookies(u, c)
 	}
 	switch {
