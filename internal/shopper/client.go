@@ -79,6 +79,28 @@ func fetchMetadata(h http.Header, method, contentType string, first, isolated bo
 	h.Set("Sec-Fetch-User", "?1")
 }
 
+// browserRequest is a request to u as the gateway's server hands it a
+// browser's, from the client address from: what every request of the
+// shopper's browser carries, whatever it is for.
+func browserRequest(ctx context.Context, method string, u *url.URL, body io.Reader, from string, https bool) (*http.Request, error) {
+	r, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if body == nil {
+		r.Body = http.NoBody // as a server request has
+	}
+	r.RequestURI = u.RequestURI()
+	r.RemoteAddr = from
+	if https {
+		r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: u.Hostname()}
+	}
+	r.Header.Set("User-Agent", UserAgent)
+	r.Header.Set("Accept-Language", "en-US,en;q=0.5")
+	r.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
+	return r, nil
+}
+
 // visit sends one step through the gateway, from the client address
 // from; first is the run's first step, which the customer opens from
 // outside the site.
@@ -92,24 +114,14 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 		body = strings.NewReader(sent)
 	}
 	visit := &Visit{Journey: t.probe.journey, Backend: t.backend.Name}
-	r, err := http.NewRequestWithContext(WithVisit(ctx, visit), st.cfg.Method, u.String(), body)
+	r, err := browserRequest(WithVisit(ctx, visit), st.cfg.Method, u, body, from, https)
 	if err != nil {
 		out.failure = err.Error()
 		return out
 	}
-	if body == nil {
-		r.Body = http.NoBody // as a server request has
-	} else {
+	if body != nil {
 		r.Header.Set("Content-Type", contentType)
 	}
-	r.RequestURI = st.url.RequestURI()
-	r.RemoteAddr = from
-	if https {
-		r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: u.Hostname()}
-	}
-	r.Header.Set("User-Agent", UserAgent)
-	r.Header.Set("Accept-Language", "en-US,en;q=0.5")
-	r.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
 	isolated := t.backend.Backend != nil && t.backend.IsolateEnabled() && t.backend.Origin == "" // on its own origin, no sandbox
 	fetchMetadata(r.Header, st.cfg.Method, contentType, first, isolated, base)
 	cors := crossOrigin(st.cfg.Method, contentType, isolated)

@@ -2,7 +2,6 @@ package shopper
 
 import (
 	"context"
-	"crypto/tls"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,20 +40,11 @@ func crossOrigin(method, contentType string, isolated bool) bool {
 // a cross-origin step to u, and returns why the browser would not send
 // the step ("" if it would).
 func (s *Shopper) preflight(ctx context.Context, t *Target, u *url.URL, method, contentType, from string, https bool) string {
-	r, err := http.NewRequestWithContext(WithVisit(ctx, &Visit{Journey: t.probe.journey, Backend: t.backend.Name}), http.MethodOptions, u.String(), nil)
+	r, err := browserRequest(WithVisit(ctx, &Visit{Journey: t.probe.journey, Backend: t.backend.Name}), http.MethodOptions, u, nil, from, https)
 	if err != nil {
 		return err.Error()
 	}
-	r.Body = http.NoBody
-	r.RequestURI = u.RequestURI()
-	r.RemoteAddr = from
-	if https {
-		r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true, ServerName: u.Hostname()}
-	}
-	r.Header.Set("User-Agent", UserAgent)
 	r.Header.Set("Accept", "*/*")
-	r.Header.Set("Accept-Language", "en-US,en;q=0.5")
-	r.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
 	r.Header.Set("Origin", "null")
 	r.Header.Set("Access-Control-Request-Method", method)
 	if contentType != "" {
