@@ -134,8 +134,9 @@ func (s *Step) ExpectsStatus(status int) bool {
 }
 
 // ParseFrom reads one of a probe's From: an IP address (a range of its
-// own) or a CIDR range, without a zone. Its addresses must be ones a
-// customer could come from: not loopback, unspecified or multicast.
+// own) or a CIDR range, without a zone. None of its addresses may be one
+// a customer cannot come from (notCustomers): the shopper takes any
+// address of the range.
 func ParseFrom(from string) (netip.Prefix, error) {
 	prefix, err := netip.ParsePrefix(from)
 	if err != nil {
@@ -146,10 +147,30 @@ func ParseFrom(from string) (netip.Prefix, error) {
 		prefix = netip.PrefixFrom(addr, addr.BitLen())
 	}
 	prefix = prefix.Masked()
-	if a := prefix.Addr(); a.IsLoopback() || a.IsUnspecified() || a.IsMulticast() || a.Is4In6() {
-		return netip.Prefix{}, fmt.Errorf("%q: no customer comes from a loopback, unspecified, multicast or IPv4-mapped address", from)
+	for _, block := range notCustomers {
+		if prefix.Overlaps(block.prefix) {
+			return netip.Prefix{}, fmt.Errorf("%q: no customer comes from %s (%s)", from, block.prefix, block.what)
+		}
 	}
 	return prefix, nil
+}
+
+// notCustomers are the addresses no customer's request comes from over
+// the internet: a vendor seeing one would know the shopper.
+var notCustomers = []struct {
+	prefix netip.Prefix
+	what   string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "this network"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved, and broadcast"},
+	{netip.MustParsePrefix("::/128"), "unspecified"},
+	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("::ffff:0:0/96"), "IPv4-mapped: write the IPv4 range"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local"},
+	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 }
 
 // reservedCustomerFields are session fields frontdoor writes itself.

@@ -45,6 +45,7 @@ type stepOutcome struct {
 	// cross-origin step (its preflight) or not let the page read the
 	// answer; "" if it would (see cors.go).
 	corsRefused string
+	cookieless  bool // sent without the site's cookies (a cross-origin fetch()): the backend was told of no customer
 }
 
 // evaluate runs the always-on and the configured checks of step i on its
@@ -57,9 +58,10 @@ func (t *Target) evaluate(i int, st *step, out stepOutcome) []CheckFailure {
 	within := t.within[i]
 	b := t.backend
 	if out.corsRefused != "" {
-		// The customer's page gets nothing of it: nothing else to check.
+		// What the browser got (the refused preflight's answer, or the
+		// answer the page may not read) still passes the checks of what
+		// reaches it; not those of its content.
 		fail(CheckCORS, "%s", out.corsRefused)
-		return failed
 	}
 	switch {
 	case out.timedOut:
@@ -87,6 +89,9 @@ func (t *Target) evaluate(i int, st *step, out stepOutcome) []CheckFailure {
 	if out.errorPage != 0 || out.status >= 500 {
 		return failed // the page is not the backend's: nothing more to check on it
 	}
+	if out.corsRefused != "" {
+		return failed // the page's script cannot read the answer: its content is nobody's
+	}
 	if len(st.cfg.ExpectStatus) > 0 || out.status >= 400 {
 		if !st.cfg.ExpectsStatus(out.status) {
 			want := "below 400"
@@ -107,7 +112,7 @@ func (t *Target) evaluate(i int, st *step, out stepOutcome) []CheckFailure {
 		}
 	}
 	for _, f := range st.cfg.ExpectCustomer {
-		if !t.sees[f] || out.noContext {
+		if !t.sees[f] || out.noContext || out.cookieless {
 			continue // the backend is not told it
 		}
 		v := t.probe.customer[f]

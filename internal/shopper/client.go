@@ -134,8 +134,20 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 
 	start := time.Now()
 	if cors {
-		if out.corsRefused = s.preflight(ctx, t, u, st.cfg.Method, contentType, from, https); out.corsRefused != "" {
+		a := s.preflight(ctx, t, u, st.cfg.Method, contentType, from, https)
+		if ctx.Err() != nil || a.err != nil || a.errorPage != 0 || a.status >= 500 || a.refused != "" {
+			// The browser goes no further: what failed is the step's.
 			out.elapsed = time.Since(start)
+			out.status, out.header, out.errorPage, out.corsRefused = a.status, a.header, a.errorPage, a.refused
+			out.requestID = a.header.Get("X-Request-Id")
+			out.cookieless = true
+			switch {
+			case ctx.Err() != nil:
+				out.timedOut = true
+				out.failure = "no complete answer to the preflight (OPTIONS) before the run's deadline"
+			case a.err != nil:
+				out.failure = "the preflight (OPTIONS): " + a.err.Error()
+			}
 			return out
 		}
 	}
@@ -146,6 +158,7 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 	out.errorPage = visit.ErrorPage()
 	out.noContext = visit.lookupHasFailed()
 	out.body = w.decodedBody(s.cfg.Decode)
+	out.cookieless = cors
 	if cors && out.errorPage == 0 {
 		if why := originRefused(out.header); why != "" {
 			out.corsRefused = "the page's script cannot read the answer: " + why
