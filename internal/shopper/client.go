@@ -125,6 +125,7 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 	isolated := t.backend.Backend != nil && t.backend.IsolateEnabled() && t.backend.Origin == "" // on its own origin, no sandbox
 	fetchMetadata(r.Header, st.cfg.Method, contentType, first, isolated, base)
 	cors := crossOrigin(st.cfg.Method, contentType, isolated)
+	out.cookieless = cors
 	if !cors { // a cross-origin fetch() goes without the site's cookies
 		for _, c := range jar.Cookies(u) {
 			r.AddCookie(c)
@@ -140,7 +141,6 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 			out.elapsed = time.Since(start)
 			out.status, out.header, out.errorPage, out.corsRefused = a.status, a.header, a.errorPage, a.refused
 			out.requestID = a.header.Get("X-Request-Id")
-			out.cookieless = true
 			switch {
 			case ctx.Err() != nil:
 				out.timedOut = true
@@ -158,7 +158,6 @@ func (s *Shopper) visit(ctx context.Context, t *Target, st *step, base *url.URL,
 	out.errorPage = visit.ErrorPage()
 	out.noContext = visit.lookupHasFailed()
 	out.body = w.decodedBody(s.cfg.Decode)
-	out.cookieless = cors
 	if cors && out.errorPage == 0 {
 		if why := originRefused(out.header); why != "" {
 			out.corsRefused = "the page's script cannot read the answer: " + why

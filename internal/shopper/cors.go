@@ -83,6 +83,7 @@ func (s *Shopper) preflight(ctx context.Context, t *Target, u *url.URL, method, 
 	err = s.cfg.Gateway.Serve(w, r)
 	a.status, a.header = w.result()
 	a.errorPage = visit.ErrorPage()
+	origin := originRefused(a.header)
 	switch {
 	case err != nil && !w.wroteHeader():
 		a.err = err
@@ -92,8 +93,8 @@ func (s *Shopper) preflight(ctx context.Context, t *Target, u *url.URL, method, 
 		return a // the backend failed: reported as such, not as its CORS
 	case a.status < 200 || a.status > 299:
 		a.refused = fmt.Sprintf("the backend answered its page's preflight (OPTIONS) with %d: the customer's browser does not send the request", a.status)
-	case originRefused(a.header) != "":
-		a.refused = "the preflight (OPTIONS): " + originRefused(a.header) + ": the customer's browser does not send the request"
+	case origin != "":
+		a.refused = "the preflight (OPTIONS): " + origin + ": the customer's browser does not send the request"
 	case method != http.MethodPost && !listed(a.header.Values("Access-Control-Allow-Methods"), method, true):
 		// Methods are matched as written (Fetch; Chromium asks for an
 		// upper-case list); POST needs no leave.

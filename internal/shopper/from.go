@@ -42,8 +42,7 @@ func randomIn(prefix netip.Prefix) netip.Addr {
 	for {
 		b := first.AsSlice()
 		for i := range b {
-			fixed := max(0, min(8, bits-8*i)) // of this byte's bits, how many are the prefix's
-			keep := byte(0xff << (8 - fixed))
+			keep := prefixMask(bits, i)
 			b[i] = b[i]&keep | byte(rand.Uint32())&^keep
 		}
 		addr, _ := netip.AddrFromSlice(b)
@@ -58,9 +57,15 @@ func lastIn(prefix netip.Prefix) netip.Addr {
 	b := prefix.Masked().Addr().AsSlice()
 	bits := prefix.Bits()
 	for i := range b {
-		fixed := max(0, min(8, bits-8*i))
-		b[i] |= ^byte(0xff << (8 - fixed))
+		b[i] |= ^prefixMask(bits, i)
 	}
 	addr, _ := netip.AddrFromSlice(b)
 	return addr
+}
+
+// prefixMask is the mask of byte i of an address that a prefix of bits
+// fixes: its bits set where they are the prefix's.
+func prefixMask(bits, i int) byte {
+	fixed := max(0, min(8, bits-8*i)) // of this byte's bits, how many are the prefix's
+	return byte(0xff << (8 - fixed))
 }
